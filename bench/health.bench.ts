@@ -1,0 +1,29 @@
+/**
+ * Baseline figures every other scenario compares against: GET /healthz req/s on Miniflare (the built bundle) and
+ * through `wrangler dev` (which adds a proxy hop), in the same run.
+ */
+import autocannon from "autocannon";
+import { round } from "./lib/stats.ts";
+import { startMiniflare, startWranglerDev } from "./lib/worker.ts";
+import type { BenchContext } from "./run.ts";
+
+export async function reqPerSec(url: string, opts: Partial<autocannon.Options> = {}): Promise<number> {
+  const result = await autocannon({ url, connections: 10, duration: 5, ...opts });
+  return result.requests.average;
+}
+
+export default async function health(ctx: BenchContext): Promise<string[]> {
+  const mf = await startMiniflare(ctx.bundle);
+  const onMiniflare = await reqPerSec(`${mf.url}/healthz`);
+  await mf.stop();
+  const dev = await startWranglerDev(8799);
+  const onWrangler = await reqPerSec(`${dev.url}/healthz`);
+  await dev.stop();
+  return [
+    "| figure | value |",
+    "| --- | --- |",
+    `| GET /healthz req/s, Miniflare (built bundle) | ${round(onMiniflare, 0)} |`,
+    `| GET /healthz req/s, wrangler dev | ${round(onWrangler, 0)} |`,
+    `| wrangler dev / Miniflare | ${round(onWrangler / onMiniflare)} |`,
+  ];
+}

@@ -1,0 +1,85 @@
+/**
+ * Serves the built worker (the same bundle `wrangler deploy` uploads) on Miniflare directly, with the bindings
+ * wrangler.toml declares (read through wrangler's own config-to-Miniflare translation, so the two never drift).
+ * Also starts `wrangler dev` for the one figure that is recorded through it.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
+import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export const BENCH_TOKEN = "bench-token";
+const root = new URL("../../", import.meta.url).pathname;
+
+export interface RunningWorker {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** Build the bundle once (wrangler deploy --dry-run) and return its path. */
+export function buildBundle(): string {
+  // Inside the project: workerd refuses module paths that climb out of the config's root directory.
+  const outdir = join(root, ".wrangler/bench-bundle");
+  execFileSync(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    stdio: "ignore",
+  });
+  return join(outdir, "index.js");
+}
+
+/** Start the built worker on Miniflare on a loopback port; `vars` override wrangler.toml [vars]. */
+export async function startMiniflare(bundle: string, vars: Record<string, string> = {}): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  // The bundle is one ES module: wrangler's module rules (for unbundled imports) do not apply to it.
+  const { modulesRules: _rules, ...options } = workerOptions;
+  const worker = {
+    ...options,
+    name: "edgeloop",
+    modules: true,
+    scriptPath: bundle,
+    bindings: { ...(workerOptions.bindings ?? {}), API_TOKEN: BENCH_TOKEN, ...vars },
+  };
+  // wrangler hands out Miniflare 4-style options; Miniflare 5 converts them itself.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [worker],
+      host: "127.0.0.1",
+      port: 0,
+      // The worker logs a JSON line per request; printing them would measure the terminal, not the worker.
+      handleStructuredLogs: () => {},
+    } as V4MiniflareOptions),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, token: BENCH_TOKEN, stop: () => mf.dispose() };
+}
+
+/** Start `wrangler dev` (local) on a free port and wait until /healthz answers. */
+export async function startWranglerDev(port: number, vars: Record<string, string> = {}): Promise<RunningWorker> {
+  const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `API_TOKEN:${BENCH_TOKEN}`];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn(join(root, "node_modules/.bin/wrangler"), args, {
+    cwd: root,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    token: BENCH_TOKEN,
+    stop: async () => {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 500));
+    },
+  };
+}

@@ -1,0 +1,9 @@
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them: they are declared here and merge
+// with the generated Env. Set them with `wrangler secret put NAME` when deploying.
+declare namespace Cloudflare {
+  interface Env {
+    /** Bearer token every /v1 call must present. Without it /v1 refuses to serve (fail closed). */
+    API_TOKEN?: string;
+  }
+}
+interface Env extends Cloudflare.Env {}

@@ -1,0 +1,128 @@
+/**
+ * RFC 9457 problem details: the one error shape every endpoint answers with.
+ *
+ * Handlers throw `problem(...)`; `onError` renders it (and any HTTPException, including the ones hono's own
+ * validators and middleware throw) as `application/problem+json`. Unknown errors are logged and become a
+ * generic 500 without a stack.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { log } from "./log";
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  [extension: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** An HTTPException that carries a problem body. */
+export class Problem extends HTTPException {
+  readonly body: ProblemBody;
+  readonly headers: Record<string, string>;
+
+  constructor(status: ContentfulStatusCode, body: ProblemBody, headers: Record<string, string> = {}) {
+    super(status, { message: body.detail });
+    this.body = body;
+    this.headers = headers;
+  }
+
+  override getResponse(): Response {
+    return problemResponse(this.body, this.headers);
+  }
+}
+
+/**
+ * Build a Problem to throw.
+ *
+ * @example
+ * throw problem(409, "lock is held", { type: "lock-held", extensions: { waiters: 3 } })
+ */
+export function problem(
+  status: ContentfulStatusCode,
+  detail: string,
+  options: {
+    type?: string;
+    title?: string;
+    extensions?: Record<string, unknown>;
+    headers?: Record<string, string>;
+  } = {},
+): Problem {
+  const body: ProblemBody = {
+    ...options.extensions,
+    type: options.type ? `https://edgeloop.dev/problems/${options.type}` : "about:blank",
+    title: options.title ?? TITLES[status] ?? "Error",
+    status,
+    detail,
+  };
+  return new Problem(status, body, options.headers);
+}
+
+export function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },
+  });
+}
+
+/** The app-wide error handler: every error leaves as problem+json, never with a stack. */
+export const onError: ErrorHandler = (err, c) => {
+  if (err instanceof Problem) return err.getResponse();
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    // hono's own middleware (body limit, bearer auth, validators) throws plain HTTPExceptions.
+    return problemResponse(
+      {
+        type: "about:blank",
+        title: TITLES[status] ?? "Error",
+        status,
+        detail: err.message || TITLES[status] || "Error",
+      },
+      Object.fromEntries(err.res?.headers.entries() ?? []),
+    );
+  }
+  log("error", "unhandled error", {
+    requestId: requestIdOf(c),
+    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
+  return problemResponse({
+    type: "about:blank",
+    title: TITLES[500] as string,
+    status: 500,
+    detail: "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.",
+  });
+};
+
+export const notFound: NotFoundHandler = (c) =>
+  problemResponse({
+    type: "about:blank",
+    title: "Not Found",
+    status: 404,
+    detail: `No route for ${c.req.method} ${c.req.path}`,
+  });
+
+function requestIdOf(c: Context): string | undefined {
+  return c.res.headers.get("x-request-id") ?? c.req.header("x-request-id") ?? undefined;
+}

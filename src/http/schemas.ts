@@ -1,0 +1,35 @@
+/**
+ * Schemas shared by several function families.
+ */
+import { z } from "@hono/zod-openapi";
+
+/** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
+export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const Name = z
+  .string()
+  .regex(NAME_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+  .openapi({ example: "orders-2026" });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+/** The error responses every /v1 route may give, for the OpenAPI document. */
+export const problemResponses = {
+  400: {
+    description: "Malformed or invalid request",
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  },
+  401: {
+    description: "Missing or wrong bearer token",
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  },
+  413: { description: "Request body too large", content: { "application/problem+json": { schema: ProblemSchema } } },
+} as const;

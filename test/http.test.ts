@@ -1,0 +1,47 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+const BASE = "http://edgeloop.test";
+
+describe("the /v1 HTTP layer", () => {
+  it("refuses a request without a bearer token with 401 problem+json and a challenge", async () => {
+    const res = await exports.default.fetch(`${BASE}/v1/nothing-here`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(res.headers.get("www-authenticate")).toContain("Bearer");
+    expect(await res.json()).toMatchObject({ status: 401, title: "Unauthorized" });
+  });
+
+  it("refuses a wrong bearer token with 401", async () => {
+    const res = await exports.default.fetch(`${BASE}/v1/nothing-here`, { headers: { authorization: "Bearer nope" } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ detail: "The bearer token is not valid." });
+  });
+
+  it("answers an unknown route with 404 problem+json once authenticated", async () => {
+    const res = await exports.default.fetch(`${BASE}/v1/nothing-here`, {
+      headers: { authorization: "Bearer test-token" },
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(await res.json()).toMatchObject({ status: 404, detail: "No route for GET /v1/nothing-here" });
+  });
+
+  it("gives every response a request id, and keeps a well-formed one the client sent", async () => {
+    const res = await exports.default.fetch(`${BASE}/healthz`, { headers: { "x-request-id": "abc-123" } });
+    expect(res.headers.get("x-request-id")).toBe("abc-123");
+    const fresh = await exports.default.fetch(`${BASE}/healthz`);
+    expect(fresh.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("serves an OpenAPI 3.1 document and a docs page", async () => {
+    const doc = await exports.default.fetch(`${BASE}/openapi.json`);
+    expect(doc.status).toBe(200);
+    const body = await doc.json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(body.openapi).toBe("3.1.0");
+    expect(Object.keys(body.paths)).toContain("/healthz");
+    const page = await exports.default.fetch(`${BASE}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("/openapi.json");
+  });
+});
