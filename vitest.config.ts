@@ -2,22 +2,31 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        // Tests run with a known token; production fails closed without the API_TOKEN secret.
-        bindings: {
-          API_TOKEN: "test-token",
-          // The loopback upstream started by test/global-setup.ts may be reached; nothing else private is.
-          FANOUT_ALLOW_HOSTS: "127.0.0.1",
-        },
-      },
-    }),
-  ],
   test: {
-    include: ["test/**/*.test.ts"],
     // Structured request logs are printed only for failing tests.
     silent: "passed-only",
+    projects: [
+      {
+        // Unit and integration tests inside workerd: Durable Objects, queues and WebSockets are real.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Tests run with a known token; production fails closed without the API_TOKEN secret.
+              bindings: {
+                API_TOKEN: "test-token",
+                // The loopback upstream started by the global setup may be reached; nothing else private is.
+                FANOUT_ALLOW_HOSTS: "127.0.0.1",
+              },
+            },
+          }),
+        ],
+        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },
+      },
+      {
+        // End-to-end tests in Node against the built worker served locally (and a real browser).
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 60_000 },
+      },
+    ],
   },
 });

@@ -20,7 +20,7 @@ export interface RunningWorker {
 /** Build the bundle once (wrangler deploy --dry-run) and return its path. */
 export function buildBundle(): string {
   // Inside the project: workerd refuses module paths that climb out of the config's root directory.
-  const outdir = join(root, ".wrangler/bench-bundle");
+  const outdir = join(root, ".wrangler/bundles", `${process.pid}-${Date.now()}`);
   execFileSync(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
     cwd: root,
     stdio: "ignore",
