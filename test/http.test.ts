@@ -1,5 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { app } from "../functions/index";
 
 const BASE = "http://edgeloop.test";
 
@@ -43,5 +44,26 @@ describe("the /v1 HTTP layer", () => {
     const page = await exports.default.fetch(`${BASE}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("/openapi.json");
+  });
+
+  it("fails closed with 503 when no API_TOKEN is configured, whatever token is sent", async () => {
+    const res = await app.fetch(
+      new Request(`${BASE}/v1/nothing-here`, { headers: { authorization: "Bearer test-token" } }),
+      { ...env, API_TOKEN: undefined },
+    );
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 503, type: "urn:edgeloop:problem:not-configured" });
+  });
+
+  it("refuses a body over MAX_BODY_BYTES with 413 naming the setting", async () => {
+    const res = await exports.default.fetch(`${BASE}/v1/nothing-here`, {
+      method: "POST",
+      headers: { authorization: "Bearer test-token", "content-type": "application/json" },
+      body: "x".repeat(1_048_577),
+    });
+    expect(res.status).toBe(413);
+    const body = await res.json<{ detail: string; limit: string }>();
+    expect(body.limit).toBe("MAX_BODY_BYTES");
+    expect(body.detail).toContain("MAX_BODY_BYTES");
   });
 });

@@ -71,7 +71,7 @@ export function problem(
 ): Problem {
   const body: ProblemBody = {
     ...options.extensions,
-    type: options.type ? `https://edgeloop.dev/problems/${options.type}` : "about:blank",
+    type: options.type ? `urn:edgeloop:problem:${options.type}` : "about:blank",
     title: options.title ?? TITLES[status] ?? "Error",
     status,
     detail,
