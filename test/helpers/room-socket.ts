@@ -20,7 +20,9 @@ export async function ticketFor(room: string, user: string, ttlSec?: number): Pr
 
 /** The upgrade request as a client sends it; the response is either 101 with a socket or a problem. */
 export function upgrade(room: string, query: string, headers: Record<string, string> = {}): Promise<Response> {
-  return exports.default.fetch(`${BASE}/v1/rooms/${room}/ws?${query}`, { headers: { upgrade: "websocket", ...headers } });
+  return exports.default.fetch(`${BASE}/v1/rooms/${room}/ws?${query}`, {
+    headers: { upgrade: "websocket", ...headers },
+  });
 }
 
 type Predicate = (frame: ServerFrame) => boolean;
