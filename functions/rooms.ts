@@ -19,7 +19,7 @@ const problemContent = { "application/problem+json": { schema: ProblemSchema } }
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
 /** A display name: 1-64 characters, no control characters. */
-export const UserName = z
+const UserName = z
   .string()
   .min(1)
   .max(64)
@@ -192,7 +192,11 @@ export const rooms = createApp()
     }
     const secret = ticketSecret(c.env);
     checkOrigin(c.req.header("origin"), c.req.url, c.env);
-    if (!ticket) throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.");
+    if (!ticket) {
+      throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
+        type: "ticket-missing",
+      });
+    }
     const check = await verifyTicket(secret, ticket, room);
     if (!check.ok) {
       const [status, detail] = REFUSALS[check.reason];

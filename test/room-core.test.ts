@@ -7,7 +7,7 @@ import {
   RateWindow,
   RoomLog,
 } from "../src/objects/room-core";
-import { parseClientFrame } from "../src/objects/room-protocol";
+import { frameBytes, parseClientFrame } from "../src/objects/room-protocol";
 
 /** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
 class ArrayHistory implements HistoryStore {
@@ -106,6 +106,12 @@ describe("parseClientFrame", () => {
     expect(frame.length).toBeLessThan(1_024);
     expect(parseClientFrame(frame, 1_024)).toMatchObject({ ok: false, close: { code: 1009 } });
     expect(parseClientFrame(frame, 2_048)).toMatchObject({ ok: true });
+    // Short frames of multi-byte characters are measured exactly too.
+    expect(frameBytes("éé")).toBe(4);
+    expect(parseClientFrame(JSON.stringify({ type: "message", data: "€".repeat(20) }), 64)).toMatchObject({
+      ok: false,
+      close: { code: 1009 },
+    });
   });
 
   it("refuses binary with close 1003 and malformed frames with a bad-message error", () => {

@@ -76,6 +76,8 @@ describe("joining and chatting", () => {
       bob.close();
       const left = await ada.next<PresenceFrame>((f) => f.type === "presence" && f.event === "left");
       expect(left).toEqual({ type: "presence", event: "left", user: "bob", count: 1, members: ["ada"] });
+      // A member learns who is there from its welcome, not from its own "joined".
+      expect(bob.frames.filter((f) => f.type === "presence")).toEqual([]);
       expect(await roomInfo(room)).toMatchObject({ members: ["ada"], count: 1, connections: 1 });
     } finally {
       closeAll(ada, bob);
@@ -445,6 +447,23 @@ describe("server-side publishing", () => {
     expect(res.headers.get("content-type")).toBe("application/problem+json");
     expect(JSON.stringify(await res.json())).toContain(mentioned);
     expect(await roomInfo(room)).toMatchObject({ lastSeq: 0 });
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("describes the rooms routes, the socket route without bearer auth", async () => {
+    const res = await exports.default.fetch(`${BASE}/openapi.json`);
+    const doc = await res.json<{ paths: Record<string, Record<string, { security?: unknown[] }>> }>();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/rooms/{room}/tickets",
+        "/v1/rooms/{room}/ws",
+        "/v1/rooms/{room}/messages",
+        "/v1/rooms/{room}",
+      ]),
+    );
+    expect(doc.paths["/v1/rooms/{room}/ws"]?.get?.security).toEqual([]);
+    expect(doc.paths["/v1/rooms/{room}/tickets"]?.post?.security).toBeUndefined();
   });
 });
 
