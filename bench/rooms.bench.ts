@@ -2,12 +2,13 @@
  * Rooms under load: 200 `ws` clients in one room, 20 of them sending 10 messages each (200 messages, 40,000
  * deliveries). Measures delivery latency (send → receipt at each client, one clock: the bench process) p50/p99 and
  * deliveries per second, and counts the clients that received every message in the room's order. The same load
- * runs against a plain Node `ws` broadcast server (in its own thread) in the same run, as the baseline.
+ * runs against a plain Node `ws` broadcast server (in its own thread) in the same run, as the baseline, and
+ * through `wrangler dev` (port 8821) for the local-development figure.
  */
 import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
 import { percentile, round } from "./lib/stats.ts";
-import { startMiniflare } from "./lib/worker.ts";
+import { type RunningWorker, startMiniflare, startWranglerDev } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const CLIENTS = 200;
@@ -132,15 +133,13 @@ async function runLoad(urlFor: (i: number) => Promise<string>, presence: boolean
   }
 }
 
-export default async function rooms(ctx: BenchContext): Promise<string[]> {
-  const worker = await startMiniflare(ctx.bundle, {
-    ROOM_TICKET_SECRET: "bench-ticket-secret",
-    ROOM_MAX_CONNECTIONS: String(CLIENTS),
-  });
+const ROOM_VARS = { ROOM_TICKET_SECRET: "bench-ticket-secret", ROOM_MAX_CONNECTIONS: String(CLIENTS) };
+
+/** The load against one running worker, each client with its own ticket. */
+async function roomLoad(worker: RunningWorker): Promise<Outcome> {
   const room = `bench-${Date.now()}`;
-  let ours: Outcome;
   try {
-    ours = await runLoad(async (i) => {
+    return await runLoad(async (i) => {
       const res = await fetch(`${worker.url}/v1/rooms/${room}/tickets`, {
         method: "POST",
         headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
@@ -151,6 +150,11 @@ export default async function rooms(ctx: BenchContext): Promise<string[]> {
   } finally {
     await worker.stop();
   }
+}
+
+export default async function rooms(ctx: BenchContext): Promise<string[]> {
+  const ours = await roomLoad(await startMiniflare(ctx.bundle, ROOM_VARS));
+  const throughWrangler = await roomLoad(await startWranglerDev(8821, ROOM_VARS));
   const baselineServer = await startBaseline();
   let baseline: Outcome;
   try {
@@ -173,5 +177,14 @@ export default async function rooms(ctx: BenchContext): Promise<string[]> {
     `| clients that received all ${TOTAL} messages, in the room's order | ${ours.inOrder} / ${CLIENTS} | ${baseline.inOrder} / ${CLIENTS} | |`,
     `| deliveries counted | ${ours.latencies.length} | ${baseline.latencies.length} | |`,
     row(`time for ${CLIENTS} clients to join (ms)`, ours.joinMs, baseline.joinMs, (n) => round(n, 0)),
+    "",
+    "The same load through `wrangler dev` (which adds a proxy hop):",
+    "",
+    "| figure | edgeloop room (wrangler dev) | wrangler dev / Miniflare |",
+    "| --- | --- | --- |",
+    `| delivery latency p50 (ms) | ${ms(percentile(throughWrangler.latencies, 50))} | ${round(percentile(throughWrangler.latencies, 50) / percentile(ours.latencies, 50))} |`,
+    `| delivery latency p99 (ms) | ${ms(percentile(throughWrangler.latencies, 99))} | ${round(percentile(throughWrangler.latencies, 99) / percentile(ours.latencies, 99))} |`,
+    `| messages delivered / s | ${round(throughWrangler.deliveriesPerSec, 0)} | ${round(throughWrangler.deliveriesPerSec / ours.deliveriesPerSec)} |`,
+    `| clients that received all ${TOTAL} messages, in the room's order | ${throughWrangler.inOrder} / ${CLIENTS} | |`,
   ];
 }
