@@ -397,6 +397,24 @@ describe("tickets and origins", () => {
     own.webSocket?.close(1000, "done");
   });
 
+  it("accepts an Origin listed in ROOM_ALLOWED_ORIGINS, and any with *", async () => {
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const room = newRoom();
+    const join = async (allowed: string, origin: string) => {
+      const req = new Request(`${BASE}/v1/rooms/${room}/ws?ticket=${await ticketFor(room, "ada")}`, {
+        headers: { upgrade: "websocket", origin },
+      });
+      const res = await app.fetch(req, { ...env, ROOM_ALLOWED_ORIGINS: allowed }, ctx);
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+      return res.status;
+    };
+    expect(await join("https://app.example, https://other.example", "https://app.example")).toBe(101);
+    expect(await join("https://app.example", "https://App.Example")).toBe(101);
+    expect(await join("https://app.example", "https://app.example.evil")).toBe(403);
+    expect(await join("*", "https://anything.example")).toBe(101);
+  });
+
   it("refuses a plain GET on the socket route with 426", async () => {
     const room = newRoom();
     const res = await exports.default.fetch(`${BASE}/v1/rooms/${room}/ws?ticket=${await ticketFor(room, "ada")}`);

@@ -69,7 +69,7 @@ const memberCount = (page: Page, count: number) =>
   });
 
 describe("the demo page in chromium", () => {
-  it("lets two pages chat in one room: the other page shows the message and the member count", async () => {
+  it("lets two pages chat in one room: the other page shows the message and the member count; a later page gets the history", async () => {
     const room = `e2e-${crypto.randomUUID().slice(0, 8)}`;
     const problems: string[] = [];
     const ada = await openDemo(problems);
@@ -91,6 +91,18 @@ describe("the demo page in chromium", () => {
       expect(await bob.$$eval("#members li", (items) => items.map((li) => li.textContent))).toEqual(["ada", "bob"]);
       // The sender sees its own message in the room's order too.
       await ada.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
+
+      // A page joining later gets the history on join.
+      const cy = await openDemo(problems);
+      try {
+        await joinAs(cy, "cy", room);
+        await cy.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
+        await memberCount(cy, 3);
+        expect(await cy.textContent("#status")).toContain("1 earlier message(s)");
+      } finally {
+        await cy.close();
+      }
+      await memberCount(bob, 2);
 
       mkdirSync(results, { recursive: true });
       await bob.screenshot({ path: join(results, "rooms-bob.png"), fullPage: true });
