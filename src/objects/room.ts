@@ -90,7 +90,7 @@ class SqlHistory implements HistoryStore {
 export class Room extends DurableObject<Env> {
   private readonly settings: Settings;
   private readonly log: RoomLog;
-  /** Rate windows by connection id. Memory only: a room hibernates after idling, which outlasts any window. */
+  /** Rate windows by connection id. Memory only: hibernation (after the room idles) starts them afresh. */
   private readonly rates = new Map<string, RateWindow>();
 
   constructor(ctx: DurableObjectState, env: Env) {
