@@ -17,6 +17,9 @@ export default defineConfig({
                 API_TOKEN: "test-token",
                 // The loopback upstream started by the global setup may be reached; nothing else private is.
                 FANOUT_ALLOW_HOSTS: "127.0.0.1",
+                // Rooms: tickets are signed with a known secret; a small room so "full" is cheap to reach.
+                ROOM_TICKET_SECRET: "test-ticket-secret",
+                ROOM_MAX_CONNECTIONS: "4",
               },
             },
           }),

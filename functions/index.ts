@@ -2,6 +2,7 @@
  * Worker entry: mounts every function family under /v1, serves /healthz, /openapi.json and /docs, and
  * exports the Durable Object classes and the queue consumer.
  */
+import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
 import pkg from "../package.json" with { type: "json" };
 import { accessLog } from "../src/http/access-log";
@@ -9,8 +10,10 @@ import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
+import { demo } from "./demo";
 import { docs } from "./docs";
 import { health } from "./health";
+import { rooms } from "./rooms";
 
 const app = createApp();
 
@@ -21,12 +24,19 @@ app.notFound(notFound);
 
 app.route("/", health);
 app.route("/", docs);
+app.route("/", demo);
 
 app.use(
   "/v1/*",
-  bearerAuth((env) => env.API_TOKEN),
+  // Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket instead.
+  except(
+    "/v1/rooms/:room/ws",
+    bearerAuth((env) => env.API_TOKEN),
+  ),
 );
 app.use("/v1/*", maxBody());
+
+app.route("/v1/rooms", rooms);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {
@@ -40,6 +50,7 @@ app.doc31("/openapi.json", {
   security: [{ bearer: [] }],
 });
 
+export { Room } from "../src/objects/room";
 export { app };
 
 export default {

@@ -4,6 +4,8 @@ declare namespace Cloudflare {
   interface Env {
     /** Bearer token every /v1 call must present. Without it /v1 refuses to serve (fail closed). */
     API_TOKEN?: string;
+    /** HMAC key for room tickets. Without it tickets are neither issued nor accepted (fail closed). */
+    ROOM_TICKET_SECRET?: string;
   }
 }
 interface Env extends Cloudflare.Env {}

@@ -22,6 +22,24 @@ const hostList = z.preprocess(
   z.array(z.string()),
 );
 
+const bool = z
+  .preprocess(
+    (v) => (v === undefined || v === "" ? "false" : String(v).trim().toLowerCase()),
+    z.enum(["true", "false"]),
+  )
+  .transform((v) => v === "true");
+
+const originList = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((s) => s.trim().toLowerCase().replace(/\/$/, ""))
+          .filter(Boolean)
+      : [],
+  z.array(z.string()),
+);
+
 export const settingsSchema = z.object({
   MAX_BODY_BYTES: int(1_048_576, 1_024, 100 * 1_048_576),
   FANOUT_MAX_REQUESTS: int(50, 1, 10_000),
@@ -30,6 +48,14 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADERS: int(32, 0, 256),
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
+  ROOM_MAX_CONNECTIONS: int(256, 1, 32_768),
+  ROOM_HISTORY: int(100, 0, 10_000),
+  ROOM_MAX_MESSAGE_BYTES: int(16_384, 64, 1_048_576),
+  ROOM_RATE_MESSAGES: int(20, 1, 10_000),
+  ROOM_RATE_WINDOW_SECONDS: int(10, 1, 3_600),
+  ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
+  ROOM_ALLOWED_ORIGINS: originList,
+  DEMO_MODE: bool,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

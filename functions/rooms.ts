@@ -1,0 +1,238 @@
+/**
+ * Rooms: WebSocket chat rooms on the Room Durable Object.
+ *
+ *   POST /v1/rooms/:room/tickets   (bearer) a short-lived signed ticket naming room and user, and the ws URL
+ *   GET  /v1/rooms/:room/ws        (ticket) the WebSocket upgrade, refused before it for a bad ticket or Origin
+ *   POST /v1/rooms/:room/messages  (bearer) publish from the server side
+ *   GET  /v1/rooms/:room           (bearer) members and last seq
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { problem } from "../src/http/problem";
+import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import { signTicket, verifyTicket } from "../src/http/tickets";
+import { ROOM_USER_HEADER } from "../src/objects/room";
+import { settings } from "../src/settings";
+
+const problemContent = { "application/problem+json": { schema: ProblemSchema } };
+
+const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
+
+/** A display name: 1-64 characters, no control characters. */
+const UserName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\p{Cc}]+$/u, "must not contain control characters")
+  .openapi({ example: "ada" });
+
+const TicketRequest = z
+  .object({
+    user: UserName,
+    ttlSec: z.number().int().min(1).optional().openapi({
+      description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
+      example: 60,
+    }),
+  })
+  .strict()
+  .openapi("TicketRequest");
+
+const TicketResponse = z
+  .object({
+    ticket: z.string(),
+    url: z.string().openapi({ example: "ws://127.0.0.1:8787/v1/rooms/lobby/ws?ticket=..." }),
+    room: z.string(),
+    user: z.string(),
+    expiresAt: z.string().openapi({ example: "2026-11-26T12:00:00.000Z" }),
+  })
+  .openapi("Ticket");
+
+const PublishRequest = z
+  .object({
+    data: z.unknown().openapi({ example: { text: "deploy finished" } }),
+    from: z.string().min(1).max(64).optional().openapi({ description: 'Sender shown to members (default "server").' }),
+  })
+  .strict()
+  .openapi("PublishRequest");
+
+const RoomInfo = z
+  .object({
+    room: z.string(),
+    members: z.array(z.string()),
+    count: z.number().int(),
+    connections: z.number().int(),
+    lastSeq: z.number().int(),
+  })
+  .openapi("RoomInfo");
+
+const ticketRoute = createRoute({
+  method: "post",
+  path: "/{room}/tickets",
+  tags: ["rooms"],
+  summary: "Issue a ticket to join a room over WebSocket",
+  request: { params: RoomParams, body: { content: { "application/json": { schema: TicketRequest } }, required: true } },
+  responses: {
+    201: {
+      description: "A signed ticket and the URL to connect to",
+      content: { "application/json": { schema: TicketResponse } },
+    },
+    ...problemResponses,
+    503: { description: "ROOM_TICKET_SECRET is not configured", content: problemContent },
+  },
+});
+
+const wsRoute = createRoute({
+  method: "get",
+  path: "/{room}/ws",
+  tags: ["rooms"],
+  summary: "Join a room (WebSocket upgrade with a ticket)",
+  description:
+    "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
+  security: [],
+  request: {
+    params: RoomParams,
+    query: z.object({
+      ticket: z.string().optional().openapi({ description: "From POST /v1/rooms/{room}/tickets" }),
+      since: z.coerce.number().int().min(0).optional().openapi({ description: "Last seq seen: history after it" }),
+    }),
+  },
+  responses: {
+    101: { description: "Switching Protocols" },
+    400: problemResponses[400],
+    401: { description: "Missing, forged or expired ticket", content: problemContent },
+    403: { description: "Ticket for another room, or Origin not allowed", content: problemContent },
+    426: { description: "Not a WebSocket upgrade", content: problemContent },
+    429: { description: "The room is full (ROOM_MAX_CONNECTIONS)", content: problemContent },
+    503: { description: "ROOM_TICKET_SECRET is not configured", content: problemContent },
+  },
+});
+
+const publishRoute = createRoute({
+  method: "post",
+  path: "/{room}/messages",
+  tags: ["rooms"],
+  summary: "Publish a message into a room from the server side",
+  request: {
+    params: RoomParams,
+    body: { content: { "application/json": { schema: PublishRequest } }, required: true },
+  },
+  responses: {
+    201: {
+      description: "The message's place in the room's order",
+      content: { "application/json": { schema: z.object({ seq: z.number().int() }) } },
+    },
+    ...problemResponses,
+  },
+});
+
+const infoRoute = createRoute({
+  method: "get",
+  path: "/{room}",
+  tags: ["rooms"],
+  summary: "Members and last seq of a room",
+  request: { params: RoomParams },
+  responses: {
+    200: { description: "The room now", content: { "application/json": { schema: RoomInfo } } },
+    ...problemResponses,
+  },
+});
+
+function ticketSecret(env: Env): string {
+  const secret = env.ROOM_TICKET_SECRET;
+  if (!secret) {
+    throw problem(
+      503,
+      "ROOM_TICKET_SECRET is not configured: rooms refuse tickets until it is set (wrangler secret put ROOM_TICKET_SECRET).",
+      { type: "not-configured" },
+    );
+  }
+  return secret;
+}
+
+/** Browsers always send Origin on a WebSocket handshake: it must be this worker's own or an allowed one. */
+function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): void {
+  if (origin === undefined) return;
+  const allowed = settings(env).ROOM_ALLOWED_ORIGINS;
+  const normalised = origin.toLowerCase();
+  if (normalised === new URL(requestUrl).origin || allowed.includes("*") || allowed.includes(normalised)) return;
+  throw problem(403, `Origin ${origin} may not join rooms: it is not listed in ROOM_ALLOWED_ORIGINS.`, {
+    type: "origin-not-allowed",
+    extensions: { limit: "ROOM_ALLOWED_ORIGINS" },
+  });
+}
+
+const REFUSALS = {
+  invalid: [401, "The ticket is not valid (malformed or not signed by this service)."],
+  expired: [401, "The ticket has expired: ask POST /v1/rooms/{room}/tickets for a new one."],
+  "wrong-room": [403, "The ticket is for another room."],
+} as const;
+
+export const rooms = createApp()
+  .openapi(ticketRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const { user, ttlSec = 60 } = c.req.valid("json");
+    const maxTtl = settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS;
+    if (ttlSec > maxTtl) {
+      throw problem(400, `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`, {
+        type: "invalid-request",
+        extensions: { limit: "ROOM_TICKET_MAX_TTL_SECONDS", max: maxTtl },
+      });
+    }
+    const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
+    const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.search = new URLSearchParams({ ticket }).toString();
+    return c.json({ ticket, url: url.toString(), room, user, expiresAt: new Date(claims.exp).toISOString() }, 201);
+  })
+  .openapi(wsRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const { ticket, since } = c.req.valid("query");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
+    }
+    const secret = ticketSecret(c.env);
+    checkOrigin(c.req.header("origin"), c.req.url, c.env);
+    if (!ticket) {
+      throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
+        type: "ticket-missing",
+      });
+    }
+    const check = await verifyTicket(secret, ticket, room);
+    if (!check.ok) {
+      const [status, detail] = REFUSALS[check.reason];
+      throw problem(status, detail, { type: `ticket-${check.reason}` });
+    }
+    const headers = new Headers(c.req.raw.headers);
+    headers.set(ROOM_USER_HEADER, check.claims.user);
+    const target = new URL("https://room/ws");
+    if (since !== undefined) target.searchParams.set("since", String(since));
+    const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
+    // A fresh Response: the middleware adds headers, and the one from the object is immutable.
+    if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
+    return new Response(res.body, res);
+  })
+  .openapi(publishRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const { data, from = "server" } = c.req.valid("json");
+    if (data === undefined) {
+      throw problem(400, 'The request body is invalid: data: "data" is required.', {
+        type: "invalid-request",
+        extensions: { errors: [{ path: "data", message: "Required" }] },
+      });
+    }
+    const max = settings(c.env).ROOM_MAX_MESSAGE_BYTES;
+    const bytes = new TextEncoder().encode(JSON.stringify(data)).byteLength;
+    if (bytes > max) {
+      throw problem(413, `data is ${bytes} bytes, larger than ROOM_MAX_MESSAGE_BYTES (${max}).`, {
+        type: "message-too-large",
+        extensions: { limit: "ROOM_MAX_MESSAGE_BYTES", max },
+      });
+    }
+    const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
+    return c.json({ seq }, 201);
+  })
+  .openapi(infoRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const info = await c.env.ROOM.getByName(room).info();
+    return c.json({ room, ...info }, 200);
+  });

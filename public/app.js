@@ -1,0 +1,213 @@
+/**
+ * The demo page: join a room and chat (members, history on join), a live counter, and a job's progress bar
+ * (the job-progress messages posted into room `job:<id>`). Plain ES modules, no build step.
+ *
+ * The API token comes from GET /demo/config when the server runs with DEMO_MODE (npm start); otherwise the page
+ * asks for it and keeps it in sessionStorage for this tab only.
+ */
+import { RoomConnection } from "./room-connection.js";
+
+const $ = (id) => document.getElementById(id);
+const NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+
+let token = sessionStorage.getItem("edgeloop-token") ?? "";
+
+async function loadToken() {
+  try {
+    const res = await fetch("/demo/config");
+    if (res.ok) token = (await res.json()).token;
+  } catch {
+    // not in demo mode
+  }
+  if (!token) $("token-label").hidden = false;
+}
+
+function currentToken() {
+  const typed = $("token").value.trim();
+  if (typed) {
+    token = typed;
+    sessionStorage.setItem("edgeloop-token", typed);
+  }
+  return token;
+}
+
+async function api(path, init = {}) {
+  const res = await fetch(path, {
+    ...init,
+    headers: { authorization: `Bearer ${currentToken()}`, "content-type": "application/json", ...init.headers },
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.detail ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+async function getTicket(room, user) {
+  const { ticket } = await api(`/v1/rooms/${encodeURIComponent(room)}/tickets`, {
+    method: "POST",
+    body: JSON.stringify({ user, ttlSec: 60 }),
+  });
+  return ticket;
+}
+
+function setStatus(el, text, isError = false) {
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+/* ---------- room ---------- */
+
+let chat;
+
+function renderMembers(members) {
+  $("members").replaceChildren(
+    ...members.map((m) => {
+      const li = document.createElement("li");
+      li.textContent = m;
+      return li;
+    }),
+  );
+  $("member-count").textContent = String(members.length);
+  $("member-word").textContent = members.length === 1 ? "member" : "members";
+}
+
+function addLine(parts, className) {
+  const li = document.createElement("li");
+  if (className) li.className = className;
+  for (const [text, cls] of parts) {
+    const span = document.createElement("span");
+    if (cls) span.className = cls;
+    span.textContent = text;
+    li.append(span);
+  }
+  const list = $("messages");
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+}
+
+function textOf(data) {
+  if (data && typeof data === "object" && typeof data.text === "string") return data.text;
+  return JSON.stringify(data);
+}
+
+function join(user, room) {
+  chat?.close();
+  $("messages").replaceChildren();
+  renderMembers([]);
+  setStatus($("status"), `Joining ${room}…`);
+  chat = new RoomConnection({ room, user, getTicket });
+  chat.on("welcome", (w) => {
+    renderMembers(w.members);
+    setStatus($("status"), `In room ${room} as ${w.self.user}. ${w.history.length} earlier message(s).`);
+    $("text").disabled = false;
+    $("send").disabled = false;
+    $("text").focus();
+  });
+  chat.on("message", (m) => addLine([[`#${m.seq}`, "seq"], [m.from, "from"], [textOf(m.data)]]));
+  chat.on("presence", (p) => {
+    renderMembers(p.members);
+    addLine([[`${p.user} ${p.event}`]], "system");
+  });
+  chat.on("error", (e) => setStatus($("status"), e.message, true));
+  chat.on("close", (c) => {
+    $("text").disabled = true;
+    $("send").disabled = true;
+    setStatus($("status"), `Disconnected (${c.code}${c.reason ? ` ${c.reason}` : ""}); reconnecting…`, true);
+  });
+}
+
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const user = $("name").value.trim();
+  const room = $("room").value.trim();
+  if (!user || !NAME.test(room)) return setStatus($("status"), "Pick a name and a room (A-Z a-z 0-9 . _ : -).", true);
+  localStorage.setItem("edgeloop-name", user);
+  join(user, room);
+});
+
+$("send-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("text").value.trim();
+  if (!text || !chat) return;
+  chat.send({ text });
+  $("text").value = "";
+});
+
+/* ---------- counter ---------- */
+
+async function refreshCounter() {
+  const name = $("counter-name").value.trim();
+  if (!NAME.test(name) || !token) return;
+  try {
+    const res = await fetch(`/v1/counters/${encodeURIComponent(name)}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status === 404) {
+      $("counter-value").textContent = "0";
+      setStatus($("counter-status"), "Not created yet: +1 creates it.");
+      return;
+    }
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.detail ?? res.statusText);
+    $("counter-value").textContent = String(body.value);
+    setStatus($("counter-status"), `Updated ${new Date(body.updatedAt).toLocaleTimeString()}.`);
+  } catch (err) {
+    setStatus($("counter-status"), String(err.message ?? err), true);
+  }
+}
+
+$("counter-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = $("counter-name").value.trim();
+  if (!NAME.test(name)) return setStatus($("counter-status"), "Counter names: A-Z a-z 0-9 . _ : -", true);
+  try {
+    const { value } = await api(`/v1/counters/${encodeURIComponent(name)}/increment`, {
+      method: "POST",
+      body: "{}",
+    });
+    $("counter-value").textContent = String(value);
+  } catch (err) {
+    setStatus($("counter-status"), err.message, true);
+  }
+});
+$("counter-name").addEventListener("change", refreshCounter);
+
+/* ---------- job progress ---------- */
+
+let jobWatch;
+
+function showProgress(p) {
+  const total = Math.max(p.total, 0);
+  $("job-progress").max = total || 1;
+  $("job-progress").value = Math.min(p.done + p.failed, total);
+  setStatus(
+    $("job-status"),
+    `${p.id}: ${p.state}, ${p.done}/${total} done${p.failed ? `, ${p.failed} failed` : ""}.`,
+    p.state === "failed",
+  );
+}
+
+$("job-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const id = $("job-id").value.trim();
+  const room = `job:${id}`;
+  if (!NAME.test(room)) return setStatus($("job-status"), "Job ids: A-Z a-z 0-9 . _ : -", true);
+  jobWatch?.close();
+  $("job-progress").value = 0;
+  setStatus($("job-status"), `Watching ${room}…`);
+  jobWatch = new RoomConnection({ room, user: $("name").value.trim() || "watcher", getTicket });
+  jobWatch.on("message", (m) => {
+    if (m.data && m.data.kind === "job-progress") showProgress(m.data);
+  });
+  jobWatch.on("welcome", (w) => {
+    if (w.history.length === 0) setStatus($("job-status"), `Watching ${room}: no progress yet.`);
+  });
+});
+
+/* ---------- start ---------- */
+
+$("name").value = localStorage.getItem("edgeloop-name") ?? "";
+await loadToken();
+refreshCounter();
+setInterval(() => {
+  if (document.visibilityState === "visible") refreshCounter();
+}, 2_000);

@@ -1,0 +1,129 @@
+/**
+ * The rooms wire protocol: the JSON frames a room and its clients exchange, and the parser that turns a raw
+ * client frame into a checked one (or says why it is refused). Shared by the Room object and the client; no
+ * platform imports.
+ *
+ * Server → client: `welcome`, `message`, `presence`, `ack`, `error` (and `pong`, sent by the runtime).
+ * Client → server: `message {data, id?}`, `ping`.
+ */
+
+/** A message as every member receives it; `seq` strictly increases per room. */
+export interface RoomMessage {
+  type: "message";
+  seq: number;
+  id: string;
+  from: string;
+  data: unknown;
+  /** Milliseconds since the epoch when the room ordered it. */
+  ts: number;
+}
+
+export interface WelcomeFrame {
+  type: "welcome";
+  self: { user: string; id: string };
+  /** Distinct users present, sorted, including `self`. */
+  members: string[];
+  count: number;
+  lastSeq: number;
+  /** The last ROOM_HISTORY messages, or those after `since` when the client sent one. */
+  history: RoomMessage[];
+}
+
+export interface PresenceFrame {
+  type: "presence";
+  event: "joined" | "left";
+  user: string;
+  /** Distinct users present after the event. */
+  count: number;
+  members: string[];
+}
+
+export interface AckFrame {
+  type: "ack";
+  id: string;
+  seq: number;
+}
+
+export interface ErrorFrame {
+  type: "error";
+  code: "rate-limited" | "bad-message";
+  message: string;
+}
+
+export type ServerFrame = WelcomeFrame | RoomMessage | PresenceFrame | AckFrame | ErrorFrame | { type: "pong" };
+
+export type ClientFrame = { type: "message"; data: unknown; id?: string } | { type: "ping" };
+
+/** The exact ping frame the runtime answers with PONG_FRAME without waking the object. */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+/** WebSocket close codes the room uses. */
+export const CLOSE = {
+  /** RFC 6455: unsupported data (binary frames). */
+  unsupported: 1003,
+  /** RFC 6455: policy violation (rate limit exceeded after a warning). */
+  policy: 1008,
+  /** RFC 6455: message too big (over ROOM_MAX_MESSAGE_BYTES). */
+  tooBig: 1009,
+} as const;
+
+export const MAX_ID_LENGTH = 64;
+
+export type ParsedFrame =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; close: { code: number; reason: string } }
+  | { ok: false; error: ErrorFrame };
+
+const encoder = new TextEncoder();
+
+/** Size of a frame in bytes, as it travelled (UTF-8 for text). */
+export function frameBytes(raw: string | ArrayBuffer): number {
+  return typeof raw === "string" ? encoder.encode(raw).byteLength : raw.byteLength;
+}
+
+/**
+ * Parse one client frame, enforcing the size limit before anything else.
+ *
+ * @example
+ * const parsed = parseClientFrame('{"type":"message","data":"hi"}', 16_384);
+ * if (parsed.ok) parsed.frame; // { type: "message", data: "hi" }
+ */
+export function parseClientFrame(raw: string | ArrayBuffer, maxBytes: number): ParsedFrame {
+  // Each UTF-16 code unit is at most 3 UTF-8 bytes: most frames are under the limit without being encoded.
+  const bytes = typeof raw === "string" && raw.length * 3 <= maxBytes ? 0 : frameBytes(raw);
+  if (bytes > maxBytes) {
+    return {
+      ok: false,
+      close: { code: CLOSE.tooBig, reason: `message larger than ROOM_MAX_MESSAGE_BYTES (${maxBytes} bytes)` },
+    };
+  }
+  if (typeof raw !== "string") {
+    return { ok: false, close: { code: CLOSE.unsupported, reason: "binary frames are not supported: send JSON text" } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return badMessage("the frame is not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return badMessage('the frame must be a JSON object with a "type"');
+  }
+  const frame = value as Record<string, unknown>;
+  if (frame.type === "ping") return { ok: true, frame: { type: "ping" } };
+  if (frame.type !== "message") return badMessage('"type" must be "message" or "ping"');
+  if (!("data" in frame) || frame.data === undefined) return badMessage('a message needs "data"');
+  const id = frame.id;
+  if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH)) {
+    return badMessage(`"id" must be a string of 1-${MAX_ID_LENGTH} characters`);
+  }
+  return {
+    ok: true,
+    frame: id === undefined ? { type: "message", data: frame.data } : { type: "message", data: frame.data, id },
+  };
+}
+
+function badMessage(message: string): ParsedFrame {
+  return { ok: false, error: { type: "error", code: "bad-message", message } };
+}

@@ -1,0 +1,157 @@
+/**
+ * The demo page in a real browser: Debian's chromium, headless, driven by playwright-core, against the built
+ * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count.
+ * A screenshot of each page goes to test-results/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const results = join(root, "test-results");
+
+let worker: RunningWorker;
+let context: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  worker = await startMiniflare(buildBundle(), { ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
+  profile = mkdtempSync(join(tmpdir(), "edgeloop-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1200, height: 760 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await worker?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+/** Open the demo page and collect what would show a broken page: script errors and CSP refusals. */
+async function openDemo(problems: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|Uncaught|SyntaxError/.test(msg.text())) {
+      problems.push(`console: ${msg.text()}`);
+    }
+  });
+  await page.goto(`${worker.url}/`);
+  return page;
+}
+
+async function joinAs(page: Page, name: string, room: string): Promise<void> {
+  await page.fill("#name", name);
+  await page.fill("#room", room);
+  await page.click("#join");
+  await page.waitForSelector("#send:not([disabled])", { timeout: 10_000 });
+}
+
+const memberCount = (page: Page, count: number) =>
+  page.waitForFunction((n) => document.querySelector("#member-count")?.textContent === String(n), count, {
+    timeout: 10_000,
+  });
+
+describe("the demo page in chromium", () => {
+  it("lets two pages chat in one room: the other page shows the message and the member count; a later page gets the history", async () => {
+    const room = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const problems: string[] = [];
+    const ada = await openDemo(problems);
+    const bob = await openDemo(problems);
+    try {
+      await joinAs(ada, "ada", room);
+      await joinAs(bob, "bob", room);
+      await memberCount(ada, 2);
+      await memberCount(bob, 2);
+      // DEMO_MODE supplied the token: the page does not ask for one.
+      expect(await ada.isHidden("#token-label")).toBe(true);
+
+      await ada.fill("#text", "hello from ada");
+      await ada.click("#send");
+
+      const line = await bob.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
+      expect(await line.textContent()).toBe("#1adahello from ada");
+      expect(await bob.textContent("#member-count")).toBe("2");
+      expect(await bob.$$eval("#members li", (items) => items.map((li) => li.textContent))).toEqual(["ada", "bob"]);
+      // The sender sees its own message in the room's order too.
+      await ada.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
+
+      // A page joining later gets the history on join.
+      const cy = await openDemo(problems);
+      try {
+        await joinAs(cy, "cy", room);
+        await cy.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
+        await memberCount(cy, 3);
+        expect(await cy.textContent("#status")).toContain("1 earlier message(s)");
+      } finally {
+        await cy.close();
+      }
+      await memberCount(bob, 2);
+
+      mkdirSync(results, { recursive: true });
+      await bob.screenshot({ path: join(results, "rooms-bob.png"), fullPage: true });
+      await ada.screenshot({ path: join(results, "rooms-ada.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await ada.close();
+      await bob.close();
+    }
+  });
+
+  it("shows a job's progress from the job-progress messages posted into room job:<id>", async () => {
+    const id = crypto.randomUUID();
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      const post = (done: number, state: string) =>
+        fetch(`${worker.url}/v1/rooms/job:${id}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ from: "jobs", data: { kind: "job-progress", id, state, total: 4, done, failed: 0 } }),
+        });
+      expect((await post(1, "running")).status).toBe(201);
+      await page.fill("#name", "watcher");
+      await page.fill("#job-id", id);
+      await page.click("#job-watch");
+      // History on join: the progress so far.
+      await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 1);
+      expect((await post(4, "succeeded")).status).toBe(201);
+      await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 4);
+      expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 4/4 done.`);
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "rooms-job.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("serves the page with a Content-Security-Policy that keeps it to its own origin", async () => {
+    const res = await fetch(`${worker.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await res.text()).toContain('<script type="module" src="/app.js">');
+  });
+
+  it("serves partysocket to the page unchanged from node_modules (no CDN, no build step)", () => {
+    const vendored = readFileSync(join(root, "public/vendor/partysocket-ws.js"), "utf8");
+    const original = readFileSync(join(root, "node_modules/partysocket/dist/ws.js"), "utf8");
+    expect(vendored.slice(vendored.indexOf("\n") + 1)).toBe(original);
+  });
+});

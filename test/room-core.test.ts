@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import {
+  type HistoryStore,
+  members,
+  presenceAfterJoin,
+  presenceAfterLeave,
+  RateWindow,
+  RoomLog,
+} from "../src/objects/room-core";
+import { frameBytes, parseClientFrame } from "../src/objects/room-protocol";
+
+/** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
+class ArrayHistory implements HistoryStore {
+  messages: Parameters<HistoryStore["append"]>[0][] = [];
+  last = 0;
+  lastSeq() {
+    return this.last;
+  }
+  append(m: Parameters<HistoryStore["append"]>[0], keep: number) {
+    this.last = m.seq;
+    this.messages.push(m);
+    this.messages = keep === 0 ? [] : this.messages.slice(-keep);
+  }
+  after(since: number, limit: number) {
+    return this.messages.filter((m) => m.seq > since).slice(-limit);
+  }
+}
+
+describe("RoomLog", () => {
+  it("numbers messages 1, 2, 3… and continues from what the store already holds", () => {
+    const store = new ArrayHistory();
+    const log = new RoomLog(store, 10);
+    expect([1, 2, 3].map((i) => log.append({ from: "ada", data: i, id: `m${i}`, ts: i }).seq)).toEqual([1, 2, 3]);
+    const reopened = new RoomLog(store, 10);
+    expect(reopened.lastSeq).toBe(3);
+    expect(reopened.append({ from: "bob", data: 4, id: "m4", ts: 4 }).seq).toBe(4);
+  });
+
+  it("returns the kept history, or what came after since", () => {
+    const log = new RoomLog(new ArrayHistory(), 3);
+    for (let i = 1; i <= 5; i++) log.append({ from: "ada", data: i, id: `m${i}`, ts: i });
+    expect(log.history().map((m) => m.seq)).toEqual([3, 4, 5]);
+    expect(log.history(4).map((m) => m.seq)).toEqual([5]);
+    expect(log.history(5)).toEqual([]);
+  });
+
+  it("keeps nothing when ROOM_HISTORY is 0 but still orders", () => {
+    const log = new RoomLog(new ArrayHistory(), 0);
+    log.append({ from: "ada", data: 1, id: "a", ts: 1 });
+    expect(log.append({ from: "ada", data: 2, id: "b", ts: 2 }).seq).toBe(2);
+    expect(log.history()).toEqual([]);
+  });
+});
+
+describe("presence", () => {
+  it("lists distinct users sorted", () => {
+    expect(members(["bob", "ada", "bob"])).toEqual(["ada", "bob"]);
+  });
+
+  it("announces a join only for a user not yet present", () => {
+    expect(presenceAfterJoin(["ada"], "bob")).toEqual({
+      type: "presence",
+      event: "joined",
+      user: "bob",
+      count: 2,
+      members: ["ada", "bob"],
+    });
+    expect(presenceAfterJoin(["ada", "bob"], "bob")).toBeUndefined();
+  });
+
+  it("announces a departure only when the user's last connection is gone", () => {
+    expect(presenceAfterLeave(["ada", "bob"], "bob")).toBeUndefined();
+    expect(presenceAfterLeave(["ada"], "bob")).toEqual({
+      type: "presence",
+      event: "left",
+      user: "bob",
+      count: 1,
+      members: ["ada"],
+    });
+  });
+});
+
+describe("RateWindow", () => {
+  it("lets the limit through, warns once, then says close, and starts over in the next window", () => {
+    const rate = new RateWindow(3, 1_000);
+    expect([0, 10, 20, 30, 40, 50].map((t) => rate.hit(t))).toEqual(["ok", "ok", "ok", "limited", "close", "close"]);
+    expect([1_000, 1_001, 1_002, 1_003].map((t) => rate.hit(t))).toEqual(["ok", "ok", "ok", "limited"]);
+  });
+});
+
+describe("parseClientFrame", () => {
+  it("accepts a message with data and an optional id, and a ping", () => {
+    expect(parseClientFrame('{"type":"message","data":{"a":1},"id":"x"}', 1_024)).toEqual({
+      ok: true,
+      frame: { type: "message", data: { a: 1 }, id: "x" },
+    });
+    expect(parseClientFrame('{"type":"message","data":null}', 1_024)).toEqual({
+      ok: true,
+      frame: { type: "message", data: null },
+    });
+    expect(parseClientFrame('{"type":"ping"}', 1_024)).toEqual({ ok: true, frame: { type: "ping" } });
+  });
+
+  it("measures size in UTF-8 bytes and asks for close 1009 above the limit", () => {
+    const frame = JSON.stringify({ type: "message", data: "é".repeat(600) });
+    expect(frame.length).toBeLessThan(1_024);
+    expect(parseClientFrame(frame, 1_024)).toMatchObject({ ok: false, close: { code: 1009 } });
+    expect(parseClientFrame(frame, 2_048)).toMatchObject({ ok: true });
+    // Short frames of multi-byte characters are measured exactly too.
+    expect(frameBytes("éé")).toBe(4);
+    expect(parseClientFrame(JSON.stringify({ type: "message", data: "€".repeat(20) }), 64)).toMatchObject({
+      ok: false,
+      close: { code: 1009 },
+    });
+  });
+
+  it("refuses binary with close 1003 and malformed frames with a bad-message error", () => {
+    expect(parseClientFrame(new ArrayBuffer(4), 1_024)).toMatchObject({ ok: false, close: { code: 1003 } });
+    for (const raw of ["nope", "[1]", '{"type":"x"}', '{"type":"message"}', '{"type":"message","data":1,"id":""}']) {
+      expect(parseClientFrame(raw, 1_024), raw).toMatchObject({ ok: false, error: { code: "bad-message" } });
+    }
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { signTicket, verifyTicket } from "../src/http/tickets";
+
+const SECRET = "unit-secret";
+const NOW = 1_800_000_000_000;
+
+describe("room tickets", () => {
+  it("verify for the room and user they were signed for until they expire", async () => {
+    const { ticket, claims } = await signTicket(SECRET, { room: "lobby", user: "ada", ttlSec: 60 }, NOW);
+    expect(claims).toEqual({ room: "lobby", user: "ada", exp: NOW + 60_000 });
+    expect(await verifyTicket(SECRET, ticket, "lobby", NOW + 59_999)).toEqual({ ok: true, claims });
+    expect(await verifyTicket(SECRET, ticket, "lobby", NOW + 60_000)).toEqual({ ok: false, reason: "expired" });
+  });
+
+  it("refuse another room, another secret and any edited byte", async () => {
+    const { ticket } = await signTicket(SECRET, { room: "lobby", user: "ada", ttlSec: 60 }, NOW);
+    expect(await verifyTicket(SECRET, ticket, "other", NOW)).toEqual({ ok: false, reason: "wrong-room" });
+    expect(await verifyTicket("other-secret", ticket, "lobby", NOW)).toEqual({ ok: false, reason: "invalid" });
+    const [payload, signature] = ticket.split(".") as [string, string];
+    // A payload claiming another user, keeping the original signature.
+    const claimsJson = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
+    const forgedPayload = btoa(JSON.stringify({ ...claimsJson, user: "mallory" }))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+    expect(await verifyTicket(SECRET, `${forgedPayload}.${signature}`, "lobby", NOW)).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+    for (const junk of ["", ".", "a.b.c", "###.###", `${payload}.`, `${payload}.${signature}x`]) {
+      expect(await verifyTicket(SECRET, junk, "lobby", NOW), junk).toEqual({ ok: false, reason: "invalid" });
+    }
+  });
+});
