@@ -30,6 +30,13 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADERS: int(32, 0, 256),
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
+  LEASE_MIN_TTL_MS: int(100, 1, 3_600_000),
+  LEASE_MAX_TTL_MS: int(300_000, 1, 86_400_000),
+  LEASE_MAX_WAIT_MS: int(30_000, 0, 300_000),
+  LEASE_MAX_WAITERS: int(1_000, 1, 100_000),
+  SEMAPHORE_MAX_LIMIT: int(10_000, 1, 1_000_000),
+  API_RATE_LIMIT: int(100_000, 0, 1_000_000_000),
+  API_RATE_PERIOD_MS: int(60_000, 1, 86_400_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
