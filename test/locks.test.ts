@@ -1,7 +1,8 @@
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, unique, until } from "./helpers/api";
+import { rewindLease } from "./helpers/leases";
 
 type Grant = { name: string; token: number; owner: string; grantedAt: number; expiresAt: number };
 type Status = {
@@ -22,13 +23,6 @@ const acquire = (name: string, owner: string, ttlMs = 10_000, waitMs = 0, init?:
 const release = (name: string, owner: string, token: number) =>
   call("POST", `/v1/locks/${name}/release`, { owner, token });
 const status = async (name: string) => (await call<Status>("GET", `/v1/locks/${name}`)).body;
-
-/** Make the current lease look expired (as if its TTL had passed) without waiting for it. */
-export async function rewindLease(name: string): Promise<void> {
-  await runInDurableObject(env.LOCK.getByName(name), (_, state) => {
-    state.storage.sql.exec("UPDATE lock SET expires_at = ?", Date.now() - 1);
-  });
-}
 
 describe("locks", () => {
   it("grants a free lock with token 1 and shows the holder", async () => {
@@ -191,5 +185,36 @@ describe("locks", () => {
     expect(await stub.cancel("w-ghost")).toBe(true);
     expect(await stub.cancel("w-ghost")).toBe(false);
     expect(await status(name)).toMatchObject({ holder: null, lastToken: 1 });
+  });
+
+  it("answers bad input on every lock endpoint with 4xx problem+json and changes nothing", async () => {
+    const name = unique("lock");
+    await acquire(name, "alice", 60_000);
+    const before = await status(name);
+    const bad: Array<[string, unknown, number]> = [
+      ["acquire", { owner: "bob", ttlMs: 99 }, 400],
+      ["acquire", { owner: "bob", ttlMs: 300_001 }, 400],
+      ["acquire", { owner: "bob", ttlMs: 1_000, waitMs: 30_001 }, 400],
+      ["acquire", { owner: "bob", ttlMs: 1_000, waitMs: -1 }, 400],
+      ["acquire", { owner: "", ttlMs: 1_000 }, 400],
+      ["acquire", { ttlMs: 1_000 }, 400],
+      ["acquire", { owner: "bob", ttlMs: 1_000, extra: 1 }, 400],
+      ["acquire", "[]", 400],
+      ["renew", { owner: "alice", token: 1, ttlMs: 50 }, 400],
+      ["renew", { owner: "alice", token: "1", ttlMs: 1_000 }, 400],
+      ["release", { owner: "alice" }, 400],
+      ["release", { owner: "alice", token: 0 }, 400],
+      ["release", { owner: "alice", token: 1.5 }, 400],
+    ];
+    for (const [action, body, expected] of bad) {
+      const res = await call("POST", `/v1/locks/${name}/${action}`, body);
+      expect(res.status, `${action} ${JSON.stringify(body)}`).toBe(expected);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    const ttl = await call("POST", `/v1/locks/${name}/acquire`, { owner: "bob", ttlMs: 99 });
+    expect(ttl.body).toMatchObject({ limit: "LEASE_MIN_TTL_MS" });
+    expect((await call("GET", "/v1/locks/no spaces")).status).toBe(400);
+    expect((await call("POST", `/v1/locks/${"x".repeat(129)}/acquire`, { owner: "a", ttlMs: 1_000 })).status).toBe(400);
+    expect(await status(name)).toEqual(before);
   });
 });
