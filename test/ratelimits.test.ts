@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
@@ -107,7 +107,10 @@ describe("the rateLimit middleware", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
     // The budget lives under the token's hash; the token itself names no object.
-    const byHash = await env.RATE_LIMITER.getByName(`api:${await hashKey(token)}`).limit({ limit: 2, periodMs: 60_000 });
+    const byHash = await env.RATE_LIMITER.getByName(`api:${await hashKey(token)}`).limit({
+      limit: 2,
+      periodMs: 60_000,
+    });
     expect(byHash.allowed).toBe(false);
     const byToken = await env.RATE_LIMITER.getByName(`api:${token}`).limit({ limit: 2, periodMs: 60_000 });
     expect(byToken).toMatchObject({ allowed: true, remaining: 1 });

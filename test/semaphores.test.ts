@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, unique, until } from "./helpers/api";
 import { rewindSemaphoreLeases } from "./helpers/leases";
@@ -106,7 +106,11 @@ describe("semaphores", () => {
     expect(await status(name)).toMatchObject({ inUse: 1 });
     expect((await release(name, body.leaseId, "a")).status).toBe(200);
     expect((await release(name, body.leaseId, "a")).status).toBe(409);
-    const late = await call("POST", `/v1/semaphores/${name}/renew`, { leaseId: body.leaseId, holder: "a", ttlMs: 1_000 });
+    const late = await call("POST", `/v1/semaphores/${name}/renew`, {
+      leaseId: body.leaseId,
+      holder: "a",
+      ttlMs: 1_000,
+    });
     expect(late.status).toBe(409);
     expect(await status(name)).toMatchObject({ inUse: 0, leases: 0 });
   });

@@ -49,6 +49,8 @@ interface Row extends Record<string, SqlStorageValue> {
 export class Lock extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<{ owner: string; ttlMs: number }, AcquireResult>();
+  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -126,9 +128,22 @@ export class Lock extends DurableObject<Env> {
 
   /** Expiry: at-least-once, so it only acts on a lease whose time is really up, then re-arms for the next one. */
   override async alarm(): Promise<void> {
+    this.#alarmAt = null;
     const lock = await this.#settle(Date.now());
-    // An alarm run early (or a stale one) must not leave a live lease without its expiry alarm.
-    if (lock.holder) await this.ctx.storage.setAlarm(lock.holder.expiresAt);
+    // The alarm may have been set for an earlier lease: re-arm for the current one.
+    if (lock.holder) await this.#armBy(lock.holder.expiresAt);
+  }
+
+  /**
+   * Make sure an alarm fires no later than `at`. An alarm already due sooner is kept (it re-arms when it fires and
+   * finds the lease renewed), and a freed lock keeps its alarm (it finds nothing to do): setting alarms costs a
+   * storage write, so a busy lock sets about one per TTL instead of one per grant.
+   */
+  async #armBy(at: number): Promise<void> {
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
+    this.#alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   /** Load the record, and if the lease ran out, hand the lock to the next waiter (saving the change). */
@@ -185,8 +200,7 @@ export class Lock extends DurableObject<Env> {
       lock.lastReleased?.owner ?? null,
       lock.lastReleased?.token ?? null,
     );
-    if (h) await this.ctx.storage.setAlarm(h.expiresAt);
-    else await this.ctx.storage.deleteAlarm();
+    if (h) await this.#armBy(h.expiresAt);
   }
 }
 

@@ -53,6 +53,8 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
 export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<Waiting, SemaphoreAcquireResult>();
+  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -138,6 +140,7 @@ export class Semaphore extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = null;
     await this.#settle(Date.now());
     await this.#arm();
   }
@@ -188,10 +191,18 @@ export class Semaphore extends DurableObject<Env> {
     return lease;
   }
 
+  /**
+   * Make sure an alarm fires no later than the soonest lease end. An alarm already due sooner is kept (it re-arms
+   * when it fires), and one left over after the last release finds nothing to do: setting alarms costs a storage
+   * write, so a busy semaphore sets few.
+   */
   async #arm(): Promise<void> {
     const soonest = nextExpiry(this.#leases());
-    if (soonest === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(soonest);
+    if (soonest === null) return;
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= soonest) return;
+    this.#alarmAt = soonest;
+    await this.ctx.storage.setAlarm(soonest);
   }
 
   #limit(): number | null {
