@@ -31,7 +31,7 @@ describe("counters", () => {
     await inc(name, { by: 3, max: 3 });
     const over = await inc(name, { by: 1, max: 3 });
     expect(over.status).toBe(409);
-    expect(over.body).toMatchObject({ value: 3, type: "https://edgeloop.dev/problems/counter-out-of-bounds" });
+    expect(over.body).toMatchObject({ value: 3, type: expect.stringMatching(/[:/]counter-out-of-bounds$/) });
     const under = await inc(name, { by: -4, min: 0 });
     expect(under.status).toBe(409);
     expect((await get(name)).value).toBe(3);
@@ -76,7 +76,7 @@ describe("counters", () => {
     expect((await put(name, { value: 10, fence: { lock: "L", token: 5 } })).body.value).toBe(10);
     const stale = await inc(name, { fence: { lock: "L", token: 4 } });
     expect(stale.status).toBe(409);
-    expect(stale.body).toMatchObject({ highestToken: 5, type: "https://edgeloop.dev/problems/counter-stale-fence" });
+    expect(stale.body).toMatchObject({ highestToken: 5, type: expect.stringMatching(/[:/]counter-stale-fence$/) });
     // A fenced read registers a newer token: the older holder can no longer write.
     const read = await call<Value>("GET", `/v1/counters/${name}?lock=L&token=6`);
     expect(read.body.value).toBe(10);

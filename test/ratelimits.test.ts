@@ -80,7 +80,7 @@ describe("the rateLimit middleware", () => {
     expect(refused.headers.get("content-type")).toBe("application/problem+json");
     expect(refused.headers.get("retry-after")).toBe("30");
     expect(refused.headers.get("ratelimit-remaining")).toBe("0");
-    expect(await refused.json()).toMatchObject({ status: 429, type: "https://edgeloop.dev/problems/rate-limited" });
+    expect(await refused.json()).toMatchObject({ status: 429, type: expect.stringMatching(/[:/]rate-limited$/) });
   });
 
   it("refuses bad options when the factory runs, not on the first request", () => {

@@ -1,6 +1,11 @@
 /**
- * RateLimiter: exact per-key rate limiting, one Durable Object per key, GCRA state (one number) in SQLite.
- * Every allowed request is written before its answer leaves (output gate), so the limit holds across eviction.
+ * RateLimiter: exact per-key rate limiting, one Durable Object per key, GCRA state (one number, the theoretical
+ * arrival time) kept in memory and written to storage on every allowed request.
+ *
+ * The write is `allowUnconfirmed`: the answer does not wait for it to be durable (the output gate would otherwise add
+ * a commit to every rate-limited request). The object is single-threaded, so decisions stay exact while it lives;
+ * if it crashes before a write lands, the key gets back at most the requests of that instant. That is the right
+ * trade for a limiter, and the wrong one for a lock, which waits for its writes.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type GcraLimits, gcra } from "../async/gcra";
@@ -12,20 +17,19 @@ export interface RateLimitDecision {
   retryAfterMs: number;
 }
 
-export class RateLimiter extends DurableObject<Env> {
-  readonly #sql: SqlStorage;
+const TAT = "tat";
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.#sql = ctx.storage.sql;
-    this.#sql.exec("CREATE TABLE IF NOT EXISTS gcra (id INTEGER PRIMARY KEY CHECK (id = 1), tat REAL NOT NULL)");
-  }
+export class RateLimiter extends DurableObject<Env> {
+  #tat: number | undefined;
 
   /** Take `cost` units if the limit allows it now. */
   async limit(limits: GcraLimits): Promise<RateLimitDecision> {
-    const row = this.#sql.exec<{ tat: number }>("SELECT tat FROM gcra WHERE id = 1").toArray()[0];
-    const { tat, ...decision } = gcra(row?.tat ?? 0, Date.now(), limits);
-    if (decision.allowed) this.#sql.exec("INSERT OR REPLACE INTO gcra (id, tat) VALUES (1, ?)", tat);
+    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
+    const { tat, ...decision } = gcra(this.#tat, Date.now(), limits);
+    if (decision.allowed) {
+      this.#tat = tat;
+      await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
+    }
     return decision;
   }
 }
