@@ -1,4 +1,4 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -37,6 +37,15 @@ describe("rate limits", () => {
     const key = unique("rl");
     const answers = await Promise.all(Array.from({ length: 50 }, () => take(key, { limit: 20, periodMs: 600_000 })));
     expect(answers.filter((a) => a.body.allowed)).toHaveLength(20);
+  });
+
+  it("keeps a key's budget across eviction", async () => {
+    const key = unique("rl");
+    const stub = env.RATE_LIMITER.getByName(`user:${key}`);
+    await take(key, { limit: 2, periodMs: 600_000 });
+    await take(key, { limit: 2, periodMs: 600_000 });
+    await evictDurableObject(stub);
+    expect((await take(key, { limit: 2, periodMs: 600_000 })).body).toMatchObject({ allowed: false, remaining: 0 });
   });
 
   it("answers bad input with 400 problem+json and takes nothing", async () => {
