@@ -115,6 +115,7 @@ describe("the rateLimit middleware", () => {
     const refused = await get();
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ status: 429, limit: "API_RATE_LIMIT" });
     // The budget lives under the token's hash; the token itself names no object.
     const byHash = await env.RATE_LIMITER.getByName(`api:${await hashKey(token)}`).limit({
       limit: 2,

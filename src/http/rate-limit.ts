@@ -18,6 +18,8 @@ export interface RateLimitOptions<E extends HonoEnv> {
   periodMs: Setting<E>;
   /** Largest burst from idle; defaults to `limit`. */
   burst?: number;
+  /** The setting the limit comes from, named in the 429 (e.g. "API_RATE_LIMIT"). */
+  setting?: string;
   /** Which RateLimiter to ask; defaults to the RATE_LIMITER binding. */
   limiter?: (c: Context<E>, key: string) => { limit: (l: LimitArgs) => Promise<RateLimitDecision> };
 }
@@ -60,11 +62,16 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
     };
     if (!d.allowed) {
       const retryAfter = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-      throw problem(429, `Rate limit of ${limit} requests per ${periodMs} ms exceeded: retry in ${retryAfter} s.`, {
-        type: "rate-limited",
-        extensions: { retryAfterMs: d.retryAfterMs },
-        headers: { ...headers, "retry-after": String(retryAfter) },
-      });
+      const which = options.setting ? ` (${options.setting})` : "";
+      throw problem(
+        429,
+        `Rate limit of ${limit} requests per ${periodMs} ms${which} exceeded: retry in ${retryAfter} s.`,
+        {
+          type: "rate-limited",
+          extensions: { retryAfterMs: d.retryAfterMs, ...(options.setting ? { limit: options.setting } : {}) },
+          headers: { ...headers, "retry-after": String(retryAfter) },
+        },
+      );
     }
     await next();
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
@@ -88,4 +95,5 @@ export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
     },
     limit: (c) => settings(c.env).API_RATE_LIMIT,
     periodMs: (c) => settings(c.env).API_RATE_PERIOD_MS,
+    setting: "API_RATE_LIMIT",
   });
