@@ -8,6 +8,7 @@ import { checkLeaseBounds, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
 import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
+import { settings } from "../src/settings";
 
 const Params = z.object({ name: Name });
 const Owner = z.string().min(1).max(256).openapi({ example: "worker-7" });
@@ -91,8 +92,10 @@ export const locks = createApp()
     checkLeaseBounds(c.env, ttlMs, waitMs);
     const stub = c.env.LOCK.getByName(name);
     const waiterId = crypto.randomUUID();
-    const result = await untilAnswered<AcquireResult>(c, stub.acquire({ owner, ttlMs, waitMs, waiterId }), () =>
-      stub.cancel(waiterId),
+    const result = await untilAnswered<AcquireResult>(
+      c,
+      stub.acquire({ owner, ttlMs, waitMs, waiterId, maxWaiters: settings(c.env).LEASE_MAX_WAITERS }),
+      () => stub.cancel(waiterId),
     );
     if (result.ok) {
       const { ok: _, ...grant } = result;

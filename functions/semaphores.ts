@@ -119,7 +119,15 @@ export const semaphores = createApp()
     const waiterId = crypto.randomUUID();
     const result = await untilAnswered<SemaphoreAcquireResult>(
       c,
-      stub.acquire({ holder, permits, limit, ttlMs, waitMs, waiterId }),
+      stub.acquire({
+        holder,
+        permits,
+        limit,
+        ttlMs,
+        waitMs,
+        waiterId,
+        maxWaiters: settings(c.env).LEASE_MAX_WAITERS,
+      }),
       () => stub.cancel(waiterId),
     );
     if (result.ok) {

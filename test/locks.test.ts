@@ -1,7 +1,13 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import {
+  createExecutionContext,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, unique, until } from "./helpers/api";
+import { app } from "../functions/index";
+import { BASE, call, unique, until } from "./helpers/api";
 import { rewindLease } from "./helpers/leases";
 
 type Grant = { name: string; token: number; owner: string; grantedAt: number; expiresAt: number };
@@ -216,5 +222,34 @@ describe("locks", () => {
     expect((await call("GET", "/v1/locks/no spaces")).status).toBe(400);
     expect((await call("POST", `/v1/locks/${"x".repeat(129)}/acquire`, { owner: "a", ttlMs: 1_000 })).status).toBe(400);
     expect(await status(name)).toEqual(before);
+  });
+
+  it("answers 503 naming LEASE_MAX_WAITERS when the line is full", async () => {
+    const name = unique("lock");
+    const small = { ...env, LEASE_MAX_WAITERS: "1" };
+    const send = async (owner: string, signal?: AbortSignal) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`${BASE}/v1/locks/${name}/acquire`, {
+          method: "POST",
+          headers: { authorization: "Bearer test-token", "content-type": "application/json" },
+          body: JSON.stringify({ owner, ttlMs: 10_000, waitMs: 10_000 }),
+          signal,
+        }),
+        small,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    expect((await send("holder")).status).toBe(200);
+    const first = send("first");
+    await until(async () => (await status(name)).waiters === 1);
+    const refused = await send("second");
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ limit: "LEASE_MAX_WAITERS", waiters: 1 });
+    expect(await status(name)).toMatchObject({ holder: "holder", waiters: 1 });
+    await release(name, "holder", 1);
+    expect((await first).status).toBe(200);
   });
 });

@@ -18,6 +18,8 @@ export interface AcquireRequest {
   waitMs: number;
   /** Identifies this call, so `cancel(waiterId)` can withdraw it (or hand back its grant) if the client leaves. */
   waiterId: string;
+  /** Most callers in line (LEASE_MAX_WAITERS of the caller's settings; the object's own by default). */
+  maxWaiters?: number;
 }
 
 export type AcquireResult =
@@ -71,7 +73,7 @@ export class Lock extends DurableObject<Env> {
       return granted(lock);
     }
     if (req.waitMs <= 0) return { ok: false, reason: "held", waiters: this.#waiters.size };
-    if (this.#waiters.size >= settings(this.env).LEASE_MAX_WAITERS) {
+    if (this.#waiters.size >= (req.maxWaiters ?? settings(this.env).LEASE_MAX_WAITERS)) {
       return { ok: false, reason: "queue-full", waiters: this.#waiters.size };
     }
     return this.#waiters.wait(req.waiterId, { owner: req.owner, ttlMs: req.ttlMs }, req.waitMs, () => ({

@@ -18,6 +18,8 @@ export interface SemaphoreAcquireRequest {
   ttlMs: number;
   waitMs: number;
   waiterId: string;
+  /** Most callers in line (LEASE_MAX_WAITERS of the caller's settings; the object's own by default). */
+  maxWaiters?: number;
 }
 
 export type SemaphoreAcquireResult =
@@ -81,7 +83,7 @@ export class Semaphore extends DurableObject<Env> {
       return granted(lease);
     }
     if (req.waitMs <= 0) return { ok: false, reason: "full", inUse: inUse(leases, now), waiters: this.#waiters.size };
-    if (this.#waiters.size >= settings(this.env).LEASE_MAX_WAITERS) {
+    if (this.#waiters.size >= (req.maxWaiters ?? settings(this.env).LEASE_MAX_WAITERS)) {
       return { ok: false, reason: "queue-full", inUse: inUse(leases, now), waiters: this.#waiters.size };
     }
     const waiting: Waiting = { holder: req.holder, permits: req.permits, ttlMs: req.ttlMs };
