@@ -10,10 +10,15 @@ import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
+import { apiRateLimit } from "../src/http/rate-limit";
+import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
 import { health } from "./health";
+import { locks } from "./locks";
+import { ratelimits } from "./ratelimits";
 import { rooms } from "./rooms";
+import { semaphores } from "./semaphores";
 
 const app = createApp();
 
@@ -34,9 +39,14 @@ app.use(
     bearerAuth((env) => env.API_TOKEN),
   ),
 );
+app.use("/v1/*", apiRateLimit());
 app.use("/v1/*", maxBody());
 
 app.route("/v1/rooms", rooms);
+app.route("/v1/counters", counters);
+app.route("/v1/locks", locks);
+app.route("/v1/semaphores", semaphores);
+app.route("/v1/ratelimits", ratelimits);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {
@@ -50,7 +60,11 @@ app.doc31("/openapi.json", {
   security: [{ bearer: [] }],
 });
 
+export { Counter } from "../src/objects/counter";
+export { Lock } from "../src/objects/lock";
+export { RateLimiter } from "../src/objects/rate-limiter";
 export { Room } from "../src/objects/room";
+export { Semaphore } from "../src/objects/semaphore";
 export { app };
 
 export default {

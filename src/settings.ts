@@ -56,6 +56,13 @@ export const settingsSchema = z.object({
   ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
   ROOM_ALLOWED_ORIGINS: originList,
   DEMO_MODE: bool,
+  LEASE_MIN_TTL_MS: int(100, 1, 3_600_000),
+  LEASE_MAX_TTL_MS: int(300_000, 1, 86_400_000),
+  LEASE_MAX_WAIT_MS: int(30_000, 0, 300_000),
+  LEASE_MAX_WAITERS: int(1_000, 1, 100_000),
+  SEMAPHORE_MAX_LIMIT: int(10_000, 1, 1_000_000),
+  API_RATE_LIMIT: int(100_000, 0, 1_000_000_000),
+  API_RATE_PERIOD_MS: int(60_000, 1, 86_400_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

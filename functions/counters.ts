@@ -1,0 +1,106 @@
+/**
+ * /v1/counters: atomic integer counters (bounded increments, compare-and-set, fenced writes).
+ * One Counter Durable Object per name; see src/objects/counter.ts.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { problem } from "../src/http/problem";
+import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import type { CounterResult } from "../src/objects/counter";
+
+const Params = z.object({ name: Name });
+const SafeInt = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+const Fence = z
+  .object({ lock: Name, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) })
+  .strict()
+  .openapi("Fence", { description: "Fencing token from a lock: a token lower than the highest seen is refused (409)" });
+const FenceQuery = z.object({
+  lock: Name.optional().openapi({ description: "Fenced read: the lock whose token is given" }),
+  token: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+const Value = z
+  .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
+  .openapi("CounterValue");
+const IncrementBody = z
+  .object({
+    by: SafeInt.default(1).openapi({ example: 1 }),
+    min: SafeInt.optional(),
+    max: SafeInt.optional(),
+    fence: Fence.optional(),
+  })
+  .strict();
+const SetBody = z.object({ value: SafeInt, ifValue: SafeInt.optional(), fence: Fence.optional() }).strict();
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const ok = { description: "The counter", content: { "application/json": { schema: Value } } };
+const conflict = {
+  description: "Refused: out of bounds, compare-and-set mismatch, stale fencing token, or beyond safe integers",
+  content: { "application/problem+json": { schema: ProblemSchema } },
+};
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/{name}",
+  tags: ["counters"],
+  summary: "Read a counter (0 if never written); with ?lock=&token= a fenced read",
+  request: { params: Params, query: FenceQuery },
+  responses: { 200: ok, 409: conflict, ...problemResponses },
+});
+const incrementRoute = createRoute({
+  method: "post",
+  path: "/{name}/increment",
+  tags: ["counters"],
+  summary: "Add `by` atomically, within optional bounds",
+  request: { params: Params, body: json(IncrementBody) },
+  responses: { 200: ok, 409: conflict, ...problemResponses },
+});
+const setRoute = createRoute({
+  method: "put",
+  path: "/{name}",
+  tags: ["counters"],
+  summary: "Set the value (compare-and-set with ifValue)",
+  request: { params: Params, body: json(SetBody) },
+  responses: { 200: ok, 409: conflict, ...problemResponses },
+});
+const resetRoute = createRoute({
+  method: "delete",
+  path: "/{name}",
+  tags: ["counters"],
+  summary: "Reset to 0 (fencing tokens seen are kept)",
+  request: { params: Params },
+  responses: { 200: ok, ...problemResponses },
+});
+
+/** The counter's value, or the 409 that says why it was not changed. */
+function answer(name: string, result: CounterResult) {
+  if (result.ok) return { name, value: result.value, updatedAt: result.updatedAt };
+  const { ok: _, reason, detail, ...extensions } = result;
+  throw problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+}
+
+export const counters = createApp()
+  .openapi(getRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { lock, token } = c.req.valid("query");
+    if ((lock === undefined) !== (token === undefined)) {
+      throw problem(400, "A fenced read needs both lock and token.", { type: "invalid-request" });
+    }
+    const fence = lock !== undefined && token !== undefined ? { lock, token } : undefined;
+    return c.json(answer(name, await c.env.COUNTER.getByName(name).get(fence)), 200);
+  })
+  .openapi(incrementRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const body = c.req.valid("json");
+    if (body.min !== undefined && body.max !== undefined && body.min > body.max) {
+      throw problem(400, `min ${body.min} is above max ${body.max}.`, { type: "invalid-request" });
+    }
+    return c.json(answer(name, await c.env.COUNTER.getByName(name).increment(body)), 200);
+  })
+  .openapi(setRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json(answer(name, await c.env.COUNTER.getByName(name).set(c.req.valid("json"))), 200);
+  })
+  .openapi(resetRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json({ name, ...(await c.env.COUNTER.getByName(name).reset()) }, 200);
+  });

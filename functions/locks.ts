@@ -1,0 +1,134 @@
+/**
+ * /v1/locks: leased locks with fencing tokens and FIFO long-poll waiters (asyncio.Lock for every client).
+ * One Lock Durable Object per name; see src/objects/lock.ts.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { checkLeaseBounds, untilAnswered } from "../src/http/leases";
+import { problem } from "../src/http/problem";
+import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import type { AcquireResult } from "../src/objects/lock";
+import { settings } from "../src/settings";
+
+const Params = z.object({ name: Name });
+const Owner = z.string().min(1).max(256).openapi({ example: "worker-7" });
+const Token = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ example: 42 });
+const TtlMs = z
+  .number()
+  .int()
+  .min(1)
+  .openapi({ example: 10_000, description: "Lease length, LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS" });
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const conflict = { description: "Conflict", content: { "application/problem+json": { schema: ProblemSchema } } };
+
+const AcquireBody = z
+  .object({
+    owner: Owner,
+    ttlMs: TtlMs,
+    waitMs: z.number().int().min(0).default(0).openapi({ example: 5_000, description: "Long-poll up to this long" }),
+  })
+  .strict();
+const Grant = z
+  .object({ name: z.string(), token: Token, owner: z.string(), grantedAt: z.number(), expiresAt: z.number() })
+  .openapi("LockGrant");
+const RenewBody = z.object({ owner: Owner, token: Token, ttlMs: TtlMs }).strict();
+const Renewed = z.object({ name: z.string(), token: Token, expiresAt: z.number() }).openapi("LockRenewed");
+const ReleaseBody = z.object({ owner: Owner, token: Token }).strict();
+const Released = z
+  .object({ name: z.string(), released: z.boolean(), releasedAt: z.number() })
+  .openapi("LockReleased", { description: "released is false when this token had been released already" });
+const Status = z
+  .object({
+    name: z.string(),
+    holder: z.string().nullable(),
+    token: z.number().nullable(),
+    expiresAt: z.number().nullable(),
+    waiters: z.number().int(),
+    lastToken: z.number().int(),
+  })
+  .openapi("LockStatus");
+
+const route = <P extends string>(method: "get" | "post", path: P, summary: string) => ({
+  method,
+  path,
+  tags: ["locks"],
+  summary,
+});
+
+const acquire = createRoute({
+  ...route("post", "/{name}/acquire", "Acquire the lock, waiting in FIFO order up to waitMs"),
+  request: { params: Params, body: json(AcquireBody) },
+  responses: {
+    200: ok(Grant, "Granted: the token is a fencing token"),
+    409: { ...conflict, description: "Still held when waitMs ran out ({waiters})" },
+    503: { ...conflict, description: "Too many waiters (LEASE_MAX_WAITERS)" },
+    ...problemResponses,
+  },
+});
+const renewRoute = createRoute({
+  ...route("post", "/{name}/renew", "Extend the lease"),
+  request: { params: Params, body: json(RenewBody) },
+  responses: { 200: ok(Renewed, "Renewed"), 409: conflict, ...problemResponses },
+});
+const releaseRoute = createRoute({
+  ...route("post", "/{name}/release", "Release the lock (the oldest waiter gets it)"),
+  request: { params: Params, body: json(ReleaseBody) },
+  responses: { 200: ok(Released, "Released"), 409: conflict, ...problemResponses },
+});
+const statusRoute = createRoute({
+  ...route("get", "/{name}", "Holder, token, expiry and waiters"),
+  request: { params: Params },
+  responses: { 200: ok(Status, "The lock"), ...problemResponses },
+});
+
+export const locks = createApp()
+  .openapi(acquire, async (c) => {
+    const { name } = c.req.valid("param");
+    const { owner, ttlMs, waitMs } = c.req.valid("json");
+    checkLeaseBounds(c.env, ttlMs, waitMs);
+    const stub = c.env.LOCK.getByName(name);
+    const waiterId = crypto.randomUUID();
+    const result = await untilAnswered<AcquireResult>(
+      c,
+      stub.acquire({ owner, ttlMs, waitMs, waiterId, maxWaiters: settings(c.env).LEASE_MAX_WAITERS }),
+      () => stub.cancel(waiterId),
+    );
+    if (result.ok) {
+      const { ok: _, ...grant } = result;
+      return c.json({ name, ...grant }, 200);
+    }
+    if (result.reason === "queue-full") {
+      throw problem(503, `Lock ${name} already has LEASE_MAX_WAITERS (${result.waiters}) waiters.`, {
+        type: "too-many-waiters",
+        extensions: { waiters: result.waiters, limit: "LEASE_MAX_WAITERS" },
+        headers: { "retry-after": "1" },
+      });
+    }
+    throw problem(409, `Lock ${name} is held${waitMs > 0 ? ` (waited ${waitMs} ms)` : ""}.`, {
+      type: "lock-held",
+      extensions: { waiters: result.waiters },
+    });
+  })
+  .openapi(renewRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { owner, token, ttlMs } = c.req.valid("json");
+    checkLeaseBounds(c.env, ttlMs);
+    const result = await c.env.LOCK.getByName(name).renew(owner, token, ttlMs);
+    if (!result.ok) throw problem(409, `Cannot renew lock ${name}: ${result.detail}.`, { type: "lease-lost" });
+    return c.json({ name, token, expiresAt: result.expiresAt }, 200);
+  })
+  .openapi(releaseRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { owner, token } = c.req.valid("json");
+    const result = await c.env.LOCK.getByName(name).release(owner, token);
+    if (!result.ok) throw problem(409, `Cannot release lock ${name}: ${result.detail}.`, { type: "lease-lost" });
+    return c.json({ name, released: result.released, releasedAt: result.releasedAt }, 200);
+  })
+  .openapi(statusRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json({ name, ...(await c.env.LOCK.getByName(name).status()) }, 200);
+  });

@@ -1,0 +1,56 @@
+/**
+ * /v1/ratelimits: exact per-key rate limiting (GCRA), one RateLimiter Durable Object per key.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { problem } from "../src/http/problem";
+import { Name, problemResponses } from "../src/http/schemas";
+
+/** Keys given by clients live apart from the service's own per-token keys (`api:`). */
+export const userKey = (key: string) => `user:${key}`;
+
+const Body = z
+  .object({
+    cost: z.number().int().min(1).max(1_000_000).default(1),
+    limit: z.number().int().min(1).max(1_000_000_000).openapi({ example: 10 }),
+    periodMs: z.number().int().min(1).max(86_400_000).openapi({ example: 1_000 }),
+    burst: z.number().int().min(1).max(1_000_000_000).optional().openapi({ description: "Defaults to limit" }),
+  })
+  .strict();
+const Decision = z
+  .object({
+    key: z.string(),
+    allowed: z.boolean(),
+    remaining: z.number().int(),
+    resetMs: z.number().int(),
+    retryAfterMs: z.number().int(),
+  })
+  .openapi("RateLimitDecision");
+
+const route = createRoute({
+  method: "post",
+  path: "/{key}",
+  tags: ["ratelimits"],
+  summary: "Take `cost` units from key's budget of `limit` per `periodMs` (smooth, GCRA)",
+  request: {
+    params: z.object({ key: Name }),
+    body: { content: { "application/json": { schema: Body } }, required: true },
+  },
+  responses: {
+    200: { description: "The decision (allowed or not)", content: { "application/json": { schema: Decision } } },
+    ...problemResponses,
+  },
+});
+
+export const ratelimits = createApp().openapi(route, async (c) => {
+  const { key } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const burst = body.burst ?? body.limit;
+  if (body.cost > burst) {
+    throw problem(400, `cost ${body.cost} is above the burst ${burst}: it could never be allowed.`, {
+      type: "invalid-request",
+    });
+  }
+  const decision = await c.env.RATE_LIMITER.getByName(userKey(key)).limit(body);
+  return c.json({ key, ...decision }, 200);
+});

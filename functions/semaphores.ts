@@ -1,0 +1,174 @@
+/**
+ * /v1/semaphores: weighted, leased permits under a limit, with FIFO long-poll waiters (asyncio.Semaphore for every
+ * client). One Semaphore Durable Object per name; see src/objects/semaphore.ts.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { checkLeaseBounds, untilAnswered } from "../src/http/leases";
+import { problem } from "../src/http/problem";
+import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
+import { settings } from "../src/settings";
+
+const Params = z.object({ name: Name });
+const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
+const LeaseId = z.string().uuid();
+const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const conflict = { description: "Conflict", content: { "application/problem+json": { schema: ProblemSchema } } };
+
+const AcquireBody = z
+  .object({
+    holder: Holder,
+    permits: z.number().int().min(1).default(1),
+    limit: z.number().int().min(1).openapi({ example: 5, description: "At most SEMAPHORE_MAX_LIMIT" }),
+    ttlMs: TtlMs,
+    waitMs: z.number().int().min(0).default(0),
+  })
+  .strict();
+const Lease = z
+  .object({
+    name: z.string(),
+    leaseId: z.string(),
+    holder: z.string(),
+    permits: z.number().int(),
+    grantedAt: z.number(),
+    expiresAt: z.number(),
+  })
+  .openapi("SemaphoreLease");
+const RenewBody = z.object({ leaseId: LeaseId, holder: Holder, ttlMs: TtlMs }).strict();
+const ReleaseBody = z.object({ leaseId: LeaseId, holder: Holder }).strict();
+const Status = z
+  .object({
+    name: z.string(),
+    inUse: z.number().int(),
+    limit: z.number().int().nullable(),
+    leases: z.number().int(),
+    waiters: z.number().int(),
+  })
+  .openapi("SemaphoreStatus");
+
+const acquireRoute = createRoute({
+  method: "post",
+  path: "/{name}/acquire",
+  tags: ["semaphores"],
+  summary: "Take permits, waiting in FIFO order up to waitMs",
+  request: { params: Params, body: json(AcquireBody) },
+  responses: {
+    200: ok(Lease, "Granted"),
+    409: { ...conflict, description: "No room when waitMs ran out ({inUse, waiters}), or another limit in force" },
+    503: { ...conflict, description: "Too many waiters (LEASE_MAX_WAITERS)" },
+    ...problemResponses,
+  },
+});
+const renewRoute = createRoute({
+  method: "post",
+  path: "/{name}/renew",
+  tags: ["semaphores"],
+  summary: "Extend a lease",
+  request: { params: Params, body: json(RenewBody) },
+  responses: {
+    200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
+    409: conflict,
+    ...problemResponses,
+  },
+});
+const releaseRoute = createRoute({
+  method: "post",
+  path: "/{name}/release",
+  tags: ["semaphores"],
+  summary: "Give the permits back (waiters get them in FIFO order)",
+  request: { params: Params, body: json(ReleaseBody) },
+  responses: {
+    200: ok(z.object({ name: z.string(), leaseId: z.string(), releasedAt: z.number() }), "Released"),
+    409: conflict,
+    ...problemResponses,
+  },
+});
+const statusRoute = createRoute({
+  method: "get",
+  path: "/{name}",
+  tags: ["semaphores"],
+  summary: "Permits in use, limit, leases and waiters",
+  request: { params: Params },
+  responses: { 200: ok(Status, "The semaphore"), ...problemResponses },
+});
+
+export const semaphores = createApp()
+  .openapi(acquireRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { holder, permits, limit, ttlMs, waitMs } = c.req.valid("json");
+    checkLeaseBounds(c.env, ttlMs, waitMs);
+    const maxLimit = settings(c.env).SEMAPHORE_MAX_LIMIT;
+    if (limit > maxLimit) {
+      throw problem(400, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${maxLimit}).`, {
+        type: "invalid-request",
+        extensions: { limit: "SEMAPHORE_MAX_LIMIT", max: maxLimit },
+      });
+    }
+    if (permits > limit) {
+      throw problem(400, `permits ${permits} is above limit ${limit}: it could never be granted.`, {
+        type: "invalid-request",
+      });
+    }
+    const stub = c.env.SEMAPHORE.getByName(name);
+    const waiterId = crypto.randomUUID();
+    const result = await untilAnswered<SemaphoreAcquireResult>(
+      c,
+      stub.acquire({
+        holder,
+        permits,
+        limit,
+        ttlMs,
+        waitMs,
+        waiterId,
+        maxWaiters: settings(c.env).LEASE_MAX_WAITERS,
+      }),
+      () => stub.cancel(waiterId),
+    );
+    if (result.ok) {
+      const { ok: _, ...lease } = result;
+      return c.json({ name, ...lease }, 200);
+    }
+    if (result.reason === "queue-full") {
+      throw problem(503, `Semaphore ${name} already has LEASE_MAX_WAITERS (${result.waiters}) waiters.`, {
+        type: "too-many-waiters",
+        extensions: { waiters: result.waiters, limit: "LEASE_MAX_WAITERS" },
+        headers: { "retry-after": "1" },
+      });
+    }
+    if (result.reason === "limit-mismatch") {
+      throw problem(409, `Semaphore ${name} is in use with limit ${result.limit}, not ${limit}.`, {
+        type: "semaphore-limit-mismatch",
+        extensions: { limit: result.limit, inUse: result.inUse, waiters: result.waiters },
+      });
+    }
+    throw problem(409, `Semaphore ${name} has no ${permits} permit(s) free.`, {
+      type: "semaphore-full",
+      extensions: { inUse: result.inUse, waiters: result.waiters },
+    });
+  })
+  .openapi(renewRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { leaseId, holder, ttlMs } = c.req.valid("json");
+    checkLeaseBounds(c.env, ttlMs);
+    const result = await c.env.SEMAPHORE.getByName(name).renew(leaseId, holder, ttlMs);
+    if (!result.ok) throw problem(409, `Cannot renew on semaphore ${name}: ${result.detail}.`, { type: "lease-lost" });
+    return c.json({ name, leaseId, expiresAt: result.expiresAt }, 200);
+  })
+  .openapi(releaseRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { leaseId, holder } = c.req.valid("json");
+    const result = await c.env.SEMAPHORE.getByName(name).release(leaseId, holder);
+    if (!result.ok)
+      throw problem(409, `Cannot release on semaphore ${name}: ${result.detail}.`, { type: "lease-lost" });
+    return c.json({ name, leaseId, releasedAt: result.releasedAt }, 200);
+  })
+  .openapi(statusRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json({ name, ...(await c.env.SEMAPHORE.getByName(name).status()) }, 200);
+  });

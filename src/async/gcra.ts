@@ -1,0 +1,56 @@
+/**
+ * GCRA (generic cell rate algorithm): a smooth rate limit kept as one number per key, the theoretical arrival time
+ * (TAT). Equivalent to a token bucket that refills continuously, so there are no fixed-window double bursts.
+ * Runtime-neutral and pure: the RateLimiter object stores the TAT and calls `gcra`.
+ */
+
+export interface GcraLimits {
+  /** Requests (cost units) allowed per period. */
+  limit: number;
+  periodMs: number;
+  /** Largest burst (cost units at once, from idle). Defaults to `limit`. */
+  burst?: number;
+  /** Cost of this request. Defaults to 1. */
+  cost?: number;
+}
+
+export interface GcraDecision {
+  allowed: boolean;
+  /** Cost units still available right after this decision. */
+  remaining: number;
+  /** Milliseconds until the bucket is full again. */
+  resetMs: number;
+  /** Milliseconds until this request would be allowed (0 when allowed). */
+  retryAfterMs: number;
+  /** The TAT to store (unchanged when refused). */
+  tat: number;
+}
+
+/**
+ * Decide one request at `now` given the stored TAT (0 or anything in the past for an idle key).
+ *
+ * @example
+ * let tat = 0;
+ * const d = gcra(tat, Date.now(), { limit: 10, periodMs: 1000 });
+ * if (d.allowed) tat = d.tat;
+ */
+export function gcra(storedTat: number, now: number, limits: GcraLimits): GcraDecision {
+  const cost = limits.cost ?? 1;
+  const burst = limits.burst ?? limits.limit;
+  const interval = limits.periodMs / limits.limit; // ms per cost unit
+  const tolerance = interval * burst; // how far ahead of now the TAT may run
+  const tat = Math.max(storedTat, now);
+  const newTat = tat + interval * cost;
+  const allowAt = newTat - tolerance;
+  const units = (t: number) => Math.max(0, Math.floor((tolerance - (t - now)) / interval + 1e-9));
+  if (allowAt > now) {
+    return {
+      allowed: false,
+      remaining: units(tat),
+      resetMs: Math.ceil(tat - now),
+      retryAfterMs: Math.ceil(allowAt - now),
+      tat: storedTat,
+    };
+  }
+  return { allowed: true, remaining: units(newTat), resetMs: Math.ceil(newTat - now), retryAfterMs: 0, tat: newTat };
+}

@@ -1,0 +1,35 @@
+/**
+ * RateLimiter: exact per-key rate limiting, one Durable Object per key, GCRA state (one number, the theoretical
+ * arrival time) kept in memory and written to storage on every allowed request.
+ *
+ * The write is `allowUnconfirmed`: the answer does not wait for it to be durable (the output gate would otherwise add
+ * a commit to every rate-limited request). The object is single-threaded, so decisions stay exact while it lives;
+ * if it crashes before a write lands, the key gets back at most the requests of that instant. That is the right
+ * trade for a limiter, and the wrong one for a lock, which waits for its writes.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type GcraLimits, gcra } from "../async/gcra";
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+}
+
+const TAT = "tat";
+
+export class RateLimiter extends DurableObject<Env> {
+  #tat: number | undefined;
+
+  /** Take `cost` units if the limit allows it now. */
+  async limit(limits: GcraLimits): Promise<RateLimitDecision> {
+    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
+    const { tat, ...decision } = gcra(this.#tat, Date.now(), limits);
+    if (decision.allowed) {
+      this.#tat = tat;
+      await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
+    }
+    return decision;
+  }
+}

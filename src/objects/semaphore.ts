@@ -1,0 +1,242 @@
+/**
+ * Semaphore: weighted permits under a limit, leased (a crashed holder's permits come back when its lease expires by
+ * alarm), with FIFO long-poll waiters, one Durable Object per semaphore name.
+ *
+ * Strict FIFO: a waiter that does not fit yet blocks the ones behind it, so large requests are not starved by small
+ * ones. The limit belongs to the semaphore: a call with another limit is refused while permits are out or callers
+ * wait, and takes effect once the semaphore is idle.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { WaitQueue } from "../async/wait-queue";
+import { settings } from "../settings";
+import { fits, inUse, live, nextExpiry, type SemaphoreLease } from "./semaphore-state";
+
+export interface SemaphoreAcquireRequest {
+  holder: string;
+  permits: number;
+  limit: number;
+  ttlMs: number;
+  waitMs: number;
+  waiterId: string;
+  /** Most callers in line (LEASE_MAX_WAITERS of the caller's settings; the object's own by default). */
+  maxWaiters?: number;
+}
+
+export type SemaphoreAcquireResult =
+  | { ok: true; leaseId: string; holder: string; permits: number; grantedAt: number; expiresAt: number }
+  | { ok: false; reason: "full" | "queue-full" | "cancelled"; inUse: number; waiters: number }
+  | { ok: false; reason: "limit-mismatch"; limit: number; inUse: number; waiters: number };
+
+export type SemaphoreRenewResult = { ok: true; expiresAt: number } | { ok: false; detail: string };
+export type SemaphoreReleaseResult = { ok: true; releasedAt: number } | { ok: false; detail: string };
+
+export interface SemaphoreStatus {
+  inUse: number;
+  limit: number | null;
+  leases: number;
+  waiters: number;
+}
+
+interface Waiting {
+  holder: string;
+  permits: number;
+  ttlMs: number;
+}
+
+interface LeaseRow extends Record<string, SqlStorageValue> {
+  lease_id: string;
+  holder: string;
+  permits: number;
+  granted_at: number;
+  expires_at: number;
+  waiter_id: string | null;
+}
+
+export class Semaphore extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+  readonly #waiters = new WaitQueue<Waiting, SemaphoreAcquireResult>();
+  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
+  #alarmAt: number | null | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS lease (
+      lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL,
+      granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, waiter_id TEXT)`);
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), lim INTEGER NOT NULL)");
+  }
+
+  async acquire(req: SemaphoreAcquireRequest): Promise<SemaphoreAcquireResult> {
+    const now = Date.now();
+    const leases = await this.#settle(now);
+    const limit = this.#limit();
+    if (limit !== null && limit !== req.limit) {
+      if (leases.length > 0 || this.#waiters.size > 0) {
+        return { ok: false, reason: "limit-mismatch", limit, inUse: inUse(leases, now), waiters: this.#waiters.size };
+      }
+    }
+    if (limit !== req.limit) this.#sql.exec("INSERT OR REPLACE INTO meta (id, lim) VALUES (1, ?)", req.limit);
+    if (this.#waiters.size === 0 && fits(leases, req.permits, req.limit, now)) {
+      const lease = this.#grant(req, now, req.waiterId);
+      await this.#arm();
+      return granted(lease);
+    }
+    if (req.waitMs <= 0) return { ok: false, reason: "full", inUse: inUse(leases, now), waiters: this.#waiters.size };
+    if (this.#waiters.size >= (req.maxWaiters ?? settings(this.env).LEASE_MAX_WAITERS)) {
+      return { ok: false, reason: "queue-full", inUse: inUse(leases, now), waiters: this.#waiters.size };
+    }
+    const waiting: Waiting = { holder: req.holder, permits: req.permits, ttlMs: req.ttlMs };
+    return this.#waiters.wait(req.waiterId, waiting, req.waitMs, () => ({
+      ok: false,
+      reason: "full",
+      inUse: inUse(this.#leases(), Date.now()),
+      waiters: this.#waiters.size,
+    }));
+  }
+
+  async renew(leaseId: string, holder: string, ttlMs: number): Promise<SemaphoreRenewResult> {
+    const now = Date.now();
+    const lease = (await this.#settle(now)).find((l) => l.leaseId === leaseId);
+    if (!lease || lease.holder !== holder) return { ok: false, detail: notHeld(leaseId, lease) };
+    const expiresAt = now + ttlMs;
+    this.#sql.exec("UPDATE lease SET expires_at = ? WHERE lease_id = ?", expiresAt, leaseId);
+    await this.#arm();
+    return { ok: true, expiresAt };
+  }
+
+  async release(leaseId: string, holder: string): Promise<SemaphoreReleaseResult> {
+    const now = Date.now();
+    const lease = (await this.#settle(now)).find((l) => l.leaseId === leaseId);
+    if (!lease || lease.holder !== holder) return { ok: false, detail: notHeld(leaseId, lease) };
+    this.#sql.exec("DELETE FROM lease WHERE lease_id = ?", leaseId);
+    await this.#handOver(now);
+    return { ok: true, releasedAt: now };
+  }
+
+  /** The caller of acquire `waiterId` went away: withdraw it, or free the permits it was granted meanwhile. */
+  async cancel(waiterId: string): Promise<boolean> {
+    const leases = this.#leases();
+    const cancelled: SemaphoreAcquireResult = {
+      ok: false,
+      reason: "cancelled",
+      inUse: inUse(leases, Date.now()),
+      waiters: this.#waiters.size,
+    };
+    if (this.#waiters.cancel(waiterId, cancelled)) {
+      // The withdrawn waiter may have been blocking smaller ones behind it.
+      await this.#handOver(Date.now());
+      return true;
+    }
+    const lease = leases.find((l) => l.waiterId === waiterId);
+    if (!lease) return false;
+    this.#sql.exec("DELETE FROM lease WHERE lease_id = ?", lease.leaseId);
+    await this.#handOver(Date.now());
+    return true;
+  }
+
+  async status(): Promise<SemaphoreStatus> {
+    const now = Date.now();
+    const leases = await this.#settle(now);
+    return { inUse: inUse(leases, now), limit: this.#limit(), leases: leases.length, waiters: this.#waiters.size };
+  }
+
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    await this.#settle(Date.now());
+    await this.#arm();
+  }
+
+  /** Drop expired leases and let waiters in; the live leases. */
+  async #settle(now: number): Promise<SemaphoreLease[]> {
+    const leases = this.#leases();
+    const current = live(leases, now);
+    if (current.length === leases.length) return leases;
+    this.#sql.exec("DELETE FROM lease WHERE expires_at <= ?", now);
+    return this.#handOver(now);
+  }
+
+  /** Grant waiters in FIFO order while the oldest one fits; re-arm the expiry alarm. */
+  async #handOver(now: number): Promise<SemaphoreLease[]> {
+    const limit = this.#limit() ?? 0;
+    const grants: Array<[(value: SemaphoreAcquireResult) => void, SemaphoreLease]> = [];
+    for (let head = this.#waiters.peek(); head; head = this.#waiters.peek()) {
+      if (!fits(this.#leases(), head.data.permits, limit, now)) break;
+      const next = this.#waiters.shift();
+      if (!next) break;
+      grants.push([next.settle, this.#grant(next.data, now, next.id)]);
+    }
+    await this.#arm();
+    // Replies leave only once the writes above are durable (output gate).
+    for (const [settle, lease] of grants) settle(granted(lease));
+    return this.#leases();
+  }
+
+  #grant(w: Waiting, now: number, waiterId: string): SemaphoreLease {
+    const lease: SemaphoreLease = {
+      leaseId: crypto.randomUUID(),
+      holder: w.holder,
+      permits: w.permits,
+      grantedAt: now,
+      expiresAt: now + w.ttlMs,
+      waiterId,
+    };
+    this.#sql.exec(
+      "INSERT INTO lease (lease_id, holder, permits, granted_at, expires_at, waiter_id) VALUES (?, ?, ?, ?, ?, ?)",
+      lease.leaseId,
+      lease.holder,
+      lease.permits,
+      lease.grantedAt,
+      lease.expiresAt,
+      lease.waiterId,
+    );
+    return lease;
+  }
+
+  /**
+   * Make sure an alarm fires no later than the soonest lease end. An alarm already due sooner is kept (it re-arms
+   * when it fires), and one left over after the last release finds nothing to do: setting alarms costs a storage
+   * write, so a busy semaphore sets few.
+   */
+  async #arm(): Promise<void> {
+    const soonest = nextExpiry(this.#leases());
+    if (soonest === null) return;
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= soonest) return;
+    this.#alarmAt = soonest;
+    await this.ctx.storage.setAlarm(soonest);
+  }
+
+  #limit(): number | null {
+    return this.#sql.exec<{ lim: number }>("SELECT lim FROM meta WHERE id = 1").toArray()[0]?.lim ?? null;
+  }
+
+  #leases(): SemaphoreLease[] {
+    return this.#sql
+      .exec<LeaseRow>("SELECT * FROM lease ORDER BY granted_at")
+      .toArray()
+      .map((r) => ({
+        leaseId: r.lease_id,
+        holder: r.holder,
+        permits: r.permits,
+        grantedAt: r.granted_at,
+        expiresAt: r.expires_at,
+        waiterId: r.waiter_id,
+      }));
+  }
+}
+
+function notHeld(leaseId: string, lease: SemaphoreLease | undefined): string {
+  return lease ? `lease ${leaseId} belongs to another holder` : `lease ${leaseId} is not held (released or expired)`;
+}
+
+function granted(l: SemaphoreLease): SemaphoreAcquireResult {
+  return {
+    ok: true,
+    leaseId: l.leaseId,
+    holder: l.holder,
+    permits: l.permits,
+    grantedAt: l.grantedAt,
+    expiresAt: l.expiresAt,
+  };
+}

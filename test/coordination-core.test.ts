@@ -1,0 +1,133 @@
+/** The decisions behind locks, semaphores, counters and rate limits, called directly with a chosen clock. */
+import { describe, expect, it } from "vitest";
+import { gcra } from "../src/async/gcra";
+import { WaitQueue } from "../src/async/wait-queue";
+import { nextValue } from "../src/objects/counter";
+import { emptyLock, expire, grant, isFree, release, renew } from "../src/objects/lock-state";
+import { fits, inUse, nextExpiry, type SemaphoreLease } from "../src/objects/semaphore-state";
+
+describe("lock decisions", () => {
+  it("hands out strictly increasing tokens across grants, releases and expiries", () => {
+    let lock = grant(emptyLock(), "a", 100, 0, null);
+    expect(lock.holder).toMatchObject({ owner: "a", token: 1, expiresAt: 100 });
+    const released = release(lock, "a", 1, 50);
+    if (released.kind !== "ok") throw new Error(released.kind);
+    lock = grant(released.lock, "b", 100, 60, null);
+    expect(lock.holder?.token).toBe(2);
+    lock = expire(lock, 160);
+    expect(lock.holder).toBeNull();
+    expect(grant(lock, "c", 100, 170, null).holder?.token).toBe(3);
+  });
+
+  it("treats a lease as over exactly at its expiry, and refuses to grant a held lock", () => {
+    const lock = grant(emptyLock(), "a", 100, 0, null);
+    expect(isFree(lock, 99)).toBe(false);
+    expect(isFree(lock, 100)).toBe(true);
+    expect(expire(lock, 99)).toBe(lock);
+    expect(() => grant(lock, "b", 100, 50, null)).toThrow();
+  });
+
+  it("renews only the live holder's token", () => {
+    const lock = grant(emptyLock(), "a", 100, 0, null);
+    expect(renew(lock, "a", 1, 500, 50)).toMatchObject({ kind: "ok", lock: { holder: { expiresAt: 550 } } });
+    expect(renew(lock, "b", 1, 500, 50)).toMatchObject({ kind: "conflict" });
+    expect(renew(lock, "a", 2, 500, 50)).toMatchObject({ kind: "conflict", detail: "token 2 was never granted" });
+    expect(renew(lock, "a", 1, 500, 100)).toMatchObject({ kind: "conflict", detail: "the lease of token 1 expired" });
+  });
+
+  it("makes a second release of the same token harmless but refuses a stale one", () => {
+    const first = release(grant(emptyLock(), "a", 100, 0, null), "a", 1, 10);
+    if (first.kind !== "ok") throw new Error(first.kind);
+    expect(release(first.lock, "a", 1, 20)).toEqual({ kind: "already-released" });
+    const next = grant(first.lock, "b", 100, 30, null);
+    expect(release(next, "a", 1, 40)).toEqual({ kind: "already-released" });
+    expect(release(next, "c", 1, 40)).toMatchObject({ kind: "conflict" });
+    expect(release(next, "b", 2, 40).kind).toBe("ok");
+  });
+});
+
+describe("semaphore decisions", () => {
+  const lease = (permits: number, expiresAt: number): SemaphoreLease => ({
+    leaseId: crypto.randomUUID(),
+    holder: "h",
+    permits,
+    grantedAt: 0,
+    expiresAt,
+    waiterId: null,
+  });
+
+  it("counts only live permits and knows what fits", () => {
+    const leases = [lease(2, 100), lease(1, 50)];
+    expect(inUse(leases, 10)).toBe(3);
+    expect(inUse(leases, 50)).toBe(2);
+    expect(fits(leases, 1, 3, 10)).toBe(false);
+    expect(fits(leases, 1, 3, 50)).toBe(true);
+    expect(nextExpiry(leases)).toBe(50);
+    expect(nextExpiry([])).toBeNull();
+  });
+});
+
+describe("counter arithmetic", () => {
+  it("stays within bounds and safe integers", () => {
+    expect(nextValue(1, { by: 2 })).toEqual({ ok: true, value: 3 });
+    expect(nextValue(1, { by: 2, max: 2 })).toMatchObject({ ok: false, reason: "out-of-bounds" });
+    expect(nextValue(1, { by: -2, min: 0 })).toMatchObject({ ok: false, reason: "out-of-bounds" });
+    expect(nextValue(Number.MAX_SAFE_INTEGER, { by: 1 })).toMatchObject({ ok: false, reason: "unsafe" });
+    expect(nextValue(-Number.MAX_SAFE_INTEGER, { by: -1 })).toMatchObject({ ok: false, reason: "unsafe" });
+  });
+});
+
+describe("GCRA", () => {
+  const limits = { limit: 10, periodMs: 1_000 };
+
+  it("allows a burst of limit from idle, then one request per periodMs/limit", () => {
+    let tat = 0;
+    const allowed: boolean[] = [];
+    for (let i = 0; i < 11; i++) {
+      const d = gcra(tat, 0, limits);
+      allowed.push(d.allowed);
+      if (d.allowed) tat = d.tat;
+    }
+    expect(allowed.filter(Boolean)).toHaveLength(10);
+    expect(allowed[10]).toBe(false);
+    expect(gcra(tat, 0, limits)).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 100, resetMs: 1_000 });
+    expect(gcra(tat, 99, limits).allowed).toBe(false);
+    expect(gcra(tat, 100, limits)).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  it("has no fixed-window double burst at a window boundary", () => {
+    // Spend the burst at the end of one "window", then try again right after its boundary.
+    let tat = 0;
+    let count = 0;
+    for (const now of [999, 1_000, 1_001]) {
+      for (let i = 0; i < 20; i++) {
+        const d = gcra(tat, now, limits);
+        if (d.allowed) {
+          tat = d.tat;
+          count++;
+        }
+      }
+    }
+    // A fixed window would allow 20 here (10 before the boundary, 10 after); GCRA allows the burst once.
+    expect(count).toBe(10);
+  });
+});
+
+describe("WaitQueue", () => {
+  it("settles waiters in arrival order, cancels one, and times out another", async () => {
+    const q = new WaitQueue<string, string>();
+    const a = q.wait("a", "A", 10_000, () => "timeout");
+    const b = q.wait("b", "B", 10_000, () => "timeout");
+    const c = q.wait("c", "C", 1, () => "timeout");
+    expect(q.size).toBe(3);
+    expect(q.peek()).toEqual({ id: "a", data: "A" });
+    expect(q.cancel("b", "cancelled")).toBe(true);
+    expect(q.cancel("b", "cancelled")).toBe(false);
+    q.shift()?.settle("granted");
+    expect(await a).toBe("granted");
+    expect(await b).toBe("cancelled");
+    expect(await c).toBe("timeout");
+    expect(q.size).toBe(0);
+    expect(q.shift()).toBeUndefined();
+  });
+});

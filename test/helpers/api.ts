@@ -1,0 +1,42 @@
+/** Calls the worker the way a client does: through its fetch handler, with the test token. */
+import { exports } from "cloudflare:workers";
+
+export const BASE = "http://edgeloop.test";
+
+export interface Answer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** Send `body` as JSON (or no body) and parse the answer as JSON. */
+export async function call<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  init: RequestInit = {},
+): Promise<Answer<T>> {
+  const res = await exports.default.fetch(`${BASE}${path}`, {
+    method,
+    ...init,
+    headers: {
+      authorization: "Bearer test-token",
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(init.headers as Record<string, string> | undefined),
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
+}
+
+export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
+
+/** Poll `check` (each poll is real I/O into the object) until it holds, or fail after `tries`. */
+export async function until(check: () => Promise<boolean>, tries = 200): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await scheduler.wait(5);
+  }
+  throw new Error("condition not reached");
+}

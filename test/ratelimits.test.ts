@@ -1,0 +1,134 @@
+import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { app } from "../functions/index";
+import { onError } from "../src/http/problem";
+import { hashKey, rateLimit } from "../src/http/rate-limit";
+import { BASE, call, unique } from "./helpers/api";
+
+type Decision = { key: string; allowed: boolean; remaining: number; resetMs: number; retryAfterMs: number };
+const take = (key: string, body: Record<string, unknown>) => call<Decision>("POST", `/v1/ratelimits/${key}`, body);
+
+describe("rate limits", () => {
+  it("allows limit requests per period and then refuses with the wait until the next one", async () => {
+    const key = unique("rl");
+    const answers: Decision[] = [];
+    for (let i = 0; i < 4; i++) answers.push((await take(key, { limit: 3, periodMs: 60_000 })).body);
+    expect(answers.map((a) => a.allowed)).toEqual([true, true, true, false]);
+    expect(answers.map((a) => a.remaining)).toEqual([2, 1, 0, 0]);
+    // Smooth: one request comes back every periodMs / limit = 20 s, not the whole window at once.
+    expect(answers[3]?.retryAfterMs).toBeGreaterThan(19_000);
+    expect(answers[3]?.retryAfterMs).toBeLessThanOrEqual(20_000);
+    expect(answers[3]?.resetMs).toBeGreaterThan(59_000);
+  });
+
+  it("charges cost units and honours a burst smaller than the limit", async () => {
+    const key = unique("rl");
+    const first = await take(key, { limit: 100, periodMs: 60_000, burst: 10, cost: 8 });
+    expect(first.body).toMatchObject({ allowed: true, remaining: 2 });
+    const second = await take(key, { limit: 100, periodMs: 60_000, burst: 10, cost: 3 });
+    expect(second.body).toMatchObject({ allowed: false, remaining: 2 });
+    expect(second.body.retryAfterMs).toBeGreaterThan(0);
+    expect(second.body.retryAfterMs).toBeLessThanOrEqual(600);
+  });
+
+  it("is exact under 50 concurrent requests on one key", async () => {
+    const key = unique("rl");
+    const answers = await Promise.all(Array.from({ length: 50 }, () => take(key, { limit: 20, periodMs: 600_000 })));
+    expect(answers.filter((a) => a.body.allowed)).toHaveLength(20);
+  });
+
+  it("keeps a key's budget across eviction", async () => {
+    const key = unique("rl");
+    const stub = env.RATE_LIMITER.getByName(`user:${key}`);
+    await take(key, { limit: 2, periodMs: 600_000 });
+    await take(key, { limit: 2, periodMs: 600_000 });
+    await evictDurableObject(stub);
+    expect((await take(key, { limit: 2, periodMs: 600_000 })).body).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it("answers bad input with 400 problem+json and takes nothing", async () => {
+    const key = unique("rl");
+    const bad = [
+      { limit: 0, periodMs: 1_000 },
+      { limit: 1, periodMs: 0 },
+      { limit: 5, periodMs: 1_000, cost: 6 },
+      { limit: 5, periodMs: 1_000, burst: 2, cost: 3 },
+      { limit: 5 },
+      { limit: 5, periodMs: 1_000, extra: 1 },
+      { limit: "5", periodMs: 1_000 },
+    ];
+    for (const body of bad) {
+      const res = await take(key, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    expect((await call("POST", "/v1/ratelimits/bad%20key", { limit: 1, periodMs: 1_000 })).status).toBe(400);
+    expect((await take(key, { limit: 1, periodMs: 60_000 })).body).toMatchObject({ allowed: true, remaining: 0 });
+  });
+});
+
+describe("the rateLimit middleware", () => {
+  const limited = (key: string) =>
+    new Hono<{ Bindings: Env }>()
+      .use(rateLimit({ key: () => key, limit: 2, periodMs: 60_000 }))
+      .get("/", (c) => c.text("ok"))
+      .onError(onError);
+
+  it("answers 429 problem+json with Retry-After and RateLimit headers once the limit is reached", async () => {
+    const api = limited(unique("mw"));
+    const ok1 = await api.request("/", {}, env);
+    expect(ok1.status).toBe(200);
+    expect(ok1.headers.get("ratelimit-limit")).toBe("2");
+    expect(ok1.headers.get("ratelimit-remaining")).toBe("1");
+    expect(Number(ok1.headers.get("ratelimit-reset"))).toBe(30);
+    expect((await api.request("/", {}, env)).headers.get("ratelimit-remaining")).toBe("0");
+    const refused = await api.request("/", {}, env);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    expect(refused.headers.get("retry-after")).toBe("30");
+    expect(refused.headers.get("ratelimit-remaining")).toBe("0");
+    expect(await refused.json()).toMatchObject({ status: 429, type: expect.stringMatching(/[:/]rate-limited$/) });
+  });
+
+  it("refuses bad options when the factory runs, not on the first request", () => {
+    expect(() => rateLimit({ key: () => "k", limit: -1, periodMs: 1_000 })).toThrow(/limit/);
+    expect(() => rateLimit({ key: () => "k", limit: 1, periodMs: 0 })).toThrow(/periodMs/);
+  });
+
+  it("limits /v1 per bearer token, keyed by the token's hash, with limits from [vars]", async () => {
+    const token = `secret-${crypto.randomUUID()}`;
+    const tight = { ...env, API_TOKEN: token, API_RATE_LIMIT: "2", API_RATE_PERIOD_MS: "60000" };
+    const get = async () => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`${BASE}/v1/counters/${unique("c")}`, { headers: { authorization: `Bearer ${token}` } }),
+        tight,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    expect((await get()).headers.get("ratelimit-remaining")).toBe("1");
+    expect((await get()).status).toBe(200);
+    const refused = await get();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ status: 429, limit: "API_RATE_LIMIT" });
+    // The budget lives under the token's hash; the token itself names no object.
+    const byHash = await env.RATE_LIMITER.getByName(`api:${await hashKey(token)}`).limit({
+      limit: 2,
+      periodMs: 60_000,
+    });
+    expect(byHash.allowed).toBe(false);
+    const byToken = await env.RATE_LIMITER.getByName(`api:${token}`).limit({ limit: 2, periodMs: 60_000 });
+    expect(byToken).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it("is generous by default: /v1 answers carry the headers of the API_RATE_LIMIT budget", async () => {
+    const res = await call("GET", `/v1/counters/${unique("c")}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit-limit")).toBe("100000");
+  });
+});

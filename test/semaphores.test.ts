@@ -1,0 +1,175 @@
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, unique, until } from "./helpers/api";
+import { rewindSemaphoreLeases } from "./helpers/leases";
+
+type Lease = { name: string; leaseId: string; holder: string; permits: number; grantedAt: number; expiresAt: number };
+type Status = { name: string; inUse: number; limit: number | null; leases: number; waiters: number };
+
+const acquire = (name: string, holder: string, body: Record<string, unknown> = {}, init?: RequestInit) =>
+  call<Lease & { inUse?: number; waiters?: number; detail?: string }>(
+    "POST",
+    `/v1/semaphores/${name}/acquire`,
+    { holder, limit: 3, ttlMs: 10_000, ...body },
+    init,
+  );
+const release = (name: string, leaseId: string, holder: string) =>
+  call("POST", `/v1/semaphores/${name}/release`, { leaseId, holder });
+const status = async (name: string) => (await call<Status>("GET", `/v1/semaphores/${name}`)).body;
+
+describe("semaphores", () => {
+  it("grants weighted permits up to the limit and refuses more with 409 {inUse, waiters}", async () => {
+    const name = unique("sem");
+    const a = await acquire(name, "a", { permits: 2 });
+    expect(a.status).toBe(200);
+    expect(a.body).toMatchObject({ name, holder: "a", permits: 2 });
+    expect((await acquire(name, "b")).status).toBe(200);
+    const full = await acquire(name, "c");
+    expect(full.status).toBe(409);
+    expect(full.body).toMatchObject({ inUse: 3, waiters: 0 });
+    expect(await status(name)).toEqual({ name, inUse: 3, limit: 3, leases: 2, waiters: 0 });
+  });
+
+  it("never has more than limit permits out under 50 concurrent acquirers", async () => {
+    const name = unique("sem");
+    const limit = 5;
+    let out = 0;
+    let peak = 0;
+    const worker = async (i: number) => {
+      const permits = (i % 2) + 1;
+      const res = await acquire(name, `h${i}`, { permits, limit, waitMs: 20_000 });
+      expect(res.status).toBe(200);
+      out += permits;
+      peak = Math.max(peak, out);
+      const seen = await status(name);
+      expect(seen.inUse).toBeLessThanOrEqual(limit);
+      await scheduler.wait(1);
+      out -= permits;
+      expect((await release(name, res.body.leaseId, `h${i}`)).status).toBe(200);
+    };
+    await Promise.all(Array.from({ length: 50 }, (_, i) => worker(i)));
+    expect(peak).toBeLessThanOrEqual(limit);
+    expect(peak).toBeGreaterThan(1);
+    expect(await status(name)).toMatchObject({ inUse: 0, leases: 0, waiters: 0 });
+  });
+
+  it("serves waiters in FIFO order: a large request is not overtaken by smaller ones behind it", async () => {
+    const name = unique("sem");
+    const first = await acquire(name, "first", { permits: 2 });
+    const order: string[] = [];
+    const big = acquire(name, "big", { permits: 3, waitMs: 10_000 }).then((r) => {
+      order.push("big");
+      return r;
+    });
+    await until(async () => (await status(name)).waiters === 1);
+    // One permit is free, but "small" must wait behind "big".
+    const small = acquire(name, "small", { permits: 1, waitMs: 10_000 }).then((r) => {
+      order.push("small");
+      return r;
+    });
+    await until(async () => (await status(name)).waiters === 2);
+    expect(await status(name)).toMatchObject({ inUse: 2 });
+    await release(name, first.body.leaseId, "first");
+    const bigLease = await big;
+    expect(bigLease.status).toBe(200);
+    expect(await status(name)).toMatchObject({ inUse: 3, waiters: 1 });
+    await release(name, bigLease.body.leaseId, "big");
+    expect((await small).status).toBe(200);
+    expect(order).toEqual(["big", "small"]);
+  });
+
+  it("frees a crashed holder's permits when its lease expires by alarm, granting the next waiter", async () => {
+    const name = unique("sem");
+    await acquire(name, "crashed", { permits: 3 });
+    const waiter = acquire(name, "next", { permits: 2, waitMs: 10_000 });
+    await until(async () => (await status(name)).waiters === 1);
+    await rewindSemaphoreLeases(name, "crashed");
+    expect(await runDurableObjectAlarm(env.SEMAPHORE.getByName(name))).toBe(true);
+    const granted = await waiter;
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ holder: "next", permits: 2 });
+    expect(await status(name)).toMatchObject({ inUse: 2, leases: 1, waiters: 0 });
+  });
+
+  it("renews and releases a lease; a released or foreign lease is refused with 409", async () => {
+    const name = unique("sem");
+    const { body } = await acquire(name, "a");
+    const renewed = await call<{ expiresAt: number }>("POST", `/v1/semaphores/${name}/renew`, {
+      leaseId: body.leaseId,
+      holder: "a",
+      ttlMs: 60_000,
+    });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body.expiresAt).toBeGreaterThanOrEqual(body.grantedAt + 60_000);
+    expect((await release(name, body.leaseId, "b")).status).toBe(409);
+    expect(await status(name)).toMatchObject({ inUse: 1 });
+    expect((await release(name, body.leaseId, "a")).status).toBe(200);
+    expect((await release(name, body.leaseId, "a")).status).toBe(409);
+    const late = await call("POST", `/v1/semaphores/${name}/renew`, {
+      leaseId: body.leaseId,
+      holder: "a",
+      ttlMs: 1_000,
+    });
+    expect(late.status).toBe(409);
+    expect(await status(name)).toMatchObject({ inUse: 0, leases: 0 });
+  });
+
+  it("refuses another limit while permits are out, and accepts it once the semaphore is idle", async () => {
+    const name = unique("sem");
+    const { body } = await acquire(name, "a", { limit: 3 });
+    const other = await acquire(name, "b", { limit: 10 });
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({ limit: 3 });
+    await release(name, body.leaseId, "a");
+    expect((await acquire(name, "b", { limit: 10 })).status).toBe(200);
+    expect(await status(name)).toMatchObject({ limit: 10, inUse: 1 });
+  });
+
+  it("keeps leases across eviction", async () => {
+    const name = unique("sem");
+    await acquire(name, "a", { permits: 2 });
+    await evictDurableObject(env.SEMAPHORE.getByName(name));
+    expect(await status(name)).toMatchObject({ inUse: 2, limit: 3, leases: 1 });
+    expect((await acquire(name, "b", { permits: 2 })).status).toBe(409);
+  });
+
+  it("takes a waiter whose client disconnects out of the queue", async () => {
+    const name = unique("sem");
+    const { body } = await acquire(name, "a", { permits: 3 });
+    const controller = new AbortController();
+    const gone = acquire(name, "gone", { waitMs: 10_000 }, { signal: controller.signal }).catch((e: unknown) => e);
+    await until(async () => (await status(name)).waiters === 1);
+    controller.abort();
+    await gone;
+    await until(async () => (await status(name)).waiters === 0);
+    await release(name, body.leaseId, "a");
+    expect(await status(name)).toMatchObject({ inUse: 0, leases: 0, waiters: 0 });
+  });
+
+  it("answers bad input with 4xx problem+json and changes nothing", async () => {
+    const name = unique("sem");
+    const { body } = await acquire(name, "a");
+    const before = await status(name);
+    const bad: Array<[string, unknown]> = [
+      ["acquire", { holder: "b", limit: 3, ttlMs: 10_000, permits: 4 }],
+      ["acquire", { holder: "b", limit: 3, ttlMs: 10_000, permits: 0 }],
+      ["acquire", { holder: "b", limit: 0, ttlMs: 10_000 }],
+      ["acquire", { holder: "b", limit: 10_001, ttlMs: 10_000 }],
+      ["acquire", { holder: "b", limit: 3, ttlMs: 10 }],
+      ["acquire", { holder: "b", limit: 3, ttlMs: 10_000, waitMs: 40_000 }],
+      ["acquire", { holder: "b", ttlMs: 10_000 }],
+      ["acquire", { holder: "b", limit: 3, ttlMs: 10_000, extra: 1 }],
+      ["renew", { leaseId: "not-a-uuid", holder: "a", ttlMs: 10_000 }],
+      ["renew", { leaseId: body.leaseId, holder: "a", ttlMs: 1 }],
+      ["release", { leaseId: body.leaseId }],
+    ];
+    for (const [action, payload] of bad) {
+      const res = await call("POST", `/v1/semaphores/${name}/${action}`, payload);
+      expect(res.status, `${action} ${JSON.stringify(payload)}`).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    expect((await call("GET", "/v1/semaphores/bad%20name")).status).toBe(400);
+    expect(await status(name)).toEqual(before);
+  });
+});
