@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { asCompleted, type Settled, settle, sleep, type Task } from "../../src/async";
 
 /** A task that waits `ms` (honouring its signal) then returns `value`. */
-const after =
+const resolveAfter =
   <T>(ms: number, value: T): Task<T> =>
   (signal) =>
     sleep(ms, signal).then(() => value);
@@ -24,8 +24,8 @@ const reasonName = (s: Settled<unknown> | undefined) =>
 describe("settle", () => {
   it("returns every outcome in input order, not completion order, and never rejects", async () => {
     const results = await settle<string>([
-      after(30, "slow"),
-      after(1, "fast"),
+      resolveAfter(30, "slow"),
+      resolveAfter(1, "fast"),
       () => {
         throw new Error("sync boom");
       },
@@ -65,7 +65,7 @@ describe("settle", () => {
 
   it("aborts a task that outlives its timeout and classifies it as a TimeoutError", async () => {
     const seen: unknown[] = [];
-    const results = await settle([hang(seen), after(1, "ok")], { timeoutMs: 20 });
+    const results = await settle([hang(seen), resolveAfter(1, "ok")], { timeoutMs: 20 });
     expect(reasonName(results[0])).toBe("TimeoutError");
     expect(results[1]).toMatchObject({ status: "fulfilled", value: "ok" });
     expect(seen).toHaveLength(1);
@@ -73,7 +73,10 @@ describe("settle", () => {
   });
 
   it("counts the timeout from when a task starts, not while it waits for a permit", async () => {
-    const results = await settle([after(15, "a"), after(15, "b"), after(15, "c")], { concurrency: 1, timeoutMs: 30 });
+    const results = await settle([resolveAfter(15, "a"), resolveAfter(15, "b"), resolveAfter(15, "c")], {
+      concurrency: 1,
+      timeoutMs: 30,
+    });
     expect(results.every((r) => r.status === "fulfilled")).toBe(true);
   });
 
@@ -86,7 +89,7 @@ describe("settle", () => {
         () => {
           throw new TypeError("own error");
         },
-        after(1, "done"),
+        resolveAfter(1, "done"),
       ],
       { signal: controller.signal, timeoutMs: 10_000 },
     );
@@ -104,7 +107,7 @@ describe("settle", () => {
     let started = 0;
     const tasks: Task<string>[] = Array.from({ length: 6 }, (_, i) => (signal) => {
       started++;
-      return i === 0 ? after(1, "quick")(signal) : hang(seen)(signal);
+      return i === 0 ? resolveAfter(1, "quick")(signal) : hang(seen)(signal);
     });
     const t0 = Date.now();
     const results = await settle(tasks, { concurrency: 2, deadlineMs: 40 });
@@ -148,7 +151,7 @@ describe("settle", () => {
 describe("asCompleted", () => {
   it("yields each outcome as it settles, in completion order, with its index", async () => {
     const order: number[] = [];
-    for await (const r of asCompleted([after(40, "c"), after(1, "a"), after(20, "b")])) {
+    for await (const r of asCompleted([resolveAfter(40, "c"), resolveAfter(1, "a"), resolveAfter(20, "b")])) {
       order.push(r.index);
       expect(r.status).toBe("fulfilled");
     }
@@ -159,7 +162,7 @@ describe("asCompleted", () => {
     const seen: unknown[] = [];
     let started = 0;
     const tasks: Task<string>[] = [
-      after(1, "first"),
+      resolveAfter(1, "first"),
       (s) => {
         started++;
         return hang(seen)(s);
@@ -180,7 +183,10 @@ describe("asCompleted", () => {
 
   it("honours concurrency and the deadline like settle", async () => {
     const results: Settled<string>[] = [];
-    for await (const r of asCompleted([after(1, "a"), after(10_000, "never")], { concurrency: 1, deadlineMs: 30 })) {
+    for await (const r of asCompleted([resolveAfter(1, "a"), resolveAfter(10_000, "never")], {
+      concurrency: 1,
+      deadlineMs: 30,
+    })) {
       results.push(r);
     }
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
