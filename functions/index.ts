@@ -10,6 +10,7 @@ import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
 import { docs } from "./docs";
+import { fanoutApp } from "./fanout";
 import { health } from "./health";
 
 const app = createApp();
@@ -27,6 +28,8 @@ app.use(
   bearerAuth((env) => env.API_TOKEN),
 );
 app.use("/v1/*", maxBody());
+
+app.route("/v1/fanout", fanoutApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {

@@ -107,3 +107,36 @@ export type FanoutItemInput = z.input<typeof FanoutItemSchema>;
 /** Options of a whole fan-out, defaults applied. */
 export type FanoutOptions = z.output<typeof FanoutOptionsSchema>;
 export type FanoutOptionsInput = z.input<typeof FanoutOptionsSchema>;
+
+/** One result, for the OpenAPI document (the engine's `FanoutResult`). */
+export const FanoutResultSchema = z
+  .object({
+    id: z.string(),
+    index: z.number().int(),
+    url: z.string(),
+    outcome: z.enum(["fulfilled", "rejected"]),
+    status: z.number().int().nullable(),
+    ok: z.boolean(),
+    headers: z.record(z.string(), z.string()),
+    body: z.unknown().openapi({ description: "Parsed JSON, text, or base64; null when no body was kept" }),
+    bytes: z.number().int(),
+    truncated: z.boolean(),
+    attempts: z.number().int(),
+    durationMs: z.number(),
+    error: z
+      .object({
+        kind: z.enum(["timeout", "deadline", "aborted", "network", "blocked", "too_large", "invalid", "status"]),
+        message: z.string(),
+      })
+      .optional(),
+  })
+  .openapi("FanoutResult");
+
+export const FanoutSummarySchema = z
+  .object({
+    fulfilled: z.number().int(),
+    rejected: z.number().int(),
+    durationMs: z.number(),
+    concurrency: z.number().int().openapi({ description: "The concurrency used (after FANOUT_MAX_CONCURRENCY)" }),
+  })
+  .openapi("FanoutSummary");
