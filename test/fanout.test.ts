@@ -22,7 +22,7 @@ function post(body: unknown, init: RequestInit = {}): Promise<Response> {
 }
 
 /** Call the fan-out sub-app directly with some settings overridden (auth is the entry's job, not tested here). */
-function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
+async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
   return fanoutApp.request(
     "/",
     { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } },
