@@ -97,6 +97,14 @@ describe("Semaphore", () => {
     expect(peak).toBe(3);
   });
 
+  it("with Infinity permits never makes anyone wait", async () => {
+    const sem = new Semaphore(Number.POSITIVE_INFINITY);
+    await Promise.all(Array.from({ length: 100 }, () => sem.acquire()));
+    expect(sem.waiting).toBe(0);
+    sem.release();
+    expect(sem.available).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it("throws when released more times than acquired", () => {
     const sem = new Semaphore(1);
     expect(() => sem.release()).toThrow("released more times than acquired");
