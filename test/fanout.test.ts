@@ -142,7 +142,7 @@ describe("POST /v1/fanout", () => {
     const key = newKey();
     const res = await postWithSettings(
       { FANOUT_MAX_CONCURRENCY: "2" },
-      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, latency: 20 }) })) },
+      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, latency: 100 }) })) },
     );
     expect(res.status).toBe(200);
     const body = await res.json<Body>();
@@ -152,7 +152,7 @@ describe("POST /v1/fanout", () => {
 
   it("never runs more calls at once than the requested concurrency (default 6)", async () => {
     const key = newKey();
-    const res = await post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, latency: 20 }) })) });
+    const res = await post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, latency: 100 }) })) });
     expect((await res.json<Body>()).summary.fulfilled).toBe(15);
     expect((await stats(key)).maxInFlight).toBe(6);
   });
@@ -160,7 +160,7 @@ describe("POST /v1/fanout", () => {
   it("caps all bodies together at FANOUT_MAX_RESPONSE_BYTES", async () => {
     const res = await postWithSettings(
       { FANOUT_MAX_RESPONSE_BYTES: "1500" },
-      { requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000, latency: 50 }) }] },
+      { requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000, latency: 150 }) }] },
     );
     const body = await res.json<Body>();
     expect(body.results[0]).toMatchObject({ outcome: "fulfilled", bytes: 1000 });
@@ -177,7 +177,7 @@ describe("POST /v1/fanout", () => {
     const key = newKey();
     const started = Date.now();
     const res = await post({
-      deadlineMs: 300,
+      deadlineMs: 500,
       concurrency: 2,
       requests: [{ url: up({ latency: 1 }) }, ...Array.from({ length: 4 }, () => ({ url: up({ key, hang: 1 }) }))],
     });
@@ -280,7 +280,7 @@ describe("POST /v1/fanout", () => {
 
     it("streams server-sent events in completion order, then a summary event", async () => {
       const res = await post(
-        { requests: { a: { url: up({ latency: 80 }) }, b: { url: up({ latency: 1 }) } } },
+        { requests: { a: { url: up({ latency: 200 }) }, b: { url: up({ latency: 1 }) } } },
         { headers: { accept: "text/event-stream" } },
       );
       expect(res.headers.get("content-type")).toBe("text/event-stream");
@@ -294,7 +294,7 @@ describe("POST /v1/fanout", () => {
 
     it("streams every entry and the summary at the deadline", async () => {
       const res = await post(
-        { deadlineMs: 200, requests: [{ url: up({ hang: 1 }) }, { url: up({ latency: 1 }) }] },
+        { deadlineMs: 500, requests: [{ url: up({ hang: 1 }) }, { url: up({ latency: 1 }) }] },
         { headers: { accept: "application/x-ndjson" } },
       );
       const out = (await lines(res)).map((l) => JSON.parse(l));

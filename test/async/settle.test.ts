@@ -73,10 +73,9 @@ describe("settle", () => {
   });
 
   it("counts the timeout from when a task starts, not while it waits for a permit", async () => {
-    const results = await settle([resolveAfter(15, "a"), resolveAfter(15, "b"), resolveAfter(15, "c")], {
-      concurrency: 1,
-      timeoutMs: 30,
-    });
+    const tasks = ["a", "b", "c", "d"].map((v) => resolveAfter(60, v));
+    // Together they take 240 ms, each one 60: only a timeout counted per task lets them all pass.
+    const results = await settle(tasks, { concurrency: 1, timeoutMs: 150 });
     expect(results.every((r) => r.status === "fulfilled")).toBe(true);
   });
 
@@ -110,13 +109,13 @@ describe("settle", () => {
       return i === 0 ? resolveAfter(1, "quick")(signal) : hang(seen)(signal);
     });
     const t0 = Date.now();
-    const results = await settle(tasks, { concurrency: 2, deadlineMs: 40 });
+    const results = await settle(tasks, { concurrency: 2, deadlineMs: 200 });
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(results).toHaveLength(6);
     expect(results[0]).toMatchObject({ status: "fulfilled", value: "quick" });
     for (const r of results.slice(1)) {
       expect(reasonName(r)).toBe("TimeoutError");
-      expect((r as { reason: Error }).reason.message).toBe("deadline of 40 ms exceeded");
+      expect((r as { reason: Error }).reason.message).toBe("deadline of 200 ms exceeded");
     }
     // Tasks 1 and 2 were running and saw their signal fire; tasks 3-5 never started.
     expect(started).toBe(3);
@@ -151,7 +150,7 @@ describe("settle", () => {
 describe("asCompleted", () => {
   it("yields each outcome as it settles, in completion order, with its index", async () => {
     const order: number[] = [];
-    for await (const r of asCompleted([resolveAfter(40, "c"), resolveAfter(1, "a"), resolveAfter(20, "b")])) {
+    for await (const r of asCompleted([resolveAfter(100, "c"), resolveAfter(1, "a"), resolveAfter(50, "b")])) {
       order.push(r.index);
       expect(r.status).toBe("fulfilled");
     }
@@ -185,7 +184,7 @@ describe("asCompleted", () => {
     const results: Settled<string>[] = [];
     for await (const r of asCompleted([resolveAfter(1, "a"), resolveAfter(10_000, "never")], {
       concurrency: 1,
-      deadlineMs: 30,
+      deadlineMs: 200,
     })) {
       results.push(r);
     }

@@ -48,7 +48,7 @@ describe("the fan-out engine", () => {
   it("yields results in completion order, each carrying its index", async () => {
     const order: number[] = [];
     for await (const r of fanout(
-      items([{ url: up({ latency: 80 }) }, { url: up({ latency: 1 }) }, { url: up({ latency: 40 }) }]),
+      items([{ url: up({ latency: 300 }) }, { url: up({ latency: 1 }) }, { url: up({ latency: 150 }) }]),
       opts(),
       ALLOW,
     )) {
@@ -65,7 +65,7 @@ describe("the fan-out engine", () => {
   it("never has more calls in flight than the concurrency, counted at the upstream", async () => {
     const key = newKey();
     const results = await fanoutAll(
-      items(Array.from({ length: 12 }, () => ({ url: up({ key, latency: 30 }) }))),
+      items(Array.from({ length: 12 }, () => ({ url: up({ key, latency: 100 }) }))),
       opts({ concurrency: 3 }),
       ALLOW,
     );
@@ -97,7 +97,7 @@ describe("the fan-out engine", () => {
     const started = Date.now();
     const results = await fanoutAll(
       items([{ url: up({ latency: 1 }) }, ...Array.from({ length: 5 }, () => ({ url: up({ key, hang: 1 }) }))]),
-      opts({ concurrency: 3, deadlineMs: 300 }),
+      opts({ concurrency: 3, deadlineMs: 500 }),
       ALLOW,
     );
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -106,7 +106,7 @@ describe("the fan-out engine", () => {
     for (const r of results.slice(1)) {
       expect(r).toMatchObject({
         outcome: "rejected",
-        error: { kind: "deadline", message: "deadline of 300 ms exceeded" },
+        error: { kind: "deadline", message: "deadline of 500 ms exceeded" },
       });
     }
     // Three hanging calls were in flight when the deadline came (the quick one freed its slot); two never started.
@@ -300,7 +300,7 @@ describe("the fan-out engine", () => {
 
     it("caps all bodies together at maxResponseBytes and marks the one that overflowed too_large", async () => {
       const results = await fanoutAll(
-        items(Array.from({ length: 3 }, (_, i) => ({ url: up({ bytes: 1_000, latency: i * 40 }) }))),
+        items(Array.from({ length: 3 }, (_, i) => ({ url: up({ bytes: 1_000, latency: i * 150 }) }))),
         opts(),
         { ...ALLOW, maxResponseBytes: 2_500 },
       );
