@@ -18,6 +18,7 @@ import {
 } from "../src/http/fanout-schema";
 import { problem } from "../src/http/problem";
 import { Name, problemResponses } from "../src/http/schemas";
+import { createUrlGuard } from "../src/http/url-guard";
 import { type Settings, settings } from "../src/settings";
 
 const RequestsSchema = z
@@ -175,6 +176,8 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
     ? requests
     : Object.entries(requests).map(([key, item]) => ({ ...item, id: item.id ?? key }));
   checkLimits(items, s);
+  // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
+  createUrlGuard(s.FANOUT_ALLOW_HOSTS);
   const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
   const ctx = {
     signal: c.req.raw.signal,

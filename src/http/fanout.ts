@@ -171,6 +171,9 @@ async function runItem(
   const attempts = repeatable ? options.retry.attempts : 1;
   const hedgeAfterMs = repeatable ? options.hedgeAfterMs : null;
 
+  const giveBack = (res: UpstreamResponse) => {
+    if (run.budget) run.budget.remaining += res.bytes;
+  };
   const once = async (parent: AbortSignal): Promise<UpstreamResponse> => {
     state.attempts++;
     const t = timer(timeoutMs, `no answer within ${timeoutMs} ms`);
@@ -194,7 +197,7 @@ async function runItem(
   try {
     const response = await retry(
       async () => {
-        const res = hedgeAfterMs === null ? await once(signal) : await hedged(once, signal, hedgeAfterMs);
+        const res = hedgeAfterMs === null ? await once(signal) : await hedged(once, signal, hedgeAfterMs, giveBack);
         if (attempts > 1 && isRetryableStatus(res.status)) {
           const retryAfterMs = parseRetryAfter(res.headers["retry-after"]);
           throw new UpstreamError("status", `the upstream answered ${res.status}`, { response: res, retryAfterMs });
@@ -208,6 +211,10 @@ async function runItem(
         signal,
         deadline: run.deadlineAt,
         retryOn: (err) => err instanceof UpstreamError && RETRYABLE_KINDS.has(err.kind),
+        // The body of an answer that is retried is not reported: its bytes go back to the shared budget.
+        onRetry: ({ error }) => {
+          if (error instanceof UpstreamError && error.response) giveBack(error.response);
+        },
       },
     );
     return {
@@ -249,6 +256,7 @@ function hedged(
   once: (signal: AbortSignal) => Promise<UpstreamResponse>,
   signal: AbortSignal,
   hedgeAfterMs: number,
+  discard: (late: UpstreamResponse) => void,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     const controllers: AbortController[] = [];
@@ -261,7 +269,10 @@ function hedged(
       launched++;
       once(anySignal([signal, controller.signal])).then(
         (res) => {
-          if (done) return;
+          if (done) {
+            discard(res);
+            return;
+          }
           done = true;
           clearTimeout(hedgeTimer);
           for (const c of controllers) if (c !== controller) c.abort(new DOMException("lost the hedge", "AbortError"));

@@ -219,12 +219,15 @@ async function readCapped(
       }
     }
   } catch (err) {
+    // A body that will not be reported gives its bytes back to the shared budget.
+    if (budget) budget.remaining += size;
     if (signal.aborted) throw signal.reason;
     throw new UpstreamError("network", `the response body failed: ${messageOf(err)}`);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
   if (overBudget && budget) {
+    budget.remaining += size;
     throw new UpstreamError(
       "too_large",
       `the fan-out's response bodies together exceed FANOUT_MAX_RESPONSE_BYTES (${budget.limit} bytes)`,

@@ -311,6 +311,23 @@ describe("the fan-out engine", () => {
       });
     });
 
+    it("gives the bytes of a retried answer back to the shared budget", async () => {
+      let calls = 0;
+      const fake = (async () => {
+        calls++;
+        return new Response("x".repeat(1_000), {
+          status: calls < 3 ? 503 : 200,
+          headers: { "content-type": "text/plain" },
+        });
+      }) as unknown as typeof fetch;
+      const [r] = await fanoutAll(
+        items([{ url: "https://api.example.com/" }]),
+        opts({ retry: { attempts: 3, baseMs: 1, maxMs: 1 } }),
+        { allowHosts: [], maxResponseBytes: 1_500, fetch: fake },
+      );
+      expect(r).toMatchObject({ outcome: "fulfilled", status: 200, bytes: 1_000, attempts: 3 });
+    });
+
     it("sends a string body as is and an object body as JSON", async () => {
       const [raw, json] = await fanoutAll(
         items([
