@@ -62,13 +62,7 @@ function errorName(err: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * An absolute deadline: milliseconds left (never negative) and whether it has passed, on an injectable clock.
- *
- * @example
- * const d = deadline(15_000);
- * if (d.remaining() < backoff) throw lastError; // do not sleep past it
- */
+/** An absolute deadline: milliseconds left (never negative) and whether it has passed, on an injectable clock. */
 export interface Deadline {
   /** The clock time at which it expires (`Infinity` when there is none). */
   readonly at: number;
@@ -76,11 +70,24 @@ export interface Deadline {
   expired(): boolean;
 }
 
+/**
+ * A deadline `ms` from now (none when `ms` is undefined).
+ *
+ * @example
+ * const d = deadline(15_000);
+ * if (d.remaining() < backoff) throw lastError; // do not sleep past it
+ */
 export function deadline(ms: number | undefined, now: () => number = Date.now): Deadline {
   const at = ms === undefined ? Number.POSITIVE_INFINITY : now() + ms;
   return deadlineAt(at, now);
 }
 
+/**
+ * A deadline at an absolute time of `now`'s clock.
+ *
+ * @example
+ * const d = deadlineAt(startedAt + options.deadlineMs);
+ */
 export function deadlineAt(at: number, now: () => number = Date.now): Deadline {
   return {
     at,

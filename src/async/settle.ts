@@ -38,6 +38,11 @@ export interface Schedule {
 /**
  * Start every task under the options' limits and report each one's outcome through `onSettled` as it happens.
  * The building block of `settle` and `asCompleted`.
+ *
+ * @example
+ * const run = schedule(tasks, { concurrency: 4 }, (s) => console.log(s.index, s.status));
+ * request.signal.addEventListener("abort", () => run.cancel());
+ * await run.done;
  */
 export function schedule<T>(
   tasks: Iterable<Task<T>>,
