@@ -24,7 +24,13 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**"],
+          // A real loopback upstream (Node http) the worker's fetch calls: its URL via inject("upstream").
+          globalSetup: ["./test/setup/upstream.ts"],
+        },
       },
       {
         // End-to-end tests in Node against the built worker served locally (and a real browser).

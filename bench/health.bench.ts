@@ -4,7 +4,7 @@
  */
 import autocannon from "autocannon";
 import { round } from "./lib/stats.ts";
-import { startMiniflare, startWranglerDev } from "./lib/worker.ts";
+import { freePort, startMiniflare, startWranglerDev } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 export async function reqPerSec(url: string, opts: Partial<autocannon.Options> = {}): Promise<number> {
@@ -16,7 +16,7 @@ export default async function health(ctx: BenchContext): Promise<string[]> {
   const mf = await startMiniflare(ctx.bundle);
   const onMiniflare = await reqPerSec(`${mf.url}/healthz`);
   await mf.stop();
-  const dev = await startWranglerDev(8799);
+  const dev = await startWranglerDev(await freePort());
   const onWrangler = await reqPerSec(`${dev.url}/healthz`);
   await dev.stop();
   return [

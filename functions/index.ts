@@ -14,6 +14,7 @@ import { apiRateLimit } from "../src/http/rate-limit";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
+import { fanoutApp } from "./fanout";
 import { health } from "./health";
 import { locks } from "./locks";
 import { ratelimits } from "./ratelimits";
@@ -47,6 +48,7 @@ app.route("/v1/counters", counters);
 app.route("/v1/locks", locks);
 app.route("/v1/semaphores", semaphores);
 app.route("/v1/ratelimits", ratelimits);
+app.route("/v1/fanout", fanoutApp);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {

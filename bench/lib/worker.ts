@@ -54,6 +54,20 @@ export async function startMiniflare(bundle: string, vars: Record<string, string
   return { url, token: BENCH_TOKEN, stop: () => mf.dispose() };
 }
 
+/** A port nobody listens on right now (the OS picks it), for servers that need a fixed one. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Start `wrangler dev` (local) on a free port and wait until /healthz answers. */
 export async function startWranglerDev(port: number, vars: Record<string, string> = {}): Promise<RunningWorker> {
   const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `API_TOKEN:${BENCH_TOKEN}`];

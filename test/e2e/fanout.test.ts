@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
+import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+
+let worker: RunningWorker;
+let upstream: Upstream;
+
+beforeAll(async () => {
+  upstream = await startUpstream();
+  worker = await startMiniflare(buildBundle(), { FANOUT_ALLOW_HOSTS: "127.0.0.1" });
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await upstream?.close();
+});
+
+const call = (body: unknown, accept = "application/json") =>
+  fetch(`${worker.url}/v1/fanout`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json", accept },
+    body: JSON.stringify(body),
+  });
+
+describe("POST /v1/fanout in the built bundle over real HTTP", () => {
+  it("fans out to a loopback upstream and answers in request order", async () => {
+    const key = crypto.randomUUID();
+    const res = await call({
+      concurrency: 2,
+      requests: Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, url: `${upstream.url}/r?key=${key}&latency=20` })),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: Array<{ id: string; status: number }>; summary: unknown };
+    expect(body.results.map((r) => [r.id, r.status])).toEqual([0, 1, 2, 3, 4].map((i) => [`r${i}`, 200]));
+    expect(body.summary).toMatchObject({ fulfilled: 5, rejected: 0, concurrency: 2 });
+    expect(upstream.stats(key)).toMatchObject({ hits: 5, maxInFlight: 2 });
+  });
+
+  it("streams NDJSON in completion order over a real socket", async () => {
+    const res = await call(
+      { requests: [{ url: `${upstream.url}/r?latency=300` }, { url: `${upstream.url}/r?latency=1` }] },
+      "application/x-ndjson",
+    );
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = (await res.text())
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.index)).toEqual([1, 0, undefined]);
+    expect(lines[2]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
+  });
+
+  it("blocks a loopback spelling that is not on the allowlist, without a connection", async () => {
+    const key = crypto.randomUUID();
+    const res = await call({ requests: [{ url: `http://localhost:${upstream.port}/r?key=${key}` }] });
+    const body = (await res.json()) as { results: Array<{ error: { kind: string } }> };
+    expect(body.results[0]?.error.kind).toBe("blocked");
+    expect(upstream.stats(key).hits).toBe(0);
+  });
+});

@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { type FanoutItemInput, FanoutItemSchema } from "../../src/http/fanout-schema";
+import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/http/upstream";
+import { createUrlGuard } from "../../src/http/url-guard";
+
+/** A body stream that records whether it was cancelled and how many chunks were pulled. */
+function trackedBody(chunks: number, size = 100) {
+  const state = { cancelled: false, pulled: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled >= chunks) {
+        controller.close();
+        return;
+      }
+      state.pulled++;
+      controller.enqueue(new Uint8Array(size).fill(98));
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return { stream, state };
+}
+
+/** A fake fetch answering from a list of scripted responses, recording each request it was given. */
+function scripted(responses: Array<() => Response>) {
+  const calls: Array<{ url: string; method: string; headers: Headers; body: string | null }> = [];
+  const fake = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    calls.push({ url: String(input), method: init?.method ?? "GET", headers, body: (init?.body as string) ?? null });
+    expect(init?.redirect).toBe("manual");
+    const next = responses.shift();
+    if (!next) throw new Error("no more scripted responses");
+    return next();
+  };
+  return { fetch: fake as typeof fetch, calls };
+}
+
+const item = (i: FanoutItemInput) => FanoutItemSchema.parse(i);
+const base = (f: typeof fetch): CallOptions => ({
+  signal: new AbortController().signal,
+  guard: createUrlGuard([]),
+  maxBodyBytes: 1_000_000,
+  responseBody: "auto",
+  fetch: f,
+});
+
+describe("one upstream call", () => {
+  it("cancels the body of every redirect it follows", async () => {
+    const hop = trackedBody(5);
+    const f = scripted([
+      () => new Response(hop.stream, { status: 302, headers: { location: "/next" } }),
+      () => new Response("done", { headers: { "content-type": "text/plain" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/start" }), base(f.fetch));
+    expect(res).toMatchObject({ url: "https://a.example/next", status: 200, body: "done", redirects: 1 });
+    expect(hop.state.cancelled).toBe(true);
+    expect(f.calls.map((c) => c.url)).toEqual(["https://a.example/start", "https://a.example/next"]);
+  });
+
+  it("cancels a body it was told not to read, and reads nothing of a HEAD", async () => {
+    const none = trackedBody(5);
+    const f = scripted([() => new Response(none.stream)]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ body: null, bytes: 0 });
+    expect(none.state.cancelled).toBe(true);
+    expect(none.state.pulled).toBeLessThanOrEqual(1);
+  });
+
+  it("stops reading at the cap and cancels the rest of the stream", async () => {
+    const big = trackedBody(1_000);
+    const f = scripted([() => new Response(big.stream, { headers: { "content-type": "text/plain" } })]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), maxBodyBytes: 250 });
+    expect(res).toMatchObject({ bytes: 250, truncated: true, body: "b".repeat(250) });
+    expect(big.state.cancelled).toBe(true);
+    expect(big.state.pulled).toBeLessThan(10);
+  });
+
+  it("drops credentials when a redirect leaves the origin, and keeps them within it", async () => {
+    const f = scripted([
+      () => new Response(null, { status: 307, headers: { location: "https://a.example/same" } }),
+      () => new Response(null, { status: 307, headers: { location: "https://b.example/other" } }),
+      () => new Response("ok"),
+    ]);
+    await callUpstream(
+      item({ url: "https://a.example/", headers: { authorization: "Bearer s", cookie: "c=1", "x-keep": "1" } }),
+      base(f.fetch),
+    );
+    expect(f.calls[1]?.headers.get("authorization")).toBe("Bearer s");
+    expect(f.calls[2]?.headers.get("authorization")).toBeNull();
+    expect(f.calls[2]?.headers.get("cookie")).toBeNull();
+    expect(f.calls[2]?.headers.get("x-keep")).toBe("1");
+  });
+
+  it("turns a POST into a GET on 301/302 and 303, dropping the body and its content type", async () => {
+    for (const status of [301, 302, 303]) {
+      const f = scripted([() => new Response(null, { status, headers: { location: "/x" } }), () => new Response("ok")]);
+      await callUpstream(item({ url: "https://a.example/", method: "POST", body: { a: 1 } }), base(f.fetch));
+      expect(f.calls[0]).toMatchObject({ method: "POST", body: '{"a":1}' });
+      expect(f.calls[0]?.headers.get("content-type")).toBe("application/json");
+      expect(f.calls[1]).toMatchObject({ method: "GET", body: null });
+      expect(f.calls[1]?.headers.get("content-type")).toBeNull();
+    }
+  });
+
+  it("refuses a blocked URL without calling fetch at all", async () => {
+    const f = scripted([]);
+    await expect(callUpstream(item({ url: "http://10.0.0.1/" }), base(f.fetch))).rejects.toMatchObject({
+      kind: "blocked",
+    });
+    expect(f.calls).toHaveLength(0);
+  });
+
+  it("reports a failed connection as a network error, and an abort as the signal's reason", async () => {
+    const failing = (async () => {
+      throw new TypeError("connection refused");
+    }) as unknown as typeof fetch;
+    const err = await callUpstream(item({ url: "https://a.example/" }), base(failing)).catch((e) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err).toMatchObject({ kind: "network", message: expect.stringContaining("connection refused") });
+
+    const controller = new AbortController();
+    controller.abort(new DOMException("bye", "AbortError"));
+    const aborted = await callUpstream(item({ url: "https://a.example/" }), {
+      ...base(failing),
+      signal: controller.signal,
+    }).catch((e) => e);
+    expect(aborted).toMatchObject({ name: "AbortError", message: "bye" });
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads delay-seconds and HTTP dates, and ignores garbage", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("3", now)).toBe(3_000);
+    expect(parseRetryAfter(" 0 ", now)).toBe(0);
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:05 GMT", now)).toBe(5_000);
+    expect(parseRetryAfter("Wed, 31 Dec 2025 00:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter("-1", now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
