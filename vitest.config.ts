@@ -17,11 +17,19 @@ export default defineConfig({
                 API_TOKEN: "test-token",
                 // The loopback upstream started by the global setup may be reached; nothing else private is.
                 FANOUT_ALLOW_HOSTS: "127.0.0.1",
+                // Webhook jobs sign with this (Standard Webhooks format: whsec_ + base64 of the key bytes).
+                JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtdGVzdC13ZWJob29rLXNlY3JldA==",
               },
             },
           }),
         ],
-        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**"] },
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**"],
+          // A loopback upstream for the jobs consumer tests (inject("jobsUpstream")).
+          globalSetup: ["./test/setup/jobs-global-setup.ts"],
+        },
       },
       {
         // End-to-end tests in Node against the built worker served locally (and a real browser).

@@ -4,6 +4,11 @@ declare namespace Cloudflare {
   interface Env {
     /** Bearer token every /v1 call must present. Without it /v1 refuses to serve (fail closed). */
     API_TOKEN?: string;
+    /**
+     * Signing secret of webhook jobs (Standard Webhooks: `whsec_` + base64 of the key bytes). Without it webhook
+     * jobs are refused (fail closed).
+     */
+    JOBS_WEBHOOK_SECRET?: string;
   }
 }
 interface Env extends Cloudflare.Env {}

@@ -30,6 +30,14 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADERS: int(32, 0, 256),
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
+  JOBS_MAX_REQUESTS: int(10_000, 1, 100_000),
+  JOBS_CHUNK_SIZE: int(50, 1, 1_000),
+  JOBS_CONSUMER_CONCURRENCY: int(5, 1, 100),
+  JOBS_RETRY_BASE_SECONDS: int(2, 0, 3_600),
+  JOBS_RETRY_MAX_SECONDS: int(300, 0, 43_200),
+  JOBS_MAX_RESULT_BYTES: int(65_536, 1_024, 1_048_576),
+  JOBS_RESULTS_PAGE_MAX: int(1_000, 1, 10_000),
+  JOBS_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
