@@ -9,8 +9,11 @@ import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
+import type { JobMessage } from "../src/jobs/types";
 import { docs } from "./docs";
 import { health } from "./health";
+import { jobs } from "./jobs";
+import { queue } from "./queue";
 
 const app = createApp();
 
@@ -28,6 +31,8 @@ app.use(
 );
 app.use("/v1/*", maxBody());
 
+app.route("/v1/jobs", jobs);
+
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
@@ -40,8 +45,10 @@ app.doc31("/openapi.json", {
   security: [{ bearer: [] }],
 });
 
+export { Job } from "../src/objects/job";
 export { app };
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue,
+} satisfies ExportedHandler<Env, JobMessage>;

@@ -40,7 +40,14 @@ describe("Throttle", () => {
 });
 
 describe("publishProgress", () => {
-  const progress = { kind: "job-progress" as const, id: "abc", state: "running" as const, total: 4, done: 1, failed: 0 };
+  const progress = {
+    kind: "job-progress" as const,
+    id: "abc",
+    state: "running" as const,
+    total: 4,
+    done: 1,
+    failed: 0,
+  };
 
   it("does nothing without a ROOM binding", async () => {
     expect(await publishProgress({}, progress)).toBe(false);
