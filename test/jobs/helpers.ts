@@ -8,6 +8,13 @@ import { inject } from "vitest";
 import worker from "../../functions/index";
 import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/http/fanout-schema";
 
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The loopback upstream of test/setup/jobs-upstream.ts. */
+    jobsUpstream: string;
+  }
+}
+
 export const UP = inject("jobsUpstream");
 export const BASE = "http://edgeloop.test";
 export const AUTH = { authorization: "Bearer test-token" };
