@@ -27,8 +27,9 @@ export default defineConfig({
           name: "workers",
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**"],
-          // A loopback upstream for the jobs consumer tests (inject("jobsUpstream")).
-          globalSetup: ["./test/setup/jobs-global-setup.ts"],
+          // Loopback upstreams (Node http) the worker's fetch calls: inject("upstream") for fan-out,
+          // inject("jobsUpstream") for the jobs consumer tests.
+          globalSetup: ["./test/setup/upstream.ts", "./test/setup/jobs-global-setup.ts"],
         },
       },
       {

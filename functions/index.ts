@@ -11,6 +11,7 @@ import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
 import type { JobMessage } from "../src/jobs/types";
 import { docs } from "./docs";
+import { fanoutApp } from "./fanout";
 import { health } from "./health";
 import { jobs } from "./jobs";
 import { queue } from "./queue";
@@ -31,6 +32,7 @@ app.use(
 );
 app.use("/v1/*", maxBody());
 
+app.route("/v1/fanout", fanoutApp);
 app.route("/v1/jobs", jobs);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

@@ -4,6 +4,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
+import type { FanoutItem } from "../src/http/fanout-schema";
 import { problem } from "../src/http/problem";
 import { ProblemSchema, problemResponses } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
@@ -21,7 +22,7 @@ import {
 } from "../src/jobs/schema";
 import type { JobStatus } from "../src/jobs/types";
 import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
-import { settings } from "../src/settings";
+import { type Settings, settings } from "../src/settings";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const problemOf = (description: string) => ({
@@ -93,6 +94,34 @@ const retryJob = createRoute({
   },
 });
 
+/** The per-request header limits /v1/fanout enforces, named after their settings. */
+function checkHeaderLimits(items: readonly FanoutItem[], s: Settings): void {
+  items.forEach((item, index) => {
+    const names = Object.keys(item.headers);
+    if (names.length > s.FANOUT_MAX_HEADERS) {
+      throw problem(
+        400,
+        `Request ${index} has ${names.length} headers; FANOUT_MAX_HEADERS allows ${s.FANOUT_MAX_HEADERS}.`,
+        {
+          type: "invalid-request",
+          extensions: { limit: "FANOUT_MAX_HEADERS", max: s.FANOUT_MAX_HEADERS, index },
+        },
+      );
+    }
+    const size = names.reduce((n, k) => n + k.length + (item.headers[k]?.length ?? 0), 0);
+    if (size > s.FANOUT_MAX_HEADER_BYTES) {
+      throw problem(
+        400,
+        `Request ${index} has ${size} bytes of headers; FANOUT_MAX_HEADER_BYTES allows ${s.FANOUT_MAX_HEADER_BYTES}.`,
+        {
+          type: "invalid-request",
+          extensions: { limit: "FANOUT_MAX_HEADER_BYTES", max: s.FANOUT_MAX_HEADER_BYTES, index },
+        },
+      );
+    }
+  });
+}
+
 /** The Job object of an id from the path; ids that cannot be ours are unknown without touching storage. */
 function jobStub(env: Env, id: string) {
   if (!JOB_ID_PATTERN.test(id)) throw notFound(id);
@@ -123,16 +152,7 @@ export const jobs = createApp()
           { type: "too-many-requests-in-job", extensions: { limit: "JOBS_MAX_REQUESTS", max: s.JOBS_MAX_REQUESTS } },
         );
       }
-      if (body.concurrency !== undefined && body.concurrency > s.FANOUT_MAX_CONCURRENCY) {
-        throw problem(
-          400,
-          `concurrency ${body.concurrency} is above FANOUT_MAX_CONCURRENCY (${s.FANOUT_MAX_CONCURRENCY}).`,
-          {
-            type: "invalid-request",
-            extensions: { limit: "FANOUT_MAX_CONCURRENCY", max: s.FANOUT_MAX_CONCURRENCY },
-          },
-        );
-      }
+      checkHeaderLimits(body.requests, s);
     } else {
       if (!c.env.JOBS_WEBHOOK_SECRET) {
         throw problem(

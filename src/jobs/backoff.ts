@@ -32,7 +32,8 @@ export function backoffSeconds(attempts: number, options: BackoffOptions, random
 /** What happened to one request, as far as retrying is concerned (the fan-out result's relevant fields). */
 export interface Outcome {
   outcome: "fulfilled" | "rejected";
-  status: number;
+  /** The upstream status, or null when none arrived. */
+  status: number | null;
   error?: { kind: string } | undefined;
 }
 
@@ -52,7 +53,9 @@ const TRANSIENT_ERRORS = new Set(["timeout", "deadline", "network", "aborted"]);
  * classifyOutcome({ outcome: "rejected", status: 0, error: { kind: "timeout" } }) // "transient"
  */
 export function classifyOutcome(result: Outcome): "final" | "transient" {
-  if (result.outcome === "fulfilled") return isTransientStatus(result.status) ? "transient" : "final";
+  if (result.outcome === "fulfilled" || result.error?.kind === "status") {
+    return result.status !== null && isTransientStatus(result.status) ? "transient" : "final";
+  }
   return TRANSIENT_ERRORS.has(result.error?.kind ?? "") ? "transient" : "final";
 }
 

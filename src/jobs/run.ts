@@ -50,9 +50,16 @@ export async function runFanoutChunk(
     const item = chunk.requests[i - chunk.start] as FanoutItem;
     return { ...item, id: item.id ?? String(i) };
   });
-  const results = await fanoutAll(items, chunk.options, {
+  // Every result is stored: each body is capped at JOBS_MAX_RESULT_BYTES (and so the chunk's total).
+  const maxBodyBytes = Math.min(chunk.options.maxBodyBytes, s.JOBS_MAX_RESULT_BYTES);
+  const options = {
+    ...chunk.options,
+    maxBodyBytes,
+    concurrency: Math.min(chunk.options.concurrency, s.FANOUT_MAX_CONCURRENCY),
+  };
+  const results = await fanoutAll(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
-    maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,
+    maxResponseBytes: maxBodyBytes * Math.max(1, items.length),
   });
   return sort(results, (r) => chunk.pending[r.index] ?? -1);
 }
@@ -78,7 +85,12 @@ export async function deliverWebhook(
     ...(await webhookHeaders(secret, webhookId(jobId), timestamp, body)),
   };
   const item: FanoutItem = { id: webhookId(jobId), url: spec.url, method: "POST", headers, body, idempotent: true };
-  const results = await fanoutAll([item], FanoutOptionsSchema.parse({ timeoutMs: s.JOBS_WEBHOOK_TIMEOUT_MS }), {
+  const options = FanoutOptionsSchema.parse({
+    timeoutMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
+    deadlineMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
+    maxBodyBytes: s.JOBS_MAX_RESULT_BYTES,
+  });
+  const results = await fanoutAll([item], options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,
   });

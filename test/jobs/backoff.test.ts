@@ -51,6 +51,8 @@ describe("classifyOutcome", () => {
     for (const kind of ["timeout", "deadline", "aborted", "network"]) {
       expect(classifyOutcome({ outcome: "rejected", status: 0, error: { kind } })).toBe("transient");
     }
+    expect(classifyOutcome({ outcome: "rejected", status: 503, error: { kind: "status" } })).toBe("transient");
+    expect(classifyOutcome({ outcome: "rejected", status: null, error: { kind: "status" } })).toBe("final");
     for (const kind of ["blocked", "invalid", "too_large"]) {
       expect(classifyOutcome({ outcome: "rejected", status: 0, error: { kind } })).toBe("final");
     }

@@ -65,6 +65,12 @@ describe("POST /v1/jobs", () => {
     await expectProblem(await post({ ...ok, surprise: 1 }), 400);
     await expectProblem(await post({ type: "fanout", requests: [{ url: `${UP}/x`, verb: "GET" }] }), 400);
     await expectProblem(await post("{not json"), 400);
+    const manyHeaders = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-h${i}`, "v"]));
+    await expectProblem(
+      await post({ type: "fanout", requests: [{ url: `${UP}/x`, headers: manyHeaders }] }),
+      400,
+      /FANOUT_MAX_HEADERS/,
+    );
     await expectProblem(await post({ ...ok, concurrency: 5_000 }), 400, /concurrency/);
     const oversize = { type: "fanout", requests: Array.from({ length: 10_001 }, (_, i) => ({ url: `${UP}/${i}` })) };
     const tooMany = await expectProblem(await post(oversize), 413, /JOBS_MAX_REQUESTS/);

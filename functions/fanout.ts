@@ -1,0 +1,201 @@
+/**
+ * POST /v1/fanout: many upstream calls at once (asyncio.gather(return_exceptions=True) + wait_for + Semaphore),
+ * answered as one JSON document in request order (keyed like the request when `requests` is an object), or streamed
+ * as each call settles (`Accept: application/x-ndjson` or `text/event-stream`) followed by a summary.
+ *
+ * The work is the engine's (src/http/fanout.ts); this file owns the HTTP contract: validation, the limits named by
+ * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createApp } from "../src/http/app";
+import { type FanoutResult, fanout, fanoutAll } from "../src/http/fanout";
+import {
+  type FanoutItem,
+  FanoutItemSchema,
+  FanoutOptionsSchema,
+  FanoutResultSchema,
+  FanoutSummarySchema,
+} from "../src/http/fanout-schema";
+import { problem } from "../src/http/problem";
+import { Name, problemResponses } from "../src/http/schemas";
+import { type Settings, settings } from "../src/settings";
+
+const RequestsSchema = z
+  .union([
+    z.array(FanoutItemSchema).min(1),
+    z
+      .record(Name, FanoutItemSchema)
+      .refine((r) => Object.keys(r).length > 0, { message: "must name at least one request" }),
+  ])
+  .openapi({ description: "A list of requests, or an object of requests keyed by name (results are keyed alike)" });
+
+export const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema })
+  .strict()
+  .openapi("Fanout", {
+    example: {
+      requests: [{ id: "user", url: "https://api.example.com/users/1", method: "GET", timeoutMs: 2000 }],
+      concurrency: 6,
+      timeoutMs: 5000,
+      deadlineMs: 15000,
+      retry: { attempts: 3, baseMs: 100, maxMs: 2000 },
+    },
+  });
+
+const FanoutResponseSchema = z
+  .object({
+    results: z.union([z.array(FanoutResultSchema), z.record(z.string(), FanoutResultSchema)]),
+    summary: FanoutSummarySchema,
+  })
+  .openapi("FanoutResponse");
+
+const route = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["fanout"],
+  summary: "Call many upstreams at once",
+  description:
+    "Runs every request with bounded concurrency, per-attempt timeouts, an overall deadline, retries and optional " +
+    "hedging. JSON answers in request order; `Accept: application/x-ndjson` or `text/event-stream` streams each " +
+    "result as it settles, then a summary. Outbound URLs pass the URL guard (no loopback/private addresses).",
+  request: { body: { required: true, content: { "application/json": { schema: FanoutBodySchema } } } },
+  responses: {
+    200: {
+      description: "Every request settled (fulfilled or rejected), one result each",
+      content: {
+        "application/json": { schema: FanoutResponseSchema },
+        "application/x-ndjson": {
+          schema: z.string().openapi({ description: "One FanoutResult a line in completion order, then {summary}" }),
+        },
+        "text/event-stream": {
+          schema: z.string().openapi({ description: "`event: result` per FanoutResult, then `event: summary`" }),
+        },
+      },
+    },
+    ...problemResponses,
+  },
+});
+
+type Streaming = "ndjson" | "sse" | undefined;
+
+function streamingOf(accept: string | undefined): Streaming {
+  const a = (accept ?? "").toLowerCase();
+  if (a.includes("application/x-ndjson")) return "ndjson";
+  if (a.includes("text/event-stream")) return "sse";
+  return undefined;
+}
+
+/** Refuse what the settings do not allow, naming the setting. */
+function checkLimits(items: readonly FanoutItem[], s: Settings): void {
+  if (items.length > s.FANOUT_MAX_REQUESTS) {
+    throw problem(
+      413,
+      `This fan-out has ${items.length} requests; FANOUT_MAX_REQUESTS allows ${s.FANOUT_MAX_REQUESTS} per call. ` +
+        "Split it, or submit it as a job (POST /v1/jobs), which has no per-invocation subrequest budget.",
+      {
+        type: "fanout-too-many-requests",
+        extensions: { limit: "FANOUT_MAX_REQUESTS", max: s.FANOUT_MAX_REQUESTS, got: items.length, jobs: "/v1/jobs" },
+      },
+    );
+  }
+  items.forEach((item, index) => {
+    const names = Object.keys(item.headers);
+    if (names.length > s.FANOUT_MAX_HEADERS) {
+      throw problem(
+        413,
+        `Request ${index} has ${names.length} headers; FANOUT_MAX_HEADERS allows ${s.FANOUT_MAX_HEADERS}.`,
+        {
+          type: "fanout-too-many-headers",
+          extensions: { limit: "FANOUT_MAX_HEADERS", max: s.FANOUT_MAX_HEADERS, index },
+        },
+      );
+    }
+    const size = names.reduce((n, k) => n + k.length + (item.headers[k] ?? "").length + 4, 0);
+    if (size > s.FANOUT_MAX_HEADER_BYTES) {
+      throw problem(
+        413,
+        `Request ${index} has ${size} bytes of headers; FANOUT_MAX_HEADER_BYTES allows ${s.FANOUT_MAX_HEADER_BYTES}.`,
+        {
+          type: "fanout-headers-too-large",
+          extensions: { limit: "FANOUT_MAX_HEADER_BYTES", max: s.FANOUT_MAX_HEADER_BYTES, index },
+        },
+      );
+    }
+  });
+}
+
+function summarize(results: Iterable<FanoutResult>, startedAt: number, concurrency: number) {
+  let fulfilled = 0;
+  let rejected = 0;
+  for (const r of results) {
+    if (r.outcome === "fulfilled") fulfilled++;
+    else rejected++;
+  }
+  return { fulfilled, rejected, durationMs: Date.now() - startedAt, concurrency };
+}
+
+const encoder = new TextEncoder();
+
+/** A byte stream of the results in completion order, then the summary; cancelling it aborts the calls. */
+function resultStream(
+  results: AsyncGenerator<FanoutResult, void, undefined>,
+  format: "ndjson" | "sse",
+  startedAt: number,
+  concurrency: number,
+): ReadableStream<Uint8Array> {
+  const seen: FanoutResult[] = [];
+  const frame = (event: "result" | "summary", data: unknown) =>
+    encoder.encode(
+      format === "ndjson"
+        ? `${JSON.stringify(event === "summary" ? { summary: data } : data)}\n`
+        : `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+    );
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await results.next();
+      if (next.done) {
+        controller.enqueue(frame("summary", summarize(seen, startedAt, concurrency)));
+        controller.close();
+        return;
+      }
+      seen.push(next.value);
+      controller.enqueue(frame("result", next.value));
+    },
+    async cancel() {
+      await results.return(undefined);
+    },
+  });
+}
+
+export const fanoutApp = createApp().openapi(route, async (c) => {
+  const startedAt = Date.now();
+  const s = settings(c.env);
+  const { requests, ...rest } = c.req.valid("json");
+  const keys = Array.isArray(requests) ? undefined : Object.keys(requests);
+  const items: FanoutItem[] = Array.isArray(requests)
+    ? requests
+    : Object.entries(requests).map(([key, item]) => ({ ...item, id: item.id ?? key }));
+  checkLimits(items, s);
+  const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
+  const ctx = {
+    signal: c.req.raw.signal,
+    allowHosts: s.FANOUT_ALLOW_HOSTS,
+    maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
+  };
+
+  const streaming = streamingOf(c.req.header("accept"));
+  if (streaming) {
+    const body = resultStream(fanout(items, options, ctx), streaming, startedAt, options.concurrency);
+    return new Response(body, {
+      status: 200,
+      headers: {
+        "content-type": streaming === "ndjson" ? "application/x-ndjson" : "text/event-stream",
+        "cache-control": "no-store",
+      },
+    });
+  }
+
+  const list = await fanoutAll(items, options, ctx);
+  const summary = summarize(list, startedAt, options.concurrency);
+  const results = keys ? Object.fromEntries(keys.map((k, i) => [k, list[i] as FanoutResult])) : list;
+  return c.json({ results, summary }, 200);
+});

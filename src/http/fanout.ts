@@ -1,0 +1,318 @@
+/**
+ * The fan-out engine: many outbound calls at once, the way asyncio.gather(return_exceptions=True) + wait_for +
+ * Semaphore do in one Python process. Shared by POST /v1/fanout and the jobs family.
+ *
+ * - at most `concurrency` calls in flight; each attempt has its own timeout, the whole fan-out a deadline, and the
+ *   caller's signal (a client disconnect) aborts everything running or waiting;
+ * - retries (full-jitter backoff, Retry-After honoured within the deadline) only for idempotent methods or
+ *   `idempotent: true`, on network errors, timeouts, 429 and 5xx;
+ * - optional hedging ("The Tail at Scale"): a second identical call when the first has not answered after
+ *   `hedgeAfterMs`; the first answer wins and the other is aborted;
+ * - every request settles into one `FanoutResult`, never an exception: `fanout` yields them in completion order,
+ *   `fanoutAll` returns them in input order.
+ */
+import { anySignal, asCompleted, isAbort, isTimeout, retry, type Settled, timer } from "../async";
+import { type FanoutItem, type FanoutOptions, IDEMPOTENT_METHODS } from "./fanout-schema";
+import {
+  type ByteBudget,
+  callUpstream,
+  type FanoutErrorKind,
+  parseRetryAfter,
+  UpstreamError,
+  type UpstreamResponse,
+} from "./upstream";
+import { createUrlGuard, type UrlGuard } from "./url-guard";
+
+export type { FanoutErrorKind } from "./upstream";
+
+export interface FanoutResult {
+  /** The request's id (or its key, or its index as a string). */
+  id: string;
+  /** Position in the request list. */
+  index: number;
+  /** The URL asked for (before redirects). */
+  url: string;
+  outcome: "fulfilled" | "rejected";
+  /** The upstream status, or null when none arrived. */
+  status: number | null;
+  ok: boolean;
+  /** A selected few response headers (content-type, etag, cache-control, retry-after…). */
+  headers: Record<string, string>;
+  /** Parsed JSON, text, or base64, as `responseBody` asks; null when no body was kept. */
+  body: unknown;
+  /** Body bytes kept. */
+  bytes: number;
+  /** True when the body was cut at `maxBodyBytes`. */
+  truncated: boolean;
+  /** Upstream calls made for this request (retries and hedges included; 0 if it never started). */
+  attempts: number;
+  /** From the first call's start to the outcome (0 if it never started). */
+  durationMs: number;
+  error?: { kind: FanoutErrorKind; message: string };
+}
+
+export interface FanoutContext {
+  /** Aborts every call running or waiting (a client disconnect: `request.signal`). */
+  signal?: AbortSignal;
+  /** `FANOUT_ALLOW_HOSTS`: loopback/private hosts that may be called anyway. */
+  allowHosts: readonly string[];
+  /** `FANOUT_MAX_RESPONSE_BYTES`: all bodies together are capped at this. */
+  maxResponseBytes?: number;
+  /** Injected in tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+}
+
+const RETRYABLE_KINDS: ReadonlySet<FanoutErrorKind> = new Set(["network", "timeout", "status"]);
+
+/** Upstream statuses worth another attempt. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || (status >= 500 && status <= 599 && status !== 501);
+}
+
+interface ItemState {
+  attempts: number;
+  startedAt?: number;
+}
+
+/**
+ * Run every request and yield each result as it settles (completion order). Stopping the iteration aborts the
+ * calls still running or waiting.
+ *
+ * @example
+ * for await (const r of fanout(items, options, { signal: c.req.raw.signal, allowHosts: [] })) {
+ *   await stream.write(`${JSON.stringify(r)}\n`);
+ * }
+ */
+export async function* fanout(
+  items: readonly FanoutItem[],
+  options: FanoutOptions,
+  ctx: FanoutContext,
+): AsyncGenerator<FanoutResult, void, undefined> {
+  const guard = createUrlGuard(ctx.allowHosts);
+  const budget: ByteBudget | undefined =
+    ctx.maxResponseBytes === undefined ? undefined : { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes };
+  const deadlineMessage = `deadline of ${options.deadlineMs} ms exceeded`;
+  const deadline = timer(options.deadlineMs, deadlineMessage);
+  const deadlineAt = Date.now() + options.deadlineMs;
+  const scope = anySignal([ctx.signal, deadline.signal]);
+  const states: ItemState[] = items.map(() => ({ attempts: 0 }));
+
+  const classify = (err: unknown): { kind: FanoutErrorKind; message: string } => {
+    if (err instanceof UpstreamError && err.kind !== "timeout") return { kind: err.kind, message: err.message };
+    if (ctx.signal?.aborted) return { kind: "aborted", message: "the caller went away: the call was aborted" };
+    if (deadline.signal.aborted) return { kind: "deadline", message: deadlineMessage };
+    if (err instanceof UpstreamError || isTimeout(err)) return { kind: "timeout", message: messageOf(err) };
+    if (isAbort(err)) return { kind: "aborted", message: messageOf(err) };
+    return { kind: "network", message: messageOf(err) };
+  };
+
+  const toResult = (settled: Settled<FanoutResult>): FanoutResult => {
+    if (settled.status === "fulfilled") return settled.value;
+    const item = items[settled.index] as FanoutItem;
+    return rejected(item, settled.index, states[settled.index] as ItemState, classify(settled.reason));
+  };
+
+  const tasks = items.map(
+    (item, index) => (signal: AbortSignal) =>
+      runItem(item, index, signal, states[index] as ItemState, {
+        options,
+        guard,
+        budget,
+        deadlineAt,
+        classify,
+        fetch: ctx.fetch,
+      }),
+  );
+  try {
+    for await (const settled of asCompleted(tasks, { concurrency: options.concurrency, signal: scope })) {
+      yield toResult(settled);
+    }
+  } finally {
+    deadline.cancel();
+  }
+}
+
+/**
+ * Run every request and return the results in input order.
+ *
+ * @example
+ * const results = await fanoutAll(items, FanoutOptionsSchema.parse({ concurrency: 10 }), { allowHosts: [] });
+ */
+export async function fanoutAll(
+  items: readonly FanoutItem[],
+  options: FanoutOptions,
+  ctx: FanoutContext,
+): Promise<FanoutResult[]> {
+  const results = new Array<FanoutResult>(items.length);
+  for await (const r of fanout(items, options, ctx)) results[r.index] = r;
+  return results;
+}
+
+interface RunContext {
+  options: FanoutOptions;
+  guard: UrlGuard;
+  budget: ByteBudget | undefined;
+  deadlineAt: number;
+  classify: (err: unknown) => { kind: FanoutErrorKind; message: string };
+  fetch: typeof fetch | undefined;
+}
+
+async function runItem(
+  item: FanoutItem,
+  index: number,
+  signal: AbortSignal,
+  state: ItemState,
+  run: RunContext,
+): Promise<FanoutResult> {
+  const { options } = run;
+  state.startedAt = Date.now();
+  const timeoutMs = item.timeoutMs ?? options.timeoutMs;
+  const repeatable = IDEMPOTENT_METHODS.has(item.method) || item.idempotent === true;
+  const attempts = repeatable ? options.retry.attempts : 1;
+  const hedgeAfterMs = repeatable ? options.hedgeAfterMs : null;
+
+  const once = async (parent: AbortSignal): Promise<UpstreamResponse> => {
+    state.attempts++;
+    const t = timer(timeoutMs, `no answer within ${timeoutMs} ms`);
+    try {
+      return await callUpstream(item, {
+        signal: anySignal([parent, t.signal]),
+        guard: run.guard,
+        maxBodyBytes: options.maxBodyBytes,
+        responseBody: options.responseBody,
+        budget: run.budget,
+        fetch: run.fetch,
+      });
+    } catch (err) {
+      if (t.signal.aborted && !parent.aborted) throw new UpstreamError("timeout", `no answer within ${timeoutMs} ms`);
+      throw err;
+    } finally {
+      t.cancel();
+    }
+  };
+
+  try {
+    const response = await retry(
+      async () => {
+        const res = hedgeAfterMs === null ? await once(signal) : await hedged(once, signal, hedgeAfterMs);
+        if (attempts > 1 && isRetryableStatus(res.status)) {
+          const retryAfterMs = parseRetryAfter(res.headers["retry-after"]);
+          throw new UpstreamError("status", `the upstream answered ${res.status}`, { response: res, retryAfterMs });
+        }
+        return res;
+      },
+      {
+        attempts,
+        baseMs: options.retry.baseMs,
+        maxMs: options.retry.maxMs,
+        signal,
+        deadline: run.deadlineAt,
+        retryOn: (err) => err instanceof UpstreamError && RETRYABLE_KINDS.has(err.kind),
+      },
+    );
+    return {
+      id: idOf(item, index),
+      index,
+      url: item.url,
+      outcome: "fulfilled",
+      status: response.status,
+      ok: response.ok,
+      headers: response.headers,
+      body: response.body,
+      bytes: response.bytes,
+      truncated: response.truncated,
+      attempts: state.attempts,
+      durationMs: Date.now() - state.startedAt,
+    };
+  } catch (err) {
+    const result = rejected(item, index, state, run.classify(err));
+    if (err instanceof UpstreamError && err.kind === "status" && err.response) {
+      const r = err.response;
+      Object.assign(result, {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+        bytes: r.bytes,
+        truncated: r.truncated,
+      });
+      if (result.error) result.error.message = `${err.message} after ${state.attempts} attempts`;
+    }
+    return result;
+  }
+}
+
+/**
+ * Start a call; if it has not answered after `hedgeAfterMs`, start an identical second one. The first answer wins
+ * and the other call is aborted; it fails only when every call started has failed.
+ */
+function hedged(
+  once: (signal: AbortSignal) => Promise<UpstreamResponse>,
+  signal: AbortSignal,
+  hedgeAfterMs: number,
+): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    const controllers: AbortController[] = [];
+    let launched = 0;
+    let failed = 0;
+    let done = false;
+    const launch = () => {
+      const controller = new AbortController();
+      controllers.push(controller);
+      launched++;
+      once(anySignal([signal, controller.signal])).then(
+        (res) => {
+          if (done) return;
+          done = true;
+          clearTimeout(hedgeTimer);
+          for (const c of controllers) if (c !== controller) c.abort(new DOMException("lost the hedge", "AbortError"));
+          resolve(res);
+        },
+        (err) => {
+          if (done) return;
+          failed++;
+          // Fail when every call started has failed: before the hedge timer that is the first call alone.
+          if (failed === launched) {
+            done = true;
+            clearTimeout(hedgeTimer);
+            reject(err);
+          }
+        },
+      );
+    };
+    const hedgeTimer = setTimeout(() => {
+      if (!done && !signal.aborted) launch();
+    }, hedgeAfterMs);
+    launch();
+  });
+}
+
+function rejected(
+  item: FanoutItem,
+  index: number,
+  state: ItemState,
+  error: { kind: FanoutErrorKind; message: string },
+): FanoutResult {
+  return {
+    id: idOf(item, index),
+    index,
+    url: item.url,
+    outcome: "rejected",
+    status: null,
+    ok: false,
+    headers: {},
+    body: null,
+    bytes: 0,
+    truncated: false,
+    attempts: state.attempts,
+    durationMs: state.startedAt === undefined ? 0 : Date.now() - state.startedAt,
+    error,
+  };
+}
+
+function idOf(item: FanoutItem, index: number): string {
+  return item.id ?? String(index);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,293 @@
+/**
+ * One outbound call of a fan-out: the URL guard before any connection, redirects followed by hand (at most
+ * `MAX_REDIRECTS` hops, each re-checked), the body read as a stream and cut at a byte cap (and at a budget shared by
+ * the whole fan-out), bodies that will not be read cancelled, and failures turned into an `UpstreamError` whose
+ * `kind` says what happened.
+ */
+import type { FanoutItem, FanoutOptions } from "./fanout-schema";
+import type { UrlGuard } from "./url-guard";
+
+export const MAX_REDIRECTS = 5;
+
+export type FanoutErrorKind =
+  | "timeout"
+  | "deadline"
+  | "aborted"
+  | "network"
+  | "blocked"
+  | "too_large"
+  | "invalid"
+  | "status";
+
+/** A settled upstream answer with its body read (or not, as asked). */
+export interface UpstreamResponse {
+  /** The URL that answered, after redirects. */
+  url: string;
+  status: number;
+  ok: boolean;
+  headers: Record<string, string>;
+  body: unknown;
+  bytes: number;
+  truncated: boolean;
+  redirects: number;
+}
+
+/** Why a call failed. `status` errors carry the (retryable) response they gave; others may carry a Retry-After. */
+export class UpstreamError extends Error {
+  override readonly name = "UpstreamError";
+  readonly kind: FanoutErrorKind;
+  readonly response?: UpstreamResponse;
+  readonly retryAfterMs?: number;
+
+  constructor(
+    kind: FanoutErrorKind,
+    message: string,
+    extra: { response?: UpstreamResponse; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.kind = kind;
+    if (extra.response) this.response = extra.response;
+    if (extra.retryAfterMs !== undefined) this.retryAfterMs = extra.retryAfterMs;
+  }
+}
+
+/** Bytes the whole fan-out may still keep (`FANOUT_MAX_RESPONSE_BYTES`), shared by every call. */
+export interface ByteBudget {
+  remaining: number;
+  readonly limit: number;
+}
+
+export interface CallOptions {
+  signal: AbortSignal;
+  guard: UrlGuard;
+  maxBodyBytes: number;
+  responseBody: FanoutOptions["responseBody"];
+  budget?: ByteBudget;
+  /** Injected in tests; the global fetch otherwise. */
+  fetch?: typeof fetch;
+}
+
+/** The response headers a result reports. */
+export const REPORTED_HEADERS = [
+  "content-type",
+  "content-length",
+  "etag",
+  "last-modified",
+  "cache-control",
+  "expires",
+  "age",
+  "retry-after",
+  "location",
+] as const;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+
+/**
+ * Make one call (following redirects) and read its body.
+ *
+ * @example
+ * const res = await callUpstream(item, { signal, guard, maxBodyBytes: 65_536, responseBody: "auto" });
+ */
+export async function callUpstream(item: FanoutItem, options: CallOptions): Promise<UpstreamResponse> {
+  const doFetch = options.fetch ?? fetch;
+  const { signal, guard } = options;
+  let verdict = guard(item.url);
+  if (!verdict.ok)
+    throw new UpstreamError(verdict.kind, `${verdict.kind === "blocked" ? "blocked: " : ""}${verdict.reason}`);
+  let url = verdict.url;
+  let method: string = item.method;
+  let headers: Headers;
+  try {
+    headers = new Headers(item.headers);
+  } catch (err) {
+    throw new UpstreamError("invalid", `invalid request headers: ${messageOf(err)}`);
+  }
+  let body: string | null = null;
+  if (item.body !== null) {
+    if (method === "GET" || method === "HEAD")
+      throw new UpstreamError("invalid", `a ${method} request cannot have a body`);
+    if (typeof item.body === "string") body = item.body;
+    else {
+      body = JSON.stringify(item.body);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    }
+  }
+
+  for (let hop = 0; ; hop++) {
+    let res: Response;
+    try {
+      res = await doFetch(url.href, { method, headers, body, redirect: "manual", signal });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw new UpstreamError("network", `the connection to ${url.host} failed: ${messageOf(err)}`);
+    }
+    const location = res.headers.get("location");
+    if (!REDIRECT_STATUSES.has(res.status) || location === null) {
+      return await readResponse(res, url, hop, method, options);
+    }
+    await discard(res);
+    if (hop >= MAX_REDIRECTS) throw new UpstreamError("invalid", `more than ${MAX_REDIRECTS} redirects`);
+    verdict = guard(resolve(location, url));
+    if (!verdict.ok) {
+      throw new UpstreamError(verdict.kind, `redirect ${hop + 1} to ${location}: ${verdict.reason}`);
+    }
+    // 303, and 301/302 after a POST, turn into a GET without a body (what browsers and undici do).
+    if (res.status === 303 ? method !== "HEAD" : (res.status === 301 || res.status === 302) && method === "POST") {
+      method = "GET";
+      body = null;
+      headers.delete("content-type");
+    }
+    // Credentials meant for one origin never follow a redirect to another.
+    if (verdict.url.origin !== url.origin) for (const h of CREDENTIAL_HEADERS) headers.delete(h);
+    url = verdict.url;
+  }
+}
+
+function resolve(location: string, base: URL): string {
+  try {
+    return new URL(location, base).href;
+  } catch {
+    return location;
+  }
+}
+
+async function discard(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel();
+  } catch {
+    // already closed or errored: nothing to release
+  }
+}
+
+async function readResponse(
+  res: Response,
+  url: URL,
+  redirects: number,
+  method: string,
+  options: CallOptions,
+): Promise<UpstreamResponse> {
+  const headers: Record<string, string> = {};
+  for (const name of REPORTED_HEADERS) {
+    const value = res.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const base = { url: url.href, status: res.status, ok: res.ok, headers, redirects };
+  if (options.responseBody === "none" || method === "HEAD" || res.body === null) {
+    await discard(res);
+    return { ...base, body: null, bytes: 0, truncated: false };
+  }
+  const { bytes, truncated } = await readCapped(res.body, options);
+  return {
+    ...base,
+    body: decode(bytes, truncated, res.headers.get("content-type"), options.responseBody),
+    bytes: bytes.byteLength,
+    truncated,
+  };
+}
+
+/** Read a body stream up to the byte cap and the shared budget, cancelling the rest. */
+async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  { signal, maxBodyBytes, budget }: CallOptions,
+): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  const reader = stream.getReader();
+  const onAbort = () => {
+    reader.cancel(signal.reason).catch(() => {});
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  let overBudget = false;
+  try {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const { done, value } = await reader.read();
+      if (signal.aborted) throw signal.reason;
+      if (done) break;
+      const room = Math.min(maxBodyBytes - size, budget ? budget.remaining : Number.POSITIVE_INFINITY);
+      const keep = value.byteLength <= room ? value : value.subarray(0, Math.max(0, room));
+      if (keep.byteLength > 0) chunks.push(keep);
+      size += keep.byteLength;
+      if (budget) budget.remaining -= keep.byteLength;
+      if (keep.byteLength < value.byteLength) {
+        if (size < maxBodyBytes) overBudget = true;
+        else truncated = true;
+        await reader.cancel().catch(() => {});
+        break;
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    throw new UpstreamError("network", `the response body failed: ${messageOf(err)}`);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  if (overBudget && budget) {
+    throw new UpstreamError(
+      "too_large",
+      `the fan-out's response bodies together exceed FANOUT_MAX_RESPONSE_BYTES (${budget.limit} bytes)`,
+    );
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return { bytes, truncated };
+}
+
+const TEXTUAL = /^(text\/|application\/(xml|javascript|x-www-form-urlencoded|x-ndjson|ecmascript)|[^;]*\+xml)/i;
+const JSON_TYPE = /^(application\/json|application\/[^;]*\+json)\s*(;|$)/i;
+
+function decode(
+  bytes: Uint8Array,
+  truncated: boolean,
+  contentType: string | null,
+  mode: CallOptions["responseBody"],
+): unknown {
+  const type = (contentType ?? "").trim();
+  if (mode === "base64") return toBase64(bytes);
+  if (mode === "text") return new TextDecoder().decode(bytes);
+  if (mode === "json" || (mode === "auto" && JSON_TYPE.test(type))) {
+    const text = new TextDecoder().decode(bytes);
+    if (truncated) return text;
+    try {
+      return bytes.byteLength === 0 ? null : JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  if (TEXTUAL.test(type)) return new TextDecoder().decode(bytes);
+  if (type === "") {
+    try {
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+      return toBase64(bytes);
+    }
+  }
+  return toBase64(bytes);
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.byteLength; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** A `Retry-After` value (delay-seconds or an HTTP date) in ms from now, if it parses. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

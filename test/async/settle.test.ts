@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import { asCompleted, type Settled, settle, sleep, type Task } from "../../src/async";
+
+/** A task that waits `ms` (honouring its signal) then returns `value`. */
+const resolveAfter =
+  <T>(ms: number, value: T): Task<T> =>
+  (signal) =>
+    sleep(ms, signal).then(() => value);
+
+/** A task that never settles on its own and only ends when its signal fires, recording that it saw the abort. */
+const hang =
+  (seen: unknown[]): Task<never> =>
+  (signal) =>
+    new Promise((_, reject) => {
+      signal.addEventListener("abort", () => {
+        seen.push(signal.reason);
+        reject(signal.reason);
+      });
+    });
+
+const reasonName = (s: Settled<unknown> | undefined) =>
+  s?.status === "rejected" ? (s.reason as { name?: string }).name : undefined;
+
+describe("settle", () => {
+  it("returns every outcome in input order, not completion order, and never rejects", async () => {
+    const results = await settle<string>([
+      resolveAfter(30, "slow"),
+      resolveAfter(1, "fast"),
+      () => {
+        throw new Error("sync boom");
+      },
+      () => Promise.reject(new Error("async boom")),
+      () => "plain",
+    ]);
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(results[0]).toEqual({ index: 0, status: "fulfilled", value: "slow" });
+    expect(results[1]).toEqual({ index: 1, status: "fulfilled", value: "fast" });
+    expect(results[2]).toMatchObject({ status: "rejected", reason: { message: "sync boom" } });
+    expect(results[3]).toMatchObject({ status: "rejected", reason: { message: "async boom" } });
+    expect(results[4]).toEqual({ index: 4, status: "fulfilled", value: "plain" });
+  });
+
+  it("returns an empty list for no tasks", async () => {
+    expect(await settle([], { deadlineMs: 10 })).toEqual([]);
+  });
+
+  it("never runs more tasks at once than the concurrency, counted inside the tasks", async () => {
+    let running = 0;
+    let peak = 0;
+    const tasks = Array.from(
+      { length: 30 },
+      (_, i): Task<number> =>
+        async (signal) => {
+          running++;
+          peak = Math.max(peak, running);
+          await sleep(1 + (i % 5), signal);
+          running--;
+          return i;
+        },
+    );
+    const results = await settle(tasks, { concurrency: 4 });
+    expect(peak).toBe(4);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : -1))).toEqual(tasks.map((_, i) => i));
+  });
+
+  it("aborts a task that outlives its timeout and classifies it as a TimeoutError", async () => {
+    const seen: unknown[] = [];
+    const results = await settle([hang(seen), resolveAfter(1, "ok")], { timeoutMs: 20 });
+    expect(reasonName(results[0])).toBe("TimeoutError");
+    expect(results[1]).toMatchObject({ status: "fulfilled", value: "ok" });
+    expect(seen).toHaveLength(1);
+    expect((seen[0] as Error).name).toBe("TimeoutError");
+  });
+
+  it("counts the timeout from when a task starts, not while it waits for a permit", async () => {
+    const results = await settle([resolveAfter(15, "a"), resolveAfter(15, "b"), resolveAfter(15, "c")], {
+      concurrency: 1,
+      timeoutMs: 30,
+    });
+    expect(results.every((r) => r.status === "fulfilled")).toBe(true);
+  });
+
+  it("tells the caller's cancel (AbortError) apart from a timeout and from the task's own error", async () => {
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    const pending = settle(
+      [
+        hang(seen),
+        () => {
+          throw new TypeError("own error");
+        },
+        resolveAfter(1, "done"),
+      ],
+      { signal: controller.signal, timeoutMs: 10_000 },
+    );
+    await sleep(10);
+    controller.abort();
+    const results = await pending;
+    expect(reasonName(results[0])).toBe("AbortError");
+    expect(results[1]).toMatchObject({ status: "rejected", reason: { name: "TypeError", message: "own error" } });
+    expect(results[2]).toMatchObject({ status: "fulfilled", value: "done" });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("at the deadline aborts what runs and what waits, and answers on time with every entry", async () => {
+    const seen: unknown[] = [];
+    let started = 0;
+    const tasks: Task<string>[] = Array.from({ length: 6 }, (_, i) => (signal) => {
+      started++;
+      return i === 0 ? resolveAfter(1, "quick")(signal) : hang(seen)(signal);
+    });
+    const t0 = Date.now();
+    const results = await settle(tasks, { concurrency: 2, deadlineMs: 40 });
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(results).toHaveLength(6);
+    expect(results[0]).toMatchObject({ status: "fulfilled", value: "quick" });
+    for (const r of results.slice(1)) {
+      expect(reasonName(r)).toBe("TimeoutError");
+      expect((r as { reason: Error }).reason.message).toBe("deadline of 40 ms exceeded");
+    }
+    // Tasks 1 and 2 were running and saw their signal fire; tasks 3-5 never started.
+    expect(started).toBe(3);
+    expect(seen).toHaveLength(2);
+  });
+
+  it("settles a task that ignores its signal at the timeout, yet keeps its permit until it really returns", async () => {
+    let running = 0;
+    let peak = 0;
+    const stubborn: Task<string> = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await sleep(60);
+      running--;
+      return "late";
+    };
+    const polite: Task<string> = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      running--;
+      return "ok";
+    };
+    const t0 = Date.now();
+    const results = await settle([stubborn, polite], { concurrency: 1, timeoutMs: 10 });
+    expect(reasonName(results[0])).toBe("TimeoutError");
+    expect(results[1]).toMatchObject({ status: "fulfilled", value: "ok" });
+    expect(peak).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
+  });
+});
+
+describe("asCompleted", () => {
+  it("yields each outcome as it settles, in completion order, with its index", async () => {
+    const order: number[] = [];
+    for await (const r of asCompleted([resolveAfter(40, "c"), resolveAfter(1, "a"), resolveAfter(20, "b")])) {
+      order.push(r.index);
+      expect(r.status).toBe("fulfilled");
+    }
+    expect(order).toEqual([1, 2, 0]);
+  });
+
+  it("aborts every task still running or waiting when the consumer stops early", async () => {
+    const seen: unknown[] = [];
+    let started = 0;
+    const tasks: Task<string>[] = [
+      resolveAfter(1, "first"),
+      (s) => {
+        started++;
+        return hang(seen)(s);
+      },
+      (s) => {
+        started++;
+        return hang(seen)(s);
+      },
+    ];
+    for await (const r of asCompleted(tasks, { concurrency: 2 })) {
+      expect(r.index).toBe(0);
+      break;
+    }
+    await sleep(5);
+    expect(seen).toHaveLength(started);
+    expect(seen.every((e) => (e as Error).name === "AbortError")).toBe(true);
+  });
+
+  it("honours concurrency and the deadline like settle", async () => {
+    const results: Settled<string>[] = [];
+    for await (const r of asCompleted([resolveAfter(1, "a"), resolveAfter(10_000, "never")], {
+      concurrency: 1,
+      deadlineMs: 30,
+    })) {
+      results.push(r);
+    }
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+    expect(reasonName(results[1])).toBe("TimeoutError");
+  });
+});

@@ -1,0 +1,35 @@
+/**
+ * Helpers for tests that call the loopback upstream started by test/setup/upstream.ts.
+ */
+import { inject } from "vitest";
+import type { KeyStats } from "../../bench/lib/upstream";
+
+export const UPSTREAM = inject("upstream");
+
+/** A fresh key, so each test counts only its own requests. */
+export const newKey = (): string => crypto.randomUUID();
+
+/** An upstream URL with these query parameters. */
+export function up(params: Record<string, string | number> = {}, base = UPSTREAM): string {
+  const url = new URL("/r", base);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v));
+  return url.href;
+}
+
+export async function stats(key: string): Promise<KeyStats> {
+  return (await fetch(`${UPSTREAM}/__stats?key=${encodeURIComponent(key)}`)).json();
+}
+
+/**
+ * Poll the upstream's counters until `check` passes: the server sees a hang-up a moment after the worker aborts,
+ * over a real socket. Fails with the last counters after `ms`.
+ */
+export async function statsWhen(key: string, check: (s: KeyStats) => boolean, ms = 3_000): Promise<KeyStats> {
+  const until = Date.now() + ms;
+  let last = await stats(key);
+  while (!check(last) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+    last = await stats(key);
+  }
+  return last;
+}

@@ -1,0 +1,9 @@
+// Values the global setup hands to the tests (`inject(...)`).
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Base URL of the loopback upstream (bench/lib/upstream.ts), e.g. http://127.0.0.1:41234 */
+    upstream: string;
+  }
+}
