@@ -31,7 +31,7 @@ export async function publishProgress(env: object, progress: JobProgress): Promi
   const room = (env as { ROOM?: RoomNamespaceLike }).ROOM;
   if (!room || typeof room.getByName !== "function") return false;
   try {
-    await room.getByName(progressRoom(progress.id)).publish("job", progress);
+    await room.getByName(progressRoom(progress.id)).publish("jobs", progress);
     return true;
   } catch {
     return false;

@@ -267,7 +267,13 @@ export class Job extends DurableObject<Env> {
         inserted,
         chunk,
       );
-      this.#sql.exec("UPDATE job SET done = done + ?, failed = failed + ?, updated_at = ?", inserted, failed, now);
+      this.#sql.exec(
+        `UPDATE job SET done = done + ?, failed = failed + ?, updated_at = ?,
+           state = CASE state WHEN 'queued' THEN 'running' ELSE state END`,
+        inserted,
+        failed,
+        now,
+      );
       if (note.jobError) this.#sql.exec("UPDATE job SET error = ?", note.jobError);
       this.#finish();
     });

@@ -64,7 +64,7 @@ describe("publishProgress", () => {
       }),
     };
     expect(await publishProgress({ ROOM }, progress)).toBe(true);
-    expect(calls).toEqual([{ room: "job:abc", from: "job", data: progress }]);
+    expect(calls).toEqual([{ room: "job:abc", from: "jobs", data: progress }]);
     const failing = { getByName: () => ({ publish: async () => Promise.reject(new Error("room down")) }) };
     expect(await publishProgress({ ROOM: failing }, progress)).toBe(false);
   });
