@@ -11,6 +11,7 @@ import type { FanoutOptions } from "../src/http/fanout-schema";
 import { log } from "../src/http/log";
 import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
 import { eachBounded } from "../src/jobs/bounded";
+import { JOB_ID_PATTERN } from "../src/jobs/ids";
 import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
 import type { JobMessage, JobResult } from "../src/jobs/types";
 import type { WebhookSpec } from "../src/objects/job";
@@ -20,8 +21,6 @@ import { type Settings, settings } from "../src/settings";
 export const JOBS_QUEUE_NAME = "edgeloop-jobs";
 export const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
 
-const JOB_ID = /^[0-9a-f]{32}$/;
-
 /** Check a message body: anything else is a permanent failure (acked, logged). */
 export function parseJobMessage(body: unknown): JobMessage {
   const m = body as Partial<JobMessage> | null;
@@ -29,7 +28,7 @@ export function parseJobMessage(body: unknown): JobMessage {
     !m ||
     typeof m !== "object" ||
     typeof m.jobId !== "string" ||
-    !JOB_ID.test(m.jobId) ||
+    !JOB_ID_PATTERN.test(m.jobId) ||
     !Number.isInteger(m.chunk) ||
     (m.chunk as number) < 0 ||
     (m.requests !== undefined && !Array.isArray(m.requests))
