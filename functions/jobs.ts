@@ -5,6 +5,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import type { FanoutItem } from "../src/http/fanout-schema";
+import { log } from "../src/http/log";
 import { problem } from "../src/http/problem";
 import { ProblemSchema, problemResponses } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
@@ -44,7 +45,7 @@ const createJob = createRoute({
     ...problemResponses,
     413: problemOf("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
     422: problemOf("The Idempotency-Key was used before with a different body"),
-    503: problemOf("Webhook jobs need the JOBS_WEBHOOK_SECRET secret"),
+    503: problemOf("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
   },
 });
 
@@ -196,7 +197,15 @@ export const jobs = createApp()
       });
     }
     // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
-    await stub.dispatch();
+    const dispatched = await stub.dispatch();
+    if (dispatched.error) {
+      log("error", "job dispatch failed", { id, sent: dispatched.sent, error: dispatched.error });
+      throw problem(503, `Job ${id} is stored but its chunks could not be queued: POST again with the same key.`, {
+        type: "queue-unavailable",
+        extensions: { id },
+        headers: { "retry-after": "1" },
+      });
+    }
     const headers: Record<string, string> = { location: `/v1/jobs/${id}` };
     if (outcome.outcome === "existing") headers["idempotent-replayed"] = "true";
     return c.json(created(outcome.status), 202, headers);

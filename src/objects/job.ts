@@ -53,6 +53,7 @@ export type Claim =
       webhookJson?: string;
     };
 
+export type DispatchOutcome = { sent: number; error?: string };
 export type CancelOutcome = { outcome: "canceled" | "conflict"; status: JobStatus };
 export type RetryOutcome = { outcome: "requeued" | "nothing" | "conflict"; requeued: number; status: JobStatus };
 
@@ -161,15 +162,16 @@ export class Job extends DurableObject<Env> {
 
   /**
    * Send every pending chunk not sent yet to the queue (idempotent: a chunk is marked sent before the send, and
-   * unmarked if the send fails, so concurrent calls never send a chunk twice). Returns the number sent.
+   * unmarked if the send fails, so concurrent calls never send a chunk twice). Returns the number sent, and the
+   * queue's error when a send failed (the chunks it left are sent by the next call).
    */
-  async dispatch(): Promise<number> {
+  async dispatch(): Promise<DispatchOutcome> {
     const job = this.#job();
-    if (!job || job.state === "canceled") return 0;
+    if (!job || job.state === "canceled") return { sent: 0 };
     const chunks = this.#sql
       .exec<ChunkRow>("SELECT * FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx")
       .toArray();
-    if (chunks.length === 0) return 0;
+    if (chunks.length === 0) return { sent: 0 };
     this.#sql.exec("UPDATE chunks SET sent = 1 WHERE sent = 0 AND state = 'pending'");
     const messages: JobMessage[] = chunks.map((c) =>
       chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
@@ -182,9 +184,9 @@ export class Job extends DurableObject<Env> {
       }
     } catch (err) {
       for (const m of messages.slice(sent)) this.#sql.exec("UPDATE chunks SET sent = 0 WHERE idx = ?", m.chunk);
-      throw err;
+      return { sent, error: err instanceof Error ? err.message : String(err) };
     }
-    return sent;
+    return { sent };
   }
 
   /** The job's status, or null when no job has this id. */
@@ -308,20 +310,28 @@ export class Job extends DurableObject<Env> {
     return { outcome: "canceled", status: this.#status(this.#mustJob()) };
   }
 
-  /** Put dead chunks back on the queue (fresh attempts); the job runs again until they end. */
+  /**
+   * Put dead chunks back on the queue (fresh attempts); the job runs again until they end. `requeued` counts the
+   * chunks sent now (a failed send leaves the rest for the next call).
+   */
   async retryDead(): Promise<RetryOutcome | null> {
     const job = this.#job();
     if (!job) return null;
     if (job.state === "canceled") return { outcome: "conflict", requeued: 0, status: this.#status(job) };
     const dead = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE state = 'dead'").one().n;
-    if (dead === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
-    this.ctx.storage.transactionSync(() => {
-      this.#sql.exec("UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, error = NULL WHERE state = 'dead'");
-      this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", Date.now());
-    });
-    await this.dispatch();
+    if (dead > 0) {
+      this.ctx.storage.transactionSync(() => {
+        this.#sql.exec(
+          "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, error = NULL WHERE state = 'dead'",
+        );
+        this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", Date.now());
+      });
+    }
+    // Also sends pending chunks an earlier failed send left behind.
+    const dispatched = await this.dispatch();
+    if (dead === 0 && dispatched.sent === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
     this.#progress(false);
-    return { outcome: "requeued", requeued: dead, status: this.#status(this.#mustJob()) };
+    return { outcome: "requeued", requeued: dispatched.sent, status: this.#status(this.#mustJob()) };
   }
 
   /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */

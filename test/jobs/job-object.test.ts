@@ -37,6 +37,35 @@ describe("the Job Durable Object", () => {
     ]);
   });
 
+  it("sends each chunk once, in sendBatch calls of at most 100, and sends again what a failed send left", async () => {
+    const urls = Array.from({ length: 250 }, (_, i) => `${UP}/s${i}`);
+    const { id, stub } = await seedFanoutJob(urls, 1);
+    const useQueue = (JOBS_QUEUE: { sendBatch: (messages: { body: unknown }[]) => Promise<void> }) =>
+      runInDurableObject(stub, (instance: Job) => {
+        Object.defineProperty(instance, "env", { value: { ...env, JOBS_QUEUE }, configurable: true });
+      });
+    await useQueue({
+      sendBatch: async () => {
+        throw new Error("queue unavailable");
+      },
+    });
+    expect(await stub.dispatch()).toEqual({ sent: 0, error: "queue unavailable" });
+
+    const batches: { jobId: string; chunk: number; requests?: unknown[] }[][] = [];
+    await useQueue({
+      sendBatch: async (messages) => {
+        batches.push(messages.map((m) => m.body as { jobId: string; chunk: number }));
+      },
+    });
+    const [first, second] = await Promise.all([stub.dispatch(), stub.dispatch()]);
+    expect(first.sent + second.sent).toBe(250);
+    expect(await stub.dispatch()).toEqual({ sent: 0 });
+    expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    const sent = batches.flat();
+    expect(sent.map((m) => m.chunk)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(sent.every((m) => m.jobId === id && m.requests?.length === 1)).toBe(true);
+  });
+
   it("publishes throttled progress into the room job:<id> and always the final state", async () => {
     const urls = Array.from({ length: 40 }, (_, i) => `${UP}/p${i}`);
     const { id, stub } = await seedFanoutJob(urls, 1);
@@ -51,7 +80,7 @@ describe("the Job Durable Object", () => {
     };
     await runInDurableObject(stub, (instance: Job) => {
       // Give this instance a rooms binding (the Room object lives on another branch).
-      Object.defineProperty(instance, "env", { value: { ...env, ROOM } });
+      Object.defineProperty(instance, "env", { value: { ...env, ROOM }, configurable: true });
     });
     const started = Date.now();
     for (let i = 0; i < 40; i++) await stub.record(i, JSON.stringify([ok(i)]));
