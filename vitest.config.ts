@@ -20,6 +20,8 @@ export default defineConfig({
                 // Rooms: tickets are signed with a known secret; a small room so "full" is cheap to reach.
                 ROOM_TICKET_SECRET: "test-ticket-secret",
                 ROOM_MAX_CONNECTIONS: "4",
+                // Webhook jobs sign with this (Standard Webhooks format: whsec_ + base64 of the key bytes).
+                JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtdGVzdC13ZWJob29rLXNlY3JldA==",
               },
             },
           }),
@@ -28,8 +30,9 @@ export default defineConfig({
           name: "workers",
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**"],
-          // A real loopback upstream (Node http) the worker's fetch calls: its URL via inject("upstream").
-          globalSetup: ["./test/setup/upstream.ts"],
+          // Loopback upstreams (Node http) the worker's fetch calls: inject("upstream") for fan-out,
+          // inject("jobsUpstream") for the jobs consumer tests.
+          globalSetup: ["./test/setup/upstream.ts", "./test/setup/jobs-global-setup.ts"],
         },
       },
       {

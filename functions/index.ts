@@ -11,12 +11,15 @@ import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
 import { apiRateLimit } from "../src/http/rate-limit";
+import type { JobMessage } from "../src/jobs/types";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
 import { fanoutApp } from "./fanout";
 import { health } from "./health";
+import { jobs } from "./jobs";
 import { locks } from "./locks";
+import { queue } from "./queue";
 import { ratelimits } from "./ratelimits";
 import { rooms } from "./rooms";
 import { semaphores } from "./semaphores";
@@ -49,6 +52,7 @@ app.route("/v1/locks", locks);
 app.route("/v1/semaphores", semaphores);
 app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
+app.route("/v1/jobs", jobs);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 app.doc31("/openapi.json", {
@@ -63,6 +67,7 @@ app.doc31("/openapi.json", {
 });
 
 export { Counter } from "../src/objects/counter";
+export { Job } from "../src/objects/job";
 export { Lock } from "../src/objects/lock";
 export { RateLimiter } from "../src/objects/rate-limiter";
 export { Room } from "../src/objects/room";
@@ -71,4 +76,5 @@ export { app };
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue,
+} satisfies ExportedHandler<Env, JobMessage>;

@@ -6,6 +6,11 @@ declare namespace Cloudflare {
     API_TOKEN?: string;
     /** HMAC key for room tickets. Without it tickets are neither issued nor accepted (fail closed). */
     ROOM_TICKET_SECRET?: string;
+    /**
+     * Signing secret of webhook jobs (Standard Webhooks: `whsec_` + base64 of the key bytes). Without it webhook
+     * jobs are refused (fail closed).
+     */
+    JOBS_WEBHOOK_SECRET?: string;
   }
 }
 interface Env extends Cloudflare.Env {}

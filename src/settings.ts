@@ -63,6 +63,14 @@ export const settingsSchema = z.object({
   SEMAPHORE_MAX_LIMIT: int(10_000, 1, 1_000_000),
   API_RATE_LIMIT: int(100_000, 0, 1_000_000_000),
   API_RATE_PERIOD_MS: int(60_000, 1, 86_400_000),
+  JOBS_MAX_REQUESTS: int(10_000, 1, 100_000),
+  JOBS_CHUNK_SIZE: int(50, 1, 1_000),
+  JOBS_CONSUMER_CONCURRENCY: int(5, 1, 100),
+  JOBS_RETRY_BASE_SECONDS: int(2, 0, 3_600),
+  JOBS_RETRY_MAX_SECONDS: int(300, 0, 43_200),
+  JOBS_MAX_RESULT_BYTES: int(65_536, 1_024, 1_048_576),
+  JOBS_RESULTS_PAGE_MAX: int(1_000, 1, 10_000),
+  JOBS_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

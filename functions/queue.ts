@@ -1,0 +1,139 @@
+/**
+ * The Worker's queue() handler: the jobs consumer and, for the dead-letter queue, the marker of dead chunks.
+ *
+ * Each message of a batch is one chunk of one job; messages run concurrently (JOBS_CONSUMER_CONCURRENCY) and are
+ * acked one by one. A transient failure is retried with exponential backoff and jitter (the queue waits, not the
+ * Worker); a permanent one is recorded and acked. After max_retries a message lands in the dead-letter queue,
+ * whose delivery marks the chunk dead so the job ends instead of hanging.
+ */
+
+import type { FanoutOptions } from "../src/http/fanout-schema";
+import { log } from "../src/http/log";
+import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
+import { eachBounded } from "../src/jobs/bounded";
+import { JOB_ID_PATTERN } from "../src/jobs/ids";
+import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
+import type { JobMessage, JobResult } from "../src/jobs/types";
+import type { WebhookSpec } from "../src/objects/job";
+import { type Settings, settings } from "../src/settings";
+
+/** Queue names as declared in wrangler.toml ([[queues.consumers]]). */
+export const JOBS_QUEUE_NAME = "edgeloop-jobs";
+export const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
+
+/** Check a message body: anything else is a permanent failure (acked, logged). */
+export function parseJobMessage(body: unknown): JobMessage {
+  const m = body as Partial<JobMessage> | null;
+  if (
+    !m ||
+    typeof m !== "object" ||
+    typeof m.jobId !== "string" ||
+    !JOB_ID_PATTERN.test(m.jobId) ||
+    !Number.isInteger(m.chunk) ||
+    (m.chunk as number) < 0 ||
+    (m.requests !== undefined && !Array.isArray(m.requests))
+  ) {
+    throw new PermanentJobError("malformed job message");
+  }
+  return m as JobMessage;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
+  const backoff = { baseSeconds: s.JOBS_RETRY_BASE_SECONDS, maxSeconds: s.JOBS_RETRY_MAX_SECONDS };
+  try {
+    const body = parseJobMessage(msg.body);
+    const stub = env.JOB.getByName(body.jobId);
+    const claim = await stub.claim(body.chunk, body.requests === undefined);
+    if (claim.action === "skip") {
+      if (claim.reason === "unknown-job" || claim.reason === "unknown-chunk") {
+        log("warn", "job message for nothing", { jobId: body.jobId, chunk: body.chunk, reason: claim.reason });
+      }
+      msg.ack();
+      return;
+    }
+    let outcome: Awaited<ReturnType<typeof runFanoutChunk>>;
+    if (claim.type === "webhook") {
+      const secret = env.JOBS_WEBHOOK_SECRET;
+      if (!secret) throw new Error("JOBS_WEBHOOK_SECRET is not configured");
+      const spec = JSON.parse(claim.webhookJson ?? "null") as WebhookSpec | null;
+      if (!spec) throw new PermanentJobError("webhook job without a spec");
+      outcome = await deliverWebhook(body.jobId, spec, secret, s);
+      const final = outcome.results[0];
+      const jobError = final && !final.ok ? `webhook delivery ended with ${describeResult(final)}` : undefined;
+      await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError, jobError });
+    } else {
+      const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
+      const options = JSON.parse(claim.optionsJson) as FanoutOptions;
+      outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s);
+      if (outcome.results.length > 0 || outcome.lastError) {
+        await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError });
+      }
+    }
+    if (outcome.transient > 0) {
+      const delaySeconds = backoffSeconds(msg.attempts, backoff);
+      log("info", "job chunk retried", {
+        jobId: body.jobId,
+        chunk: body.chunk,
+        attempts: msg.attempts,
+        transient: outcome.transient,
+        delaySeconds,
+        lastError: outcome.lastError,
+      });
+      msg.retry({ delaySeconds });
+    } else {
+      msg.ack();
+    }
+  } catch (err) {
+    if (classifyError(err) === "permanent") {
+      log("warn", "job message dropped", { messageId: msg.id, error: describeError(err) });
+      msg.ack();
+    } else {
+      const delaySeconds = backoffSeconds(msg.attempts, backoff);
+      log("warn", "job chunk failed", {
+        messageId: msg.id,
+        attempts: msg.attempts,
+        delaySeconds,
+        error: describeError(err),
+      });
+      msg.retry({ delaySeconds });
+    }
+  }
+}
+
+function describeResult(r: JobResult): string {
+  const e = r.error as { kind?: string; message?: string } | undefined;
+  return e ? `${e.kind}: ${e.message}` : `HTTP ${String(r.status)}`;
+}
+
+async function markDead(msg: Message<unknown>, env: Env): Promise<void> {
+  try {
+    const body = parseJobMessage(msg.body);
+    const status = await env.JOB.getByName(body.jobId).markDead(body.chunk, "no last error recorded");
+    log("warn", "job chunk dead", { jobId: body.jobId, chunk: body.chunk, state: status?.state });
+    msg.ack();
+  } catch (err) {
+    if (classifyError(err) === "permanent") {
+      log("warn", "dead-letter message dropped", { messageId: msg.id, error: describeError(err) });
+      msg.ack();
+    } else {
+      msg.retry({ delaySeconds: backoffSeconds(msg.attempts, { baseSeconds: 1, maxSeconds: 60 }) });
+    }
+  }
+}
+
+/**
+ * @example
+ * export default { fetch: app.fetch, queue } satisfies ExportedHandler<Env, JobMessage>;
+ */
+export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+  const s = settings(env);
+  const handle =
+    batch.queue === JOBS_DLQ_NAME
+      ? (msg: Message<unknown>) => markDead(msg, env)
+      : (msg: Message<unknown>) => runChunk(msg, env, s);
+  await eachBounded(batch.messages, s.JOBS_CONSUMER_CONCURRENCY, handle);
+}

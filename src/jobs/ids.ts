@@ -1,0 +1,57 @@
+/**
+ * Deterministic job ids and opaque result cursors.
+ *
+ * A job id is derived from the caller's scope (a hash of its bearer token) and its Idempotency-Key, so two POSTs
+ * with one key — even concurrent ones — address the same Job Durable Object, which creates the job once.
+ */
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(value));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The job id for an idempotency key within a scope: 32 hex characters.
+ *
+ * @example
+ * await jobIdFor("token-scope", "order-42") // "9f0c…" (always the same for the same pair)
+ */
+export async function jobIdFor(scope: string, key: string): Promise<string> {
+  return (await sha256Hex(`edgeloop-job\u0000${scope}\u0000${key}`)).slice(0, 32);
+}
+
+/** A fingerprint of a request body, to tell a replay (same body) from a reused key (different body). */
+export async function bodyHash(body: unknown): Promise<string> {
+  return sha256Hex(canonicalJson(body));
+}
+
+/** JSON with object keys sorted, so that key order does not change the fingerprint. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;
+
+/** An opaque cursor for the results page after index `after`. */
+export function encodeCursor(after: number): string {
+  return btoa(`r1:${after}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** The index a cursor stands for, or null if it is not one of ours. */
+export function decodeCursor(cursor: string): number | null {
+  try {
+    const text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const match = /^r1:(\d{1,9})$/.exec(text);
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists.
+ * Without the binding it does nothing, so jobs work on their own.
+ */
+import type { JobState } from "./types";
+
+export interface JobProgress {
+  kind: "job-progress";
+  id: string;
+  state: JobState;
+  total: number;
+  done: number;
+  failed: number;
+}
+
+/** The part of the Room binding this module needs (its RPC `publish`). */
+interface RoomNamespaceLike {
+  getByName(name: string): { publish(from: string, data: unknown): Promise<{ seq: number }> };
+}
+
+/** The room a job's progress goes to. */
+export const progressRoom = (jobId: string): string => `job:${jobId}`;
+
+/**
+ * Publish one progress update; a missing ROOM binding or a failing room never fails the job.
+ *
+ * @example
+ * await publishProgress(env, { kind: "job-progress", id, state: "running", total: 100, done: 40, failed: 2 })
+ */
+export async function publishProgress(env: object, progress: JobProgress): Promise<boolean> {
+  const room = (env as { ROOM?: RoomNamespaceLike }).ROOM;
+  if (!room || typeof room.getByName !== "function") return false;
+  try {
+    await room.getByName(progressRoom(progress.id)).publish("jobs", progress);
+    return true;
+  } catch {
+    return false;
+  }
+}

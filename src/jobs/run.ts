@@ -1,0 +1,98 @@
+/**
+ * What a delivery of a chunk does: run its pending fan-out requests (the same fan-out core and URL guard as
+ * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
+ */
+
+import { type FanoutResult, fanoutAll } from "../http/fanout";
+import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../http/fanout-schema";
+import type { WebhookSpec } from "../objects/job";
+import type { Settings } from "../settings";
+import { classifyOutcome } from "./backoff";
+import type { JobResult } from "./types";
+import { webhookHeaders } from "./webhook-signature";
+
+export interface ChunkOutcome {
+  /** Results to record (2xx, 4xx, blocked…), by job-wide index. */
+  results: JobResult[];
+  /** Requests that failed transiently and need another delivery. */
+  transient: number;
+  /** A short description of the last transient failure, for logs and the dead-letter marking. */
+  lastError?: string;
+}
+
+function describe(result: FanoutResult): string {
+  return result.error ? `${result.error.kind}: ${result.error.message}` : `HTTP ${result.status}`;
+}
+
+function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): ChunkOutcome {
+  const out: ChunkOutcome = { results: [], transient: 0 };
+  for (const r of results) {
+    if (classifyOutcome(r) === "final") out.results.push({ ...r, index: indexOf(r) });
+    else {
+      out.transient++;
+      out.lastError = describe(r);
+    }
+  }
+  return out;
+}
+
+/**
+ * Run the requests of a chunk that have no result yet.
+ *
+ * @example
+ * await runFanoutChunk({ pending: [100, 103], start: 100, requests, options: { concurrency: 10 } }, settings(env))
+ */
+export async function runFanoutChunk(
+  chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
+  s: Settings,
+): Promise<ChunkOutcome> {
+  const items = chunk.pending.map((i) => {
+    const item = chunk.requests[i - chunk.start] as FanoutItem;
+    return { ...item, id: item.id ?? String(i) };
+  });
+  // Every result is stored: each body is capped at JOBS_MAX_RESULT_BYTES (and so the chunk's total).
+  const maxBodyBytes = Math.min(chunk.options.maxBodyBytes, s.JOBS_MAX_RESULT_BYTES);
+  const options = {
+    ...chunk.options,
+    maxBodyBytes,
+    concurrency: Math.min(chunk.options.concurrency, s.FANOUT_MAX_CONCURRENCY),
+  };
+  const results = await fanoutAll(items, options, {
+    allowHosts: s.FANOUT_ALLOW_HOSTS,
+    maxResponseBytes: maxBodyBytes * Math.max(1, items.length),
+  });
+  return sort(results, (r) => chunk.pending[r.index] ?? -1);
+}
+
+/** The webhook-id of a job's delivery: the same on every retry, as receivers deduplicate by it. */
+export const webhookId = (jobId: string): string => `msg_${jobId}`;
+
+/**
+ * Deliver a webhook job once: POST the JSON payload with Standard Webhooks signature headers. A 2xx (or another
+ * final answer, such as a 400 or a blocked URL) is a result; a 5xx, 429 or timeout is transient.
+ */
+export async function deliverWebhook(
+  jobId: string,
+  spec: WebhookSpec,
+  secret: string,
+  s: Settings,
+): Promise<ChunkOutcome> {
+  const body = JSON.stringify(spec.payload ?? null);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers = {
+    ...(spec.headers ?? {}),
+    "content-type": "application/json",
+    ...(await webhookHeaders(secret, webhookId(jobId), timestamp, body)),
+  };
+  const item: FanoutItem = { id: webhookId(jobId), url: spec.url, method: "POST", headers, body, idempotent: true };
+  const options = FanoutOptionsSchema.parse({
+    timeoutMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
+    deadlineMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
+    maxBodyBytes: s.JOBS_MAX_RESULT_BYTES,
+  });
+  const results = await fanoutAll([item], options, {
+    allowHosts: s.FANOUT_ALLOW_HOSTS,
+    maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,
+  });
+  return sort(results, () => 0);
+}

@@ -1,0 +1,83 @@
+/**
+ * Request and response schemas of /v1/jobs (zod, so the OpenAPI document is generated from what is validated).
+ * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
+ */
+import { z } from "@hono/zod-openapi";
+import { FanoutItemSchema, FanoutOptionsSchema } from "../http/fanout-schema";
+import { Name } from "../http/schemas";
+
+export const FanoutJobSchema = z
+  .object({
+    type: z.literal("fanout"),
+    requests: z.array(FanoutItemSchema).min(1),
+    ...FanoutOptionsSchema.shape,
+  })
+  .strict()
+  .openapi("FanoutJob");
+
+/** Headers a webhook job may not set: the signature headers are the service's. */
+export const RESERVED_WEBHOOK_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type"];
+
+export const WebhookJobSchema = z
+  .object({
+    type: z.literal("webhook"),
+    url: z.string().url().openapi({ example: "https://example.com/hooks/orders" }),
+    payload: z.unknown().openapi({ example: { event: "order.paid", id: 42 } }),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"), z.string())
+      .optional()
+      .refine((h) => !h || Object.keys(h).every((k) => !RESERVED_WEBHOOK_HEADERS.includes(k.toLowerCase())), {
+        message: `may not set ${RESERVED_WEBHOOK_HEADERS.join(", ")}`,
+      }),
+  })
+  .strict()
+  .openapi("WebhookJob");
+
+export const CreateJobSchema = z.discriminatedUnion("type", [FanoutJobSchema, WebhookJobSchema]);
+export type CreateJobBody = z.infer<typeof CreateJobSchema>;
+
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": Name.openapi({
+    description: "Required. The same key (with the same body) returns the same job instead of creating another.",
+    example: "orders-2026-11-26",
+  }),
+});
+
+export const JobIdParams = z.object({ id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a…" }) });
+
+export const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
+
+export const JobStatusSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(["fanout", "webhook"]),
+    state: JobStateSchema,
+    total: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+    dead: z.number().int(),
+    attempts: z.number().int(),
+    chunks: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    error: z.string().optional(),
+  })
+  .openapi("JobStatus");
+
+export const JobCreatedSchema = z
+  .object({ id: z.string(), state: JobStateSchema, statusUrl: z.string(), room: z.string() })
+  .openapi("JobCreated");
+
+export const ResultsQuery = z.object({
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+
+export const ResultsPageSchema = z
+  .object({
+    items: z.array(z.object({ index: z.number().int(), ok: z.boolean() }).passthrough()),
+    next: z.string().nullable(),
+  })
+  .openapi("JobResults");
+
+export const RetrySchema = z.object({ requeued: z.number().int(), status: JobStatusSchema }).openapi("JobRetry");

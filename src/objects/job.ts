@@ -1,0 +1,448 @@
+/**
+ * Job: one Durable Object per job. Its SQLite holds the job (type, spec, state, counters), its chunks (requests,
+ * delivery attempts, pending/done/dead) and its results by request index, so a chunk delivered twice (Queues are
+ * at-least-once) is applied once. It sends its own chunks to the queue and publishes throttled progress.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { batchesOf, chunkMessage, chunkRanges } from "../jobs/chunks";
+import { type JobProgress, publishProgress } from "../jobs/progress";
+import { Throttle } from "../jobs/throttle";
+import type { JobMessage, JobResult, JobState, JobStatus, JobType } from "../jobs/types";
+
+/** At most ~5 progress updates a second per job. */
+export const PROGRESS_INTERVAL_MS = 200;
+
+export interface WebhookSpec {
+  url: string;
+  payload: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored
+ * as such, and plain strings keep the RPC types simple.
+ */
+export interface CreateJobInput {
+  id: string;
+  type: JobType;
+  bodyHash: string;
+  /** Fan-out jobs: the requests (a JSON array) and the fan-out options every chunk runs with (a JSON object). */
+  requestsJson?: string;
+  optionsJson?: string;
+  /** Webhook jobs: what to deliver (a JSON `WebhookSpec`). */
+  webhookJson?: string;
+  chunkSize: number;
+}
+
+export type CreateOutcome = { outcome: "created" | "existing" | "conflict"; status: JobStatus };
+
+export type Claim =
+  | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" }
+  | {
+      action: "run";
+      type: JobType;
+      /** Job-wide indices of the chunk's requests that have no result yet. */
+      pending: number[];
+      /** Index of the chunk's first request. */
+      start: number;
+      /** Fan-out options (JSON object). */
+      optionsJson: string;
+      /** The chunk's requests (JSON array, by position from `start`), when asked for. */
+      requestsJson?: string;
+      /** Webhook jobs: the `WebhookSpec` (JSON). */
+      webhookJson?: string;
+    };
+
+export type DispatchOutcome = { sent: number; error?: string };
+export type CancelOutcome = { outcome: "canceled" | "conflict"; status: JobStatus };
+export type RetryOutcome = { outcome: "requeued" | "nothing" | "conflict"; requeued: number; status: JobStatus };
+
+export interface ResultsPage {
+  /** Each result as JSON text. */
+  items: string[];
+  /** Index of the last item when more follow, else null. */
+  next: number | null;
+}
+
+interface JobRow {
+  id: string;
+  type: JobType;
+  body_hash: string;
+  state: JobState;
+  total: number;
+  spec: string;
+  done: number;
+  failed: number;
+  attempts: number;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+  [column: string]: SqlStorageValue;
+}
+
+interface ChunkRow {
+  idx: number;
+  start: number;
+  count: number;
+  requests: string;
+  state: "pending" | "done" | "dead";
+  attempts: number;
+  sent: number;
+  recorded: number;
+  error: string | null;
+  [column: string]: SqlStorageValue;
+}
+
+export class Job extends DurableObject<Env> {
+  #sql: SqlStorage;
+  #throttle = new Throttle(PROGRESS_INTERVAL_MS);
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    // Schema v1.
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS job (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      id TEXT NOT NULL, type TEXT NOT NULL, body_hash TEXT NOT NULL, state TEXT NOT NULL,
+      total INTEGER NOT NULL, spec TEXT NOT NULL,
+      done INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+      error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
+      idx INTEGER PRIMARY KEY, start INTEGER NOT NULL, count INTEGER NOT NULL, requests TEXT NOT NULL,
+      state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+      recorded INTEGER NOT NULL DEFAULT 0, error TEXT)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS results (
+      idx INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, ok INTEGER NOT NULL, data TEXT NOT NULL)`);
+  }
+
+  /**
+   * Create the job once: a second call with the same body hash returns the existing job ("existing"), one with
+   * a different body returns "conflict". Nothing is sent: call `dispatch()` next.
+   */
+  create(input: CreateJobInput): CreateOutcome {
+    const existing = this.#job();
+    if (existing) {
+      return {
+        outcome: existing.body_hash === input.bodyHash ? "existing" : "conflict",
+        status: this.#status(existing),
+      };
+    }
+    const now = Date.now();
+    const requests = input.type === "fanout" ? (JSON.parse(input.requestsJson ?? "[]") as unknown[]) : [];
+    const total = input.type === "fanout" ? requests.length : 1;
+    const spec = (input.type === "fanout" ? input.optionsJson : input.webhookJson) ?? "{}";
+    this.ctx.storage.transactionSync(() => {
+      this.#sql.exec(
+        `INSERT INTO job (singleton, id, type, body_hash, state, total, spec, created_at, updated_at)
+         VALUES (1, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        input.id,
+        input.type,
+        input.bodyHash,
+        total,
+        spec,
+        now,
+        now,
+      );
+      if (input.type === "fanout") {
+        for (const range of chunkRanges(total, input.chunkSize)) {
+          this.#sql.exec(
+            "INSERT INTO chunks (idx, start, count, requests) VALUES (?, ?, ?, ?)",
+            range.index,
+            range.start,
+            range.count,
+            JSON.stringify(requests.slice(range.start, range.start + range.count)),
+          );
+        }
+      } else {
+        this.#sql.exec("INSERT INTO chunks (idx, start, count, requests) VALUES (0, 0, 1, 'null')");
+      }
+    });
+    return { outcome: "created", status: this.#status(this.#mustJob()) };
+  }
+
+  /**
+   * Send every pending chunk not sent yet to the queue (idempotent: a chunk is marked sent before the send, and
+   * unmarked if the send fails, so concurrent calls never send a chunk twice). Returns the number sent, and the
+   * queue's error when a send failed (the chunks it left are sent by the next call).
+   */
+  async dispatch(): Promise<DispatchOutcome> {
+    const job = this.#job();
+    if (!job || job.state === "canceled") return { sent: 0 };
+    const chunks = this.#sql
+      .exec<ChunkRow>("SELECT * FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx")
+      .toArray();
+    if (chunks.length === 0) return { sent: 0 };
+    this.#sql.exec("UPDATE chunks SET sent = 1 WHERE sent = 0 AND state = 'pending'");
+    const messages: JobMessage[] = chunks.map((c) =>
+      chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
+    );
+    let sent = 0;
+    try {
+      for (const batch of batchesOf(messages)) {
+        await this.env.JOBS_QUEUE.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+        sent += batch.length;
+      }
+    } catch (err) {
+      for (const m of messages.slice(sent)) this.#sql.exec("UPDATE chunks SET sent = 0 WHERE idx = ?", m.chunk);
+      return { sent, error: err instanceof Error ? err.message : String(err) };
+    }
+    return { sent };
+  }
+
+  /** The job's status, or null when no job has this id. */
+  status(): JobStatus | null {
+    const job = this.#job();
+    return job ? this.#status(job) : null;
+  }
+
+  /**
+   * A delivery of chunk `chunk` starts: count the attempt and say what to run (only requests without a result),
+   * or why to skip it (canceled job, chunk already done or dead).
+   */
+  claim(chunk: number, withRequests: boolean): Claim {
+    const job = this.#job();
+    if (!job) return { action: "skip", reason: "unknown-job" };
+    if (job.state === "canceled") return { action: "skip", reason: "canceled" };
+    const row = this.#chunk(chunk);
+    if (!row) return { action: "skip", reason: "unknown-chunk" };
+    if (row.state !== "pending") return { action: "skip", reason: row.state };
+    const recorded = new Set(
+      this.#sql
+        .exec<{ idx: number }>("SELECT idx FROM results WHERE chunk = ?", chunk)
+        .toArray()
+        .map((r) => r.idx),
+    );
+    const pending: number[] = [];
+    for (let i = row.start; i < row.start + row.count; i++) if (!recorded.has(i)) pending.push(i);
+    const now = Date.now();
+    this.#sql.exec("UPDATE chunks SET attempts = attempts + 1 WHERE idx = ?", chunk);
+    this.#sql.exec(
+      "UPDATE job SET attempts = attempts + 1, state = CASE state WHEN 'queued' THEN 'running' ELSE state END, updated_at = ?",
+      now,
+    );
+    if (job.state === "queued") this.#progress(false);
+    return {
+      action: "run",
+      type: job.type,
+      pending,
+      start: row.start,
+      optionsJson: job.type === "fanout" ? job.spec : "{}",
+      ...(withRequests && job.type === "fanout" ? { requestsJson: row.requests } : {}),
+      ...(job.type === "webhook" ? { webhookJson: job.spec } : {}),
+    };
+  }
+
+  /**
+   * Record final results of chunk `chunk` (by job-wide index; an index already recorded is ignored, so duplicate
+   * deliveries are applied once). The chunk is done when all its requests have a result; the job ends when no
+   * chunk is pending. `note.lastError` keeps the chunk's last transient failure (shown if it dies);
+   * `note.jobError` sets the job's error (a webhook delivery that ended without a 2xx). Returns the status after.
+   */
+  record(chunk: number, resultsJson: string, note: { lastError?: string; jobError?: string } = {}): JobStatus | null {
+    const job = this.#job();
+    const row = this.#chunk(chunk);
+    if (!job || !row) return null;
+    const results = JSON.parse(resultsJson) as JobResult[];
+    let inserted = 0;
+    let failed = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const result of results) {
+        if (result.index < row.start || result.index >= row.start + row.count) continue;
+        const cursor = this.#sql.exec(
+          "INSERT OR IGNORE INTO results (idx, chunk, ok, data) VALUES (?, ?, ?, ?)",
+          result.index,
+          chunk,
+          result.ok ? 1 : 0,
+          JSON.stringify(result),
+        );
+        if (cursor.rowsWritten > 0) {
+          inserted++;
+          if (!result.ok) failed++;
+        }
+      }
+      const now = Date.now();
+      this.#sql.exec(
+        `UPDATE chunks SET recorded = recorded + ?, error = COALESCE(?, error),
+           state = CASE WHEN recorded + ? >= count THEN 'done' ELSE state END WHERE idx = ?`,
+        inserted,
+        note.lastError ?? null,
+        inserted,
+        chunk,
+      );
+      this.#sql.exec(
+        `UPDATE job SET done = done + ?, failed = failed + ?, updated_at = ?,
+           state = CASE state WHEN 'queued' THEN 'running' ELSE state END`,
+        inserted,
+        failed,
+        now,
+      );
+      if (note.jobError) this.#sql.exec("UPDATE job SET error = ?", note.jobError);
+      this.#finish();
+    });
+    this.#progress(this.#isTerminal());
+    return this.status();
+  }
+
+  /** The dead-letter consumer: chunk `chunk` ran out of retries. The job ends partial or failed, not hanging. */
+  markDead(chunk: number, error: string): JobStatus | null {
+    const job = this.#job();
+    const row = this.#chunk(chunk);
+    if (!job || !row) return null;
+    if (row.state === "pending") {
+      this.ctx.storage.transactionSync(() => {
+        this.#sql.exec("UPDATE chunks SET state = 'dead', error = COALESCE(error, ?) WHERE idx = ?", error, chunk);
+        this.#sql.exec("UPDATE job SET updated_at = ?", Date.now());
+        this.#finish();
+      });
+      this.#progress(this.#isTerminal());
+    }
+    return this.status();
+  }
+
+  /** Cancel: chunks not yet run are skipped (and acked) when delivered. A finished job cannot be canceled. */
+  cancel(): CancelOutcome | null {
+    const job = this.#job();
+    if (!job) return null;
+    if (job.state === "canceled") return { outcome: "canceled", status: this.#status(job) };
+    if (job.state !== "queued" && job.state !== "running") return { outcome: "conflict", status: this.#status(job) };
+    this.#sql.exec("UPDATE job SET state = 'canceled', updated_at = ? ", Date.now());
+    this.#progress(true);
+    return { outcome: "canceled", status: this.#status(this.#mustJob()) };
+  }
+
+  /**
+   * Put dead chunks back on the queue (fresh attempts); the job runs again until they end. `requeued` counts the
+   * chunks sent now (a failed send leaves the rest for the next call).
+   */
+  async retryDead(): Promise<RetryOutcome | null> {
+    const job = this.#job();
+    if (!job) return null;
+    if (job.state === "canceled") return { outcome: "conflict", requeued: 0, status: this.#status(job) };
+    const dead = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE state = 'dead'").one().n;
+    if (dead > 0) {
+      this.ctx.storage.transactionSync(() => {
+        this.#sql.exec(
+          "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, error = NULL WHERE state = 'dead'",
+        );
+        this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", Date.now());
+      });
+    }
+    // Also sends pending chunks an earlier failed send left behind.
+    const dispatched = await this.dispatch();
+    if (dead === 0 && dispatched.sent === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
+    this.#progress(false);
+    return { outcome: "requeued", requeued: dispatched.sent, status: this.#status(this.#mustJob()) };
+  }
+
+  /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */
+  results(after: number, limit: number, maxBytes: number): ResultsPage | null {
+    if (!this.#job()) return null;
+    const rows = this.#sql
+      .exec<{ idx: number; data: string }>(
+        "SELECT idx, data FROM results WHERE idx > ? ORDER BY idx LIMIT ?",
+        after,
+        limit + 1,
+      )
+      .toArray();
+    const items: string[] = [];
+    let bytes = 0;
+    let last: number | null = null;
+    for (const row of rows.slice(0, limit)) {
+      if (items.length > 0 && bytes + row.data.length > maxBytes) break;
+      items.push(row.data);
+      bytes += row.data.length;
+      last = row.idx;
+    }
+    const more = rows.length > items.length;
+    return { items, next: more ? last : null };
+  }
+
+  // ---- internals
+
+  #job(): JobRow | null {
+    return this.#sql.exec<JobRow>("SELECT * FROM job WHERE singleton = 1").toArray()[0] ?? null;
+  }
+
+  #mustJob(): JobRow {
+    const job = this.#job();
+    if (!job) throw new Error("job row missing");
+    return job;
+  }
+
+  #chunk(idx: number): ChunkRow | null {
+    return this.#sql.exec<ChunkRow>("SELECT * FROM chunks WHERE idx = ?", idx).toArray()[0] ?? null;
+  }
+
+  #isTerminal(): boolean {
+    const state = this.#job()?.state;
+    return state !== undefined && state !== "queued" && state !== "running";
+  }
+
+  /** Requests of dead chunks that have no result. */
+  #deadCount(): number {
+    return (
+      this.#sql.exec<{ n: number | null }>("SELECT SUM(count - recorded) AS n FROM chunks WHERE state = 'dead'").one()
+        .n ?? 0
+    );
+  }
+
+  /** When no chunk is pending, settle the job's final state (a canceled job stays canceled). */
+  #finish(): void {
+    const job = this.#mustJob();
+    if (job.state === "canceled") return;
+    const pending = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE state = 'pending'").one().n;
+    if (pending > 0) return;
+    const dead = this.#deadCount();
+    const failed = job.failed + dead;
+    const ok = job.done - job.failed;
+    const state: JobState = failed === 0 ? "succeeded" : ok === 0 ? "failed" : "partial";
+    let error = job.error;
+    if (dead > 0) {
+      const chunks = this.#sql
+        .exec<{ idx: number; error: string | null }>("SELECT idx, error FROM chunks WHERE state = 'dead' ORDER BY idx")
+        .toArray();
+      error = `${chunks.length} chunk(s) ran out of retries (${dead} request(s) without a result); last error: ${chunks.at(-1)?.error ?? "unknown"}`;
+    }
+    this.#sql.exec("UPDATE job SET state = ?, error = ?, updated_at = ?", state, error, Date.now());
+  }
+
+  #status(job: JobRow): JobStatus {
+    const dead = this.#deadCount();
+    const chunks = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n;
+    return {
+      id: job.id,
+      type: job.type,
+      state: job.state,
+      total: job.total,
+      done: job.done,
+      failed: job.failed + dead,
+      dead,
+      attempts: job.attempts,
+      chunks,
+      createdAt: new Date(job.created_at).toISOString(),
+      updatedAt: new Date(job.updated_at).toISOString(),
+      ...(job.error ? { error: job.error } : {}),
+    };
+  }
+
+  #snapshot(): JobProgress | null {
+    const s = this.status();
+    if (!s) return null;
+    return { kind: "job-progress", id: s.id, state: s.state, total: s.total, done: s.done, failed: s.failed };
+  }
+
+  /** Publish progress, throttled; the final state always goes out. */
+  #progress(final: boolean): void {
+    const decision = this.#throttle.offer(Date.now(), final);
+    if (decision.action === "now") {
+      const snapshot = this.#snapshot();
+      if (snapshot) this.ctx.waitUntil(publishProgress(this.env, snapshot));
+    } else if (decision.action === "later") {
+      setTimeout(() => {
+        this.#throttle.fired(Date.now());
+        const snapshot = this.#snapshot();
+        if (snapshot) this.ctx.waitUntil(publishProgress(this.env, snapshot));
+      }, decision.delayMs);
+    }
+  }
+}

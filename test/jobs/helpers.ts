@@ -1,0 +1,103 @@
+/**
+ * Shared helpers of the jobs tests: seed a job straight into its Durable Object (nothing is sent to the queue, so
+ * the test alone decides what is delivered), deliver a batch to the queue() handler, read the loopback upstream.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import worker from "../../functions/index";
+import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/http/fanout-schema";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The loopback upstream of test/setup/jobs-upstream.ts. */
+    jobsUpstream: string;
+  }
+}
+
+export const UP = inject("jobsUpstream");
+export const BASE = "http://edgeloop.test";
+export const AUTH = { authorization: "Bearer test-token" };
+
+export const newJobId = () => crypto.randomUUID().replace(/-/g, "");
+/** A unique path on the upstream, so hit counts belong to one test. */
+export const path = (name: string, query = "") => `/${crypto.randomUUID()}/${name}${query ? `?${query}` : ""}`;
+
+export async function seedFanoutJob(urls: string[], chunkSize: number, options: Record<string, unknown> = {}) {
+  const id = newJobId();
+  const stub = env.JOB.getByName(id);
+  const requests = urls.map((url) => FanoutItemSchema.parse({ url }));
+  const outcome = await stub.create({
+    id,
+    type: "fanout",
+    bodyHash: "seeded",
+    requestsJson: JSON.stringify(requests),
+    optionsJson: JSON.stringify(FanoutOptionsSchema.parse(options)),
+    chunkSize,
+  });
+  return { id, stub, outcome };
+}
+
+export async function seedWebhookJob(url: string, payload: unknown, headers?: Record<string, string>) {
+  const id = newJobId();
+  const stub = env.JOB.getByName(id);
+  await stub.create({
+    id,
+    type: "webhook",
+    bodyHash: "seeded",
+    webhookJson: JSON.stringify({ url, payload, ...(headers ? { headers } : {}) }),
+    chunkSize: 1,
+  });
+  return { id, stub };
+}
+
+export interface Delivery {
+  id: string;
+  attempts?: number;
+  body: unknown;
+}
+
+/** Run the queue() handler on a batch and return what it acked and retried. */
+export async function deliver(queue: string, messages: Delivery[]) {
+  const batch = createMessageBatch(
+    queue,
+    messages.map((m) => ({ id: m.id, attempts: m.attempts ?? 1, timestamp: new Date(), body: m.body })),
+  );
+  // getQueueResult (vitest-plugin 1.5) reports which messages were retried but drops their delaySeconds:
+  // record the delays on the way through.
+  const delays = new Map<string, number | undefined>();
+  for (const msg of batch.messages) {
+    const retry = msg.retry.bind(msg);
+    Object.defineProperty(msg, "retry", {
+      value: (options?: QueueRetryOptions) => {
+        delays.set(msg.id, options?.delaySeconds);
+        retry(options);
+      },
+    });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  const result = await getQueueResult(batch, ctx);
+  return {
+    ...result,
+    explicitAcks: [...result.explicitAcks].sort(),
+    retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })),
+  };
+}
+
+export async function hits(pathAndQuery: string): Promise<number> {
+  const res = await fetch(`${UP}/__hits?url=${encodeURIComponent(pathAndQuery)}`);
+  return (await res.json<{ hits: number }>()).hits;
+}
+
+export async function received(p: string): Promise<{ headers: Record<string, string>; body: string }[]> {
+  const res = await fetch(`${UP}/__received?path=${encodeURIComponent(p)}`);
+  return res.json();
+}
+
+export async function allResults(stub: DurableObjectStub<import("../../src/objects/job").Job>) {
+  const page = await stub.results(-1, 10_000, 64 * 1_048_576);
+  return (page?.items ?? []).map(
+    (item) => JSON.parse(item) as Record<string, unknown> & { index: number; ok: boolean },
+  );
+}

@@ -1,0 +1,102 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { JobProgress } from "../../src/jobs/progress";
+import type { Job } from "../../src/objects/job";
+import { allResults, deliver, hits, path, seedFanoutJob, UP } from "./helpers";
+
+const ok = (index: number) => ({ index, ok: true, status: 200 });
+
+describe("the Job Durable Object", () => {
+  it("keeps its chunks and results across an eviction, and a later delivery runs only what is left", async () => {
+    const done = path("before-eviction");
+    const left = path("after-eviction", "failFirst=1");
+    const { id, stub } = await seedFanoutJob([UP + done, UP + left], 2);
+    await deliver("edgeloop-jobs", [{ id: "e1", body: { jobId: id, chunk: 0 } }]);
+    expect(await stub.status()).toMatchObject({ state: "running", done: 1 });
+    await evictDurableObject(stub);
+    await deliver("edgeloop-jobs", [{ id: "e1", attempts: 2, body: { jobId: id, chunk: 0 } }]);
+    expect(await stub.status()).toMatchObject({ state: "succeeded", done: 2, attempts: 2 });
+    expect(await hits(done)).toBe(1);
+    expect((await allResults(stub)).map((r) => r.index)).toEqual([0, 1]);
+  });
+
+  it("records a result index once however often it is reported, and ignores indices outside the chunk", async () => {
+    const { stub } = await seedFanoutJob([`${UP}/a`, `${UP}/b`, `${UP}/c`], 2);
+    await stub.record(0, JSON.stringify([ok(0)]));
+    await stub.record(0, JSON.stringify([ok(0), ok(0)]));
+    await stub.record(0, JSON.stringify([ok(2), ok(7)]));
+    expect(await stub.status()).toMatchObject({ state: "running", done: 1, failed: 0 });
+    await stub.record(0, JSON.stringify([ok(1), { index: 0, ok: false, status: 500 }]));
+    await stub.record(1, JSON.stringify([{ index: 2, ok: false, status: 404 }]));
+    expect(await stub.status()).toMatchObject({ state: "partial", done: 3, failed: 1 });
+    expect((await allResults(stub)).map((r) => [r.index, r.ok])).toEqual([
+      [0, true],
+      [1, true],
+      [2, false],
+    ]);
+  });
+
+  it("sends each chunk once, in sendBatch calls of at most 100, and sends again what a failed send left", async () => {
+    const urls = Array.from({ length: 250 }, (_, i) => `${UP}/s${i}`);
+    const { id, stub } = await seedFanoutJob(urls, 1);
+    const useQueue = (JOBS_QUEUE: { sendBatch: (messages: { body: unknown }[]) => Promise<void> }) =>
+      runInDurableObject(stub, (instance: Job) => {
+        Object.defineProperty(instance, "env", { value: { ...env, JOBS_QUEUE }, configurable: true });
+      });
+    await useQueue({
+      sendBatch: async () => {
+        throw new Error("queue unavailable");
+      },
+    });
+    expect(await stub.dispatch()).toEqual({ sent: 0, error: "queue unavailable" });
+
+    const batches: { jobId: string; chunk: number; requests?: unknown[] }[][] = [];
+    await useQueue({
+      sendBatch: async (messages) => {
+        batches.push(messages.map((m) => m.body as { jobId: string; chunk: number }));
+      },
+    });
+    const [first, second] = await Promise.all([stub.dispatch(), stub.dispatch()]);
+    expect(first.sent + second.sent).toBe(250);
+    expect(await stub.dispatch()).toEqual({ sent: 0 });
+    expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    const sent = batches.flat();
+    expect(sent.map((m) => m.chunk)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+    expect(sent.every((m) => m.jobId === id && m.requests?.length === 1)).toBe(true);
+  });
+
+  it("publishes throttled progress into the room job:<id> and always the final state", async () => {
+    const urls = Array.from({ length: 40 }, (_, i) => `${UP}/p${i}`);
+    const { id, stub } = await seedFanoutJob(urls, 1);
+    const published: { room: string; from: string; data: JobProgress }[] = [];
+    const ROOM = {
+      getByName: (room: string) => ({
+        publish: async (from: string, data: JobProgress) => {
+          published.push({ room, from, data });
+          return { seq: published.length };
+        },
+      }),
+    };
+    await runInDurableObject(stub, (instance: Job) => {
+      // Give this instance a rooms binding (the Room object lives on another branch).
+      Object.defineProperty(instance, "env", { value: { ...env, ROOM }, configurable: true });
+    });
+    const started = Date.now();
+    for (let i = 0; i < 40; i++) await stub.record(i, JSON.stringify([ok(i)]));
+    const elapsed = Date.now() - started;
+    // 40 updates: the first goes out, then at most one per 200 ms (trailing included), then the final one.
+    expect(published.length).toBeGreaterThanOrEqual(2);
+    expect(published.length).toBeLessThanOrEqual(3 + Math.floor(elapsed / 200));
+    expect(published.length).toBeLessThan(40);
+    expect(published.every((p) => p.room === `job:${id}` && p.from === "jobs")).toBe(true);
+    expect(published.at(-1)?.data).toEqual({
+      kind: "job-progress",
+      id,
+      state: "succeeded",
+      total: 40,
+      done: 40,
+      failed: 0,
+    });
+  });
+});
