@@ -9,6 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { type FanoutResult, fanout, fanoutAll } from "../src/http/fanout";
+import { checkHeaderLimits } from "../src/http/fanout-limits";
 import {
   type FanoutItem,
   FanoutItemSchema,
@@ -98,30 +99,7 @@ function checkLimits(items: readonly FanoutItem[], s: Settings): void {
       },
     );
   }
-  items.forEach((item, index) => {
-    const names = Object.keys(item.headers);
-    if (names.length > s.FANOUT_MAX_HEADERS) {
-      throw problem(
-        413,
-        `Request ${index} has ${names.length} headers; FANOUT_MAX_HEADERS allows ${s.FANOUT_MAX_HEADERS}.`,
-        {
-          type: "fanout-too-many-headers",
-          extensions: { limit: "FANOUT_MAX_HEADERS", max: s.FANOUT_MAX_HEADERS, index },
-        },
-      );
-    }
-    const size = names.reduce((n, k) => n + k.length + (item.headers[k] ?? "").length + 4, 0);
-    if (size > s.FANOUT_MAX_HEADER_BYTES) {
-      throw problem(
-        413,
-        `Request ${index} has ${size} bytes of headers; FANOUT_MAX_HEADER_BYTES allows ${s.FANOUT_MAX_HEADER_BYTES}.`,
-        {
-          type: "fanout-headers-too-large",
-          extensions: { limit: "FANOUT_MAX_HEADER_BYTES", max: s.FANOUT_MAX_HEADER_BYTES, index },
-        },
-      );
-    }
-  });
+  checkHeaderLimits(items, s);
 }
 
 function summarize(results: Iterable<FanoutResult>, startedAt: number, concurrency: number) {

@@ -4,7 +4,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import type { FanoutItem } from "../src/http/fanout-schema";
+import { checkHeaderLimits } from "../src/http/fanout-limits";
 import { log } from "../src/http/log";
 import { problem } from "../src/http/problem";
 import { ProblemSchema, problemResponses } from "../src/http/schemas";
@@ -23,7 +23,7 @@ import {
 } from "../src/jobs/schema";
 import type { JobStatus } from "../src/jobs/types";
 import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
-import { type Settings, settings } from "../src/settings";
+import { settings } from "../src/settings";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const problemOf = (description: string) => ({
@@ -94,34 +94,6 @@ const retryJob = createRoute({
     409: problemOf("The job is canceled or has no dead chunks"),
   },
 });
-
-/** The per-request header limits /v1/fanout enforces, named after their settings. */
-function checkHeaderLimits(items: readonly FanoutItem[], s: Settings): void {
-  items.forEach((item, index) => {
-    const names = Object.keys(item.headers);
-    if (names.length > s.FANOUT_MAX_HEADERS) {
-      throw problem(
-        400,
-        `Request ${index} has ${names.length} headers; FANOUT_MAX_HEADERS allows ${s.FANOUT_MAX_HEADERS}.`,
-        {
-          type: "invalid-request",
-          extensions: { limit: "FANOUT_MAX_HEADERS", max: s.FANOUT_MAX_HEADERS, index },
-        },
-      );
-    }
-    const size = names.reduce((n, k) => n + k.length + (item.headers[k]?.length ?? 0), 0);
-    if (size > s.FANOUT_MAX_HEADER_BYTES) {
-      throw problem(
-        400,
-        `Request ${index} has ${size} bytes of headers; FANOUT_MAX_HEADER_BYTES allows ${s.FANOUT_MAX_HEADER_BYTES}.`,
-        {
-          type: "invalid-request",
-          extensions: { limit: "FANOUT_MAX_HEADER_BYTES", max: s.FANOUT_MAX_HEADER_BYTES, index },
-        },
-      );
-    }
-  });
-}
 
 /** The Job object of an id from the path; ids that cannot be ours are unknown without touching storage. */
 function jobStub(env: Env, id: string) {

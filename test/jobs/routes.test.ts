@@ -68,7 +68,7 @@ describe("POST /v1/jobs", () => {
     const manyHeaders = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-h${i}`, "v"]));
     await expectProblem(
       await post({ type: "fanout", requests: [{ url: `${UP}/x`, headers: manyHeaders }] }),
-      400,
+      413,
       /FANOUT_MAX_HEADERS/,
     );
     await expectProblem(await post({ ...ok, concurrency: 5_000 }), 400, /concurrency/);
