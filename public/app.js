@@ -141,15 +141,16 @@ async function refreshCounter() {
     const res = await fetch(`/v1/counters/${encodeURIComponent(name)}`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    if (res.status === 404) {
-      $("counter-value").textContent = "0";
-      setStatus($("counter-status"), "Not created yet: +1 creates it.");
-      return;
-    }
     const body = await res.json();
     if (!res.ok) throw new Error(body.detail ?? res.statusText);
     $("counter-value").textContent = String(body.value);
-    setStatus($("counter-status"), `Updated ${new Date(body.updatedAt).toLocaleTimeString()}.`);
+    // A counter never written reads 0 with updatedAt null.
+    setStatus(
+      $("counter-status"),
+      body.updatedAt === null
+        ? "Not written yet: +1 creates it."
+        : `Updated ${new Date(body.updatedAt).toLocaleTimeString()}.`,
+    );
   } catch (err) {
     setStatus($("counter-status"), String(err.message ?? err), true);
   }

@@ -142,6 +142,30 @@ describe("the demo page in chromium", () => {
     }
   });
 
+  it("counts with the counter panel through the counters API", async () => {
+    const name = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      await page.fill("#counter-name", name);
+      await page.dispatchEvent("#counter-name", "change");
+      await page.waitForFunction(() =>
+        document.querySelector("#counter-status")?.textContent?.startsWith("Not written"),
+      );
+      await page.click("#counter-increment");
+      await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "1");
+      await page.click("#counter-increment");
+      await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "2");
+      const res = await fetch(`${worker.url}/v1/counters/${name}`, {
+        headers: { authorization: `Bearer ${worker.token}` },
+      });
+      expect(await res.json()).toMatchObject({ name, value: 2 });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("serves the page with a Content-Security-Policy that keeps it to its own origin", async () => {
     const res = await fetch(`${worker.url}/`);
     expect(res.status).toBe(200);
