@@ -26,7 +26,7 @@ export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 // Field values: visible ASCII, spaces and tabs (obs-text allowed), never CR, LF or NUL.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const ms = (max: number) => z.number().int().min(1).max(max);
 

@@ -3,7 +3,7 @@
  * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema } from "../http/fanout-schema";
+import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../http/fanout-schema";
 import { Name } from "../http/schemas";
 
 export const FanoutJobSchema = z
@@ -24,10 +24,16 @@ export const WebhookJobSchema = z
     url: z.string().url().openapi({ example: "https://example.com/hooks/orders" }),
     payload: z.unknown().openapi({ example: { event: "order.paid", id: 42 } }),
     headers: z
-      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"), z.string())
+      .record(
+        z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"),
+        z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
+      )
       .optional()
       .refine((h) => !h || Object.keys(h).every((k) => !RESERVED_WEBHOOK_HEADERS.includes(k.toLowerCase())), {
         message: `may not set ${RESERVED_WEBHOOK_HEADERS.join(", ")}`,
+      })
+      .refine((h) => !h || !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
+        message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,
       }),
   })
   .strict()
