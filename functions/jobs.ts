@@ -148,6 +148,7 @@ export const jobs = createApp()
           { type: "not-configured" },
         );
       }
+      checkHeaderLimits([{ headers: body.headers ?? {} }], s);
       const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.url);
       if (!verdict.ok) {
         throw problem(400, `The webhook url may not be called: ${verdict.reason}.`, {
