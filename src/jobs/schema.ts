@@ -4,7 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../http/fanout-schema";
-import { Name } from "../http/schemas";
+import { Name, recordOf } from "../http/schemas";
 
 export const FanoutJobSchema = z
   .object({
@@ -23,11 +23,10 @@ export const WebhookJobSchema = z
     type: z.literal("webhook"),
     url: z.string().url().openapi({ example: "https://example.com/hooks/orders" }),
     payload: z.unknown().openapi({ example: { event: "order.paid", id: 42 } }),
-    headers: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"),
-        z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
-      )
+    headers: recordOf(
+      z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"),
+      z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
+    )
       .optional()
       .refine((h) => !h || Object.keys(h).every((k) => !RESERVED_WEBHOOK_HEADERS.includes(k.toLowerCase())), {
         message: `may not set ${RESERVED_WEBHOOK_HEADERS.join(", ")}`,
