@@ -48,7 +48,9 @@ export const IdempotencyHeaders = z.object({
   }),
 });
 
-export const JobIdParams = z.object({ id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a…" }) });
+export const JobIdParams = z.object({
+  id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a9c0e5b7d4e1fa2c8b6d0e9f17a53" }),
+});
 
 export const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
 
