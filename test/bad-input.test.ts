@@ -539,6 +539,7 @@ interface HandWritten {
 }
 
 const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
+  "GET /demo/config": () => [{ why: "the demo config with DEMO_MODE off (as in the test bindings)", expect: [404] }],
   "GET /v1/counters/{name}": () => [
     { why: "a fenced read with a lock and no token", query: "?lock=some-lock" },
     { why: "a fenced read with a token and no lock", query: "?token=3" },
