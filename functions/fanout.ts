@@ -18,16 +18,16 @@ import {
   FanoutSummarySchema,
 } from "../src/http/fanout-schema";
 import { problem } from "../src/http/problem";
-import { Name, problemResponses } from "../src/http/schemas";
+import { Name, problemResponses, recordOf } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
 import { type Settings, settings } from "../src/settings";
 
 const RequestsSchema = z
   .union([
     z.array(FanoutItemSchema).min(1),
-    z
-      .record(Name, FanoutItemSchema)
-      .refine((r) => Object.keys(r).length > 0, { message: "must name at least one request" }),
+    recordOf(Name, FanoutItemSchema).refine((r) => Object.keys(r).length > 0, {
+      message: "must name at least one request",
+    }),
   ])
   .openapi({ description: "A list of requests, or an object of requests keyed by name (results are keyed alike)" });
 

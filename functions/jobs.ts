@@ -126,6 +126,20 @@ export const jobs = createApp()
         );
       }
       checkHeaderLimits(body.requests, s);
+      // Refused before anything is stored or queued, as a webhook url is (the consumer checks every hop again).
+      const guard = createUrlGuard(s.FANOUT_ALLOW_HOSTS);
+      const errors = body.requests.flatMap((request, index) => {
+        const verdict = guard(request.url);
+        return verdict.ok ? [] : [{ path: `requests.${index}.url`, message: verdict.reason }];
+      });
+      const [first] = errors;
+      if (first) {
+        throw problem(
+          400,
+          `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`,
+          { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } },
+        );
+      }
     } else {
       if (!c.env.JOBS_WEBHOOK_SECRET) {
         throw problem(
@@ -134,6 +148,7 @@ export const jobs = createApp()
           { type: "not-configured" },
         );
       }
+      checkHeaderLimits([{ headers: body.headers ?? {} }], s);
       const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.url);
       if (!verdict.ok) {
         throw problem(400, `The webhook url may not be called: ${verdict.reason}.`, {

@@ -1,12 +1,13 @@
 /**
  * The per-request header limits of an outbound request, shared by POST /v1/fanout and fan-out jobs:
  * FANOUT_MAX_HEADERS headers and FANOUT_MAX_HEADER_BYTES bytes of them, each refused with a 413 naming its setting.
+ * Webhook jobs are delivered through the same outbound call, so their headers are held to the same limits.
  */
 import type { Settings } from "../settings";
 import type { FanoutItem } from "./fanout-schema";
 import { problem } from "./problem";
 
-export function checkHeaderLimits(items: readonly FanoutItem[], s: Settings): void {
+export function checkHeaderLimits(items: readonly Pick<FanoutItem, "headers">[], s: Settings): void {
   items.forEach((item, index) => {
     const names = Object.keys(item.headers);
     if (names.length > s.FANOUT_MAX_HEADERS) {

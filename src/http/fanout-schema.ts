@@ -4,6 +4,7 @@
  * (unknown fields refused) and carry their defaults, so a parsed value is complete.
  */
 import { z } from "@hono/zod-openapi";
+import { recordOf } from "./schemas";
 
 export const FANOUT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
@@ -26,7 +27,7 @@ export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 // Field values: visible ASCII, spaces and tabs (obs-text allowed), never CR, LF or NUL.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const ms = (max: number) => z.number().int().min(1).max(max);
 
@@ -40,11 +41,10 @@ export const FanoutItemSchema = z
       .openapi({ description: "Echoed in the result (defaults to the key, or the index)", example: "user" }),
     url: z.string().min(1).max(8_192).openapi({ example: "https://api.example.com/users/1" }),
     method: z.enum(FANOUT_METHODS).default("GET"),
-    headers: z
-      .record(
-        z.string().regex(HEADER_NAME, "must be a valid header name"),
-        z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
-      )
+    headers: recordOf(
+      z.string().regex(HEADER_NAME, "must be a valid header name"),
+      z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
+    )
       .default({})
       .refine((h) => !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
         message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,

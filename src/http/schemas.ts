@@ -11,6 +11,24 @@ export const Name = z
   .regex(NAME_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
   .openapi({ example: "orders-2026" });
 
+/**
+ * `z.record`, refusing a "__proto__" key. zod leaves that key out of what it parses (assigning it would set a
+ * prototype), so without this check the entry would vanish silently instead of being refused.
+ *
+ * @example
+ * const Headers = recordOf(z.string(), z.string()); // {"__proto__": "x"} → 400
+ */
+export const recordOf = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) =>
+  z.preprocess(
+    (input, ctx) => {
+      if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+        ctx.issues.push({ code: "custom", message: 'must not have the key "__proto__"', input });
+      }
+      return input;
+    },
+    z.record(key, value),
+  );
+
 export const ProblemSchema = z
   .object({
     type: z.string(),

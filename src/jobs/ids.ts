@@ -27,15 +27,46 @@ export async function bodyHash(body: unknown): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
 
-/** JSON with object keys sorted, so that key order does not change the fingerprint. */
+/** A piece of JSON text already written out, on canonicalJson's work stack. */
+class Text {
+  constructor(readonly text: string) {}
+}
+
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * JSON with object keys sorted, so that key order does not change the fingerprint. It walks the value with its own
+ * stack, not by recursion: a body nested as deep as MAX_BODY_BYTES allows must not overflow the call stack.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
+  const out: string[] = [];
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v instanceof Text) {
+      out.push(v.text);
+    } else if (Array.isArray(v)) {
+      out.push("[");
+      todo.push(new Text("]"));
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push(v[i] === undefined ? null : v[i]);
+        if (i > 0) todo.push(new Text(","));
+      }
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined)
+        .sort(byKey);
+      out.push("{");
+      todo.push(new Text("}"));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, x] = entries[i] as [string, unknown];
+        todo.push(x, new Text(`${i > 0 ? "," : ""}${JSON.stringify(key)}:`));
+      }
+    } else {
+      out.push(JSON.stringify(v) ?? "null");
+    }
+  }
+  return out.join("");
 }
 
 export const JOB_ID_PATTERN = /^[0-9a-f]{32}$/;

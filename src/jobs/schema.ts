@@ -3,8 +3,8 @@
  * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema } from "../http/fanout-schema";
-import { Name } from "../http/schemas";
+import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../http/fanout-schema";
+import { Name, recordOf } from "../http/schemas";
 
 export const FanoutJobSchema = z
   .object({
@@ -23,11 +23,16 @@ export const WebhookJobSchema = z
     type: z.literal("webhook"),
     url: z.string().url().openapi({ example: "https://example.com/hooks/orders" }),
     payload: z.unknown().openapi({ example: { event: "order.paid", id: 42 } }),
-    headers: z
-      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"), z.string())
+    headers: recordOf(
+      z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be a header name"),
+      z.string().max(8_192).regex(HEADER_VALUE, "must not contain control characters"),
+    )
       .optional()
       .refine((h) => !h || Object.keys(h).every((k) => !RESERVED_WEBHOOK_HEADERS.includes(k.toLowerCase())), {
         message: `may not set ${RESERVED_WEBHOOK_HEADERS.join(", ")}`,
+      })
+      .refine((h) => !h || !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
+        message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,
       }),
   })
   .strict()
@@ -43,7 +48,9 @@ export const IdempotencyHeaders = z.object({
   }),
 });
 
-export const JobIdParams = z.object({ id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a…" }) });
+export const JobIdParams = z.object({
+  id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a9c0e5b7d4e1fa2c8b6d0e9f17a53" }),
+});
 
 export const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
 
