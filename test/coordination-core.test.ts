@@ -1,6 +1,6 @@
 /** The decisions behind locks, semaphores, counters and rate limits, called directly with a chosen clock. */
 import { describe, expect, it } from "vitest";
-import { gcra } from "../src/async/gcra";
+import { gcra, gcraBatch } from "../src/async/gcra";
 import { WaitQueue } from "../src/async/wait-queue";
 import { nextValue } from "../src/objects/counter";
 import { emptyLock, expire, grant, isFree, release, renew } from "../src/objects/lock-state";
@@ -129,5 +129,25 @@ describe("WaitQueue", () => {
     expect(await c).toBe("timeout");
     expect(q.size).toBe(0);
     expect(q.shift()).toBeUndefined();
+  });
+
+  it("takes batches of a share of what is left, one at a time near the limit, never more than the burst", () => {
+    const big = { limit: 1_000, periodMs: 1_000 };
+    let tat = 0;
+    const sizes: number[] = [];
+    for (;;) {
+      const d = gcraBatch(tat, 0, big, 50, 32);
+      if (d.granted === 0) break;
+      sizes.push(d.granted);
+      tat = d.tat;
+    }
+    expect(sizes.slice(0, 2)).toEqual([31, 30]);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1_000);
+    expect(sizes.slice(-63).every((n) => n === 1)).toBe(true);
+    expect(gcraBatch(0, 0, { limit: 10_000, periodMs: 1_000 }, 50, 32)).toMatchObject({
+      granted: 50,
+      remaining: 9_950,
+    });
+    expect(gcraBatch(tat, 0, big, 50, 32)).toMatchObject({ granted: 0, allowed: false, retryAfterMs: 1 });
   });
 });

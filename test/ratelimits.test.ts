@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
 import { onError } from "../src/http/problem";
-import { hashKey, rateLimit } from "../src/http/rate-limit";
+import { hashKey, type Limiter, rateLimit } from "../src/http/rate-limit";
 import { BASE, call, unique } from "./helpers/api";
 
 type Decision = { key: string; allowed: boolean; remaining: number; resetMs: number; retryAfterMs: number };
@@ -130,5 +130,110 @@ describe("the rateLimit middleware", () => {
     const res = await call("GET", `/v1/counters/${unique("c")}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("ratelimit-limit")).toBe("100000");
+  });
+});
+
+describe("the rateLimit middleware with leases", () => {
+  const DAY = 86_400_000;
+  /** One middleware = one isolate: its own batches, asking the real RateLimiter object; every call recorded. */
+  const isolate = (key: string, limit: number, lease: { max: number; ttlMs: number }, now?: () => number) => {
+    const calls: { max: number; granted: number }[] = [];
+    const limiter = (c: { env: Env }, k: string): Limiter => {
+      const stub = c.env.RATE_LIMITER.getByName(k);
+      return {
+        limit: (l) => stub.limit(l),
+        lease: async (l, max, divisor) => {
+          const d = await stub.lease(l, max, divisor);
+          calls.push({ max, granted: d.granted });
+          return d;
+        },
+      };
+    };
+    const app = new Hono<{ Bindings: Env }>()
+      .use(rateLimit({ key: () => key, limit, periodMs: DAY, lease, limiter, now }))
+      .get("/", (c) => c.text("ok"))
+      .onError(onError);
+    return { calls, get: () => app.request("/", {}, env) };
+  };
+
+  it("never admits more than the limit across four isolates taking batches concurrently", async () => {
+    const key = unique("lease");
+    const isolates = Array.from({ length: 4 }, () => isolate(key, 300, { max: 50, ttlMs: 60_000 }));
+    let allowed = 0;
+    let refused = 0;
+    for (let round = 0; round < 20; round++) {
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => isolates[i % 4]?.get()));
+      for (const res of answers) {
+        if (res?.status === 200) allowed++;
+        else if (res?.status === 429) refused++;
+      }
+    }
+    const calls = isolates.flatMap((i) => i.calls);
+    const granted = calls.reduce((sum, c) => sum + c.granted, 0);
+    // Batches never expired here, so every unit the object handed out was spent: exactly the limit, no more.
+    expect(granted).toBe(300);
+    expect(allowed).toBe(300);
+    expect(refused).toBe(500);
+    // Batches were taken (and spent without asking), and some isolate asked for one at a time near the limit.
+    expect(calls.some((c) => c.granted > 1)).toBe(true);
+    expect(calls.filter((c) => c.granted > 0).length).toBeLessThan(300);
+    const object = await env.RATE_LIMITER.getByName(key).limit({ limit: 300, periodMs: DAY });
+    expect(object).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it("takes a share of what is left and admits from it without asking, with truthful headers", async () => {
+    const { calls, get } = isolate(unique("lease"), 3_200, { max: 50, ttlMs: 60_000 });
+    const first = await get();
+    // floor(3200 / 32) = 100, capped at max 50: the object keeps 3150, this isolate holds 49 more.
+    expect(calls).toEqual([{ max: 50, granted: 50 }]);
+    expect(first.headers.get("ratelimit-remaining")).toBe("3199");
+    const second = await get();
+    expect(second.headers.get("ratelimit-remaining")).toBe("3198");
+    for (let i = 0; i < 48; i++) expect((await get()).status).toBe(200);
+    expect(calls).toHaveLength(1);
+    await get();
+    expect(calls).toEqual([
+      { max: 50, granted: 50 },
+      { max: 50, granted: 50 },
+    ]);
+  });
+
+  it("asks the object on every request near the limit, and refuses without asking until the retry time", async () => {
+    const { calls, get } = isolate(unique("lease"), 40, { max: 50, ttlMs: 60_000 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 42; i++) statuses.push((await get()).status);
+    expect(statuses.slice(0, 40).every((s) => s === 200)).toBe(true);
+    expect(statuses.slice(40)).toEqual([429, 429]);
+    // Fewer than 2 × 32 left: one unit per call; the 42nd request was refused from the 41st's answer.
+    expect(calls).toHaveLength(41);
+    expect(calls.slice(0, 40).every((c) => c.granted === 1)).toBe(true);
+    expect(calls[40]).toEqual({ max: 50, granted: 0 });
+  });
+
+  it("loses what an expired batch did not spend: never given back, never spent late", async () => {
+    const key = unique("lease");
+    let clock = 1_000_000;
+    const { calls, get } = isolate(key, 3_200, { max: 50, ttlMs: 1_000 }, () => clock);
+    await get();
+    clock += 999;
+    await get();
+    expect(calls).toHaveLength(1);
+    clock += 1;
+    // The batch (48 left) expired: this request takes a new one.
+    const res = await get();
+    expect(calls).toHaveLength(2);
+    expect(res.headers.get("ratelimit-remaining")).toBe(String(3_200 - 100 + 49));
+    // The object counted both batches as spent: 100 gone, though only 3 requests were admitted.
+    const object = await env.RATE_LIMITER.getByName(key).limit({ limit: 3_200, periodMs: DAY });
+    expect(object).toMatchObject({ allowed: true, remaining: 3_200 - 101 });
+  });
+
+  it("refuses a bad lease option when the factory runs", () => {
+    expect(() => rateLimit({ key: () => "k", limit: 1, periodMs: 1_000, lease: { max: 0, ttlMs: 1_000 } })).toThrow(
+      /lease\.max/,
+    );
+    expect(() => rateLimit({ key: () => "k", limit: 1, periodMs: 1_000, lease: { max: 2, ttlMs: 0 } })).toThrow(
+      /lease\.ttlMs/,
+    );
   });
 });

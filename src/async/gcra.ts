@@ -54,3 +54,29 @@ export function gcra(storedTat: number, now: number, limits: GcraLimits): GcraDe
   }
   return { allowed: true, remaining: units(newTat), resetMs: Math.ceil(newTat - now), retryAfterMs: 0, tat: newTat };
 }
+
+export interface GcraBatch extends GcraDecision {
+  /** Units taken: 0 when refused, otherwise 1 to `max`. */
+  granted: number;
+}
+
+/**
+ * Take a batch of units at once (a lease for a caller that spends them itself): a share of what is available now,
+ * `floor(available / divisor)` capped at `max`, and never fewer than 1 while anything is available, so near the
+ * limit every call takes exactly one. The units are gone from the key as if spent now: whatever the caller does not
+ * spend is lost, never given to anyone else, so the limit holds however many callers take batches.
+ *
+ * @example
+ * const d = gcraBatch(tat, Date.now(), { limit: 1000, periodMs: 60_000 }, 50, 32);
+ * if (d.granted > 0) tat = d.tat; // spend d.granted requests locally
+ */
+export function gcraBatch(storedTat: number, now: number, limits: GcraLimits, max: number, divisor: number): GcraBatch {
+  const probe = gcra(storedTat, now, { ...limits, cost: 1 });
+  if (!probe.allowed) return { ...probe, granted: 0 };
+  // Available before taking anything: what remains after one, plus that one.
+  const available = probe.remaining + 1;
+  const granted = Math.max(1, Math.min(max, Math.floor(available / divisor), available));
+  const batch = gcra(storedTat, now, { ...limits, cost: granted });
+  // Rounding may refuse a batch of exactly what `remaining` counted: take the one unit the probe allowed instead.
+  return batch.allowed ? { ...batch, granted } : { ...probe, granted: 1 };
+}

@@ -1,11 +1,18 @@
 /**
- * Rate-limit middleware on RateLimiter Durable Objects (GCRA, exact per key): over the limit it answers 429
- * problem+json with `Retry-After`; every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and
- * `RateLimit-Reset` (seconds). `apiRateLimit()` is the service's own limit on /v1, per bearer token.
+ * Rate-limit middleware on RateLimiter Durable Objects (GCRA): over the limit it answers 429 problem+json with
+ * `Retry-After`; every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+ * (seconds). `apiRateLimit()` is the service's own limit on /v1, per bearer token.
+ *
+ * Exact by default: one object call per request. With `lease`, the middleware (one per isolate) takes requests from
+ * the object in batches and admits them itself until the batch runs out or expires, so most requests cost no call.
+ * The object deducts a batch up front, so the isolates together never admit more than the object granted; what an
+ * isolate does not spend in time is lost (under-admission, never over-admission). A batch is a share of what the
+ * key has left (1 per call near the limit), so near the limit the middleware is exact again.
  */
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
-import type { RateLimitDecision } from "../objects/rate-limiter";
+import type { RateLimitDecision, RateLimitLease } from "../objects/rate-limiter";
 import { settings } from "../settings";
+import { bearerDigest } from "./auth";
 import { problem } from "./problem";
 
 type Setting<E extends HonoEnv> = number | ((c: Context<E>) => number);
@@ -20,8 +27,38 @@ export interface RateLimitOptions<E extends HonoEnv> {
   burst?: number;
   /** The setting the limit comes from, named in the 429 (e.g. "API_RATE_LIMIT"). */
   setting?: string;
+  /**
+   * Take requests in batches of up to `max` that this middleware admits itself within `ttlMs` (see the module
+   * comment). A `max` of 1 asks the object on every request.
+   */
+  lease?: { max: Setting<E>; ttlMs: Setting<E> };
   /** Which RateLimiter to ask; defaults to the RATE_LIMITER binding. */
-  limiter?: (c: Context<E>, key: string) => { limit: (l: LimitArgs) => Promise<RateLimitDecision> };
+  limiter?: (c: Context<E>, key: string) => Limiter;
+  /** The clock batches expire by (tests). */
+  now?: () => number;
+}
+
+export interface Limiter {
+  limit(l: LimitArgs): Promise<RateLimitDecision>;
+  lease(l: Omit<LimitArgs, "cost">, max: number, divisor: number): Promise<RateLimitLease>;
+}
+
+/** A batch is at most this share of what the key has left: 1 per call once fewer than 2 × LEASE_DIVISOR are left. */
+export const LEASE_DIVISOR = 32;
+/** Keys whose batches one middleware remembers; the oldest is forgotten (its unspent batch lost) beyond this. */
+const MAX_KEYS = 1_024;
+
+/** What one middleware (one isolate) holds for a key. */
+interface Held {
+  /** Unspent batches, oldest first. */
+  batches: { left: number; expiresAt: number }[];
+  /** The object's `remaining` and reset time as of its last answer. */
+  remaining: number;
+  resetAt: number;
+  /** The object refused until then: no request can be allowed before (nothing ever returns to a key). */
+  refusedUntil: number;
+  /** A batch request is in flight: requests meanwhile ask for one unit each instead of another batch. */
+  asking: boolean;
 }
 
 interface LimitArgs {
@@ -40,6 +77,8 @@ function checkNumber(name: string, value: unknown, min: number): void {
 /**
  * @example
  * app.use("/v1/search/*", rateLimit({ key: (c) => c.req.header("cf-connecting-ip") ?? "anon", limit: 10, periodMs: 1000 }))
+ * // 10,000 a minute, admitted from batches of up to 50 that expire after 1 s unspent:
+ * app.use("/v1/*", rateLimit({ key: (c) => c.var.user, limit: 10_000, periodMs: 60_000, lease: { max: 50, ttlMs: 1000 } }))
  */
 export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
   options: RateLimitOptions<E>,
@@ -47,14 +86,67 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
   checkNumber("limit", options.limit, 0);
   checkNumber("periodMs", options.periodMs, 1);
   checkNumber("burst", options.burst, 1);
+  checkNumber("lease.max", options.lease?.max, 1);
+  checkNumber("lease.ttlMs", options.lease?.ttlMs, 1);
   const read = (s: Setting<E>, c: Context<E>) => (typeof s === "number" ? s : s(c));
-  const limiter = options.limiter ?? ((c: Context<E>, key: string) => (c.env as Env).RATE_LIMITER.getByName(key));
+  const limiter =
+    options.limiter ?? ((c: Context<E>, key: string): Limiter => (c.env as Env).RATE_LIMITER.getByName(key));
+  const now = options.now ?? Date.now;
+  const held = new Map<string, Held>();
+
+  /** Admit from a held batch or take a new one; the decision and the headers' view of the key. */
+  async function leased(c: Context<E>, key: string, limits: LimitArgs, max: number, ttlMs: number) {
+    const id = `${key}\n${limits.limit}\n${limits.periodMs}`;
+    let h = held.get(id);
+    if (!h) {
+      if (held.size >= MAX_KEYS) held.delete(held.keys().next().value as string);
+      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: false };
+      held.set(id, h);
+    }
+    const t = now();
+    h.batches = h.batches.filter((b) => b.left > 0 && b.expiresAt > t);
+    const batch = h.batches[0];
+    if (batch) {
+      batch.left--;
+      const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+      return { allowed: true, remaining, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: 0 };
+    }
+    if (h.refusedUntil > t) {
+      const wait = h.refusedUntil - t;
+      return { allowed: false, remaining: 0, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: wait };
+    }
+    const ask = h.asking ? 1 : max;
+    if (ask > 1) h.asking = true;
+    let d: RateLimitLease;
+    try {
+      d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
+    } finally {
+      if (ask > 1) h.asking = false;
+    }
+    const at = now();
+    h.remaining = d.remaining;
+    h.resetAt = at + d.resetMs;
+    if (d.granted === 0) {
+      h.refusedUntil = at + d.retryAfterMs;
+      return d;
+    }
+    h.refusedUntil = 0;
+    if (d.granted > 1) h.batches.push({ left: d.granted - 1, expiresAt: at + ttlMs });
+    const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+    return { ...d, remaining };
+  }
+
   return async function rateLimit(c, next) {
     const limit = read(options.limit, c);
     if (limit === 0) return next();
     const periodMs = read(options.periodMs, c);
     const key = await options.key(c);
-    const d = await limiter(c, key).limit({ limit, periodMs, burst: options.burst });
+    const limits = { limit, periodMs, burst: options.burst };
+    const max = options.lease ? read(options.lease.max, c) : 1;
+    const d =
+      max > 1 && options.lease
+        ? await leased(c, key, limits, max, read(options.lease.ttlMs, c))
+        : await limiter(c, key).limit(limits);
     const headers = {
       "ratelimit-limit": String(limit),
       "ratelimit-remaining": String(d.remaining),
@@ -80,20 +172,29 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
 
 const encoder = new TextEncoder();
 
+const hex16 = (digest: ArrayBuffer) =>
+  Array.from(new Uint8Array(digest, 0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+
 /** A short, stable, non-reversible id of a secret, for use as a key. */
 export async function hashKey(secret: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
-  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex16(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
-/** The service's limit on /v1 per bearer token (API_RATE_LIMIT per API_RATE_PERIOD_MS), keyed by the token's hash. */
+/**
+ * The service's limit on /v1 per bearer token (API_RATE_LIMIT per API_RATE_PERIOD_MS), keyed by the token's hash
+ * (the digest bearerAuth already took), admitted from leases of up to API_RATE_LEASE_MAX that expire after
+ * API_RATE_LEASE_MS.
+ */
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
     key: async (c) => {
+      const verified = bearerDigest(c.req.raw);
+      if (verified) return `api:${hex16(verified)}`;
       const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
       return `api:${await hashKey(token)}`;
     },
     limit: (c) => settings(c.env).API_RATE_LIMIT,
     periodMs: (c) => settings(c.env).API_RATE_PERIOD_MS,
+    lease: { max: (c) => settings(c.env).API_RATE_LEASE_MAX, ttlMs: (c) => settings(c.env).API_RATE_LEASE_MS },
     setting: "API_RATE_LIMIT",
   });

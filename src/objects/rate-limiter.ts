@@ -8,13 +8,18 @@
  * trade for a limiter, and the wrong one for a lock, which waits for its writes.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type GcraLimits, gcra } from "../async/gcra";
+import { type GcraLimits, gcra, gcraBatch } from "../async/gcra";
 
 export interface RateLimitDecision {
   allowed: boolean;
   remaining: number;
   resetMs: number;
   retryAfterMs: number;
+}
+
+export interface RateLimitLease extends RateLimitDecision {
+  /** Units taken for the caller to spend itself (0 when refused). */
+  granted: number;
 }
 
 const TAT = "tat";
@@ -27,6 +32,20 @@ export class RateLimiter extends DurableObject<Env> {
     this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
     const { tat, ...decision } = gcra(this.#tat, Date.now(), limits);
     if (decision.allowed) {
+      this.#tat = tat;
+      await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
+    }
+    return decision;
+  }
+
+  /**
+   * Take a batch of single-unit requests for a caller that admits them itself (the rateLimit middleware's lease):
+   * `floor(available / divisor)` of them, at most `max`, at least 1 while any is available. They count as spent now.
+   */
+  async lease(limits: Omit<GcraLimits, "cost">, max: number, divisor: number): Promise<RateLimitLease> {
+    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
+    const { tat, ...decision } = gcraBatch(this.#tat, Date.now(), limits, max, divisor);
+    if (decision.granted > 0) {
       this.#tat = tat;
       await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
     }
