@@ -1,6 +1,7 @@
 /**
  * Baseline figures every other scenario compares against: GET /healthz req/s on Miniflare (the built bundle) and
- * through `wrangler dev` (which adds a proxy hop), in the same run.
+ * through `wrangler dev` (which adds a proxy hop), in the same run; and what Miniflare's local static-assets router
+ * (an extra worker hop in front of every request, from the [assets] block) costs.
  */
 import autocannon from "autocannon";
 import { round } from "./lib/stats.ts";
@@ -16,6 +17,9 @@ export default async function health(ctx: BenchContext): Promise<string[]> {
   const mf = await startMiniflare(ctx.bundle);
   const onMiniflare = await reqPerSec(`${mf.url}/healthz`);
   await mf.stop();
+  const bare = await startMiniflare(ctx.bundle, {}, { assets: false });
+  const withoutAssets = await reqPerSec(`${bare.url}/healthz`);
+  await bare.stop();
   const dev = await startWranglerDev(await freePort());
   const onWrangler = await reqPerSec(`${dev.url}/healthz`);
   await dev.stop();
@@ -25,5 +29,7 @@ export default async function health(ctx: BenchContext): Promise<string[]> {
     `| GET /healthz req/s, Miniflare (built bundle) | ${round(onMiniflare, 0)} |`,
     `| GET /healthz req/s, wrangler dev | ${round(onWrangler, 0)} |`,
     `| wrangler dev / Miniflare | ${round(onWrangler / onMiniflare)} |`,
+    `| GET /healthz req/s, Miniflare without the [assets] router hop | ${round(withoutAssets, 0)} |`,
+    `| with the assets router / without | ${round(onMiniflare / withoutAssets)} |`,
   ];
 }

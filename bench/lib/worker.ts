@@ -29,12 +29,19 @@ export function buildBundle(): string {
 }
 
 /** Start the built worker on Miniflare on a loopback port; `vars` override wrangler.toml [vars]. */
-export async function startMiniflare(bundle: string, vars: Record<string, string> = {}): Promise<RunningWorker> {
+export async function startMiniflare(
+  bundle: string,
+  vars: Record<string, string> = {},
+  opts: { assets?: boolean } = {},
+): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is one ES module: wrangler's module rules (for unbundled imports) do not apply to it.
-  const { modulesRules: _rules, ...options } = workerOptions;
+  // `assets: false` leaves out the static-assets router, which locally puts an extra worker hop before every request
+  // (only to measure that hop: the service's own configuration has it).
+  const { modulesRules: _rules, assets, ...options } = workerOptions;
   const worker = {
     ...options,
+    ...(opts.assets === false ? {} : { assets }),
     name: "edgeloop",
     modules: true,
     scriptPath: bundle,
