@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import { checkLeaseBounds, untilAnswered } from "../src/http/leases";
+import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
 import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
@@ -102,11 +102,7 @@ export const locks = createApp()
       return c.json({ name, ...grant }, 200);
     }
     if (result.reason === "queue-full") {
-      throw problem(503, `Lock ${name} already has LEASE_MAX_WAITERS (${result.waiters}) waiters.`, {
-        type: "too-many-waiters",
-        extensions: { waiters: result.waiters, limit: "LEASE_MAX_WAITERS" },
-        headers: { "retry-after": "1" },
-      });
+      throw tooManyWaiters("Lock", name, result.waiters);
     }
     throw problem(409, `Lock ${name} is held${waitMs > 0 ? ` (waited ${waitMs} ms)` : ""}.`, {
       type: "lock-held",

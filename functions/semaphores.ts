@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import { checkLeaseBounds, untilAnswered } from "../src/http/leases";
+import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
 import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
@@ -135,11 +135,7 @@ export const semaphores = createApp()
       return c.json({ name, ...lease }, 200);
     }
     if (result.reason === "queue-full") {
-      throw problem(503, `Semaphore ${name} already has LEASE_MAX_WAITERS (${result.waiters}) waiters.`, {
-        type: "too-many-waiters",
-        extensions: { waiters: result.waiters, limit: "LEASE_MAX_WAITERS" },
-        headers: { "retry-after": "1" },
-      });
+      throw tooManyWaiters("Semaphore", name, result.waiters);
     }
     if (result.reason === "limit-mismatch") {
       throw problem(409, `Semaphore ${name} is in use with limit ${result.limit}, not ${limit}.`, {

@@ -60,3 +60,12 @@ export async function untilAnswered<T>(c: Context, call: Promise<T>, cancel: () 
     signal.removeEventListener("abort", onAbort);
   }
 }
+
+/** The 503 for a lock or semaphore whose line of waiters is full (LEASE_MAX_WAITERS). */
+export function tooManyWaiters(what: "Lock" | "Semaphore", name: string, waiters: number) {
+  return problem(503, `${what} ${name} already has LEASE_MAX_WAITERS (${waiters}) waiters.`, {
+    type: "too-many-waiters",
+    extensions: { waiters, limit: "LEASE_MAX_WAITERS" },
+    headers: { "retry-after": "1" },
+  });
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+import type { JobStatus as Status } from "../../src/jobs/types.ts";
 import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
 
 let worker: RunningWorker;
@@ -20,16 +21,6 @@ afterAll(async () => {
 });
 
 const headers = () => ({ authorization: `Bearer ${worker.token}`, "content-type": "application/json" });
-
-interface Status {
-  state: string;
-  total: number;
-  done: number;
-  failed: number;
-  dead: number;
-  attempts: number;
-  chunks: number;
-}
 
 describe("jobs on the built worker, with the queue consumer running in Miniflare", () => {
   it("runs a 2,000-URL job through transient 503s to exactly 2,000 results with the 404s reported", async () => {

@@ -1,6 +1,7 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import type { JobStatus as Status } from "../../src/jobs/types";
 import { AUTH, BASE, deliver, newJobId, path, seedFanoutJob, UP } from "./helpers";
 
 const JSON_HEADERS = { ...AUTH, "content-type": "application/json" };
@@ -20,17 +21,6 @@ interface Created {
   state: string;
   statusUrl: string;
   room: string;
-}
-
-interface Status {
-  id: string;
-  state: string;
-  total: number;
-  done: number;
-  failed: number;
-  dead: number;
-  attempts: number;
-  chunks: number;
 }
 
 async function waitForEnd(id: string): Promise<Status> {
