@@ -64,6 +64,7 @@ export const JobStatusSchema = z
     failed: z.number().int(),
     dead: z.number().int(),
     attempts: z.number().int(),
+    resends: z.number().int().openapi({ description: "Chunks sent again because their queue message was lost" }),
     chunks: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),

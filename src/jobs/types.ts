@@ -37,6 +37,8 @@ export interface JobStatus {
   dead: number;
   /** Deliveries of the job's chunks that ran (first tries and retries). */
   attempts: number;
+  /** Chunks the watchdog sent again because their queue message was lost (no activity for JOBS_STALL_SECONDS). */
+  resends: number;
   chunks: number;
   createdAt: string;
   updatedAt: string;
