@@ -73,6 +73,8 @@ export const settingsSchema = z.object({
   JOBS_MAX_RESULT_BYTES: int(65_536, 1_024, 1_048_576),
   JOBS_RESULTS_PAGE_MAX: int(1_000, 1, 10_000),
   JOBS_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  JOBS_STALL_SECONDS: int(900, 1, 86_400),
+  JOBS_STALL_RESENDS: int(3, 0, 100),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

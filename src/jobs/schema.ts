@@ -64,6 +64,10 @@ export const JobStatusSchema = z
     failed: z.number().int(),
     dead: z.number().int(),
     attempts: z.number().int(),
+    resends: z
+      .number()
+      .int()
+      .openapi({ description: "Times a chunk was sent again because its queue message was lost (JOBS_STALL_SECONDS)" }),
     chunks: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -37,6 +37,11 @@ export interface JobStatus {
   dead: number;
   /** Deliveries of the job's chunks that ran (first tries and retries). */
   attempts: number;
+  /**
+   * Times the watchdog sent a chunk again because its queue message was lost (no activity for JOBS_STALL_SECONDS);
+   * `POST /v1/jobs/:id/retry` starts the count of the chunks it revives afresh.
+   */
+  resends: number;
   chunks: number;
   createdAt: string;
   updatedAt: string;

@@ -2,12 +2,20 @@
  * Job: one Durable Object per job. Its SQLite holds the job (type, spec, state, counters), its chunks (requests,
  * delivery attempts, pending/done/dead) and its results by request index, so a chunk delivered twice (Queues are
  * at-least-once) is applied once. It sends its own chunks to the queue and publishes throttled progress.
+ *
+ * Watchdog: each chunk records when it was last sent, delivered or recorded (`touched_at`). While chunks are
+ * pending the object keeps one alarm at the job's stall deadline (its latest activity + JOBS_STALL_SECONDS). A job
+ * that reaches it has lost its messages (the local in-memory broker restarted, a dead letter that could not be
+ * marked): the alarm sends every pending chunk again, at most JOBS_STALL_RESENDS times each, then marks it dead, so
+ * the job ends partial or failed instead of hanging.
  */
 import { DurableObject } from "cloudflare:workers";
+import { log } from "../http/log";
 import { batchesOf, chunkMessage, chunkRanges } from "../jobs/chunks";
 import { type JobProgress, publishProgress } from "../jobs/progress";
 import { Throttle } from "../jobs/throttle";
 import type { JobMessage, JobResult, JobState, JobStatus, JobType } from "../jobs/types";
+import { settings } from "../settings";
 
 /** At most ~5 progress updates a second per job. */
 export const PROGRESS_INTERVAL_MS = 200;
@@ -90,6 +98,8 @@ interface ChunkRow {
   sent: number;
   recorded: number;
   error: string | null;
+  touched_at: number;
+  resends: number;
   [column: string]: SqlStorageValue;
 }
 
@@ -110,16 +120,18 @@ export class Job extends DurableObject<Env> {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
       idx INTEGER PRIMARY KEY, start INTEGER NOT NULL, count INTEGER NOT NULL, requests TEXT NOT NULL,
       state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
-      recorded INTEGER NOT NULL DEFAULT 0, error TEXT)`);
+      recorded INTEGER NOT NULL DEFAULT 0, error TEXT,
+      touched_at INTEGER NOT NULL DEFAULT 0, resends INTEGER NOT NULL DEFAULT 0)`);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS results (
       idx INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, ok INTEGER NOT NULL, data TEXT NOT NULL)`);
   }
 
   /**
    * Create the job once: a second call with the same body hash returns the existing job ("existing"), one with
-   * a different body returns "conflict". Nothing is sent: call `dispatch()` next.
+   * a different body returns "conflict". Nothing is sent: call `dispatch()` next (the watchdog's alarm is armed,
+   * so chunks never sent are sent by it after JOBS_STALL_SECONDS).
    */
-  create(input: CreateJobInput): CreateOutcome {
+  async create(input: CreateJobInput): Promise<CreateOutcome> {
     const existing = this.#job();
     if (existing) {
       return {
@@ -146,17 +158,19 @@ export class Job extends DurableObject<Env> {
       if (input.type === "fanout") {
         for (const range of chunkRanges(total, input.chunkSize)) {
           this.#sql.exec(
-            "INSERT INTO chunks (idx, start, count, requests) VALUES (?, ?, ?, ?)",
+            "INSERT INTO chunks (idx, start, count, requests, touched_at) VALUES (?, ?, ?, ?, ?)",
             range.index,
             range.start,
             range.count,
             JSON.stringify(requests.slice(range.start, range.start + range.count)),
+            now,
           );
         }
       } else {
-        this.#sql.exec("INSERT INTO chunks (idx, start, count, requests) VALUES (0, 0, 1, 'null')");
+        this.#sql.exec("INSERT INTO chunks (idx, start, count, requests, touched_at) VALUES (0, 0, 1, 'null', ?)", now);
       }
     });
+    await this.#arm();
     return { outcome: "created", status: this.#status(this.#mustJob()) };
   }
 
@@ -172,21 +186,10 @@ export class Job extends DurableObject<Env> {
       .exec<ChunkRow>("SELECT * FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx")
       .toArray();
     if (chunks.length === 0) return { sent: 0 };
-    this.#sql.exec("UPDATE chunks SET sent = 1 WHERE sent = 0 AND state = 'pending'");
-    const messages: JobMessage[] = chunks.map((c) =>
-      chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
-    );
-    let sent = 0;
-    try {
-      for (const batch of batchesOf(messages)) {
-        await this.env.JOBS_QUEUE.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
-        sent += batch.length;
-      }
-    } catch (err) {
-      for (const m of messages.slice(sent)) this.#sql.exec("UPDATE chunks SET sent = 0 WHERE idx = ?", m.chunk);
-      return { sent, error: err instanceof Error ? err.message : String(err) };
-    }
-    return { sent };
+    this.#sql.exec("UPDATE chunks SET sent = 1, touched_at = ? WHERE sent = 0 AND state = 'pending'", Date.now());
+    const outcome = await this.#send(job, chunks);
+    for (const c of chunks.slice(outcome.sent)) this.#sql.exec("UPDATE chunks SET sent = 0 WHERE idx = ?", c.idx);
+    return outcome;
   }
 
   /** The job's status, or null when no job has this id. */
@@ -215,7 +218,7 @@ export class Job extends DurableObject<Env> {
     const pending: number[] = [];
     for (let i = row.start; i < row.start + row.count; i++) if (!recorded.has(i)) pending.push(i);
     const now = Date.now();
-    this.#sql.exec("UPDATE chunks SET attempts = attempts + 1 WHERE idx = ?", chunk);
+    this.#sql.exec("UPDATE chunks SET attempts = attempts + 1, touched_at = ? WHERE idx = ?", now, chunk);
     this.#sql.exec(
       "UPDATE job SET attempts = attempts + 1, state = CASE state WHEN 'queued' THEN 'running' ELSE state END, updated_at = ?",
       now,
@@ -238,7 +241,11 @@ export class Job extends DurableObject<Env> {
    * chunk is pending. `note.lastError` keeps the chunk's last transient failure (shown if it dies);
    * `note.jobError` sets the job's error (a webhook delivery that ended without a 2xx). Returns the status after.
    */
-  record(chunk: number, resultsJson: string, note: { lastError?: string; jobError?: string } = {}): JobStatus | null {
+  async record(
+    chunk: number,
+    resultsJson: string,
+    note: { lastError?: string; jobError?: string } = {},
+  ): Promise<JobStatus | null> {
     const job = this.#job();
     const row = this.#chunk(chunk);
     if (!job || !row) return null;
@@ -262,10 +269,11 @@ export class Job extends DurableObject<Env> {
       }
       const now = Date.now();
       this.#sql.exec(
-        `UPDATE chunks SET recorded = recorded + ?, error = COALESCE(?, error),
+        `UPDATE chunks SET recorded = recorded + ?, error = COALESCE(?, error), touched_at = ?,
            state = CASE WHEN recorded + ? >= count THEN 'done' ELSE state END WHERE idx = ?`,
         inserted,
         note.lastError ?? null,
+        now,
         inserted,
         chunk,
       );
@@ -280,11 +288,12 @@ export class Job extends DurableObject<Env> {
       this.#finish();
     });
     this.#progress(this.#isTerminal());
+    if (this.#isTerminal()) await this.#arm();
     return this.status();
   }
 
   /** The dead-letter consumer: chunk `chunk` ran out of retries. The job ends partial or failed, not hanging. */
-  markDead(chunk: number, error: string): JobStatus | null {
+  async markDead(chunk: number, error: string): Promise<JobStatus | null> {
     const job = this.#job();
     const row = this.#chunk(chunk);
     if (!job || !row) return null;
@@ -295,18 +304,20 @@ export class Job extends DurableObject<Env> {
         this.#finish();
       });
       this.#progress(this.#isTerminal());
+      if (this.#isTerminal()) await this.#arm();
     }
     return this.status();
   }
 
   /** Cancel: chunks not yet run are skipped (and acked) when delivered. A finished job cannot be canceled. */
-  cancel(): CancelOutcome | null {
+  async cancel(): Promise<CancelOutcome | null> {
     const job = this.#job();
     if (!job) return null;
     if (job.state === "canceled") return { outcome: "canceled", status: this.#status(job) };
     if (job.state !== "queued" && job.state !== "running") return { outcome: "conflict", status: this.#status(job) };
     this.#sql.exec("UPDATE job SET state = 'canceled', updated_at = ? ", Date.now());
     this.#progress(true);
+    await this.#arm();
     return { outcome: "canceled", status: this.#status(this.#mustJob()) };
   }
 
@@ -322,16 +333,68 @@ export class Job extends DurableObject<Env> {
     if (dead > 0) {
       this.ctx.storage.transactionSync(() => {
         this.#sql.exec(
-          "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, error = NULL WHERE state = 'dead'",
+          "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, resends = 0, error = NULL WHERE state = 'dead'",
         );
         this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", Date.now());
       });
     }
     // Also sends pending chunks an earlier failed send left behind.
     const dispatched = await this.dispatch();
+    if (dead > 0) await this.#arm();
     if (dead === 0 && dispatched.sent === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
     this.#progress(false);
     return { outcome: "requeued", requeued: dispatched.sent, status: this.#status(this.#mustJob()) };
+  }
+
+  /**
+   * The watchdog. At the stall deadline (no chunk of the job sent, delivered or recorded for JOBS_STALL_SECONDS),
+   * every pending chunk is taken as lost: sent again (counted in `resends`) or, after JOBS_STALL_RESENDS re-sends,
+   * marked dead so the job ends. Fired early (activity moved the deadline), again, or for a finished job, it
+   * changes nothing but the next alarm. A failed send is logged, not thrown: it counts as a lost message.
+   */
+  override async alarm(): Promise<void> {
+    const job = this.#job();
+    if (!job || this.#isTerminal()) return;
+    const s = settings(this.env);
+    const now = Date.now();
+    const deadline = this.#stallDeadline(s.JOBS_STALL_SECONDS);
+    if (deadline === null || deadline > now) {
+      await this.#arm();
+      return;
+    }
+    const stalled = this.#sql.exec<ChunkRow>("SELECT * FROM chunks WHERE state = 'pending' ORDER BY idx").toArray();
+    const resend = stalled.filter((c) => c.resends < s.JOBS_STALL_RESENDS);
+    const lost = stalled.filter((c) => c.resends >= s.JOBS_STALL_RESENDS);
+    this.ctx.storage.transactionSync(() => {
+      for (const c of resend) {
+        this.#sql.exec("UPDATE chunks SET resends = resends + 1, sent = 1, touched_at = ? WHERE idx = ?", now, c.idx);
+      }
+      for (const c of lost) {
+        const error =
+          `chunk ${c.idx}: its queue message was lost (nothing heard of it for JOBS_STALL_SECONDS = ` +
+          `${s.JOBS_STALL_SECONDS} s after ${c.resends} re-send(s), JOBS_STALL_RESENDS)` +
+          (c.error ? `; before that: ${c.error}` : "");
+        this.#sql.exec("UPDATE chunks SET state = 'dead', error = ? WHERE idx = ?", error, c.idx);
+      }
+      if (lost.length > 0) {
+        this.#sql.exec("UPDATE job SET updated_at = ?", now);
+        this.#finish();
+      }
+    });
+    if (resend.length > 0) {
+      const outcome = await this.#send(job, resend);
+      log(outcome.error ? "error" : "warn", "job chunks re-sent after a stall", {
+        jobId: job.id,
+        chunks: resend.map((c) => c.idx),
+        sent: outcome.sent,
+        ...(outcome.error ? { error: outcome.error } : {}),
+      });
+    }
+    if (lost.length > 0) {
+      log("warn", "job chunks lost", { jobId: job.id, chunks: lost.map((c) => c.idx), state: this.#job()?.state });
+    }
+    this.#progress(this.#isTerminal());
+    await this.#arm();
   }
 
   /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */
@@ -358,6 +421,40 @@ export class Job extends DurableObject<Env> {
   }
 
   // ---- internals
+
+  /** Send these chunks' messages (sendBatch calls within the queue's limits); `sent` counts those that went out. */
+  async #send(job: JobRow, chunks: ChunkRow[]): Promise<DispatchOutcome> {
+    const messages: JobMessage[] = chunks.map((c) =>
+      chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
+    );
+    let sent = 0;
+    try {
+      for (const batch of batchesOf(messages)) {
+        await this.env.JOBS_QUEUE.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+        sent += batch.length;
+      }
+    } catch (err) {
+      return { sent, error: err instanceof Error ? err.message : String(err) };
+    }
+    return { sent };
+  }
+
+  /** The job's stall deadline: its latest chunk activity + the stall time, or null when no chunk is pending. */
+  #stallDeadline(stallSeconds: number): number | null {
+    const row = this.#sql
+      .exec<{ pending: number; last: number | null }>(
+        "SELECT SUM(state = 'pending') AS pending, MAX(touched_at) AS last FROM chunks",
+      )
+      .one();
+    return row.pending > 0 && row.last !== null ? row.last + stallSeconds * 1_000 : null;
+  }
+
+  /** Keep the one alarm at the stall deadline while the job runs; a finished or canceled job has none. */
+  async #arm(): Promise<void> {
+    const deadline = this.#isTerminal() ? null : this.#stallDeadline(settings(this.env).JOBS_STALL_SECONDS);
+    if (deadline === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(deadline);
+  }
 
   #job(): JobRow | null {
     return this.#sql.exec<JobRow>("SELECT * FROM job WHERE singleton = 1").toArray()[0] ?? null;
@@ -418,6 +515,7 @@ export class Job extends DurableObject<Env> {
       failed: job.failed + dead,
       dead,
       attempts: job.attempts,
+      resends: this.#sql.exec<{ n: number | null }>("SELECT SUM(resends) AS n FROM chunks").one().n ?? 0,
       chunks,
       createdAt: new Date(job.created_at).toISOString(),
       updatedAt: new Date(job.updated_at).toISOString(),

@@ -1,0 +1,159 @@
+/**
+ * The Job object's watchdog: a job whose queue messages were lost (seeded jobs are never sent, like chunks whose
+ * messages the local broker dropped on a restart) is found by its alarm once no chunk was heard of for
+ * JOBS_STALL_SECONDS. Time is not waited for: the chunks' last activity is written into the past, then the alarm
+ * is run with runDurableObjectAlarm.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import type { JobMessage } from "../../src/jobs/types";
+import type { Job } from "../../src/objects/job";
+import { settings } from "../../src/settings";
+import { deliver, hits, path, seedFanoutJob, UP } from "./helpers";
+
+const STALL_MS = settings(env).JOBS_STALL_SECONDS * 1_000;
+const RESENDS = settings(env).JOBS_STALL_RESENDS;
+
+type JobStub = DurableObjectStub<Job>;
+
+/** Move every chunk's last activity back by `ms` (as if that much time had passed with nothing heard). */
+const age = (stub: JobStub, ms = STALL_MS + 1_000) =>
+  runInDurableObject(stub, (_instance: Job, state) => {
+    state.storage.sql.exec("UPDATE chunks SET touched_at = touched_at - ?", ms);
+  });
+
+const alarmAt = (stub: JobStub) => runInDurableObject(stub, (_instance: Job, state) => state.storage.getAlarm());
+
+/**
+ * Watch what the object sends. `forward: true` passes each batch on to the real queue (whose consumer runs in this
+ * process); `forward: false` drops it, as a broker that loses messages would.
+ */
+async function watchSends(stub: JobStub, forward: boolean): Promise<JobMessage[]> {
+  const sent: JobMessage[] = [];
+  const JOBS_QUEUE = {
+    sendBatch: async (messages: MessageSendRequest<JobMessage>[]) => {
+      sent.push(...messages.map((m) => m.body));
+      if (forward) await env.JOBS_QUEUE.sendBatch(messages);
+    },
+  };
+  await runInDurableObject(stub, (instance: Job) => {
+    Object.defineProperty(instance, "env", { value: { ...env, JOBS_QUEUE }, configurable: true });
+  });
+  return sent;
+}
+
+describe("the job watchdog", () => {
+  it("arms an alarm at the stall deadline when a job is created", async () => {
+    const before = Date.now();
+    const { stub } = await seedFanoutJob([`${UP}/w`], 1);
+    const at = await alarmAt(stub);
+    expect(at).toBeGreaterThanOrEqual(before + STALL_MS);
+    expect(at).toBeLessThanOrEqual(Date.now() + STALL_MS);
+  });
+
+  it("re-sends a chunk whose message was lost, and the job then completes through the real queue", async () => {
+    const p = [path("lost-a"), path("lost-b"), path("lost-c")];
+    const { id, stub } = await seedFanoutJob(
+      p.map((x) => UP + x),
+      2,
+    );
+    const sent = await watchSends(stub, true);
+    // Too early: the alarm only re-arms.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toEqual([]);
+    expect(await stub.status()).toMatchObject({ state: "queued", resends: 0 });
+
+    await age(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent.map((m) => [m.jobId, m.chunk])).toEqual([
+      [id, 0],
+      [id, 1],
+    ]);
+    await vi.waitFor(async () => expect((await stub.status())?.state).toBe("succeeded"), { timeout: 10_000 });
+    expect(await stub.status()).toMatchObject({ total: 3, done: 3, failed: 0, dead: 0, resends: 2, attempts: 2 });
+    for (const x of p) expect(await hits(x)).toBe(1);
+    // Finished: no alarm left.
+    expect(await alarmAt(stub)).toBeNull();
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
+
+  it("marks a chunk dead after JOBS_STALL_RESENDS lost re-sends, so the job ends partial with the reason", async () => {
+    const { id, stub } = await seedFanoutJob([UP + path("ok"), UP + path("never")], 1);
+    await deliver("edgeloop-jobs", [{ id: "w1", body: { jobId: id, chunk: 0 } }]);
+    expect(await stub.status()).toMatchObject({ state: "running", done: 1 });
+    const sent = await watchSends(stub, false);
+    for (let i = 1; i <= RESENDS; i++) {
+      await age(stub);
+      await runDurableObjectAlarm(stub);
+      expect(sent.map((m) => m.chunk)).toEqual(Array.from({ length: i }, () => 1));
+      expect(await stub.status()).toMatchObject({ state: "running", resends: i });
+    }
+    await age(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toHaveLength(RESENDS);
+    const status = await stub.status();
+    expect(status).toMatchObject({ state: "partial", total: 2, done: 1, failed: 1, dead: 1, resends: RESENDS });
+    expect(status?.error).toContain("chunk 1: its queue message was lost");
+    expect(status?.error).toContain(`after ${RESENDS} re-send(s)`);
+    expect(await alarmAt(stub)).toBeNull();
+  });
+
+  it("ends a job whose only chunk was lost failed", async () => {
+    const { stub } = await seedFanoutJob([UP + path("gone")], 1);
+    const sent = await watchSends(stub, false);
+    for (let i = 0; i <= RESENDS; i++) {
+      await age(stub);
+      await runDurableObjectAlarm(stub);
+    }
+    expect(sent).toHaveLength(RESENDS);
+    expect(await stub.status()).toMatchObject({ state: "failed", done: 0, failed: 1, dead: 1, resends: RESENDS });
+  });
+
+  it("never re-sends a chunk that is done, and a repeated alarm changes nothing", async () => {
+    const { id, stub } = await seedFanoutJob([UP + path("done"), UP + path("stuck")], 1);
+    await deliver("edgeloop-jobs", [{ id: "w2", body: { jobId: id, chunk: 0 } }]);
+    const sent = await watchSends(stub, false);
+    await age(stub);
+    await runDurableObjectAlarm(stub);
+    expect(sent.map((m) => m.chunk)).toEqual([1]);
+    const after = await stub.status();
+    const alarm = await alarmAt(stub);
+    // The same alarm again (at-least-once): the re-send just happened, so nothing is stalled.
+    await runInDurableObject(stub, (_instance: Job, state) => state.storage.setAlarm(Date.now()));
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    expect(sent.map((m) => m.chunk)).toEqual([1]);
+    expect(await stub.status()).toEqual(after);
+    expect(await alarmAt(stub)).toBe(alarm);
+  });
+
+  it("sends nothing for a canceled job and clears its alarm", async () => {
+    const { stub } = await seedFanoutJob([UP + path("c1"), UP + path("c2")], 1);
+    const sent = await watchSends(stub, false);
+    expect((await stub.cancel())?.outcome).toBe("canceled");
+    expect(await alarmAt(stub)).toBeNull();
+    // An alarm already on its way when the job was canceled.
+    await runInDurableObject(stub, (_instance: Job, state) => state.storage.setAlarm(Date.now()));
+    await age(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toEqual([]);
+    expect(await stub.status()).toMatchObject({ state: "canceled", resends: 0, dead: 0 });
+    expect(await alarmAt(stub)).toBeNull();
+  });
+
+  it("re-arms after dead chunks are retried, so a retried chunk is watched again", async () => {
+    const { stub } = await seedFanoutJob([UP + path("r1")], 1);
+    const sent = await watchSends(stub, false);
+    for (let i = 0; i <= RESENDS; i++) {
+      await age(stub);
+      await runDurableObjectAlarm(stub);
+    }
+    expect(await alarmAt(stub)).toBeNull();
+    const before = Date.now();
+    expect((await stub.retryDead())?.outcome).toBe("requeued");
+    expect(await stub.status()).toMatchObject({ state: "running", resends: 0 });
+    expect(await alarmAt(stub)).toBeGreaterThanOrEqual(before + STALL_MS);
+    expect(sent).toHaveLength(RESENDS + 1);
+  });
+});
