@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import type { CounterResult } from "../src/objects/counter";
 
 const Params = z.object({ name: Name });
@@ -31,12 +31,11 @@ const IncrementBody = z
   .strict();
 const SetBody = z.object({ value: SafeInt, ifValue: SafeInt.optional(), fence: Fence.optional() }).strict();
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const ok = { description: "The counter", content: { "application/json": { schema: Value } } };
-const conflict = {
-  description: "Refused: out of bounds, compare-and-set mismatch, stale fencing token, or beyond safe integers",
-  content: { "application/problem+json": { schema: ProblemSchema } },
-};
+const json = jsonBody;
+const ok = jsonResponse(Value, "The counter");
+const conflict = problemResponse(
+  "Refused: out of bounds, compare-and-set mismatch, stale fencing token, or beyond safe integers",
+);
 
 const getRoute = createRoute({
   method: "get",

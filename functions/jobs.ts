@@ -7,7 +7,7 @@ import { createApp } from "../src/http/app";
 import { checkHeaderLimits } from "../src/http/fanout-limits";
 import { log } from "../src/http/log";
 import { problem } from "../src/http/problem";
-import { ProblemSchema, problemResponses } from "../src/http/schemas";
+import { jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
 import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
@@ -25,11 +25,8 @@ import type { JobStatus } from "../src/jobs/types";
 import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
 import { settings } from "../src/settings";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const problemOf = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
-});
+const json = jsonResponse;
+const problemOf = problemResponse;
 
 const createJob = createRoute({
   method: "post",

@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
-import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
 import { settings } from "../src/settings";
 
@@ -18,12 +18,9 @@ const TtlMs = z
   .int()
   .min(1)
   .openapi({ example: 10_000, description: "Lease length, LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS" });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const conflict = { description: "Conflict", content: { "application/problem+json": { schema: ProblemSchema } } };
+const json = jsonBody;
+const ok = jsonResponse;
+const conflict = problemResponse("Conflict");
 
 const AcquireBody = z
   .object({

@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
-import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
 
@@ -14,12 +14,9 @@ const Params = z.object({ name: Name });
 const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
 const LeaseId = z.string().uuid();
 const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } }, required: true });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const conflict = { description: "Conflict", content: { "application/problem+json": { schema: ProblemSchema } } };
+const json = jsonBody;
+const ok = jsonResponse;
+const conflict = problemResponse("Conflict");
 
 const AcquireBody = z
   .object({

@@ -39,6 +39,24 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
+/** A required JSON request body, for `createRoute`. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema } },
+  required: true,
+});
+
+/** A JSON response, for `createRoute`. */
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** A problem+json response, for `createRoute`. */
+export const problemResponse = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
 /** The error responses every /v1 route may give, for the OpenAPI document. */
 export const problemResponses = {
   400: {
