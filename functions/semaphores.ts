@@ -81,7 +81,10 @@ const releaseRoute = createRoute({
   summary: "Give the permits back (waiters get them in FIFO order)",
   request: { params: Params, body: json(ReleaseBody) },
   responses: {
-    200: ok(z.object({ name: z.string(), leaseId: z.string(), releasedAt: z.number() }), "Released"),
+    200: ok(
+      z.object({ name: z.string(), leaseId: z.string(), released: z.boolean(), releasedAt: z.number() }),
+      "Released; released is false when this lease had been released already (a repeated release is harmless)",
+    ),
     409: conflict,
     ...problemResponses,
   },
@@ -159,7 +162,7 @@ export const semaphores = createApp()
     const result = await c.env.SEMAPHORE.getByName(name).release(leaseId, holder);
     if (!result.ok)
       throw problem(409, `Cannot release on semaphore ${name}: ${result.detail}.`, { type: "lease-lost" });
-    return c.json({ name, leaseId, releasedAt: result.releasedAt }, 200);
+    return c.json({ name, leaseId, released: result.released, releasedAt: result.releasedAt }, 200);
   })
   .openapi(statusRoute, async (c) => {
     const { name } = c.req.valid("param");

@@ -92,7 +92,7 @@ describe("semaphores", () => {
     expect(await status(name)).toMatchObject({ inUse: 2, leases: 1, waiters: 0 });
   });
 
-  it("renews and releases a lease; a released or foreign lease is refused with 409", async () => {
+  it("renews and releases a lease; releasing it again is harmless; a foreign or expired lease is refused with 409", async () => {
     const name = unique("sem");
     const { body } = await acquire(name, "a");
     const renewed = await call<{ expiresAt: number }>("POST", `/v1/semaphores/${name}/renew`, {
@@ -104,8 +104,16 @@ describe("semaphores", () => {
     expect(renewed.body.expiresAt).toBeGreaterThanOrEqual(body.grantedAt + 60_000);
     expect((await release(name, body.leaseId, "b")).status).toBe(409);
     expect(await status(name)).toMatchObject({ inUse: 1 });
-    expect((await release(name, body.leaseId, "a")).status).toBe(200);
-    expect((await release(name, body.leaseId, "a")).status).toBe(409);
+    const first = await release(name, body.leaseId, "a");
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ leaseId: body.leaseId, released: true });
+    const again = await release(name, body.leaseId, "a");
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({
+      released: false,
+      releasedAt: (first.body as { releasedAt: number }).releasedAt,
+    });
+    expect((await release(name, body.leaseId, "b")).status).toBe(409);
     const late = await call("POST", `/v1/semaphores/${name}/renew`, {
       leaseId: body.leaseId,
       holder: "a",

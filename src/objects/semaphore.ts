@@ -28,7 +28,12 @@ export type SemaphoreAcquireResult =
   | { ok: false; reason: "limit-mismatch"; limit: number; inUse: number; waiters: number };
 
 export type SemaphoreRenewResult = { ok: true; expiresAt: number } | { ok: false; detail: string };
-export type SemaphoreReleaseResult = { ok: true; releasedAt: number } | { ok: false; detail: string };
+export type SemaphoreReleaseResult =
+  | { ok: true; released: boolean; releasedAt: number }
+  | { ok: false; detail: string };
+
+/** How long a released lease is remembered, so that releasing it again is harmless rather than a conflict. */
+const RELEASED_MEMORY_MS = 60 * 60 * 1000;
 
 export interface SemaphoreStatus {
   inUse: number;
@@ -65,6 +70,8 @@ export class Semaphore extends DurableObject<Env> {
       lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL,
       granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, waiter_id TEXT)`);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), lim INTEGER NOT NULL)");
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS released (
+      lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, released_at INTEGER NOT NULL)`);
   }
 
   async acquire(req: SemaphoreAcquireRequest): Promise<SemaphoreAcquireResult> {
@@ -108,10 +115,28 @@ export class Semaphore extends DurableObject<Env> {
   async release(leaseId: string, holder: string): Promise<SemaphoreReleaseResult> {
     const now = Date.now();
     const lease = (await this.#settle(now)).find((l) => l.leaseId === leaseId);
-    if (!lease || lease.holder !== holder) return { ok: false, detail: notHeld(leaseId, lease) };
+    if (!lease) {
+      // Releasing a lease twice (a retried request) is harmless, as for locks; anyone else's is a conflict.
+      const before = this.#sql
+        .exec<{ holder: string; released_at: number }>(
+          "SELECT holder, released_at FROM released WHERE lease_id = ?",
+          leaseId,
+        )
+        .toArray()[0];
+      if (before?.holder === holder) return { ok: true, released: false, releasedAt: before.released_at };
+      return { ok: false, detail: notHeld(leaseId, lease) };
+    }
+    if (lease.holder !== holder) return { ok: false, detail: notHeld(leaseId, lease) };
     this.#sql.exec("DELETE FROM lease WHERE lease_id = ?", leaseId);
+    this.#sql.exec("DELETE FROM released WHERE released_at < ?", now - RELEASED_MEMORY_MS);
+    this.#sql.exec(
+      "INSERT OR REPLACE INTO released (lease_id, holder, released_at) VALUES (?, ?, ?)",
+      leaseId,
+      holder,
+      now,
+    );
     await this.#handOver(now);
-    return { ok: true, releasedAt: now };
+    return { ok: true, released: true, releasedAt: now };
   }
 
   /** The caller of acquire `waiterId` went away: withdraw it, or free the permits it was granted meanwhile. */
