@@ -1,6 +1,8 @@
 import { env, exports } from "cloudflare:workers";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
+import { onError } from "../src/http/problem";
 
 const BASE = "http://edgeloop.test";
 
@@ -65,5 +67,37 @@ describe("the /v1 HTTP layer", () => {
     const body = await res.json<{ detail: string; limit: string }>();
     expect(body.limit).toBe("MAX_BODY_BYTES");
     expect(body.detail).toContain("MAX_BODY_BYTES");
+  });
+});
+
+describe("the error handler", () => {
+  const failing = (err: Error) => {
+    const app = new Hono();
+    app.onError(onError);
+    app.get("/", () => {
+      throw err;
+    });
+    return app.request("/");
+  };
+
+  it("turns a Durable Object's overloaded or reset error into 503 problem+json with Retry-After", async () => {
+    for (const flag of ["overloaded", "retryable"] as const) {
+      const res = await failing(
+        Object.assign(new Error("Durable Object reset because its code was updated."), { [flag]: true }),
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(await res.json()).toMatchObject({ status: 503, type: "urn:edgeloop:problem:unavailable" });
+    }
+  });
+
+  it("answers any other error with a generic 500 that carries no message or stack", async () => {
+    const res = await failing(new TypeError("secret internals at /work/src/x.ts:1"));
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toContain("secret internals");
+    expect(text).not.toContain(".ts");
+    expect(JSON.parse(text)).toMatchObject({ status: 500, title: "Internal Server Error" });
   });
 });

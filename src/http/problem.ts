@@ -102,6 +102,18 @@ export const onError: ErrorHandler = (err, c) => {
       Object.fromEntries(err.res?.headers.entries() ?? []),
     );
   }
+  if (isTransientObjectError(err)) {
+    log("warn", "durable object unavailable", { requestId: requestIdOf(c), error: `${err.name}: ${err.message}` });
+    return problemResponse(
+      {
+        type: "urn:edgeloop:problem:unavailable",
+        title: TITLES[503] as string,
+        status: 503,
+        detail: "A Durable Object this request needs was reset or is overloaded; retry the request.",
+      },
+      { "retry-after": "1" },
+    );
+  }
   log("error", "unhandled error", {
     requestId: requestIdOf(c),
     error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
@@ -125,4 +137,15 @@ export const notFound: NotFoundHandler = (c) =>
 
 function requestIdOf(c: Context): string | undefined {
   return c.res.headers.get("x-request-id") ?? c.req.header("x-request-id") ?? undefined;
+}
+
+/**
+ * Errors the runtime marks as transient on Durable Object calls: `overloaded` (too many requests queued for one
+ * object) or `retryable` (the object was reset, e.g. by a deploy, while the call was in flight).
+ * See https://developers.cloudflare.com/durable-objects/best-practices/error-handling/
+ */
+export function isTransientObjectError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const flags = err as Error & { overloaded?: unknown; retryable?: unknown };
+  return flags.overloaded === true || flags.retryable === true;
 }
