@@ -18,8 +18,8 @@ import type {
 export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../objects/room-protocol.ts";
 
 export interface RoomClientOptions {
-  /** The service, e.g. `http://127.0.0.1:8787`. */
-  baseUrl: string;
+  /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
+  baseUrl?: string;
   room: string;
   user: string;
   /** Bearer token used to ask `POST /v1/rooms/:room/tickets` for a ticket on each (re)connection. */
@@ -49,6 +49,9 @@ export interface RoomEvents {
 
 type Listener<K extends keyof RoomEvents> = (event: RoomEvents[K]) => void;
 
+/** The address of the page this runs in, if it runs in one. */
+const pageUrl = (): string | undefined => (globalThis as { location?: { href: string } }).location?.href;
+
 /** Close codes after which reconnecting would only repeat the offence. */
 const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009]);
 
@@ -60,6 +63,10 @@ const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009]);
  * lobby.on("message", (m) => console.log(m.seq, m.from, m.data));
  * lobby.on("presence", (p) => console.log(p.user, p.event, p.count));
  * lobby.send({ text: "hello" });
+ *
+ * @example
+ * // In a page served by the service (the demo page): its own origin, and tickets fetched its own way.
+ * const room = new RoomClient({ room: "lobby", user: "ada", getTicket: (room, user) => myBackend.ticket(room, user) });
  */
 export class RoomClient {
   /** The last seq received: the next connection asks for what came after it. */
@@ -67,10 +74,14 @@ export class RoomClient {
   members: string[] = [];
   readonly socket: ReconnectingWebSocket;
   readonly #options: RoomClientOptions;
+  readonly #baseUrl: string;
   readonly #listeners = new Map<keyof RoomEvents, Set<(event: never) => void>>();
 
   constructor(options: RoomClientOptions) {
     if (!options.token && !options.getTicket) throw new TypeError("RoomClient needs a token or getTicket");
+    const baseUrl = options.baseUrl ?? pageUrl();
+    if (!baseUrl) throw new TypeError("RoomClient needs a baseUrl outside a page");
+    this.#baseUrl = baseUrl;
     this.#options = options;
     this.socket = new ReconnectingWebSocket(() => this.#nextUrl(), undefined, {
       WebSocket: options.WebSocket,
@@ -111,7 +122,7 @@ export class RoomClient {
   async #nextUrl(): Promise<string> {
     const { room, user } = this.#options;
     const ticket = this.#options.getTicket ? await this.#options.getTicket(room, user) : await this.#fetchTicket();
-    const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, this.#options.baseUrl);
+    const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, this.#baseUrl);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("ticket", ticket);
     if (this.lastSeq > 0) url.searchParams.set("since", String(this.lastSeq));
@@ -119,9 +130,9 @@ export class RoomClient {
   }
 
   async #fetchTicket(): Promise<string> {
-    const { baseUrl, room, user, token, ttlSec = 60 } = this.#options;
+    const { room, user, token, ttlSec = 60 } = this.#options;
     const doFetch = this.#options.fetch ?? fetch;
-    const res = await doFetch(new URL(`/v1/rooms/${encodeURIComponent(room)}/tickets`, baseUrl), {
+    const res = await doFetch(new URL(`/v1/rooms/${encodeURIComponent(room)}/tickets`, this.#baseUrl), {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ user, ttlSec }),
