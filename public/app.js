@@ -1,11 +1,12 @@
 /**
  * The demo page: join a room and chat (members, history on join), a live counter, and a job's progress bar
- * (the job-progress messages posted into room `job:<id>`). Plain ES modules, no build step.
+ * (the job-progress messages posted into room `job:<id>`). Plain ES modules; the rooms client is src/client/rooms.ts
+ * bundled by scripts/build-client.ts into /build/rooms.js (wrangler runs it before dev and deploy).
  *
  * The API token comes from GET /demo/config when the server runs with DEMO_MODE (npm start); otherwise the page
  * asks for it and keeps it in sessionStorage for this tab only.
  */
-import { RoomConnection } from "./room-connection.js";
+import { RoomClient } from "./build/rooms.js";
 
 const $ = (id) => document.getElementById(id);
 const NAME = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -94,7 +95,7 @@ function join(user, room) {
   $("messages").replaceChildren();
   renderMembers([]);
   setStatus($("status"), `Joining ${room}…`);
-  chat = new RoomConnection({ room, user, getTicket });
+  chat = new RoomClient({ room, user, getTicket });
   chat.on("welcome", (w) => {
     renderMembers(w.members);
     setStatus($("status"), `In room ${room} as ${w.self.user}. ${w.history.length} earlier message(s).`);
@@ -195,7 +196,7 @@ $("job-form").addEventListener("submit", (e) => {
   jobWatch?.close();
   $("job-progress").value = 0;
   setStatus($("job-status"), `Watching ${room}…`);
-  jobWatch = new RoomConnection({ room, user: $("name").value.trim() || "watcher", getTicket });
+  jobWatch = new RoomClient({ room, user: $("name").value.trim() || "watcher", getTicket });
   jobWatch.on("message", (m) => {
     if (m.data && m.data.kind === "job-progress") showProgress(m.data);
   });
