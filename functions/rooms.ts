@@ -9,12 +9,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { Name, ProblemSchema, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
-
-const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
@@ -73,14 +71,11 @@ const ticketRoute = createRoute({
   path: "/{room}/tickets",
   tags: ["rooms"],
   summary: "Issue a ticket to join a room over WebSocket",
-  request: { params: RoomParams, body: { content: { "application/json": { schema: TicketRequest } }, required: true } },
+  request: { params: RoomParams, body: jsonBody(TicketRequest) },
   responses: {
-    201: {
-      description: "A signed ticket and the URL to connect to",
-      content: { "application/json": { schema: TicketResponse } },
-    },
+    201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
     ...problemResponses,
-    503: { description: "ROOM_TICKET_SECRET is not configured", content: problemContent },
+    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
@@ -102,11 +97,11 @@ const wsRoute = createRoute({
   responses: {
     101: { description: "Switching Protocols" },
     400: problemResponses[400],
-    401: { description: "Missing, forged or expired ticket", content: problemContent },
-    403: { description: "Ticket for another room, or Origin not allowed", content: problemContent },
-    426: { description: "Not a WebSocket upgrade", content: problemContent },
-    429: { description: "The room is full (ROOM_MAX_CONNECTIONS)", content: problemContent },
-    503: { description: "ROOM_TICKET_SECRET is not configured", content: problemContent },
+    401: problemResponse("Missing, forged or expired ticket"),
+    403: problemResponse("Ticket for another room, or Origin not allowed"),
+    426: problemResponse("Not a WebSocket upgrade"),
+    429: problemResponse("The room is full (ROOM_MAX_CONNECTIONS)"),
+    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
@@ -117,13 +112,10 @@ const publishRoute = createRoute({
   summary: "Publish a message into a room from the server side",
   request: {
     params: RoomParams,
-    body: { content: { "application/json": { schema: PublishRequest } }, required: true },
+    body: jsonBody(PublishRequest),
   },
   responses: {
-    201: {
-      description: "The message's place in the room's order",
-      content: { "application/json": { schema: z.object({ seq: z.number().int() }) } },
-    },
+    201: jsonResponse(z.object({ seq: z.number().int() }), "The message's place in the room's order"),
     ...problemResponses,
   },
 });
@@ -135,7 +127,7 @@ const infoRoute = createRoute({
   summary: "Members and last seq of a room",
   request: { params: RoomParams },
   responses: {
-    200: { description: "The room now", content: { "application/json": { schema: RoomInfo } } },
+    200: jsonResponse(RoomInfo, "The room now"),
     ...problemResponses,
   },
 });
