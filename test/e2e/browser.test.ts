@@ -1,46 +1,31 @@
 /**
- * The demo page in a real browser: Debian's chromium, headless, driven by playwright-core, against the built
+ * The demo page in a real browser: headless Chromium from npm (@sparticuz/chromium), driven by playwright-core, against the built
  * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count.
  * A screenshot of each page goes to test-results/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+import { launchBrowser, type TestBrowser } from "./support/browser.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const results = join(root, "test-results");
 
 let worker: RunningWorker;
+let browser: TestBrowser;
 let context: BrowserContext;
-let profile: string;
 
 beforeAll(async () => {
   worker = await startMiniflare(buildBundle(), { ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
-  profile = mkdtempSync(join(tmpdir(), "edgeloop-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1200, height: 760 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser({ viewport: { width: 1200, height: 760 } });
+  context = browser.context;
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await worker?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** Open the demo page and collect what would show a broken page: script errors and CSP refusals. */
