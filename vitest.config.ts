@@ -30,6 +30,9 @@ export default defineConfig({
           name: "workers",
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**"],
+          // A few tests do heavy work (a 1 MiB deeply nested body, 20 clients × 25 rounds): 5 s is too tight on a
+          // loaded 2-core machine. A timeout only bounds a hang; no test asserts on time.
+          testTimeout: 30_000,
           // Loopback upstreams (Node http) the worker's fetch calls: inject("upstream") for fan-out,
           // inject("jobsUpstream") for the jobs consumer tests.
           globalSetup: ["./test/setup/upstream.ts", "./test/setup/jobs-global-setup.ts"],
