@@ -2,7 +2,7 @@
  * GET /healthz (no auth): liveness, version and which bindings this deployment has.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import pkg from "../package.json" with { type: "json" };
+import { name as packageName, version } from "../package.json";
 import { createApp } from "../src/http/app";
 
 const HealthSchema = z
@@ -35,8 +35,8 @@ export const health = createApp().openapi(route, (c) =>
   c.json(
     {
       status: "ok" as const,
-      name: pkg.name,
-      version: pkg.version,
+      name: packageName,
+      version,
       bindings: Object.fromEntries(bindingNames(c.env).map((name) => [name, true])),
       auth: c.env.API_TOKEN ? ("configured" as const) : ("missing" as const),
     },

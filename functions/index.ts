@@ -4,7 +4,8 @@
  */
 import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
-import pkg from "../package.json" with { type: "json" };
+// Named imports, without `with { type: "json" }` (which allows only the default import): the bundle keeps just them.
+import { version } from "../package.json";
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
@@ -59,7 +60,7 @@ app.doc31("/openapi.json", {
   openapi: "3.1.0",
   info: {
     title: "edgeloop",
-    version: pkg.version,
+    version,
     description:
       "asyncio's concurrency patterns as edge services: fan-out, locks, counters, semaphores, rate limits, rooms, jobs.",
   },

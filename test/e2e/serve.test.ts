@@ -24,4 +24,17 @@ describe("the built bundle served locally", () => {
     const ok = await fetch(`${worker.url}/v1/anything`, { headers: { authorization: `Bearer ${worker.token}` } });
     expect(ok.status).toBe(404);
   });
+
+  it("explains invalid input in English although the bundle keeps only zod's English locale", async () => {
+    const res = await fetch(`${worker.url}/v1/counters/e2e-locale/increment`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ by: "two" }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      type: "urn:edgeloop:problem:invalid-request",
+      errors: [{ path: "by", message: "Invalid input: expected number, received string" }],
+    });
+  });
 });
