@@ -16,6 +16,7 @@ const route = createRoute({
   method: "get",
   path: "/demo/config",
   tags: ["demo"],
+  operationId: "getDemoConfig",
   summary: "Demo page settings (local development only, DEMO_MODE)",
   security: [],
   responses: {

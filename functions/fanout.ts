@@ -18,7 +18,7 @@ import {
   FanoutSummarySchema,
 } from "../src/http/fanout-schema";
 import { problem } from "../src/http/problem";
-import { Name, problemResponses, recordOf } from "../src/http/schemas";
+import { jsonBody, Name, problemResponses, recordOf } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
 import { type Settings, settings } from "../src/settings";
 
@@ -31,17 +31,18 @@ const RequestsSchema = z
   ])
   .openapi({ description: "A list of requests, or an object of requests keyed by name (results are keyed alike)" });
 
-export const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema })
-  .strict()
-  .openapi("Fanout", {
-    example: {
-      requests: [{ id: "user", url: "https://api.example.com/users/1", method: "GET", timeoutMs: 2000 }],
-      concurrency: 6,
-      timeoutMs: 5000,
-      deadlineMs: 15000,
-      retry: { attempts: 3, baseMs: 100, maxMs: 2000 },
-    },
-  });
+export const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema }).strict().openapi("Fanout");
+
+const example: z.input<typeof FanoutBodySchema> = {
+  requests: [
+    { id: "user", url: "https://api.example.com/users/1", method: "GET", timeoutMs: 2000 },
+    { id: "orders", url: "https://api.example.com/users/1/orders" },
+  ],
+  concurrency: 6,
+  timeoutMs: 5000,
+  deadlineMs: 15000,
+  retry: { attempts: 3, baseMs: 100, maxMs: 2000 },
+};
 
 const FanoutResponseSchema = z
   .object({
@@ -54,12 +55,13 @@ const route = createRoute({
   method: "post",
   path: "/",
   tags: ["fanout"],
+  operationId: "runFanout",
   summary: "Call many upstreams at once",
   description:
     "Runs every request with bounded concurrency, per-attempt timeouts, an overall deadline, retries and optional " +
     "hedging. JSON answers in request order; `Accept: application/x-ndjson` or `text/event-stream` streams each " +
     "result as it settles, then a summary. Outbound URLs pass the URL guard (no loopback/private addresses).",
-  request: { body: { required: true, content: { "application/json": { schema: FanoutBodySchema } } } },
+  request: { body: jsonBody(FanoutBodySchema, example) },
   responses: {
     200: {
       description: "Every request settled (fulfilled or rejected), one result each",

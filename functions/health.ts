@@ -2,6 +2,7 @@
  * GET /healthz (no auth): liveness, version and which bindings this deployment has.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+// Named imports, without `with { type: "json" }` (which allows only the default import): the bundle keeps just them.
 import { name as packageName, version } from "../package.json";
 import { createApp } from "../src/http/app";
 
@@ -19,6 +20,7 @@ const route = createRoute({
   method: "get",
   path: "/healthz",
   tags: ["health"],
+  operationId: "getHealth",
   summary: "Liveness, version and bindings",
   responses: { 200: { description: "The service is up", content: { "application/json": { schema: HealthSchema } } } },
 });

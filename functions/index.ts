@@ -4,12 +4,11 @@
  */
 import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
-// Named imports, without `with { type: "json" }` (which allows only the default import): the bundle keeps just them.
-import { version } from "../package.json";
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
 import { maxBody } from "../src/http/body-limit";
+import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
 import { apiRateLimit } from "../src/http/rate-limit";
 import type { JobMessage } from "../src/jobs/types";
@@ -55,17 +54,7 @@ app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
 app.route("/v1/jobs", jobs);
 
-app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-app.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  info: {
-    title: "edgeloop",
-    version,
-    description:
-      "asyncio's concurrency patterns as edge services: fan-out, locks, counters, semaphores, rate limits, rooms, jobs.",
-  },
-  security: [{ bearer: [] }],
-});
+serveOpenApi(app, "/openapi.json");
 
 export { Counter } from "../src/objects/counter";
 export { Job } from "../src/objects/job";

@@ -7,7 +7,7 @@ import { createApp } from "../src/http/app";
 import { checkHeaderLimits } from "../src/http/fanout-limits";
 import { log } from "../src/http/log";
 import { problem } from "../src/http/problem";
-import { jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
 import { createUrlGuard } from "../src/http/url-guard";
 import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
@@ -32,10 +32,15 @@ const createJob = createRoute({
   method: "post",
   path: "/",
   tags: ["jobs"],
+  operationId: "createJob",
   summary: "Create a job (fan-out or webhook), idempotent by Idempotency-Key",
   request: {
     headers: IdempotencyHeaders,
-    body: { required: true, content: { "application/json": { schema: CreateJobSchema } } },
+    body: jsonBody(CreateJobSchema, {
+      type: "fanout",
+      requests: [{ url: "https://api.example.com/orders/1" }, { url: "https://api.example.com/orders/2" }],
+      concurrency: 10,
+    }),
   },
   responses: {
     202: json(JobCreatedSchema, "Queued (or, for a key seen before with the same body, the existing job)"),
@@ -50,6 +55,7 @@ const getJob = createRoute({
   method: "get",
   path: "/{id}",
   tags: ["jobs"],
+  operationId: "getJob",
   summary: "A job's status and counters",
   request: { params: JobIdParams },
   responses: { 200: json(JobStatusSchema, "The job"), ...problemResponses, 404: problemOf("No such job") },
@@ -59,6 +65,7 @@ const getResults = createRoute({
   method: "get",
   path: "/{id}/results",
   tags: ["jobs"],
+  operationId: "listJobResults",
   summary: "Page through a job's results in request order",
   request: { params: JobIdParams, query: ResultsQuery },
   responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemResponses, 404: problemOf("No such job") },
@@ -68,6 +75,7 @@ const cancelJob = createRoute({
   method: "delete",
   path: "/{id}",
   tags: ["jobs"],
+  operationId: "cancelJob",
   summary: "Cancel a job: chunks not yet run are skipped",
   request: { params: JobIdParams },
   responses: {
@@ -82,6 +90,7 @@ const retryJob = createRoute({
   method: "post",
   path: "/{id}/retry",
   tags: ["jobs"],
+  operationId: "retryJob",
   summary: "Put a job's dead chunks back on the queue",
   request: { params: JobIdParams },
   responses: {

@@ -49,16 +49,17 @@ const Status = z
   })
   .openapi("LockStatus");
 
-const route = <P extends string>(method: "get" | "post", path: P, summary: string) => ({
+const route = <P extends string>(method: "get" | "post", path: P, operationId: string, summary: string) => ({
   method,
   path,
   tags: ["locks"],
+  operationId,
   summary,
 });
 
 const acquire = createRoute({
-  ...route("post", "/{name}/acquire", "Acquire the lock, waiting in FIFO order up to waitMs"),
-  request: { params: Params, body: json(AcquireBody) },
+  ...route("post", "/{name}/acquire", "acquireLock", "Acquire the lock, waiting in FIFO order up to waitMs"),
+  request: { params: Params, body: json(AcquireBody, { owner: "worker-7", ttlMs: 10_000, waitMs: 5_000 }) },
   responses: {
     200: ok(Grant, "Granted: the token is a fencing token"),
     409: { ...conflict, description: "Still held when waitMs ran out ({waiters})" },
@@ -67,17 +68,17 @@ const acquire = createRoute({
   },
 });
 const renewRoute = createRoute({
-  ...route("post", "/{name}/renew", "Extend the lease"),
-  request: { params: Params, body: json(RenewBody) },
+  ...route("post", "/{name}/renew", "renewLock", "Extend the lease"),
+  request: { params: Params, body: json(RenewBody, { owner: "worker-7", token: 42, ttlMs: 10_000 }) },
   responses: { 200: ok(Renewed, "Renewed"), 409: conflict, ...problemResponses },
 });
 const releaseRoute = createRoute({
-  ...route("post", "/{name}/release", "Release the lock (the oldest waiter gets it)"),
-  request: { params: Params, body: json(ReleaseBody) },
+  ...route("post", "/{name}/release", "releaseLock", "Release the lock (the oldest waiter gets it)"),
+  request: { params: Params, body: json(ReleaseBody, { owner: "worker-7", token: 42 }) },
   responses: { 200: ok(Released, "Released"), 409: conflict, ...problemResponses },
 });
 const statusRoute = createRoute({
-  ...route("get", "/{name}", "Holder, token, expiry and waiters"),
+  ...route("get", "/{name}", "getLock", "Holder, token, expiry and waiters"),
   request: { params: Params },
   responses: { 200: ok(Status, "The lock"), ...problemResponses },
 });

@@ -4,7 +4,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { Name, problemResponses } from "../src/http/schemas";
+import { jsonBody, Name, problemResponses } from "../src/http/schemas";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
 export const userKey = (key: string) => `user:${key}`;
@@ -31,10 +31,11 @@ const route = createRoute({
   method: "post",
   path: "/{key}",
   tags: ["ratelimits"],
+  operationId: "consumeRateLimit",
   summary: "Take `cost` units from key's budget of `limit` per `periodMs` (smooth, GCRA)",
   request: {
     params: z.object({ key: Name }),
-    body: { content: { "application/json": { schema: Body } }, required: true },
+    body: jsonBody(Body, { cost: 1, limit: 10, periodMs: 1_000, burst: 20 }),
   },
   responses: {
     200: { description: "The decision (allowed or not)", content: { "application/json": { schema: Decision } } },

@@ -70,8 +70,9 @@ const ticketRoute = createRoute({
   method: "post",
   path: "/{room}/tickets",
   tags: ["rooms"],
+  operationId: "createRoomTicket",
   summary: "Issue a ticket to join a room over WebSocket",
-  request: { params: RoomParams, body: jsonBody(TicketRequest) },
+  request: { params: RoomParams, body: jsonBody(TicketRequest, { user: "ada", ttlSec: 60 }) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
     ...problemResponses,
@@ -83,6 +84,7 @@ const wsRoute = createRoute({
   method: "get",
   path: "/{room}/ws",
   tags: ["rooms"],
+  operationId: "joinRoom",
   summary: "Join a room (WebSocket upgrade with a ticket)",
   description:
     "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
@@ -109,10 +111,11 @@ const publishRoute = createRoute({
   method: "post",
   path: "/{room}/messages",
   tags: ["rooms"],
+  operationId: "publishRoomMessage",
   summary: "Publish a message into a room from the server side",
   request: {
     params: RoomParams,
-    body: jsonBody(PublishRequest),
+    body: jsonBody(PublishRequest, { data: { text: "deploy finished" }, from: "ci" }),
   },
   responses: {
     201: jsonResponse(z.object({ seq: z.number().int() }), "The message's place in the room's order"),
@@ -124,6 +127,7 @@ const infoRoute = createRoute({
   method: "get",
   path: "/{room}",
   tags: ["rooms"],
+  operationId: "getRoom",
   summary: "Members and last seq of a room",
   request: { params: RoomParams },
   responses: {

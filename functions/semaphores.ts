@@ -12,7 +12,8 @@ import { settings } from "../src/settings";
 
 const Params = z.object({ name: Name });
 const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
-const LeaseId = z.string().uuid();
+const LEASE_ID_EXAMPLE = "0b6c2f9e-4a1d-4c3e-9f7a-2d5e8b1c6a40";
+const LeaseId = z.string().uuid().openapi({ example: LEASE_ID_EXAMPLE });
 const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
 const json = jsonBody;
 const ok = jsonResponse;
@@ -53,8 +54,12 @@ const acquireRoute = createRoute({
   method: "post",
   path: "/{name}/acquire",
   tags: ["semaphores"],
+  operationId: "acquireSemaphore",
   summary: "Take permits, waiting in FIFO order up to waitMs",
-  request: { params: Params, body: json(AcquireBody) },
+  request: {
+    params: Params,
+    body: json(AcquireBody, { holder: "crawler-3", permits: 1, limit: 5, ttlMs: 30_000, waitMs: 5_000 }),
+  },
   responses: {
     200: ok(Lease, "Granted"),
     409: { ...conflict, description: "No room when waitMs ran out ({inUse, waiters}), or another limit in force" },
@@ -66,8 +71,9 @@ const renewRoute = createRoute({
   method: "post",
   path: "/{name}/renew",
   tags: ["semaphores"],
+  operationId: "renewSemaphore",
   summary: "Extend a lease",
-  request: { params: Params, body: json(RenewBody) },
+  request: { params: Params, body: json(RenewBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3", ttlMs: 30_000 }) },
   responses: {
     200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
     409: conflict,
@@ -78,8 +84,9 @@ const releaseRoute = createRoute({
   method: "post",
   path: "/{name}/release",
   tags: ["semaphores"],
+  operationId: "releaseSemaphore",
   summary: "Give the permits back (waiters get them in FIFO order)",
-  request: { params: Params, body: json(ReleaseBody) },
+  request: { params: Params, body: json(ReleaseBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3" }) },
   responses: {
     200: ok(
       z.object({ name: z.string(), leaseId: z.string(), released: z.boolean(), releasedAt: z.number() }),
@@ -93,6 +100,7 @@ const statusRoute = createRoute({
   method: "get",
   path: "/{name}",
   tags: ["semaphores"],
+  operationId: "getSemaphore",
   summary: "Permits in use, limit, leases and waiters",
   request: { params: Params },
   responses: { 200: ok(Status, "The semaphore"), ...problemResponses },

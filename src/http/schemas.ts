@@ -39,9 +39,15 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
-/** A required JSON request body, for `createRoute`. */
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  content: { "application/json": { schema } },
+/**
+ * A required JSON request body with its example (shown by /docs and code generators, and type-checked against what
+ * the schema accepts), for `createRoute`.
+ *
+ * @example
+ * request: { body: jsonBody(IncrementBody, { by: 1 }) }
+ */
+export const jsonBody = <T extends z.ZodType>(schema: T, example: z.input<T>) => ({
+  content: { "application/json": { schema, example } },
   required: true,
 });
 
