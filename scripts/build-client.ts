@@ -1,7 +1,9 @@
 /**
- * Bundles the rooms client (src/client/rooms.ts, with partysocket) into one browser ES module for the demo page:
- * public/build/rooms.js (git-ignored). wrangler runs it as the `[build]` command before `wrangler dev`,
- * `wrangler deploy` and `wrangler deploy --dry-run`, so the page always gets the typed client as it is in src/.
+ * Builds what public/build/ (git-ignored) serves to browsers. wrangler runs it as the `[build]` command before
+ * `wrangler dev`, `wrangler deploy` and `wrangler deploy --dry-run`, so the pages always get it as it is in the source:
+ *  - rooms.js: the rooms client (src/client/rooms.ts, with partysocket) bundled into one ES module for the demo page;
+ *  - scalar/standalone.js: Scalar's API reference for /docs, the standalone browser bundle of the pinned
+ *    @scalar/api-reference npm package, copied as is, so /docs loads nothing from a CDN.
  *
  * Each file is written to a temporary name and renamed into place, and only when it changed: builds run at the same
  * time (e2e test files each build the worker) while a server may be serving public/, which must never see half a file.
@@ -29,17 +31,24 @@ const { outputFiles } = await build({
   write: false,
 });
 
-mkdirSync(dirname(outfile), { recursive: true });
-for (const file of outputFiles) {
+/** Write `contents` to `path` unless it already holds exactly that, atomically. */
+function publish(path: string, contents: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
   let current: Buffer | undefined;
   try {
-    current = readFileSync(file.path);
+    current = readFileSync(path);
   } catch {
     // not built yet
   }
-  if (current?.equals(file.contents)) continue;
-  const temporary = `${file.path}.${process.pid}.tmp`;
-  writeFileSync(temporary, file.contents);
-  renameSync(temporary, file.path);
+  if (current?.equals(contents)) return;
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
 }
+
+for (const file of outputFiles) publish(file.path, file.contents);
 console.log(`built ${outfile.slice(root.length)}`);
+
+const scalar = "public/build/scalar/standalone.js";
+publish(`${root}${scalar}`, readFileSync(`${root}node_modules/@scalar/api-reference/dist/browser/standalone.js`));
+console.log(`copied ${scalar} (@scalar/api-reference)`);

@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
+import { DOCS_CSP } from "../functions/docs";
 import { app } from "../functions/index";
 import { onError } from "../src/http/problem";
 
@@ -45,7 +46,14 @@ describe("the /v1 HTTP layer", () => {
     expect(Object.keys(body.paths)).toContain("/healthz");
     const page = await exports.default.fetch(`${BASE}/docs`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain("/openapi.json");
+    expect(page.headers.get("content-security-policy")).toBe(DOCS_CSP);
+    const html = await page.text();
+    // Scalar from our own assets, configured by our own script: nothing inline, nothing from elsewhere.
+    expect(html.match(/<script[^>]*>/g)).toEqual([
+      '<script src="/docs.js">',
+      '<script src="/build/scalar/standalone.js">',
+    ]);
+    expect(html).not.toMatch(/https?:\/\//);
   });
 
   it("fails closed with 503 when no API_TOKEN is configured, whatever token is sent", async () => {

@@ -1,6 +1,7 @@
 /**
  * The demo page in a real browser: headless Chromium from npm (@sparticuz/chromium), driven by playwright-core, against the built
  * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count.
+ * And the API reference at /docs (Scalar): a request sent from the page, and not one request leaving the origin.
  * A screenshot of each page goes to test-results/.
  */
 import { mkdirSync } from "node:fs";
@@ -157,4 +158,75 @@ describe("the demo page in chromium", () => {
     expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
     expect(await res.text()).toContain('<script type="module" src="/app.js">');
   });
+});
+
+describe("the API reference at /docs in chromium", () => {
+  it("sends a request from the page with the token typed in it, and every request the page makes stays on the origin", async () => {
+    const name = `docs-${crypto.randomUUID().slice(0, 8)}`;
+    const problems: string[] = [];
+    const requests: string[] = [];
+    const page = await context.newPage();
+    page.on("request", (request) => requests.push(request.url()));
+    page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
+    });
+    // Chromium reports every CSP refusal as a console error too; this names the directive and what was refused.
+    await page.addInitScript(() =>
+      document.addEventListener("securitypolicyviolation", (e) =>
+        console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+      ),
+    );
+    try {
+      await page.goto(`${worker.url}/docs`);
+      await page.getByPlaceholder("Token").first().fill(worker.token);
+      // Expand the counters family and open POST /v1/counters/{name}/increment: its request body is documented.
+      await page.getByRole("button", { name: "counters" }).first().click();
+      await page.getByText("Add `by` atomically").first().click();
+      await page
+        .getByRole("button", { name: /Test Request.*post \/v1\/counters\/\{name\}\/increment/ })
+        .first()
+        .click();
+      // The client opens with the documented example (path variable and body); aim it at a fresh counter.
+      const variable = page
+        .locator("[contenteditable]")
+        .filter({ hasText: /^orders-2026$/ })
+        .first();
+      await variable.click();
+      await page.keyboard.press("ControlOrMeta+A");
+      await page.keyboard.type(name);
+      const answered = page.waitForResponse((r) => r.url() === `${worker.url}/v1/counters/${name}/increment`);
+      await page
+        .getByRole("button", { name: /^Send post request/ })
+        .first()
+        .click();
+      const response = await answered;
+      expect(response.status()).toBe(200);
+      expect((await response.request().allHeaders()).authorization).toBe(`Bearer ${worker.token}`);
+      expect(await response.json()).toMatchObject({ name, value: 1 });
+      await page.getByText("200 OK").first().waitFor({ timeout: 10_000 });
+
+      // The server stored it: the page's request was the real one.
+      const stored = await fetch(`${worker.url}/v1/counters/${name}`, {
+        headers: { authorization: `Bearer ${worker.token}` },
+      });
+      expect(await stored.json()).toMatchObject({ name, value: 1 });
+
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "docs.png") });
+      expect(requests.filter((url) => new URL(url).origin !== worker.url)).toEqual([]);
+      expect(requests).toEqual(
+        expect.arrayContaining([
+          `${worker.url}/docs`,
+          `${worker.url}/docs.js`,
+          `${worker.url}/build/scalar/standalone.js`,
+          `${worker.url}/openapi.json`,
+        ]),
+      );
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+    // A hang bound only: Chromium parses Scalar's 4.7 MiB bundle, slow on a loaded 2-core machine.
+  }, 120_000);
 });
