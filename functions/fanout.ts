@@ -3,23 +3,23 @@
  * answered as one JSON document in request order (keyed like the request when `requests` is an object), or streamed
  * as each call settles (`Accept: application/x-ndjson` or `text/event-stream`) followed by a summary.
  *
- * The work is the engine's (src/http/fanout.ts); this file owns the HTTP contract: validation, the limits named by
+ * The work is the engine's (src/fanout/engine.ts); this file owns the HTTP contract: validation, the limits named by
  * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
-import { type FanoutResult, fanout, fanoutAll } from "../src/http/fanout";
-import { checkHeaderLimits } from "../src/http/fanout-limits";
+import { type FanoutResult, fanout, fanoutAll } from "../src/fanout/engine";
+import { checkHeaderLimits } from "../src/fanout/limits";
 import {
   type FanoutItem,
   FanoutItemSchema,
   FanoutOptionsSchema,
   FanoutResultSchema,
   FanoutSummarySchema,
-} from "../src/http/fanout-schema";
+} from "../src/fanout/schema";
+import { createUrlGuard } from "../src/fanout/url-guard";
+import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
 import { Name, problemResponses, recordOf } from "../src/http/schemas";
-import { createUrlGuard } from "../src/http/url-guard";
 import { type Settings, settings } from "../src/settings";
 
 const RequestsSchema = z

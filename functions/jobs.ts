@@ -3,12 +3,12 @@
  * status and pages through its results, DELETE cancels it, POST …/retry puts its dead chunks back on the queue.
  */
 import { createRoute } from "@hono/zod-openapi";
+import { checkHeaderLimits } from "../src/fanout/limits";
+import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
-import { checkHeaderLimits } from "../src/http/fanout-limits";
 import { log } from "../src/http/log";
 import { problem } from "../src/http/problem";
 import { jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
-import { createUrlGuard } from "../src/http/url-guard";
 import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
 import {

@@ -7,7 +7,7 @@
  * whose delivery marks the chunk dead so the job ends instead of hanging.
  */
 
-import type { FanoutOptions } from "../src/http/fanout-schema";
+import type { FanoutOptions } from "../src/fanout/schema";
 import { log } from "../src/http/log";
 import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
 import { eachBounded } from "../src/jobs/bounded";

@@ -3,8 +3,8 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutResult, fanoutAll } from "../http/fanout";
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../http/fanout-schema";
+import { type FanoutResult, fanoutAll } from "../fanout/engine";
+import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../fanout/schema";
 import type { WebhookSpec } from "../objects/job";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";

@@ -3,7 +3,7 @@
  * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../http/fanout-schema";
+import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema";
 import { Name, recordOf } from "../http/schemas";
 
 export const FanoutJobSchema = z

@@ -4,7 +4,7 @@
  * the whole fan-out), bodies that will not be read cancelled, and failures turned into an `UpstreamError` whose
  * `kind` says what happened.
  */
-import type { FanoutItem, FanoutOptions } from "./fanout-schema";
+import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
 
 export const MAX_REDIRECTS = 5;

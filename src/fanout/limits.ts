@@ -3,9 +3,10 @@
  * FANOUT_MAX_HEADERS headers and FANOUT_MAX_HEADER_BYTES bytes of them, each refused with a 413 naming its setting.
  * Webhook jobs are delivered through the same outbound call, so their headers are held to the same limits.
  */
+
+import { problem } from "../http/problem";
 import type { Settings } from "../settings";
-import type { FanoutItem } from "./fanout-schema";
-import { problem } from "./problem";
+import type { FanoutItem } from "./schema";
 
 export function checkHeaderLimits(items: readonly Pick<FanoutItem, "headers">[], s: Settings): void {
   items.forEach((item, index) => {

@@ -12,7 +12,7 @@
  *   `fanoutAll` returns them in input order.
  */
 import { anySignal, asCompleted, isAbort, isTimeout, retry, type Settled, timer } from "../async";
-import { type FanoutItem, type FanoutOptions, IDEMPOTENT_METHODS } from "./fanout-schema";
+import { type FanoutItem, type FanoutOptions, IDEMPOTENT_METHODS } from "./schema";
 import {
   type ByteBudget,
   callUpstream,
