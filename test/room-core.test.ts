@@ -7,7 +7,7 @@ import {
   RateWindow,
   RoomLog,
 } from "../src/objects/room-core";
-import { frameBytes, parseClientFrame } from "../src/objects/room-protocol";
+import { frameBytes, parseClientFrame } from "../src/protocol/room-protocol";
 
 /** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
 class ArrayHistory implements HistoryStore {

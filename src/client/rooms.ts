@@ -13,9 +13,9 @@ import type {
   RoomMessage,
   ServerFrame,
   WelcomeFrame,
-} from "../objects/room-protocol.ts";
+} from "../protocol/room-protocol.ts";
 
-export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../objects/room-protocol.ts";
+export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.ts";
 
 export interface RoomClientOptions {
   /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */

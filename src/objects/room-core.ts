@@ -3,7 +3,7 @@
  * socket: ordering and history (`RoomLog` over a `HistoryStore`), presence (`members`, `presenceAfterJoin`,
  * `presenceAfterLeave`) and per-connection rate accounting (`RateWindow`). No platform imports.
  */
-import type { PresenceFrame, RoomMessage } from "./room-protocol";
+import type { PresenceFrame, RoomMessage } from "../protocol/room-protocol";
 
 /** Where a room keeps its ordered messages (SQLite in the Room object, an array in tests). */
 export interface HistoryStore {

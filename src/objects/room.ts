@@ -9,8 +9,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { problemResponse } from "../http/problem";
-import { type Settings, settings } from "../settings";
-import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-core";
 import {
   type ErrorFrame,
   PING_FRAME,
@@ -19,7 +17,9 @@ import {
   type RoomMessage,
   type ServerFrame,
   type WelcomeFrame,
-} from "./room-protocol";
+} from "../protocol/room-protocol";
+import { type Settings, settings } from "../settings";
+import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-core";
 
 /** Header the Worker sets on the upgrade request it forwards: the user named by the verified ticket. */
 export const ROOM_USER_HEADER = "x-edgeloop-room-user";
