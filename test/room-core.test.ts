@@ -6,7 +6,7 @@ import {
   presenceAfterLeave,
   RateWindow,
   RoomLog,
-} from "../src/objects/room-core";
+} from "../src/objects/room-state";
 import { frameBytes, parseClientFrame } from "../src/protocol/room-protocol";
 
 /** The HistoryStore contract on an array, as the Room keeps it in SQLite. */

@@ -1,7 +1,7 @@
 /**
  * Room: one chat room per object, holding its members' WebSockets with the Hibernation API so that an idle room
  * costs nothing. The platform callbacks here restore each connection from its attachment and hand the work to the
- * domain logic in `room-core.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
+ * decisions in `room-state.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
  * without an `await` in between, so every member gets every message in seq order.
  *
  * Reached by the Worker only: `fetch` (the WebSocket upgrade, with a user the Worker took from a verified ticket)
@@ -19,7 +19,7 @@ import {
   type WelcomeFrame,
 } from "../protocol/room-protocol";
 import { type Settings, settings } from "../settings";
-import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-core";
+import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-state";
 
 /** Header the Worker sets on the upgrade request it forwards: the user named by the verified ticket. */
 export const ROOM_USER_HEADER = "x-edgeloop-room-user";

@@ -1,5 +1,5 @@
 /**
- * A room's domain logic, apart from the Durable Object's platform callbacks so that it can be tested without a
+ * A room's decisions, apart from the Durable Object's platform callbacks so that they can be tested without a
  * socket: ordering and history (`RoomLog` over a `HistoryStore`), presence (`members`, `presenceAfterJoin`,
  * `presenceAfterLeave`) and per-connection rate accounting (`RateWindow`). No platform imports.
  */
