@@ -10,6 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { WaitQueue } from "../async/wait-queue";
 import { settings } from "../settings";
+import { EarliestAlarm } from "./alarm";
 import { emptyLock, expire, grant, isFree, type LockRecord, release, renew } from "./lock-state";
 
 export interface AcquireRequest {
@@ -51,12 +52,13 @@ interface Row extends Record<string, SqlStorageValue> {
 export class Lock extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<{ owner: string; ttlMs: number }, AcquireResult>();
-  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
-  #alarmAt: number | null | undefined;
+  /** The expiry alarm: a freed lock keeps its alarm, which finds nothing to do. */
+  readonly #alarm: EarliestAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#alarm = new EarliestAlarm(ctx.storage);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS lock (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       owner TEXT, token INTEGER, granted_at INTEGER, expires_at INTEGER, waiter_id TEXT,
@@ -130,22 +132,10 @@ export class Lock extends DurableObject<Env> {
 
   /** Expiry: at-least-once, so it only acts on a lease whose time is really up, then re-arms for the next one. */
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     const lock = await this.#settle(Date.now());
     // The alarm may have been set for an earlier lease: re-arm for the current one.
-    if (lock.holder) await this.#armBy(lock.holder.expiresAt);
-  }
-
-  /**
-   * Make sure an alarm fires no later than `at`. An alarm already due sooner is kept (it re-arms when it fires and
-   * finds the lease renewed), and a freed lock keeps its alarm (it finds nothing to do): setting alarms costs a
-   * storage write, so a busy lock sets about one per TTL instead of one per grant.
-   */
-  async #armBy(at: number): Promise<void> {
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
-    this.#alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
+    if (lock.holder) await this.#alarm.armBy(lock.holder.expiresAt);
   }
 
   /** Load the record, and if the lease ran out, hand the lock to the next waiter (saving the change). */
@@ -202,7 +192,7 @@ export class Lock extends DurableObject<Env> {
       lock.lastReleased?.owner ?? null,
       lock.lastReleased?.token ?? null,
     );
-    if (h) await this.#armBy(h.expiresAt);
+    if (h) await this.#alarm.armBy(h.expiresAt);
   }
 }
 

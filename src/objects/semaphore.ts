@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { WaitQueue } from "../async/wait-queue";
 import { settings } from "../settings";
+import { EarliestAlarm } from "./alarm";
 import { fits, inUse, live, nextExpiry, type SemaphoreLease } from "./semaphore-state";
 
 export interface SemaphoreAcquireRequest {
@@ -60,12 +61,13 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
 export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<Waiting, SemaphoreAcquireResult>();
-  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
-  #alarmAt: number | null | undefined;
+  /** The expiry alarm: one left over after the last release finds nothing to do. */
+  readonly #alarm: EarliestAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#alarm = new EarliestAlarm(ctx.storage);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS lease (
       lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL,
       granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, waiter_id TEXT)`);
@@ -167,7 +169,7 @@ export class Semaphore extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     await this.#settle(Date.now());
     await this.#arm();
   }
@@ -218,18 +220,10 @@ export class Semaphore extends DurableObject<Env> {
     return lease;
   }
 
-  /**
-   * Make sure an alarm fires no later than the soonest lease end. An alarm already due sooner is kept (it re-arms
-   * when it fires), and one left over after the last release finds nothing to do: setting alarms costs a storage
-   * write, so a busy semaphore sets few.
-   */
+  /** Make sure the expiry alarm fires no later than the soonest lease end. */
   async #arm(): Promise<void> {
     const soonest = nextExpiry(this.#leases());
-    if (soonest === null) return;
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= soonest) return;
-    this.#alarmAt = soonest;
-    await this.ctx.storage.setAlarm(soonest);
+    if (soonest !== null) await this.#alarm.armBy(soonest);
   }
 
   #limit(): number | null {
