@@ -18,7 +18,7 @@ import {
 } from "../src/fanout/schema";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
-import { problem } from "../src/http/problem";
+import { overLimit } from "../src/http/problem";
 import { Name, problemResponses, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
 
@@ -88,15 +88,14 @@ function streamingOf(accept: string | undefined): Streaming {
 
 /** Refuse what the settings do not allow, naming the setting. */
 function checkLimits(items: readonly FanoutItem[], s: Settings): void {
-  if (items.length > s.FANOUT_MAX_REQUESTS) {
-    throw problem(
-      413,
-      `This fan-out has ${items.length} requests; FANOUT_MAX_REQUESTS allows ${s.FANOUT_MAX_REQUESTS} per call. ` +
+  const max = s.FANOUT_MAX_REQUESTS;
+  if (items.length > max) {
+    throw overLimit(
+      "FANOUT_MAX_REQUESTS",
+      max,
+      `This fan-out has ${items.length} requests; FANOUT_MAX_REQUESTS allows ${max} per call. ` +
         "Split it, or submit it as a job (POST /v1/jobs), which has no per-invocation subrequest budget.",
-      {
-        type: "fanout-too-many-requests",
-        extensions: { limit: "FANOUT_MAX_REQUESTS", max: s.FANOUT_MAX_REQUESTS, got: items.length, jobs: "/v1/jobs" },
-      },
+      { status: 413, type: "fanout-too-many-requests", extensions: { got: items.length, jobs: "/v1/jobs" } },
     );
   }
   checkHeaderLimits(items, s);

@@ -7,7 +7,7 @@ import { checkHeaderLimits } from "../src/fanout/limits";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
 import { log } from "../src/http/log";
-import { problem } from "../src/http/problem";
+import { overLimit, problem } from "../src/http/problem";
 import { jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
 import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
@@ -115,11 +115,13 @@ export const jobs = createApp()
     const key = c.req.valid("header")["idempotency-key"];
     const s = settings(c.env);
     if (body.type === "fanout") {
-      if (body.requests.length > s.JOBS_MAX_REQUESTS) {
-        throw problem(
-          413,
-          `The job has ${body.requests.length} requests; JOBS_MAX_REQUESTS allows ${s.JOBS_MAX_REQUESTS}.`,
-          { type: "too-many-requests-in-job", extensions: { limit: "JOBS_MAX_REQUESTS", max: s.JOBS_MAX_REQUESTS } },
+      const max = s.JOBS_MAX_REQUESTS;
+      if (body.requests.length > max) {
+        throw overLimit(
+          "JOBS_MAX_REQUESTS",
+          max,
+          `The job has ${body.requests.length} requests; JOBS_MAX_REQUESTS allows ${max}.`,
+          { status: 413, type: "too-many-requests-in-job" },
         );
       }
       checkHeaderLimits(body.requests, s);
@@ -204,11 +206,9 @@ export const jobs = createApp()
     const { id } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
     const s = settings(c.env);
-    if (limit !== undefined && limit > s.JOBS_RESULTS_PAGE_MAX) {
-      throw problem(400, `limit ${limit} is above JOBS_RESULTS_PAGE_MAX (${s.JOBS_RESULTS_PAGE_MAX}).`, {
-        type: "invalid-request",
-        extensions: { limit: "JOBS_RESULTS_PAGE_MAX", max: s.JOBS_RESULTS_PAGE_MAX },
-      });
+    const max = s.JOBS_RESULTS_PAGE_MAX;
+    if (limit !== undefined && limit > max) {
+      throw overLimit("JOBS_RESULTS_PAGE_MAX", max, `limit ${limit} is above JOBS_RESULTS_PAGE_MAX (${max}).`);
     }
     let after = -1;
     if (cursor !== undefined) {

@@ -8,7 +8,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import { problem } from "../src/http/problem";
+import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
@@ -168,10 +168,11 @@ export const rooms = createApp()
     const { user, ttlSec = 60 } = c.req.valid("json");
     const maxTtl = settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS;
     if (ttlSec > maxTtl) {
-      throw problem(400, `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`, {
-        type: "invalid-request",
-        extensions: { limit: "ROOM_TICKET_MAX_TTL_SECONDS", max: maxTtl },
-      });
+      throw overLimit(
+        "ROOM_TICKET_MAX_TTL_SECONDS",
+        maxTtl,
+        `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`,
+      );
     }
     const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
@@ -218,10 +219,15 @@ export const rooms = createApp()
     const max = settings(c.env).ROOM_MAX_MESSAGE_BYTES;
     const bytes = new TextEncoder().encode(JSON.stringify(data)).byteLength;
     if (bytes > max) {
-      throw problem(413, `data is ${bytes} bytes, larger than ROOM_MAX_MESSAGE_BYTES (${max}).`, {
-        type: "message-too-large",
-        extensions: { limit: "ROOM_MAX_MESSAGE_BYTES", max },
-      });
+      throw overLimit(
+        "ROOM_MAX_MESSAGE_BYTES",
+        max,
+        `data is ${bytes} bytes, larger than ROOM_MAX_MESSAGE_BYTES (${max}).`,
+        {
+          status: 413,
+          type: "message-too-large",
+        },
+      );
     }
     const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
     return c.json({ seq }, 201);

@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
-import { problem } from "../src/http/problem";
+import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
@@ -105,10 +105,7 @@ export const semaphores = createApp()
     checkLeaseBounds(c.env, ttlMs, waitMs);
     const maxLimit = settings(c.env).SEMAPHORE_MAX_LIMIT;
     if (limit > maxLimit) {
-      throw problem(400, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${maxLimit}).`, {
-        type: "invalid-request",
-        extensions: { limit: "SEMAPHORE_MAX_LIMIT", max: maxLimit },
-      });
+      throw overLimit("SEMAPHORE_MAX_LIMIT", maxLimit, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${maxLimit}).`);
     }
     if (permits > limit) {
       throw problem(400, `permits ${permits} is above limit ${limit}: it could never be granted.`, {

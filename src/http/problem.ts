@@ -79,6 +79,33 @@ export function problem(
   return new Problem(status, body, options.headers);
 }
 
+/**
+ * The problem for a request beyond a limit that a setting names: its body carries the setting (`limit`) and the
+ * setting's value (`max`), as the detail does, so the caller knows which setting refused it. A 400 `invalid-request`
+ * unless `options` say otherwise.
+ *
+ * @example
+ * throw overLimit("SEMAPHORE_MAX_LIMIT", max, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${max}).`)
+ * throw overLimit("MAX_BODY_BYTES", max, `The body is larger than MAX_BODY_BYTES (${max} bytes).`, { status: 413, type: "body-too-large" })
+ */
+export function overLimit(
+  setting: string,
+  max: number,
+  detail: string,
+  options: {
+    status?: ContentfulStatusCode;
+    type?: string;
+    extensions?: Record<string, unknown>;
+    headers?: Record<string, string>;
+  } = {},
+): Problem {
+  return problem(options.status ?? 400, detail, {
+    type: options.type ?? "invalid-request",
+    extensions: { limit: setting, max, ...options.extensions },
+    headers: options.headers,
+  });
+}
+
 export function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status: body.status,

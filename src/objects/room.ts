@@ -8,7 +8,7 @@
  * and RPC `publish` / `info`.
  */
 import { DurableObject } from "cloudflare:workers";
-import { problemResponse } from "../http/problem";
+import { overLimit, problem } from "../http/problem";
 import {
   type ErrorFrame,
   PING_FRAME,
@@ -111,22 +111,18 @@ export class Room extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const user = request.headers.get(ROOM_USER_HEADER);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !user) {
-      return problemResponse({ type: "about:blank", title: "Bad Request", status: 400, detail: "Not an upgrade." });
+      return problem(400, "Not an upgrade.").getResponse();
     }
     const open = this.openConnections();
     const max = this.settings.ROOM_MAX_CONNECTIONS;
     if (open.length >= max) {
-      return problemResponse(
-        {
-          type: "https://edgeloop.dev/problems/room-full",
-          title: "Too Many Requests",
-          status: 429,
-          detail: `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`,
-          limit: "ROOM_MAX_CONNECTIONS",
-          max,
-        },
-        { "retry-after": "5" },
-      );
+      const detail = `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`;
+      const full = overLimit("ROOM_MAX_CONNECTIONS", max, detail, {
+        status: 429,
+        type: "room-full",
+        headers: { "retry-after": "5" },
+      });
+      return full.getResponse();
     }
     const sinceParam = new URL(request.url).searchParams.get("since");
     const since = sinceParam === null ? undefined : Number(sinceParam);
