@@ -19,7 +19,7 @@ import {
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
 import { overLimit } from "../src/http/problem";
-import { Name, problemResponses, recordOf } from "../src/http/schemas";
+import { Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
 
 const RequestsSchema = z
@@ -73,7 +73,7 @@ const route = createRoute({
         },
       },
     },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 

@@ -8,7 +8,7 @@ import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
 import { log } from "../src/http/log";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonResponse, problemDoc, problemDocs } from "../src/http/schemas";
 import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
 import {
@@ -26,7 +26,6 @@ import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
 import { settings } from "../src/settings";
 
 const json = jsonResponse;
-const problemOf = problemResponse;
 
 const createJob = createRoute({
   method: "post",
@@ -39,10 +38,10 @@ const createJob = createRoute({
   },
   responses: {
     202: json(JobCreatedSchema, "Queued (or, for a key seen before with the same body, the existing job)"),
-    ...problemResponses,
-    413: problemOf("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
-    422: problemOf("The Idempotency-Key was used before with a different body"),
-    503: problemOf("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
+    ...problemDocs,
+    413: problemDoc("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
+    422: problemDoc("The Idempotency-Key was used before with a different body"),
+    503: problemDoc("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
   },
 });
 
@@ -52,7 +51,7 @@ const getJob = createRoute({
   tags: ["jobs"],
   summary: "A job's status and counters",
   request: { params: JobIdParams },
-  responses: { 200: json(JobStatusSchema, "The job"), ...problemResponses, 404: problemOf("No such job") },
+  responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const getResults = createRoute({
@@ -61,7 +60,7 @@ const getResults = createRoute({
   tags: ["jobs"],
   summary: "Page through a job's results in request order",
   request: { params: JobIdParams, query: ResultsQuery },
-  responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemResponses, 404: problemOf("No such job") },
+  responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const cancelJob = createRoute({
@@ -72,9 +71,9 @@ const cancelJob = createRoute({
   request: { params: JobIdParams },
   responses: {
     200: json(JobStatusSchema, "Canceled (also when it already was)"),
-    ...problemResponses,
-    404: problemOf("No such job"),
-    409: problemOf("The job has already finished"),
+    ...problemDocs,
+    404: problemDoc("No such job"),
+    409: problemDoc("The job has already finished"),
   },
 });
 
@@ -86,9 +85,9 @@ const retryJob = createRoute({
   request: { params: JobIdParams },
   responses: {
     202: json(RetrySchema, "Dead chunks re-queued"),
-    ...problemResponses,
-    404: problemOf("No such job"),
-    409: problemOf("The job is canceled or has no dead chunks"),
+    ...problemDocs,
+    404: problemDoc("No such job"),
+    409: problemDoc("The job is canceled or has no dead chunks"),
   },
 });
 

@@ -9,7 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
@@ -74,8 +74,8 @@ const ticketRoute = createRoute({
   request: { params: RoomParams, body: jsonBody(TicketRequest) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
-    ...problemResponses,
-    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
+    ...problemDocs,
+    503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
@@ -96,12 +96,12 @@ const wsRoute = createRoute({
   },
   responses: {
     101: { description: "Switching Protocols" },
-    400: problemResponses[400],
-    401: problemResponse("Missing, forged or expired ticket"),
-    403: problemResponse("Ticket for another room, or Origin not allowed"),
-    426: problemResponse("Not a WebSocket upgrade"),
-    429: problemResponse("The room is full (ROOM_MAX_CONNECTIONS)"),
-    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
+    400: problemDocs[400],
+    401: problemDoc("Missing, forged or expired ticket"),
+    403: problemDoc("Ticket for another room, or Origin not allowed"),
+    426: problemDoc("Not a WebSocket upgrade"),
+    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS)"),
+    503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
@@ -116,7 +116,7 @@ const publishRoute = createRoute({
   },
   responses: {
     201: jsonResponse(z.object({ seq: z.number().int() }), "The message's place in the room's order"),
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 
@@ -128,7 +128,7 @@ const infoRoute = createRoute({
   request: { params: RoomParams },
   responses: {
     200: jsonResponse(RoomInfo, "The room now"),
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 

@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
 
@@ -16,7 +16,7 @@ const LeaseId = z.string().uuid();
 const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
 const json = jsonBody;
 const ok = jsonResponse;
-const conflict = problemResponse("Conflict");
+const conflict = problemDoc("Conflict");
 
 const AcquireBody = z
   .object({
@@ -59,7 +59,7 @@ const acquireRoute = createRoute({
     200: ok(Lease, "Granted"),
     409: { ...conflict, description: "No room when waitMs ran out ({inUse, waiters}), or another limit in force" },
     503: { ...conflict, description: "Too many waiters (LEASE_MAX_WAITERS)" },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const renewRoute = createRoute({
@@ -71,7 +71,7 @@ const renewRoute = createRoute({
   responses: {
     200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
     409: conflict,
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const releaseRoute = createRoute({
@@ -86,7 +86,7 @@ const releaseRoute = createRoute({
       "Released; released is false when this lease had been released already (a repeated release is harmless)",
     ),
     409: conflict,
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const statusRoute = createRoute({
@@ -95,7 +95,7 @@ const statusRoute = createRoute({
   tags: ["semaphores"],
   summary: "Permits in use, limit, leases and waiters",
   request: { params: Params },
-  responses: { 200: ok(Status, "The semaphore"), ...problemResponses },
+  responses: { 200: ok(Status, "The semaphore"), ...problemDocs },
 });
 
 export const semaphores = createApp()

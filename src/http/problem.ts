@@ -106,7 +106,7 @@ export function overLimit(
   });
 }
 
-export function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
+function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status: body.status,
     headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },

@@ -51,21 +51,18 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
   content: { "application/json": { schema } },
 });
 
-/** A problem+json response, for `createRoute`. */
-export const problemResponse = (description: string) => ({
+/**
+ * The OpenAPI description of a problem+json response, for `createRoute` (the response itself is thrown as
+ * `problem(...)` from problem.ts).
+ */
+export const problemDoc = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
 });
 
 /** The error responses every /v1 route may give, for the OpenAPI document. */
-export const problemResponses = {
-  400: {
-    description: "Malformed or invalid request",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
-  401: {
-    description: "Missing or wrong bearer token",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
-  413: { description: "Request body too large", content: { "application/problem+json": { schema: ProblemSchema } } },
+export const problemDocs = {
+  400: problemDoc("Malformed or invalid request"),
+  401: problemDoc("Missing or wrong bearer token"),
+  413: problemDoc("Request body too large"),
 } as const;
