@@ -69,7 +69,8 @@ export const webhookId = (jobId: string): string => `msg_${jobId}`;
 
 /**
  * Deliver a webhook job once: POST the JSON payload with Standard Webhooks signature headers. A 2xx (or another
- * final answer, such as a 400 or a blocked URL) is a result; a 5xx, 429 or timeout is transient.
+ * final answer, such as a 400 or a blocked URL) is a result; a retryable status (`isRetryableStatus`) or a timeout
+ * is transient.
  */
 export async function deliverWebhook(
   jobId: string,
