@@ -7,10 +7,10 @@
  * whose delivery marks the chunk dead so the job ends instead of hanging.
  */
 
+import { Semaphore } from "../src/async";
 import type { FanoutOptions } from "../src/fanout/schema";
 import { log } from "../src/http/log";
 import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
-import { eachBounded } from "../src/jobs/bounded";
 import { JOB_ID_PATTERN } from "../src/jobs/ids";
 import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
 import type { JobMessage, JobResult } from "../src/jobs/types";
@@ -135,5 +135,6 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
     batch.queue === JOBS_DLQ_NAME
       ? (msg: Message<unknown>) => markDead(msg, env)
       : (msg: Message<unknown>) => runChunk(msg, env, s);
-  await eachBounded(batch.messages, s.JOBS_CONSUMER_CONCURRENCY, handle);
+  const permits = new Semaphore(s.JOBS_CONSUMER_CONCURRENCY);
+  await Promise.all(batch.messages.map((msg) => permits.withPermit(() => handle(msg))));
 }
