@@ -21,8 +21,7 @@ import {
   ResultsQuery,
   RetrySchema,
 } from "../src/jobs/schema";
-import type { JobStatus } from "../src/jobs/types";
-import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
+import type { CreateJobInput, JobStatus, WebhookSpec } from "../src/jobs/types";
 import { settings } from "../src/settings";
 
 const json = jsonResponse;

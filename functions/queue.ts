@@ -13,8 +13,7 @@ import { log } from "../src/http/log";
 import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
 import { JOB_ID_PATTERN } from "../src/jobs/ids";
 import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
-import type { JobMessage, JobResult } from "../src/jobs/types";
-import type { WebhookSpec } from "../src/objects/job";
+import type { JobMessage, JobResult, WebhookSpec } from "../src/jobs/types";
 import { type Settings, settings } from "../src/settings";
 
 /** Queue names as declared in wrangler.toml ([[queues.consumers]]). */

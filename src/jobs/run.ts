@@ -5,10 +5,9 @@
 
 import { type FanoutResult, fanoutAll } from "../fanout/engine";
 import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../fanout/schema";
-import type { WebhookSpec } from "../objects/job";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
-import type { JobResult } from "./types";
+import type { JobResult, WebhookSpec } from "./types";
 import { webhookHeaders } from "./webhook-signature";
 
 export interface ChunkOutcome {

@@ -14,63 +14,24 @@ import { log } from "../http/log";
 import { batchesOf, chunkMessage, chunkRanges } from "../jobs/chunks";
 import { type JobProgress, publishProgress } from "../jobs/progress";
 import { Throttle } from "../jobs/throttle";
-import type { JobMessage, JobResult, JobState, JobStatus, JobType } from "../jobs/types";
+import type {
+  CancelOutcome,
+  Claim,
+  CreateJobInput,
+  CreateOutcome,
+  DispatchOutcome,
+  JobMessage,
+  JobResult,
+  JobState,
+  JobStatus,
+  JobType,
+  ResultsPage,
+  RetryOutcome,
+} from "../jobs/types";
 import { settings } from "../settings";
 
 /** At most ~5 progress updates a second per job. */
 export const PROGRESS_INTERVAL_MS = 200;
-
-export interface WebhookSpec {
-  url: string;
-  payload: unknown;
-  headers?: Record<string, string>;
-}
-
-/**
- * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored
- * as such, and plain strings keep the RPC types simple.
- */
-export interface CreateJobInput {
-  id: string;
-  type: JobType;
-  bodyHash: string;
-  /** Fan-out jobs: the requests (a JSON array) and the fan-out options every chunk runs with (a JSON object). */
-  requestsJson?: string;
-  optionsJson?: string;
-  /** Webhook jobs: what to deliver (a JSON `WebhookSpec`). */
-  webhookJson?: string;
-  chunkSize: number;
-}
-
-export type CreateOutcome = { outcome: "created" | "existing" | "conflict"; status: JobStatus };
-
-export type Claim =
-  | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" }
-  | {
-      action: "run";
-      type: JobType;
-      /** Job-wide indices of the chunk's requests that have no result yet. */
-      pending: number[];
-      /** Index of the chunk's first request. */
-      start: number;
-      /** Fan-out options (JSON object). */
-      optionsJson: string;
-      /** The chunk's requests (JSON array, by position from `start`), when asked for. */
-      requestsJson?: string;
-      /** Webhook jobs: the `WebhookSpec` (JSON). */
-      webhookJson?: string;
-    };
-
-export type DispatchOutcome = { sent: number; error?: string };
-export type CancelOutcome = { outcome: "canceled" | "conflict"; status: JobStatus };
-export type RetryOutcome = { outcome: "requeued" | "nothing" | "conflict"; requeued: number; status: JobStatus };
-
-export interface ResultsPage {
-  /** Each result as JSON text. */
-  items: string[];
-  /** Index of the last item when more follow, else null. */
-  next: number | null;
-}
 
 interface JobRow {
   id: string;
