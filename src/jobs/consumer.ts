@@ -7,14 +7,14 @@
  * whose delivery marks the chunk dead so the job ends instead of hanging.
  */
 
-import { Semaphore } from "../src/async";
-import type { FanoutOptions } from "../src/fanout/schema";
-import { log } from "../src/http/log";
-import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
-import { JOB_ID_PATTERN } from "../src/jobs/ids";
-import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
-import type { JobMessage, JobResult, WebhookSpec } from "../src/jobs/types";
-import { type Settings, settings } from "../src/settings";
+import { Semaphore } from "../async";
+import type { FanoutOptions } from "../fanout/schema";
+import { log } from "../http/log";
+import { type Settings, settings } from "../settings";
+import { backoffSeconds, classifyError, PermanentJobError } from "./backoff";
+import { JOB_ID_PATTERN } from "./ids";
+import { deliverWebhook, runFanoutChunk } from "./run";
+import type { JobMessage, JobResult, WebhookSpec } from "./types";
 
 /** Queue names as declared in wrangler.toml ([[queues.consumers]]). */
 export const JOBS_QUEUE_NAME = "edgeloop-jobs";
