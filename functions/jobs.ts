@@ -3,13 +3,12 @@
  * status and pages through its results, DELETE cancels it, POST …/retry puts its dead chunks back on the queue.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { checkHeaderLimits } from "../src/fanout/limits";
-import { createUrlGuard } from "../src/fanout/url-guard";
+import { headerLimitProblem } from "../src/fanout/limits";
 import { createApp } from "../src/http/app";
-import { log } from "../src/http/log";
-import { overLimit, problem } from "../src/http/problem";
+import { overLimit, type Problem, problem } from "../src/http/problem";
 import { jsonResponse, problemDoc, problemDocs } from "../src/http/schemas";
-import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
+import { type CreateJobOutcome, createJob } from "../src/jobs/create";
+import { decodeCursor, encodeCursor, JOB_ID_PATTERN } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
 import {
   CreateJobSchema,
@@ -21,12 +20,12 @@ import {
   ResultsQuery,
   RetrySchema,
 } from "../src/jobs/schema";
-import type { CreateJobInput, JobStatus, WebhookSpec } from "../src/jobs/types";
+import type { JobStatus } from "../src/jobs/types";
 import { settings } from "../src/settings";
 
 const json = jsonResponse;
 
-const createJob = createRoute({
+const postJob = createRoute({
   method: "post",
   path: "/",
   tags: ["jobs"],
@@ -98,6 +97,47 @@ function jobStub(env: Env, id: string) {
 
 const notFound = (id: string) => problem(404, `No job with id ${id}.`, { type: "job-not-found" });
 
+/** The problem for each way a POST can be refused. */
+function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
+  switch (outcome.outcome) {
+    case "too-many-requests": {
+      const { requests, max } = outcome;
+      return overLimit("JOBS_MAX_REQUESTS", max, `The job has ${requests} requests; JOBS_MAX_REQUESTS allows ${max}.`, {
+        status: 413,
+        type: "too-many-requests-in-job",
+      });
+    }
+    case "headers-over-limit":
+      return headerLimitProblem(outcome.breach);
+    case "url-blocked": {
+      const { errors } = outcome;
+      const [first] = errors;
+      const detail =
+        outcome.type === "webhook"
+          ? `The webhook url may not be called: ${first.message}.`
+          : `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`;
+      return problem(400, detail, { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } });
+    }
+    case "webhook-secret-missing": {
+      const detail = "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
+      return problem(503, detail, { type: "not-configured" });
+    }
+    case "key-reused":
+      return problem(422, `The Idempotency-Key ${key} was already used with a different request body.`, {
+        type: "idempotency-key-reused",
+        extensions: { id: outcome.id },
+      });
+    case "queue-unavailable": {
+      const { id } = outcome;
+      return problem(503, `Job ${id} is stored but its chunks could not be queued: POST again with the same key.`, {
+        type: "queue-unavailable",
+        extensions: { id },
+        headers: { "retry-after": "1" },
+      });
+    }
+  }
+}
+
 function created(status: JobStatus) {
   return {
     id: status.id,
@@ -108,91 +148,16 @@ function created(status: JobStatus) {
 }
 
 export const jobs = createApp()
-  .openapi(createJob, async (c) => {
+  .openapi(postJob, async (c) => {
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    const s = settings(c.env);
-    if (body.type === "fanout") {
-      const max = s.JOBS_MAX_REQUESTS;
-      if (body.requests.length > max) {
-        throw overLimit(
-          "JOBS_MAX_REQUESTS",
-          max,
-          `The job has ${body.requests.length} requests; JOBS_MAX_REQUESTS allows ${max}.`,
-          { status: 413, type: "too-many-requests-in-job" },
-        );
-      }
-      checkHeaderLimits(body.requests, s);
-      // Refused before anything is stored or queued, as a webhook url is (the consumer checks every hop again).
-      const guard = createUrlGuard(s.FANOUT_ALLOW_HOSTS);
-      const errors = body.requests.flatMap((request, index) => {
-        const verdict = guard(request.url);
-        return verdict.ok ? [] : [{ path: `requests.${index}.url`, message: verdict.reason }];
-      });
-      const [first] = errors;
-      if (first) {
-        throw problem(
-          400,
-          `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`,
-          { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } },
-        );
-      }
-    } else {
-      if (!c.env.JOBS_WEBHOOK_SECRET) {
-        throw problem(
-          503,
-          "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).",
-          { type: "not-configured" },
-        );
-      }
-      checkHeaderLimits([{ headers: body.headers ?? {} }], s);
-      const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.url);
-      if (!verdict.ok) {
-        throw problem(400, `The webhook url may not be called: ${verdict.reason}.`, {
-          type: "url-blocked",
-          extensions: { errors: [{ path: "url", message: verdict.reason }] },
-        });
-      }
-    }
     // The scope keeps one caller's keys apart from another's (the bearer token, hashed into the id).
-    const scope = c.req.header("authorization") ?? "";
-    const id = await jobIdFor(scope, key);
-    const hash = await bodyHash(body);
-    let input: CreateJobInput;
-    if (body.type === "fanout") {
-      const { type: _type, requests, ...options } = body;
-      const requestsJson = JSON.stringify(requests);
-      const optionsJson = JSON.stringify(options);
-      input = { id, type: "fanout", bodyHash: hash, requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
-    } else {
-      const spec: WebhookSpec = {
-        url: body.url,
-        payload: body.payload ?? null,
-        ...(body.headers ? { headers: body.headers } : {}),
-      };
-      input = { id, type: "webhook", bodyHash: hash, webhookJson: JSON.stringify(spec), chunkSize: 1 };
-    }
-    const stub = c.env.JOB.getByName(id);
-    const outcome = await stub.create(input);
-    if (outcome.outcome === "conflict") {
-      throw problem(422, `The Idempotency-Key ${key} was already used with a different request body.`, {
-        type: "idempotency-key-reused",
-        extensions: { id },
-      });
-    }
-    // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
-    const dispatched = await stub.dispatch();
-    if (dispatched.error) {
-      log("error", "job dispatch failed", { id, sent: dispatched.sent, error: dispatched.error });
-      throw problem(503, `Job ${id} is stored but its chunks could not be queued: POST again with the same key.`, {
-        type: "queue-unavailable",
-        extensions: { id },
-        headers: { "retry-after": "1" },
-      });
-    }
-    const headers: Record<string, string> = { location: `/v1/jobs/${id}` };
-    if (outcome.outcome === "existing") headers["idempotent-replayed"] = "true";
-    return c.json(created(outcome.status), 202, headers);
+    const outcome = await createJob(c.env, { body, key, scope: c.req.header("authorization") ?? "" });
+    if (outcome.outcome !== "queued") throw refused(outcome, key);
+    const { status } = outcome;
+    const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };
+    if (outcome.replayed) headers["idempotent-replayed"] = "true";
+    return c.json(created(status), 202, headers);
   })
   .openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");

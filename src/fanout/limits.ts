@@ -4,31 +4,59 @@
  * Webhook jobs are delivered through the same outbound call, so their headers are held to the same limits.
  */
 
-import { overLimit } from "../http/problem";
+import { overLimit, type Problem } from "../http/problem";
 import type { Settings } from "../settings";
 import type { FanoutItem } from "./schema";
 
-export function checkHeaderLimits(items: readonly Pick<FanoutItem, "headers">[], s: Settings): void {
-  items.forEach((item, index) => {
+/** A request over a header limit: the setting it breaks, the setting's value, and what the request has. */
+export interface HeaderLimitBreach {
+  setting: "FANOUT_MAX_HEADERS" | "FANOUT_MAX_HEADER_BYTES";
+  max: number;
+  /** The request's position in the list. */
+  index: number;
+  /** Its headers (FANOUT_MAX_HEADERS) or bytes of headers (FANOUT_MAX_HEADER_BYTES). */
+  actual: number;
+}
+
+/**
+ * The first request over a header limit, or undefined when every request is within them.
+ *
+ * @example
+ * const breach = headerLimitBreach(body.requests, settings(env));
+ * if (breach) throw headerLimitProblem(breach);
+ */
+export function headerLimitBreach(
+  items: readonly Pick<FanoutItem, "headers">[],
+  s: Settings,
+): HeaderLimitBreach | undefined {
+  for (const [index, item] of items.entries()) {
     const names = Object.keys(item.headers);
-    const maxHeaders = s.FANOUT_MAX_HEADERS;
-    if (names.length > maxHeaders) {
-      throw overLimit(
-        "FANOUT_MAX_HEADERS",
-        maxHeaders,
-        `Request ${index} has ${names.length} headers; FANOUT_MAX_HEADERS allows ${maxHeaders}.`,
-        { status: 413, type: "fanout-too-many-headers", extensions: { index } },
-      );
+    if (names.length > s.FANOUT_MAX_HEADERS) {
+      return { setting: "FANOUT_MAX_HEADERS", max: s.FANOUT_MAX_HEADERS, index, actual: names.length };
     }
     const size = names.reduce((n, k) => n + k.length + (item.headers[k] ?? "").length + 4, 0);
-    const maxBytes = s.FANOUT_MAX_HEADER_BYTES;
-    if (size > maxBytes) {
-      throw overLimit(
-        "FANOUT_MAX_HEADER_BYTES",
-        maxBytes,
-        `Request ${index} has ${size} bytes of headers; FANOUT_MAX_HEADER_BYTES allows ${maxBytes}.`,
-        { status: 413, type: "fanout-headers-too-large", extensions: { index } },
-      );
+    if (size > s.FANOUT_MAX_HEADER_BYTES) {
+      return { setting: "FANOUT_MAX_HEADER_BYTES", max: s.FANOUT_MAX_HEADER_BYTES, index, actual: size };
     }
+  }
+  return undefined;
+}
+
+/** The 413 for a breach, naming its setting. */
+export function headerLimitProblem({ setting, max, index, actual }: HeaderLimitBreach): Problem {
+  const [what, type] =
+    setting === "FANOUT_MAX_HEADERS"
+      ? ["headers", "fanout-too-many-headers"]
+      : ["bytes of headers", "fanout-headers-too-large"];
+  return overLimit(setting, max, `Request ${index} has ${actual} ${what}; ${setting} allows ${max}.`, {
+    status: 413,
+    type,
+    extensions: { index },
   });
+}
+
+/** Throw the 413 for the first request over a header limit. */
+export function checkHeaderLimits(items: readonly Pick<FanoutItem, "headers">[], s: Settings): void {
+  const breach = headerLimitBreach(items, s);
+  if (breach) throw headerLimitProblem(breach);
 }
