@@ -3,7 +3,8 @@
  * partysocket's reconnecting WebSocket (backoff, and buffering of what is sent while disconnected), resumes with
  * `since` after a drop so no message is missed or seen twice, and exposes typed events.
  *
- * Relative imports carry `.ts` so that Node (type stripping) and the Node tsconfig load this file as it is.
+ * Relative imports carry `.js` (TypeScript maps them to the `.ts` files): `edgeloop/client` is TypeScript source, and
+ * a consumer's TypeScript checks it under moduleResolution `bundler` and `nodenext` alike.
  */
 import ReconnectingWebSocket from "partysocket/ws";
 import type {
@@ -13,9 +14,9 @@ import type {
   RoomMessage,
   ServerFrame,
   WelcomeFrame,
-} from "../protocol/room-protocol.ts";
+} from "../protocol/room-protocol.js";
 
-export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.ts";
+export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
 
 export interface RoomClientOptions {
   /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */

@@ -10,7 +10,7 @@
  * key has left (1 per call near the limit), so near the limit the middleware is exact again.
  */
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
-import type { GcraLimits } from "../async/gcra";
+import type { GcraLimits } from "../async";
 import { settings } from "../settings";
 import { bearerDigest } from "./auth";
 import { problem } from "./problem";

@@ -8,7 +8,7 @@
  * whose time is really up, so a repeated alarm changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { WaitQueue } from "../async/wait-queue";
+import { WaitQueue } from "../async";
 import { settings } from "../settings";
 import { EarliestAlarm } from "./alarm";
 import { emptyLock, expire, grant, isFree, type LockRecord, release, renew } from "./lock-state";

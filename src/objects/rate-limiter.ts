@@ -8,7 +8,7 @@
  * trade for a limiter, and the wrong one for a lock, which waits for its writes.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type GcraLimits, gcra, gcraBatch } from "../async/gcra";
+import { type GcraLimits, gcra, gcraBatch } from "../async";
 import type { Limiter, RateLimitDecision, RateLimitLease } from "../http/rate-limit";
 
 const TAT = "tat";

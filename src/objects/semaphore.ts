@@ -7,7 +7,7 @@
  * wait, and takes effect once the semaphore is idle.
  */
 import { DurableObject } from "cloudflare:workers";
-import { WaitQueue } from "../async/wait-queue";
+import { WaitQueue } from "../async";
 import { settings } from "../settings";
 import { EarliestAlarm } from "./alarm";
 import {
