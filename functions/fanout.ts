@@ -31,7 +31,7 @@ const RequestsSchema = z
   ])
   .openapi({ description: "A list of requests, or an object of requests keyed by name (results are keyed alike)" });
 
-export const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema })
+const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema })
   .strict()
   .openapi("Fanout", {
     example: {

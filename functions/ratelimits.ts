@@ -7,7 +7,7 @@ import { problem } from "../src/http/problem";
 import { Name, problemDocs } from "../src/http/schemas";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
-export const userKey = (key: string) => `user:${key}`;
+const userKey = (key: string) => `user:${key}`;
 
 const Body = z
   .object({

@@ -7,13 +7,14 @@
  * a consumer's TypeScript checks it under moduleResolution `bundler` and `nodenext` alike.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import type {
-  AckFrame,
-  ErrorFrame,
-  PresenceFrame,
-  RoomMessage,
-  ServerFrame,
-  WelcomeFrame,
+import {
+  type AckFrame,
+  CLOSE,
+  type ErrorFrame,
+  type PresenceFrame,
+  type RoomMessage,
+  type ServerFrame,
+  type WelcomeFrame,
 } from "../protocol/room-protocol.js";
 
 export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
@@ -54,7 +55,7 @@ type Listener<K extends keyof RoomEvents> = (event: RoomEvents[K]) => void;
 const pageUrl = (): string | undefined => (globalThis as { location?: { href: string } }).location?.href;
 
 /** Close codes after which reconnecting would only repeat the offence. */
-const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009]);
+const FINAL_CLOSE_CODES = new Set<number>([CLOSE.unsupported, CLOSE.policy, CLOSE.tooBig]);
 
 /**
  * A member of one room.

@@ -7,7 +7,7 @@
 import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 export type FanoutErrorKind =
   | "timeout"
@@ -68,7 +68,7 @@ export interface CallOptions {
 }
 
 /** The response headers a result reports. */
-export const REPORTED_HEADERS = [
+const REPORTED_HEADERS = [
   "content-type",
   "content-length",
   "etag",

@@ -35,7 +35,7 @@ const TITLES: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 /** An HTTPException that carries a problem body. */
 export class Problem extends HTTPException {
@@ -171,7 +171,7 @@ function requestIdOf(c: Context): string | undefined {
  * object) or `retryable` (the object was reset, e.g. by a deploy, while the call was in flight).
  * See https://developers.cloudflare.com/durable-objects/best-practices/error-handling/
  */
-export function isTransientObjectError(err: unknown): boolean {
+function isTransientObjectError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const flags = err as Error & { overloaded?: unknown; retryable?: unknown };
   return flags.overloaded === true || flags.retryable === true;

@@ -58,7 +58,7 @@ export interface Limiter {
 }
 
 /** A batch is at most this share of what the key has left: 1 per call once fewer than 2 × LEASE_DIVISOR are left. */
-export const LEASE_DIVISOR = 32;
+const LEASE_DIVISOR = 32;
 /** Keys whose batches one middleware remembers; the oldest is forgotten (its unspent batch lost) beyond this. */
 const MAX_KEYS = 1_024;
 

@@ -4,7 +4,7 @@
 import { z } from "@hono/zod-openapi";
 
 /** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
-export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const Name = z
   .string()
@@ -29,7 +29,7 @@ export const recordOf = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(ke
     z.record(key, value),
   );
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string(),
     title: z.string(),

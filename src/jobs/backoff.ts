@@ -6,7 +6,7 @@
 import { isRetryableStatus } from "../http/retryable";
 
 /** Cloudflare Queues accept delays up to 12 hours. */
-export const MAX_QUEUE_DELAY_SECONDS = 43_200;
+const MAX_QUEUE_DELAY_SECONDS = 43_200;
 
 export interface BackoffOptions {
   /** Delay before the second attempt (seconds); doubled for every further attempt. */

@@ -16,12 +16,11 @@ import { JOB_ID_PATTERN } from "./ids";
 import { deliverWebhook, runFanoutChunk } from "./run";
 import type { JobMessage, JobResult, WebhookSpec } from "./types";
 
-/** Queue names as declared in wrangler.toml ([[queues.consumers]]). */
-export const JOBS_QUEUE_NAME = "edgeloop-jobs";
-export const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
+/** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
+const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
 
 /** Check a message body: anything else is a permanent failure (acked, logged). */
-export function parseJobMessage(body: unknown): JobMessage {
+function parseJobMessage(body: unknown): JobMessage {
   const m = body as Partial<JobMessage> | null;
   if (
     !m ||

@@ -64,7 +64,7 @@ export async function runFanoutChunk(
 }
 
 /** The webhook-id of a job's delivery: the same on every retry, as receivers deduplicate by it. */
-export const webhookId = (jobId: string): string => `msg_${jobId}`;
+const webhookId = (jobId: string): string => `msg_${jobId}`;
 
 /**
  * Deliver a webhook job once: POST the JSON payload with Standard Webhooks signature headers. A 2xx (or another

@@ -5,7 +5,6 @@
 
 export type JobType = "fanout" | "webhook";
 export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
-export const TERMINAL_STATES: readonly JobState[] = ["succeeded", "partial", "failed", "canceled"];
 
 /**
  * One queue message: one chunk of one job. Fan-out chunks carry their requests when they fit in a message;

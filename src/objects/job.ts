@@ -45,7 +45,7 @@ import {
 import { JobStore } from "./job-store";
 
 /** At most ~5 progress updates a second per job. */
-export const PROGRESS_INTERVAL_MS = 200;
+const PROGRESS_INTERVAL_MS = 200;
 
 export class Job extends DurableObject<Env> {
   readonly #store: JobStore;

@@ -10,6 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { overLimit, problem } from "../http/problem";
 import {
+  CLOSE,
   type ErrorFrame,
   PING_FRAME,
   PONG_FRAME,
@@ -197,7 +198,7 @@ export class Room extends DurableObject<Env> {
       return;
     }
     if (verdict === "close") {
-      this.closeAndLeave(ws, connection, 1008, "rate limit exceeded (ROOM_RATE_MESSAGES)");
+      this.closeAndLeave(ws, connection, CLOSE.policy, "rate limit exceeded (ROOM_RATE_MESSAGES)");
       return;
     }
     const id = frame.id ?? crypto.randomUUID();
