@@ -53,22 +53,23 @@ export class Problem extends HTTPException {
   }
 }
 
+export interface ProblemOptions {
+  /** The slug of `urn:edgeloop:problem:<slug>` (`about:blank` without one). */
+  type?: string;
+  /** Defaults to the status's reason phrase. */
+  title?: string;
+  /** Members added to the body (`limit`, `max`, `errors`…). */
+  extensions?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
 /**
  * Build a Problem to throw.
  *
  * @example
  * throw problem(409, "lock is held", { type: "lock-held", extensions: { waiters: 3 } })
  */
-export function problem(
-  status: ContentfulStatusCode,
-  detail: string,
-  options: {
-    type?: string;
-    title?: string;
-    extensions?: Record<string, unknown>;
-    headers?: Record<string, string>;
-  } = {},
-): Problem {
+export function problem(status: ContentfulStatusCode, detail: string, options: ProblemOptions = {}): Problem {
   const body: ProblemBody = {
     ...options.extensions,
     type: options.type ? `urn:edgeloop:problem:${options.type}` : "about:blank",
@@ -92,12 +93,7 @@ export function overLimit(
   setting: string,
   max: number,
   detail: string,
-  options: {
-    status?: ContentfulStatusCode;
-    type?: string;
-    extensions?: Record<string, unknown>;
-    headers?: Record<string, string>;
-  } = {},
+  options: Omit<ProblemOptions, "title"> & { status?: ContentfulStatusCode } = {},
 ): Problem {
   return problem(options.status ?? 400, detail, {
     type: options.type ?? "invalid-request",

@@ -11,7 +11,7 @@ import { Semaphore } from "../async";
 import type { FanoutOptions } from "../fanout/schema";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
-import { backoffSeconds, classifyError, PermanentJobError } from "./backoff";
+import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { JOB_ID_PATTERN } from "./ids";
 import { deliverWebhook, runFanoutChunk } from "./run";
 import type { JobMessage, JobResult, WebhookSpec } from "./types";
@@ -38,6 +38,22 @@ function parseJobMessage(body: unknown): JobMessage {
 
 function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * Handling `msg` threw: a permanent failure is logged (`dropped`) and acked; any other is retried after a backoff
+ * (logged as `retried`, when given).
+ */
+function failed(msg: Message<unknown>, err: unknown, backoff: BackoffOptions, dropped: string, retried?: string): void {
+  if (classifyError(err) === "permanent") {
+    log("warn", dropped, { messageId: msg.id, error: describeError(err) });
+    msg.ack();
+    return;
+  }
+  const delaySeconds = backoffSeconds(msg.attempts, backoff);
+  if (retried)
+    log("warn", retried, { messageId: msg.id, attempts: msg.attempts, delaySeconds, error: describeError(err) });
+  msg.retry({ delaySeconds });
 }
 
 async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
@@ -86,19 +102,7 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       msg.ack();
     }
   } catch (err) {
-    if (classifyError(err) === "permanent") {
-      log("warn", "job message dropped", { messageId: msg.id, error: describeError(err) });
-      msg.ack();
-    } else {
-      const delaySeconds = backoffSeconds(msg.attempts, backoff);
-      log("warn", "job chunk failed", {
-        messageId: msg.id,
-        attempts: msg.attempts,
-        delaySeconds,
-        error: describeError(err),
-      });
-      msg.retry({ delaySeconds });
-    }
+    failed(msg, err, backoff, "job message dropped", "job chunk failed");
   }
 }
 
@@ -114,12 +118,7 @@ async function markDead(msg: Message<unknown>, env: Env): Promise<void> {
     log("warn", "job chunk dead", { jobId: body.jobId, chunk: body.chunk, state: status?.state });
     msg.ack();
   } catch (err) {
-    if (classifyError(err) === "permanent") {
-      log("warn", "dead-letter message dropped", { messageId: msg.id, error: describeError(err) });
-      msg.ack();
-    } else {
-      msg.retry({ delaySeconds: backoffSeconds(msg.attempts, { baseSeconds: 1, maxSeconds: 60 }) });
-    }
+    failed(msg, err, { baseSeconds: 1, maxSeconds: 60 }, "dead-letter message dropped");
   }
 }
 

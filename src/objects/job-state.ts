@@ -43,15 +43,8 @@ export interface ChunkRecord {
   /** The chunk's requests (JSON array text; "null" for a webhook). */
   requests: string;
   state: "pending" | "done" | "dead";
-  attempts: number;
-  /** Its message is on the queue (or being sent). */
-  sent: boolean;
-  /** Results recorded. */
-  recorded: number;
   /** The last transient failure, or why it died. */
   error: string | null;
-  /** When it was last sent, delivered or recorded: the watchdog's clock. */
-  touchedAt: number;
   /** Times the watchdog sent it again. */
   resends: number;
 }

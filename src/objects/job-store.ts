@@ -1,68 +1,19 @@
 /**
  * A Job object's storage, in one place: the SQLite schema (the job, its chunks, its results by request index) and
- * every read and write of it, as records (job-state.ts) rather than rows. No decisions here: what to write is decided
- * by the object and job-state.ts. Callers group writes that belong together in `transaction`.
+ * every read and write of it, reading rows as the records job-state.ts decides on. No decisions here: what to write
+ * is decided by the object and job-state.ts. Callers group writes that belong together in `transaction`.
  */
-import type { CreateJobInput, JobResult, JobState, JobType } from "../jobs/types";
+import type { CreateJobInput, JobResult, JobState } from "../jobs/types";
 import type { ChunkRecord, DeadChunks, JobPlan, JobRecord } from "./job-state";
 
-interface JobRow extends Record<string, SqlStorageValue> {
-  id: string;
-  type: JobType;
-  body_hash: string;
-  state: JobState;
-  total: number;
-  spec: string;
-  done: number;
-  failed: number;
-  attempts: number;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-}
+/** The columns of a job row, named as `JobRecord` names them. */
+const JOB = `id, type, body_hash AS bodyHash, state, total, spec, done, failed, attempts, error,
+  created_at AS createdAt, updated_at AS updatedAt`;
+/** The columns of a chunk row that `ChunkRecord` carries. */
+const CHUNK = "idx, start, count, requests, state, error, resends";
 
-interface ChunkRow extends Record<string, SqlStorageValue> {
-  idx: number;
-  start: number;
-  count: number;
-  requests: string;
-  state: ChunkRecord["state"];
-  attempts: number;
-  sent: number;
-  recorded: number;
-  error: string | null;
-  touched_at: number;
-  resends: number;
-}
-
-const jobOf = (r: JobRow): JobRecord => ({
-  id: r.id,
-  type: r.type,
-  bodyHash: r.body_hash,
-  state: r.state,
-  total: r.total,
-  spec: r.spec,
-  done: r.done,
-  failed: r.failed,
-  attempts: r.attempts,
-  error: r.error,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const chunkOf = (r: ChunkRow): ChunkRecord => ({
-  idx: r.idx,
-  start: r.start,
-  count: r.count,
-  requests: r.requests,
-  state: r.state,
-  attempts: r.attempts,
-  sent: r.sent !== 0,
-  recorded: r.recorded,
-  error: r.error,
-  touchedAt: r.touched_at,
-  resends: r.resends,
-});
+/** A record as the SQL API types a row. */
+type Row<T> = T & Record<string, SqlStorageValue>;
 
 export class JobStore {
   readonly #storage: DurableObjectStorage;
@@ -95,8 +46,7 @@ export class JobStore {
   // ---- the job
 
   job(): JobRecord | null {
-    const row = this.#sql.exec<JobRow>("SELECT * FROM job WHERE singleton = 1").toArray()[0];
-    return row ? jobOf(row) : null;
+    return this.#sql.exec<Row<JobRecord>>(`SELECT ${JOB} FROM job WHERE singleton = 1`).toArray()[0] ?? null;
   }
 
   mustJob(): JobRecord {
@@ -181,21 +131,21 @@ export class JobStore {
   // ---- chunks
 
   chunk(idx: number): ChunkRecord | null {
-    const row = this.#sql.exec<ChunkRow>("SELECT * FROM chunks WHERE idx = ?", idx).toArray()[0];
-    return row ? chunkOf(row) : null;
+    return this.#sql.exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE idx = ?`, idx).toArray()[0] ?? null;
   }
 
   /** Pending chunks, in order. */
   pending(): ChunkRecord[] {
-    return this.#sql.exec<ChunkRow>("SELECT * FROM chunks WHERE state = 'pending' ORDER BY idx").toArray().map(chunkOf);
+    return this.#sql
+      .exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE state = 'pending' ORDER BY idx`)
+      .toArray();
   }
 
   /** Pending chunks whose message has not been sent, in order. */
   unsent(): ChunkRecord[] {
     return this.#sql
-      .exec<ChunkRow>("SELECT * FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx")
-      .toArray()
-      .map(chunkOf);
+      .exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx`)
+      .toArray();
   }
 
   pendingCount(): number {

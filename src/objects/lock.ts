@@ -53,12 +53,11 @@ export class Lock extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<{ owner: string; ttlMs: number }, AcquireResult>();
   /** The expiry alarm: a freed lock keeps its alarm, which finds nothing to do. */
-  readonly #alarm: EarliestAlarm;
+  readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#alarm = new EarliestAlarm(ctx.storage);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS lock (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       owner TEXT, token INTEGER, granted_at INTEGER, expires_at INTEGER, waiter_id TEXT,

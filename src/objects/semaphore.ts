@@ -67,12 +67,11 @@ export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>();
   /** The expiry alarm: one left over after the last release finds nothing to do. */
-  readonly #alarm: EarliestAlarm;
+  readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#alarm = new EarliestAlarm(ctx.storage);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS lease (
       lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL,
       granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, waiter_id TEXT)`);
