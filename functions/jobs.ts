@@ -6,7 +6,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { headerLimitProblem } from "../src/fanout/limits";
 import { createApp } from "../src/http/app";
 import { overLimit, type Problem, problem } from "../src/http/problem";
-import { jsonResponse, problemDoc, problemDocs } from "../src/http/schemas";
+import { jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { type CreateJobOutcome, createJob } from "../src/jobs/create";
 import { decodeCursor, encodeCursor, JOB_ID_PATTERN } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
@@ -23,13 +23,12 @@ import {
 import type { JobStatus } from "../src/jobs/types";
 import { settings } from "../src/settings";
 
+const route = routesOf("jobs");
+
 const json = jsonResponse;
 
 const postJob = createRoute({
-  method: "post",
-  path: "/",
-  tags: ["jobs"],
-  summary: "Create a job (fan-out or webhook), idempotent by Idempotency-Key",
+  ...route("post", "/", "Create a job (fan-out or webhook), idempotent by Idempotency-Key"),
   request: {
     headers: IdempotencyHeaders,
     body: { required: true, content: { "application/json": { schema: CreateJobSchema } } },
@@ -44,28 +43,19 @@ const postJob = createRoute({
 });
 
 const getJob = createRoute({
-  method: "get",
-  path: "/{id}",
-  tags: ["jobs"],
-  summary: "A job's status and counters",
+  ...route("get", "/{id}", "A job's status and counters"),
   request: { params: JobIdParams },
   responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const getResults = createRoute({
-  method: "get",
-  path: "/{id}/results",
-  tags: ["jobs"],
-  summary: "Page through a job's results in request order",
+  ...route("get", "/{id}/results", "Page through a job's results in request order"),
   request: { params: JobIdParams, query: ResultsQuery },
   responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const cancelJob = createRoute({
-  method: "delete",
-  path: "/{id}",
-  tags: ["jobs"],
-  summary: "Cancel a job: chunks not yet run are skipped",
+  ...route("delete", "/{id}", "Cancel a job: chunks not yet run are skipped"),
   request: { params: JobIdParams },
   responses: {
     200: json(JobStatusSchema, "Canceled (also when it already was)"),
@@ -76,10 +66,7 @@ const cancelJob = createRoute({
 });
 
 const retryJob = createRoute({
-  method: "post",
-  path: "/{id}/retry",
-  tags: ["jobs"],
-  summary: "Put a job's dead chunks back on the queue",
+  ...route("post", "/{id}/retry", "Put a job's dead chunks back on the queue"),
   request: { params: JobIdParams },
   responses: {
     202: json(RetrySchema, "Dead chunks re-queued"),

@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
 import { settings } from "../src/settings";
 
@@ -49,12 +49,7 @@ const Status = z
   })
   .openapi("LockStatus");
 
-const route = <P extends string>(method: "get" | "post", path: P, summary: string) => ({
-  method,
-  path,
-  tags: ["locks"],
-  summary,
-});
+const route = routesOf("locks");
 
 const acquire = createRoute({
   ...route("post", "/{name}/acquire", "Acquire the lock, waiting in FIFO order up to waitMs"),

@@ -9,10 +9,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
+
+const route = routesOf("rooms");
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
@@ -67,10 +69,7 @@ const RoomInfo = z
   .openapi("RoomInfo");
 
 const ticketRoute = createRoute({
-  method: "post",
-  path: "/{room}/tickets",
-  tags: ["rooms"],
-  summary: "Issue a ticket to join a room over WebSocket",
+  ...route("post", "/{room}/tickets", "Issue a ticket to join a room over WebSocket"),
   request: { params: RoomParams, body: jsonBody(TicketRequest) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
@@ -80,10 +79,7 @@ const ticketRoute = createRoute({
 });
 
 const wsRoute = createRoute({
-  method: "get",
-  path: "/{room}/ws",
-  tags: ["rooms"],
-  summary: "Join a room (WebSocket upgrade with a ticket)",
+  ...route("get", "/{room}/ws", "Join a room (WebSocket upgrade with a ticket)"),
   description:
     "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
   security: [],
@@ -106,10 +102,7 @@ const wsRoute = createRoute({
 });
 
 const publishRoute = createRoute({
-  method: "post",
-  path: "/{room}/messages",
-  tags: ["rooms"],
-  summary: "Publish a message into a room from the server side",
+  ...route("post", "/{room}/messages", "Publish a message into a room from the server side"),
   request: {
     params: RoomParams,
     body: jsonBody(PublishRequest),
@@ -121,10 +114,7 @@ const publishRoute = createRoute({
 });
 
 const infoRoute = createRoute({
-  method: "get",
-  path: "/{room}",
-  tags: ["rooms"],
-  summary: "Members and last seq of a room",
+  ...route("get", "/{room}", "Members and last seq of a room"),
   request: { params: RoomParams },
   responses: {
     200: jsonResponse(RoomInfo, "The room now"),

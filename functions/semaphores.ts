@@ -6,9 +6,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
+
+const route = routesOf("semaphores");
 
 const Params = z.object({ name: Name });
 const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
@@ -50,10 +52,7 @@ const Status = z
   .openapi("SemaphoreStatus");
 
 const acquireRoute = createRoute({
-  method: "post",
-  path: "/{name}/acquire",
-  tags: ["semaphores"],
-  summary: "Take permits, waiting in FIFO order up to waitMs",
+  ...route("post", "/{name}/acquire", "Take permits, waiting in FIFO order up to waitMs"),
   request: { params: Params, body: json(AcquireBody) },
   responses: {
     200: ok(Lease, "Granted"),
@@ -63,10 +62,7 @@ const acquireRoute = createRoute({
   },
 });
 const renewRoute = createRoute({
-  method: "post",
-  path: "/{name}/renew",
-  tags: ["semaphores"],
-  summary: "Extend a lease",
+  ...route("post", "/{name}/renew", "Extend a lease"),
   request: { params: Params, body: json(RenewBody) },
   responses: {
     200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
@@ -75,10 +71,7 @@ const renewRoute = createRoute({
   },
 });
 const releaseRoute = createRoute({
-  method: "post",
-  path: "/{name}/release",
-  tags: ["semaphores"],
-  summary: "Give the permits back (waiters get them in FIFO order)",
+  ...route("post", "/{name}/release", "Give the permits back (waiters get them in FIFO order)"),
   request: { params: Params, body: json(ReleaseBody) },
   responses: {
     200: ok(
@@ -90,10 +83,7 @@ const releaseRoute = createRoute({
   },
 });
 const statusRoute = createRoute({
-  method: "get",
-  path: "/{name}",
-  tags: ["semaphores"],
-  summary: "Permits in use, limit, leases and waiters",
+  ...route("get", "/{name}", "Permits in use, limit, leases and waiters"),
   request: { params: Params },
   responses: { 200: ok(Status, "The semaphore"), ...problemDocs },
 });

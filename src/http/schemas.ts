@@ -39,6 +39,22 @@ const ProblemSchema = z
   })
   .openapi("Problem");
 
+/**
+ * The head of a family's routes, for `createRoute`: method, path, the family's OpenAPI tag and a summary.
+ *
+ * @example
+ * const route = routesOf("locks");
+ * const acquire = createRoute({ ...route("post", "/{name}/acquire", "Acquire the lock"), request, responses });
+ */
+export const routesOf =
+  (tag: string) =>
+  <M extends "get" | "post" | "put" | "delete", P extends string>(method: M, path: P, summary: string) => ({
+    method,
+    path,
+    tags: [tag],
+    summary,
+  });
+
 /** A required JSON request body, for `createRoute`. */
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
