@@ -49,7 +49,10 @@ export class Problem extends HTTPException {
   }
 
   override getResponse(): Response {
-    return problemResponse(this.body, this.headers);
+    return new Response(JSON.stringify(this.body), {
+      status: this.body.status,
+      headers: { ...this.headers, "content-type": PROBLEM_CONTENT_TYPE },
+    });
   }
 }
 
@@ -102,61 +105,30 @@ export function overLimit(
   });
 }
 
-function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },
-  });
-}
-
 /** The app-wide error handler: every error leaves as problem+json, never with a stack. */
 export const onError: ErrorHandler = (err, c) => {
   if (err instanceof Problem) return err.getResponse();
   if (err instanceof HTTPException) {
-    const status = err.status;
     // hono's own middleware (body limit, bearer auth, validators) throws plain HTTPExceptions.
-    return problemResponse(
-      {
-        type: "about:blank",
-        title: TITLES[status] ?? "Error",
-        status,
-        detail: err.message || TITLES[status] || "Error",
-      },
-      Object.fromEntries(err.res?.headers.entries() ?? []),
-    );
+    const headers = Object.fromEntries(err.res?.headers.entries() ?? []);
+    return problem(err.status, err.message || TITLES[err.status] || "Error", { headers }).getResponse();
   }
   if (isTransientObjectError(err)) {
     log("warn", "durable object unavailable", { requestId: requestIdOf(c), error: `${err.name}: ${err.message}` });
-    return problemResponse(
-      {
-        type: "urn:edgeloop:problem:unavailable",
-        title: TITLES[503] as string,
-        status: 503,
-        detail: "A Durable Object this request needs was reset or is overloaded; retry the request.",
-      },
-      { "retry-after": "1" },
-    );
+    const detail = "A Durable Object this request needs was reset or is overloaded; retry the request.";
+    return problem(503, detail, { type: "unavailable", headers: { "retry-after": "1" } }).getResponse();
   }
   log("error", "unhandled error", {
     requestId: requestIdOf(c),
     error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
     stack: err instanceof Error ? err.stack : undefined,
   });
-  return problemResponse({
-    type: "about:blank",
-    title: TITLES[500] as string,
-    status: 500,
-    detail: "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.",
-  });
+  const detail = "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.";
+  return problem(500, detail).getResponse();
 };
 
 export const notFound: NotFoundHandler = (c) =>
-  problemResponse({
-    type: "about:blank",
-    title: "Not Found",
-    status: 404,
-    detail: `No route for ${c.req.method} ${c.req.path}`,
-  });
+  problem(404, `No route for ${c.req.method} ${c.req.path}`).getResponse();
 
 function requestIdOf(c: Context): string | undefined {
   return c.res.headers.get("x-request-id") ?? c.req.header("x-request-id") ?? undefined;
