@@ -1,7 +1,8 @@
 /**
- * Job: one Durable Object per job. Its SQLite holds the job (type, spec, state, counters), its chunks (requests,
- * delivery attempts, pending/done/dead) and its results by request index, so a chunk delivered twice (Queues are
- * at-least-once) is applied once. It sends its own chunks to the queue and publishes throttled progress.
+ * Job: one Durable Object per job. Its SQLite (job-store.ts) holds the job (type, spec, state, counters), its chunks
+ * (requests, delivery attempts, pending/done/dead) and its results by request index, so a chunk delivered twice
+ * (Queues are at-least-once) is applied once. It sends its own chunks to the queue and publishes throttled progress.
+ * This class is the RPC surface and the alarm; what they decide is decided in job-state.ts.
  *
  * Watchdog: each chunk records when it was last sent, delivered or recorded (`touched_at`). While chunks are
  * pending the object keeps one alarm at the job's stall deadline (its latest activity + JOBS_STALL_SECONDS). A job
