@@ -13,7 +13,7 @@ import { createExecutionContext, listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import worker from "../functions/index";
-import type { FanoutResult } from "../src/http/fanout";
+import type { FanoutResult } from "../src/fanout/engine";
 import { jobIdFor } from "../src/jobs/ids";
 import { settings } from "../src/settings";
 

@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { fanoutApp } from "../functions/fanout";
-import type { FanoutResult } from "../src/http/fanout";
+import type { FanoutResult } from "../src/fanout/engine";
 import { newKey, stats, statsWhen, UPSTREAM, up } from "./helpers/upstream";
 
 const URL_ = "http://edgeloop.test/v1/fanout";

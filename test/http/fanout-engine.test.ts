@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type FanoutContext, fanout, fanoutAll } from "../../src/http/fanout";
+import { type FanoutContext, fanout, fanoutAll } from "../../src/fanout/engine";
 import {
   type FanoutItemInput,
   FanoutItemSchema,
   type FanoutOptionsInput,
   FanoutOptionsSchema,
-} from "../../src/http/fanout-schema";
+} from "../../src/fanout/schema";
 import { newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upstream";
 
 const ALLOW: FanoutContext = { allowHosts: ["127.0.0.1"] };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type FanoutItemInput, FanoutItemSchema } from "../../src/http/fanout-schema";
-import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/http/upstream";
-import { createUrlGuard } from "../../src/http/url-guard";
+import { type FanoutItemInput, FanoutItemSchema } from "../../src/fanout/schema";
+import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/fanout/upstream";
+import { createUrlGuard } from "../../src/fanout/url-guard";
 
 /** A body stream that records whether it was cancelled and how many chunks were pulled. */
 function trackedBody(chunks: number, size = 100) {
