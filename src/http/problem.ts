@@ -105,8 +105,13 @@ export function overLimit(
   });
 }
 
-/** The app-wide error handler: every error leaves as problem+json, never with a stack. */
-export const onError: ErrorHandler = (err, c) => {
+/**
+ * The app-wide error handler: every error leaves as problem+json, never with a stack, and carries the request id
+ * (hono's requestId middleware sets it on the context's headers, which a Response built here would not have).
+ */
+export const onError: ErrorHandler = (err, c) => withRequestId(render(err, c), c);
+
+function render(err: Error, c: Context): Response {
   if (err instanceof Problem) return err.getResponse();
   if (err instanceof HTTPException) {
     // hono's own middleware (body limit, bearer auth, validators) throws plain HTTPExceptions.
@@ -125,13 +130,20 @@ export const onError: ErrorHandler = (err, c) => {
   });
   const detail = "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.";
   return problem(500, detail).getResponse();
-};
+}
 
 export const notFound: NotFoundHandler = (c) =>
-  problem(404, `No route for ${c.req.method} ${c.req.path}`).getResponse();
+  withRequestId(problem(404, `No route for ${c.req.method} ${c.req.path}`).getResponse(), c);
 
 function requestIdOf(c: Context): string | undefined {
-  return c.res.headers.get("x-request-id") ?? c.req.header("x-request-id") ?? undefined;
+  const id: unknown = c.get("requestId");
+  return typeof id === "string" ? id : undefined;
+}
+
+function withRequestId(res: Response, c: Context): Response {
+  const id = requestIdOf(c);
+  if (id) res.headers.set("x-request-id", id);
+  return res;
 }
 
 /**
