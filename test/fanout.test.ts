@@ -2,7 +2,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { fanoutApp } from "../functions/fanout";
 import type { FanoutResult } from "../src/http/fanout";
-import { newKey, stats, statsWhen, UPSTREAM, up } from "./helpers/upstream";
+import { FrameReader } from "./helpers/frames";
+import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "./helpers/upstream";
 
 const URL_ = "http://edgeloop.test/v1/fanout";
 const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };
@@ -158,9 +159,10 @@ describe("POST /v1/fanout", () => {
   });
 
   it("caps all bodies together at FANOUT_MAX_RESPONSE_BYTES", async () => {
+    // One call at a time, so the second body is the one that overflows (not whichever arrives last).
     const res = await postWithSettings(
       { FANOUT_MAX_RESPONSE_BYTES: "1500" },
-      { requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000, latency: 150 }) }] },
+      { concurrency: 1, requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000 }) }] },
     );
     const body = await res.json<Body>();
     expect(body.results[0]).toMatchObject({ outcome: "fulfilled", bytes: 1000 });
@@ -248,48 +250,55 @@ describe("POST /v1/fanout", () => {
   describe("streaming", () => {
     it("streams one ndjson line per result as each settles, then a summary line", async () => {
       const slow = newKey();
-      const res = await post(
-        {
-          requests: [
-            { id: "slow", url: up({ key: slow, latency: 1_500 }) },
-            { id: "fast", url: up({ latency: 1 }) },
-          ],
-        },
-        { headers: { accept: "application/x-ndjson" } },
-      );
-      expect(res.status).toBe(200);
-      expect(res.headers.get("content-type")).toBe("application/x-ndjson");
-      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-      const first = await reader.read();
-      const firstLine = JSON.parse(new TextDecoder().decode(first.value).split("\n")[0] as string);
-      expect(firstLine).toMatchObject({ index: 1, id: "fast", outcome: "fulfilled" });
-      // The fast result arrived while the slow call was still in flight.
-      expect(await stats(slow)).toMatchObject({ inFlight: 1, completed: 0 });
-      let rest = "";
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-        rest += new TextDecoder().decode(chunk.value);
+      const gate = newGate();
+      try {
+        const res = await post(
+          {
+            requests: [
+              { id: "slow", url: up({ key: slow, gate: gate.name }) },
+              { id: "fast", url: up({}) },
+            ],
+          },
+          { headers: { accept: "application/x-ndjson" } },
+        );
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+        const frames = new FrameReader(res.body as ReadableStream<Uint8Array>);
+        const firstLine = JSON.parse((await frames.next()) as string);
+        expect(firstLine).toMatchObject({ index: 1, id: "fast", outcome: "fulfilled" });
+        // The fast result arrived while the slow call was still in flight (held at its gate).
+        expect(await stats(slow)).toMatchObject({ inFlight: 1, completed: 0 });
+        expect(await gate.open()).toMatchObject({ freed: 1 });
+        const tail = (await frames.rest()).map((l) => JSON.parse(l));
+        expect(tail).toHaveLength(2);
+        expect(tail[0]).toMatchObject({ index: 0, id: "slow", status: 200 });
+        expect(tail[1]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
+      } finally {
+        await gate.open();
       }
-      const tail = rest
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
-      expect(tail).toHaveLength(2);
-      expect(tail[0]).toMatchObject({ index: 0, id: "slow", status: 200 });
-      expect(tail[1]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
     });
 
     it("streams server-sent events in completion order, then a summary event", async () => {
-      const res = await post(
-        { requests: { a: { url: up({ latency: 200 }) }, b: { url: up({ latency: 1 }) } } },
-        { headers: { accept: "text/event-stream" } },
-      );
-      expect(res.headers.get("content-type")).toBe("text/event-stream");
-      const events = (await res.text()).split("\n\n").filter(Boolean);
-      expect(events).toHaveLength(3);
-      expect(events.map((e) => e.split("\n")[0])).toEqual(["event: result", "event: result", "event: summary"]);
-      const data = events.map((e) => JSON.parse((e.split("\n")[1] as string).slice("data: ".length)));
-      expect(data.map((d) => d.id)).toEqual(["b", "a", undefined]);
-      expect(data[2]).toMatchObject({ fulfilled: 2, rejected: 0 });
+      const gate = newGate();
+      try {
+        const res = await post(
+          { requests: { a: { url: up({ gate: gate.name }) }, b: { url: up({}) } } },
+          { headers: { accept: "text/event-stream" } },
+        );
+        expect(res.headers.get("content-type")).toBe("text/event-stream");
+        const frames = new FrameReader(res.body as ReadableStream<Uint8Array>, "\n\n");
+        const first = (await frames.next()) as string;
+        // "a" is still held at its gate: "b" must have come first.
+        await gate.open();
+        const events = [first, ...(await frames.rest())];
+        expect(events).toHaveLength(3);
+        expect(events.map((e) => e.split("\n")[0])).toEqual(["event: result", "event: result", "event: summary"]);
+        const data = events.map((e) => JSON.parse((e.split("\n")[1] as string).slice("data: ".length)));
+        expect(data.map((d) => d.id)).toEqual(["b", "a", undefined]);
+        expect(data[2]).toMatchObject({ fulfilled: 2, rejected: 0 });
+      } finally {
+        await gate.open();
+      }
     });
 
     it("streams every entry and the summary at the deadline", async () => {

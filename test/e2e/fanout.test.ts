@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
 import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+import { FrameReader } from "../helpers/frames.ts";
 
 let worker: RunningWorker;
 let upstream: Upstream;
@@ -37,17 +38,23 @@ describe("POST /v1/fanout in the built bundle over real HTTP", () => {
   });
 
   it("streams NDJSON in completion order over a real socket", async () => {
-    const res = await call(
-      { requests: [{ url: `${upstream.url}/r?latency=300` }, { url: `${upstream.url}/r?latency=1` }] },
-      "application/x-ndjson",
-    );
-    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
-    const lines = (await res.text())
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.index)).toEqual([1, 0, undefined]);
-    expect(lines[2]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
+    const gate = crypto.randomUUID();
+    try {
+      const res = await call(
+        { requests: [{ url: `${upstream.url}/r?gate=${gate}` }, { url: `${upstream.url}/r` }] },
+        "application/x-ndjson",
+      );
+      expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+      const frames = new FrameReader(res.body as ReadableStream<Uint8Array>);
+      const first = JSON.parse((await frames.next()) as string);
+      // The first request is still held at its gate: the second's line came first.
+      expect(upstream.openGate(gate)).toBe(1);
+      const lines = [first, ...(await frames.rest()).map((l) => JSON.parse(l))];
+      expect(lines.map((l) => l.index)).toEqual([1, 0, undefined]);
+      expect(lines[2]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
+    } finally {
+      upstream.openGate(gate);
+    }
   });
 
   it("blocks a loopback spelling that is not on the allowlist, without a connection", async () => {
