@@ -25,14 +25,21 @@ describe("coordination over real HTTP", () => {
     const lock = `e2e-${crypto.randomUUID()}`;
     const first = await post(`/v1/locks/${lock}/acquire`, { owner: "a", ttlMs: 30_000 });
     expect(first.status).toBe(200);
-    const waiting = post(`/v1/locks/${lock}/acquire`, { owner: "b", ttlMs: 30_000, waitMs: 10_000 });
-    for (let i = 0; i < 100; i++) {
+    let answered = false;
+    const waiting = post(`/v1/locks/${lock}/acquire`, { owner: "b", ttlMs: 30_000, waitMs: 10_000 }).finally(() => {
+      answered = true;
+    });
+    let waiters = 0;
+    for (let i = 0; i < 100 && waiters !== 1; i++) {
       const res = await fetch(`${worker.url}/v1/locks/${lock}`, {
         headers: { authorization: `Bearer ${worker.token}` },
       });
-      if (((await res.json()) as { waiters: number }).waiters === 1) break;
-      await new Promise((r) => setTimeout(r, 20));
+      waiters = ((await res.json()) as { waiters: number }).waiters;
+      if (waiters !== 1) await new Promise((r) => setTimeout(r, 20));
     }
+    // The second acquire is queued in the lock and still unanswered: what follows is a long-poll, not a retry.
+    expect(waiters).toBe(1);
+    expect(answered).toBe(false);
     expect((await post(`/v1/locks/${lock}/release`, { owner: "a", token: 1 })).status).toBe(200);
     expect(await waiting).toMatchObject({ status: 200, body: { owner: "b", token: 2 } });
   });
