@@ -394,9 +394,16 @@ describe("the fan-out engine", () => {
         `ftp://127.0.0.1:${port}/r?key=${key}`,
       ];
       const results = await fanoutAll(items(spellings.map((url) => ({ url }))), opts(), { allowHosts: [] });
-      for (const r of results) {
-        expect(r).toMatchObject({ outcome: "rejected", status: null, error: { kind: "blocked" } });
-      }
+      expect(results).toEqual(
+        spellings.map((_, index) =>
+          expect.objectContaining({
+            index,
+            outcome: "rejected",
+            status: null,
+            error: expect.objectContaining({ kind: "blocked" }),
+          }),
+        ),
+      );
       expect((await stats(key)).hits).toBe(0);
     });
 
@@ -431,12 +438,16 @@ describe("the fan-out engine", () => {
         `file:///etc/passwd`,
       ];
       const results = await fanoutAll(items(targets.map((t) => ({ url: up({ redirect: t }) }))), opts(), ALLOW);
-      for (const r of results) {
-        expect(r).toMatchObject({
-          outcome: "rejected",
-          error: { kind: "blocked", message: expect.stringMatching(/^redirect 1 to /) },
-        });
-      }
+      expect(results).toEqual(
+        targets.map((target, index) =>
+          expect.objectContaining({
+            index,
+            outcome: "rejected",
+            error: expect.objectContaining({ kind: "blocked", message: expect.stringMatching(/^redirect 1 to /) }),
+            url: up({ redirect: target }),
+          }),
+        ),
+      );
       expect((await stats(canary)).hits).toBe(0);
     });
 
