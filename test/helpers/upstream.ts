@@ -48,7 +48,7 @@ export function newGate(base = UPSTREAM) {
       return (await fetch(`${at}/open`, { method: "POST" })).json();
     },
     /** The gate's counters once `count` requests wait at it (or as they are after `timeoutMs`). */
-    async waiting(count: number, timeoutMs = 10_000): Promise<GateStats> {
+    async waiting(count: number, timeoutMs = 4_000): Promise<GateStats> {
       return (await fetch(`${at}?waiting=${count}&timeoutMs=${timeoutMs}`)).json();
     },
   };
