@@ -109,9 +109,15 @@ describe("POST /v1/fanout", () => {
   });
 
   it("refuses malformed JSON with 400 and calls nothing", async () => {
-    const res = await exports.default.fetch(URL_, { method: "POST", headers: AUTH, body: "{not json" });
-    expect(res.status).toBe(400);
-    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const key = newKey();
+    // Broken JSON that names a real upstream URL: truncated, and with trailing garbage after a valid document.
+    const valid = JSON.stringify({ requests: [{ url: up({ key }) }] });
+    for (const body of ["{not json", valid.slice(0, -1), `${valid} trailing`]) {
+      const res = await exports.default.fetch(URL_, { method: "POST", headers: AUTH, body });
+      expect(res.status, body).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    expect((await stats(key)).hits).toBe(0);
   });
 
   it("refuses more than FANOUT_MAX_REQUESTS with a 413 that names the limit and points to jobs, calling nothing", async () => {
