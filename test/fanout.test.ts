@@ -147,10 +147,18 @@ describe("POST /v1/fanout", () => {
 
   it("never runs more calls at once than FANOUT_MAX_CONCURRENCY, whatever concurrency asks", async () => {
     const key = newKey();
-    const res = await postWithSettings(
+    const gate = newGate();
+    const pending = postWithSettings(
       { FANOUT_MAX_CONCURRENCY: "2" },
-      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, latency: 100 }) })) },
+      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, gate: gate.name }) })) },
     );
+    // Held at a gate until two calls are in flight at once.
+    try {
+      expect(await gate.waiting(2)).toMatchObject({ waiting: 2 });
+    } finally {
+      await gate.open();
+    }
+    const res = await pending;
     expect(res.status).toBe(200);
     const body = await res.json<Body>();
     expect(body.summary).toMatchObject({ fulfilled: 8, concurrency: 2 });
@@ -159,7 +167,14 @@ describe("POST /v1/fanout", () => {
 
   it("never runs more calls at once than the requested concurrency (default 6)", async () => {
     const key = newKey();
-    const res = await post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, latency: 100 }) })) });
+    const gate = newGate();
+    const pending = post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, gate: gate.name }) })) });
+    try {
+      expect(await gate.waiting(6)).toMatchObject({ waiting: 6 });
+    } finally {
+      await gate.open();
+    }
+    const res = await pending;
     expect((await res.json<Body>()).summary.fulfilled).toBe(15);
     expect((await stats(key)).maxInFlight).toBe(6);
   });

@@ -26,10 +26,22 @@ const call = (body: unknown, accept = "application/json") =>
 describe("POST /v1/fanout in the built bundle over real HTTP", () => {
   it("fans out to a loopback upstream and answers in request order", async () => {
     const key = crypto.randomUUID();
-    const res = await call({
+    const gate = crypto.randomUUID();
+    const pending = call({
       concurrency: 2,
-      requests: Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, url: `${upstream.url}/r?key=${key}&latency=20` })),
+      requests: Array.from({ length: 5 }, (_, i) => ({
+        id: `r${i}`,
+        url: `${upstream.url}/r?key=${key}&gate=${gate}`,
+      })),
     });
+    // Held at a gate until two calls are in flight at once.
+    try {
+      const held = await fetch(`${upstream.url}/__gates/${gate}?waiting=2`);
+      expect(await held.json()).toMatchObject({ waiting: 2 });
+    } finally {
+      upstream.openGate(gate);
+    }
+    const res = await pending;
     expect(res.status).toBe(200);
     const body = (await res.json()) as { results: Array<{ id: string; status: number }>; summary: unknown };
     expect(body.results.map((r) => [r.id, r.status])).toEqual([0, 1, 2, 3, 4].map((i) => [`r${i}`, 200]));

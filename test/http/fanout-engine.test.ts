@@ -72,11 +72,19 @@ describe("the fan-out engine", () => {
 
   it("never has more calls in flight than the concurrency, counted at the upstream", async () => {
     const key = newKey();
-    const results = await fanoutAll(
-      items(Array.from({ length: 12 }, () => ({ url: up({ key, latency: 100 }) }))),
+    const gate = newGate();
+    const running = fanoutAll(
+      items(Array.from({ length: 12 }, () => ({ url: up({ key, gate: gate.name }) }))),
       opts({ concurrency: 3 }),
       ALLOW,
     );
+    // The calls are held at a gate until as many as the concurrency are in flight at once.
+    try {
+      expect(await gate.waiting(3)).toMatchObject({ waiting: 3 });
+    } finally {
+      await gate.open();
+    }
+    const results = await running;
     expect(results.every((r) => r.status === 200)).toBe(true);
     const s = await stats(key);
     expect(s.hits).toBe(12);
