@@ -67,7 +67,7 @@ describe("one upstream call", () => {
     const checked: string[] = [];
     const allow = createUrlGuard([]);
     const guard: UrlGuard = (url) => {
-      checked.push(url);
+      checked.push(String(url));
       return allow(url);
     };
     const f = scripted([

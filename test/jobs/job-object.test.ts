@@ -71,8 +71,7 @@ describe("the Job Durable Object", () => {
     const { id, stub } = await seedFanoutJob(urls, 1);
     // The publishes go out through ctx.waitUntil: keep each one, to wait for them without sleeping.
     const publishes: Promise<unknown>[] = [];
-    await runInDurableObject(stub, (instance: Job) => {
-      const ctx = instance.ctx;
+    await runInDurableObject(stub, (instance: Job, ctx) => {
       const tracked = new Proxy(ctx, {
         get(target, key) {
           if (key === "waitUntil") {
