@@ -1,27 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
-import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
 import { FrameReader } from "../helpers/frames.ts";
+import { useWorker } from "./support/worker.ts";
 
-let worker: RunningWorker;
 let upstream: Upstream;
 
 beforeAll(async () => {
   upstream = await startUpstream();
-  worker = await startMiniflare(buildBundle(), { FANOUT_ALLOW_HOSTS: "127.0.0.1" });
-}, 120_000);
+});
 
 afterAll(async () => {
-  await worker?.stop();
   await upstream?.close();
 });
 
+// Registered after the upstream's hooks: started after it, stopped before it (after-hooks run in reverse).
+const worker = useWorker({ FANOUT_ALLOW_HOSTS: "127.0.0.1" });
+
 const call = (body: unknown, accept = "application/json") =>
-  fetch(`${worker.url}/v1/fanout`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json", accept },
-    body: JSON.stringify(body),
-  });
+  worker.api("/v1/fanout", { method: "POST", headers: { accept }, json: body });
 
 describe("POST /v1/fanout in the built bundle over real HTTP", () => {
   it("fans out to a loopback upstream and answers in request order", async () => {
