@@ -39,8 +39,15 @@ export default defineConfig({
         },
       },
       {
-        // End-to-end tests in Node against the built worker served locally (and a real browser).
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 60_000 },
+        // End-to-end tests in Node against the built worker served locally (and a real browser). The bundle is
+        // built once per run (inject("e2eBundle")); each file serves it with useWorker() (test/e2e/support/worker.ts).
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          globalSetup: ["./test/setup/e2e-bundle.ts"],
+        },
       },
     ],
   },

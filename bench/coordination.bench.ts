@@ -7,8 +7,8 @@
  *  - uncontended acquire+release pairs/s.
  */
 import autocannon from "autocannon";
+import { type RunningWorker, startMiniflare } from "../scripts/lib/worker.ts";
 import { median, percentile, round } from "./lib/stats.ts";
-import { type RunningWorker, startMiniflare } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const DURATION_S = 5;

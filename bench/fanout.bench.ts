@@ -11,9 +11,9 @@
  */
 import autocannon from "autocannon";
 import pLimit from "p-limit";
+import { startMiniflare } from "../scripts/lib/worker.ts";
 import { median, percentile, round } from "./lib/stats.ts";
 import { startUpstream } from "./lib/upstream.ts";
-import { startMiniflare } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const RUNS = 7;

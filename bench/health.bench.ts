@@ -4,8 +4,8 @@
  * (an extra worker hop in front of every request, from the [assets] block) costs.
  */
 import autocannon from "autocannon";
+import { freePort, startMiniflare, startWranglerDev } from "../scripts/lib/worker.ts";
 import { round } from "./lib/stats.ts";
-import { freePort, startMiniflare, startWranglerDev } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 export async function reqPerSec(url: string, opts: Partial<autocannon.Options> = {}): Promise<number> {

@@ -8,9 +8,10 @@
  * The local queue broker (Miniflare) dispatches one batch at a time, so the messages run at once are
  * min(max_batch_size, JOBS_CONSUMER_CONCURRENCY); on Cloudflare, up to max_concurrency batches run side by side.
  */
+
+import { startMiniflare } from "../scripts/lib/worker.ts";
 import { round } from "./lib/stats.ts";
 import { startUpstream } from "./lib/upstream.ts";
-import { startMiniflare } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const N = 5_000;

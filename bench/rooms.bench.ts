@@ -7,8 +7,8 @@
  */
 import { Worker } from "node:worker_threads";
 import WebSocket from "ws";
+import { type RunningWorker, startMiniflare, startWranglerDev } from "../scripts/lib/worker.ts";
 import { percentile, round } from "./lib/stats.ts";
-import { type RunningWorker, startMiniflare, startWranglerDev } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const CLIENTS = 200;

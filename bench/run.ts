@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { buildBundle } from "./lib/worker.ts";
+import { buildBundle } from "../scripts/lib/worker.ts";
 
 export interface BenchContext {
   bundle: string;

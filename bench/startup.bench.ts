@@ -13,8 +13,8 @@ import { dirname, join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
 import { parse } from "smol-toml";
 import { breakdownTable, sizeByPackage, uploadSize } from "../scripts/check-bundle.ts";
+import { startMiniflare } from "../scripts/lib/worker.ts";
 import { median, round } from "./lib/stats.ts";
-import { startMiniflare } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const RUNS = 9;

@@ -5,8 +5,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { CounterResult } from "../src/objects/counter";
+
+const route = routesOf("counters");
 
 const Params = z.object({ name: Name });
 const SafeInt = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
@@ -33,45 +35,29 @@ const SetBody = z.object({ value: SafeInt, ifValue: SafeInt.optional(), fence: F
 
 const json = jsonBody;
 const ok = jsonResponse(Value, "The counter");
-const conflict = problemResponse(
+const conflict = problemDoc(
   "Refused: out of bounds, compare-and-set mismatch, stale fencing token, or beyond safe integers",
 );
 
 const getRoute = createRoute({
-  method: "get",
-  path: "/{name}",
-  tags: ["counters"],
-  operationId: "getCounter",
-  summary: "Read a counter (0 if never written); with ?lock=&token= a fenced read",
+  ...route("get", "/{name}", "getCounter", "Read a counter (0 if never written); with ?lock=&token= a fenced read"),
   request: { params: Params, query: FenceQuery },
-  responses: { 200: ok, 409: conflict, ...problemResponses },
+  responses: { 200: ok, 409: conflict, ...problemDocs },
 });
 const incrementRoute = createRoute({
-  method: "post",
-  path: "/{name}/increment",
-  tags: ["counters"],
-  operationId: "incrementCounter",
-  summary: "Add `by` atomically, within optional bounds",
+  ...route("post", "/{name}/increment", "incrementCounter", "Add `by` atomically, within optional bounds"),
   request: { params: Params, body: json(IncrementBody, { by: 1, max: 100 }) },
-  responses: { 200: ok, 409: conflict, ...problemResponses },
+  responses: { 200: ok, 409: conflict, ...problemDocs },
 });
 const setRoute = createRoute({
-  method: "put",
-  path: "/{name}",
-  tags: ["counters"],
-  operationId: "setCounter",
-  summary: "Set the value (compare-and-set with ifValue)",
+  ...route("put", "/{name}", "setCounter", "Set the value (compare-and-set with ifValue)"),
   request: { params: Params, body: json(SetBody, { value: 10, ifValue: 7 }) },
-  responses: { 200: ok, 409: conflict, ...problemResponses },
+  responses: { 200: ok, 409: conflict, ...problemDocs },
 });
 const resetRoute = createRoute({
-  method: "delete",
-  path: "/{name}",
-  tags: ["counters"],
-  operationId: "resetCounter",
-  summary: "Reset to 0 (fencing tokens seen are kept)",
+  ...route("delete", "/{name}", "resetCounter", "Reset to 0 (fencing tokens seen are kept)"),
   request: { params: Params },
-  responses: { 200: ok, ...problemResponses },
+  responses: { 200: ok, ...problemDocs },
 });
 
 /** The counter's value, or the 409 that says why it was not changed. */

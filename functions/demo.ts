@@ -7,7 +7,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { ProblemSchema } from "../src/http/schemas";
+import { problemDoc } from "../src/http/schemas";
 import { settings } from "../src/settings";
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -24,7 +24,7 @@ const route = createRoute({
       description: "The API token for the demo page",
       content: { "application/json": { schema: z.object({ token: z.string() }) } },
     },
-    404: { description: "DEMO_MODE is off", content: { "application/problem+json": { schema: ProblemSchema } } },
+    404: problemDoc("DEMO_MODE is off"),
   },
 });
 

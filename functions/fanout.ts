@@ -3,23 +3,23 @@
  * answered as one JSON document in request order (keyed like the request when `requests` is an object), or streamed
  * as each call settles (`Accept: application/x-ndjson` or `text/event-stream`) followed by a summary.
  *
- * The work is the engine's (src/http/fanout.ts); this file owns the HTTP contract: validation, the limits named by
+ * The work is the engine's (src/fanout/engine.ts); this file owns the HTTP contract: validation, the limits named by
  * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
-import { type FanoutResult, fanout, fanoutAll } from "../src/http/fanout";
-import { checkHeaderLimits } from "../src/http/fanout-limits";
+import { type FanoutResult, fanout, fanoutAll } from "../src/fanout/engine";
+import { checkHeaderLimits } from "../src/fanout/limits";
 import {
   type FanoutItem,
   FanoutItemSchema,
   FanoutOptionsSchema,
   FanoutResultSchema,
   FanoutSummarySchema,
-} from "../src/http/fanout-schema";
-import { problem } from "../src/http/problem";
-import { jsonBody, Name, problemResponses, recordOf } from "../src/http/schemas";
-import { createUrlGuard } from "../src/http/url-guard";
+} from "../src/fanout/schema";
+import { createUrlGuard } from "../src/fanout/url-guard";
+import { createApp } from "../src/http/app";
+import { overLimit } from "../src/http/problem";
+import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
 
 const RequestsSchema = z
@@ -31,7 +31,7 @@ const RequestsSchema = z
   ])
   .openapi({ description: "A list of requests, or an object of requests keyed by name (results are keyed alike)" });
 
-export const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema }).strict().openapi("Fanout");
+const FanoutBodySchema = FanoutOptionsSchema.extend({ requests: RequestsSchema }).strict().openapi("Fanout");
 
 const example: z.input<typeof FanoutBodySchema> = {
   requests: [
@@ -75,7 +75,7 @@ const route = createRoute({
         },
       },
     },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 
@@ -90,15 +90,14 @@ function streamingOf(accept: string | undefined): Streaming {
 
 /** Refuse what the settings do not allow, naming the setting. */
 function checkLimits(items: readonly FanoutItem[], s: Settings): void {
-  if (items.length > s.FANOUT_MAX_REQUESTS) {
-    throw problem(
-      413,
-      `This fan-out has ${items.length} requests; FANOUT_MAX_REQUESTS allows ${s.FANOUT_MAX_REQUESTS} per call. ` +
+  const max = s.FANOUT_MAX_REQUESTS;
+  if (items.length > max) {
+    throw overLimit(
+      "FANOUT_MAX_REQUESTS",
+      max,
+      `This fan-out has ${items.length} requests; FANOUT_MAX_REQUESTS allows ${max} per call. ` +
         "Split it, or submit it as a job (POST /v1/jobs), which has no per-invocation subrequest budget.",
-      {
-        type: "fanout-too-many-requests",
-        extensions: { limit: "FANOUT_MAX_REQUESTS", max: s.FANOUT_MAX_REQUESTS, got: items.length, jobs: "/v1/jobs" },
-      },
+      { status: 413, type: "fanout-too-many-requests", extensions: { got: items.length, jobs: "/v1/jobs" } },
     );
   }
   checkHeaderLimits(items, s);

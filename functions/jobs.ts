@@ -3,13 +3,12 @@
  * status and pages through its results, DELETE cancels it, POST …/retry puts its dead chunks back on the queue.
  */
 import { createRoute } from "@hono/zod-openapi";
+import { headerLimitProblem } from "../src/fanout/limits";
 import { createApp } from "../src/http/app";
-import { checkHeaderLimits } from "../src/http/fanout-limits";
-import { log } from "../src/http/log";
-import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, problemResponse, problemResponses } from "../src/http/schemas";
-import { createUrlGuard } from "../src/http/url-guard";
-import { bodyHash, decodeCursor, encodeCursor, JOB_ID_PATTERN, jobIdFor } from "../src/jobs/ids";
+import { overLimit, type Problem, problem } from "../src/http/problem";
+import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import { type CreateJobOutcome, createJob } from "../src/jobs/create";
+import { decodeCursor, encodeCursor, JOB_ID_PATTERN } from "../src/jobs/ids";
 import { progressRoom } from "../src/jobs/progress";
 import {
   CreateJobSchema,
@@ -22,18 +21,14 @@ import {
   RetrySchema,
 } from "../src/jobs/schema";
 import type { JobStatus } from "../src/jobs/types";
-import type { CreateJobInput, WebhookSpec } from "../src/objects/job";
 import { settings } from "../src/settings";
 
-const json = jsonResponse;
-const problemOf = problemResponse;
+const route = routesOf("jobs");
 
-const createJob = createRoute({
-  method: "post",
-  path: "/",
-  tags: ["jobs"],
-  operationId: "createJob",
-  summary: "Create a job (fan-out or webhook), idempotent by Idempotency-Key",
+const json = jsonResponse;
+
+const postJob = createRoute({
+  ...route("post", "/", "createJob", "Create a job (fan-out or webhook), idempotent by Idempotency-Key"),
   request: {
     headers: IdempotencyHeaders,
     body: jsonBody(CreateJobSchema, {
@@ -44,60 +39,44 @@ const createJob = createRoute({
   },
   responses: {
     202: json(JobCreatedSchema, "Queued (or, for a key seen before with the same body, the existing job)"),
-    ...problemResponses,
-    413: problemOf("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
-    422: problemOf("The Idempotency-Key was used before with a different body"),
-    503: problemOf("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
+    ...problemDocs,
+    413: problemDoc("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
+    422: problemDoc("The Idempotency-Key was used before with a different body"),
+    503: problemDoc("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
   },
 });
 
 const getJob = createRoute({
-  method: "get",
-  path: "/{id}",
-  tags: ["jobs"],
-  operationId: "getJob",
-  summary: "A job's status and counters",
+  ...route("get", "/{id}", "getJob", "A job's status and counters"),
   request: { params: JobIdParams },
-  responses: { 200: json(JobStatusSchema, "The job"), ...problemResponses, 404: problemOf("No such job") },
+  responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const getResults = createRoute({
-  method: "get",
-  path: "/{id}/results",
-  tags: ["jobs"],
-  operationId: "listJobResults",
-  summary: "Page through a job's results in request order",
+  ...route("get", "/{id}/results", "listJobResults", "Page through a job's results in request order"),
   request: { params: JobIdParams, query: ResultsQuery },
-  responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemResponses, 404: problemOf("No such job") },
+  responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemDocs, 404: problemDoc("No such job") },
 });
 
 const cancelJob = createRoute({
-  method: "delete",
-  path: "/{id}",
-  tags: ["jobs"],
-  operationId: "cancelJob",
-  summary: "Cancel a job: chunks not yet run are skipped",
+  ...route("delete", "/{id}", "cancelJob", "Cancel a job: chunks not yet run are skipped"),
   request: { params: JobIdParams },
   responses: {
     200: json(JobStatusSchema, "Canceled (also when it already was)"),
-    ...problemResponses,
-    404: problemOf("No such job"),
-    409: problemOf("The job has already finished"),
+    ...problemDocs,
+    404: problemDoc("No such job"),
+    409: problemDoc("The job has already finished"),
   },
 });
 
 const retryJob = createRoute({
-  method: "post",
-  path: "/{id}/retry",
-  tags: ["jobs"],
-  operationId: "retryJob",
-  summary: "Put a job's dead chunks back on the queue",
+  ...route("post", "/{id}/retry", "retryJob", "Put a job's dead chunks back on the queue"),
   request: { params: JobIdParams },
   responses: {
     202: json(RetrySchema, "Dead chunks re-queued"),
-    ...problemResponses,
-    404: problemOf("No such job"),
-    409: problemOf("The job is canceled or has no dead chunks"),
+    ...problemDocs,
+    404: problemDoc("No such job"),
+    409: problemDoc("The job is canceled or has no dead chunks"),
   },
 });
 
@@ -109,6 +88,47 @@ function jobStub(env: Env, id: string) {
 
 const notFound = (id: string) => problem(404, `No job with id ${id}.`, { type: "job-not-found" });
 
+/** The problem for each way a POST can be refused. */
+function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
+  switch (outcome.outcome) {
+    case "too-many-requests": {
+      const { requests, max } = outcome;
+      return overLimit("JOBS_MAX_REQUESTS", max, `The job has ${requests} requests; JOBS_MAX_REQUESTS allows ${max}.`, {
+        status: 413,
+        type: "too-many-requests-in-job",
+      });
+    }
+    case "headers-over-limit":
+      return headerLimitProblem(outcome.breach);
+    case "url-blocked": {
+      const { errors } = outcome;
+      const [first] = errors;
+      const detail =
+        outcome.type === "webhook"
+          ? `The webhook url may not be called: ${first.message}.`
+          : `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`;
+      return problem(400, detail, { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } });
+    }
+    case "webhook-secret-missing": {
+      const detail = "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
+      return problem(503, detail, { type: "not-configured" });
+    }
+    case "key-reused":
+      return problem(422, `The Idempotency-Key ${key} was already used with a different request body.`, {
+        type: "idempotency-key-reused",
+        extensions: { id: outcome.id },
+      });
+    case "queue-unavailable": {
+      const { id } = outcome;
+      return problem(503, `Job ${id} is stored but its chunks could not be queued: POST again with the same key.`, {
+        type: "queue-unavailable",
+        extensions: { id },
+        headers: { "retry-after": "1" },
+      });
+    }
+  }
+}
+
 function created(status: JobStatus) {
   return {
     id: status.id,
@@ -119,89 +139,16 @@ function created(status: JobStatus) {
 }
 
 export const jobs = createApp()
-  .openapi(createJob, async (c) => {
+  .openapi(postJob, async (c) => {
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    const s = settings(c.env);
-    if (body.type === "fanout") {
-      if (body.requests.length > s.JOBS_MAX_REQUESTS) {
-        throw problem(
-          413,
-          `The job has ${body.requests.length} requests; JOBS_MAX_REQUESTS allows ${s.JOBS_MAX_REQUESTS}.`,
-          { type: "too-many-requests-in-job", extensions: { limit: "JOBS_MAX_REQUESTS", max: s.JOBS_MAX_REQUESTS } },
-        );
-      }
-      checkHeaderLimits(body.requests, s);
-      // Refused before anything is stored or queued, as a webhook url is (the consumer checks every hop again).
-      const guard = createUrlGuard(s.FANOUT_ALLOW_HOSTS);
-      const errors = body.requests.flatMap((request, index) => {
-        const verdict = guard(request.url);
-        return verdict.ok ? [] : [{ path: `requests.${index}.url`, message: verdict.reason }];
-      });
-      const [first] = errors;
-      if (first) {
-        throw problem(
-          400,
-          `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`,
-          { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } },
-        );
-      }
-    } else {
-      if (!c.env.JOBS_WEBHOOK_SECRET) {
-        throw problem(
-          503,
-          "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).",
-          { type: "not-configured" },
-        );
-      }
-      checkHeaderLimits([{ headers: body.headers ?? {} }], s);
-      const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.url);
-      if (!verdict.ok) {
-        throw problem(400, `The webhook url may not be called: ${verdict.reason}.`, {
-          type: "url-blocked",
-          extensions: { errors: [{ path: "url", message: verdict.reason }] },
-        });
-      }
-    }
     // The scope keeps one caller's keys apart from another's (the bearer token, hashed into the id).
-    const scope = c.req.header("authorization") ?? "";
-    const id = await jobIdFor(scope, key);
-    const hash = await bodyHash(body);
-    let input: CreateJobInput;
-    if (body.type === "fanout") {
-      const { type: _type, requests, ...options } = body;
-      const requestsJson = JSON.stringify(requests);
-      const optionsJson = JSON.stringify(options);
-      input = { id, type: "fanout", bodyHash: hash, requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
-    } else {
-      const spec: WebhookSpec = {
-        url: body.url,
-        payload: body.payload ?? null,
-        ...(body.headers ? { headers: body.headers } : {}),
-      };
-      input = { id, type: "webhook", bodyHash: hash, webhookJson: JSON.stringify(spec), chunkSize: 1 };
-    }
-    const stub = c.env.JOB.getByName(id);
-    const outcome = await stub.create(input);
-    if (outcome.outcome === "conflict") {
-      throw problem(422, `The Idempotency-Key ${key} was already used with a different request body.`, {
-        type: "idempotency-key-reused",
-        extensions: { id },
-      });
-    }
-    // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
-    const dispatched = await stub.dispatch();
-    if (dispatched.error) {
-      log("error", "job dispatch failed", { id, sent: dispatched.sent, error: dispatched.error });
-      throw problem(503, `Job ${id} is stored but its chunks could not be queued: POST again with the same key.`, {
-        type: "queue-unavailable",
-        extensions: { id },
-        headers: { "retry-after": "1" },
-      });
-    }
-    const headers: Record<string, string> = { location: `/v1/jobs/${id}` };
-    if (outcome.outcome === "existing") headers["idempotent-replayed"] = "true";
-    return c.json(created(outcome.status), 202, headers);
+    const outcome = await createJob(c.env, { body, key, scope: c.req.header("authorization") ?? "" });
+    if (outcome.outcome !== "queued") throw refused(outcome, key);
+    const { status } = outcome;
+    const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };
+    if (outcome.replayed) headers["idempotent-replayed"] = "true";
+    return c.json(created(status), 202, headers);
   })
   .openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
@@ -213,11 +160,9 @@ export const jobs = createApp()
     const { id } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
     const s = settings(c.env);
-    if (limit !== undefined && limit > s.JOBS_RESULTS_PAGE_MAX) {
-      throw problem(400, `limit ${limit} is above JOBS_RESULTS_PAGE_MAX (${s.JOBS_RESULTS_PAGE_MAX}).`, {
-        type: "invalid-request",
-        extensions: { limit: "JOBS_RESULTS_PAGE_MAX", max: s.JOBS_RESULTS_PAGE_MAX },
-      });
+    const max = s.JOBS_RESULTS_PAGE_MAX;
+    if (limit !== undefined && limit > max) {
+      throw overLimit("JOBS_RESULTS_PAGE_MAX", max, `limit ${limit} is above JOBS_RESULTS_PAGE_MAX (${max}).`);
     }
     let after = -1;
     if (cursor !== undefined) {

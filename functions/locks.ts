@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
 import { settings } from "../src/settings";
 
@@ -20,7 +20,7 @@ const TtlMs = z
   .openapi({ example: 10_000, description: "Lease length, LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS" });
 const json = jsonBody;
 const ok = jsonResponse;
-const conflict = problemResponse("Conflict");
+const conflict = problemDoc("Conflict");
 
 const AcquireBody = z
   .object({
@@ -49,13 +49,7 @@ const Status = z
   })
   .openapi("LockStatus");
 
-const route = <P extends string>(method: "get" | "post", path: P, operationId: string, summary: string) => ({
-  method,
-  path,
-  tags: ["locks"],
-  operationId,
-  summary,
-});
+const route = routesOf("locks");
 
 const acquire = createRoute({
   ...route("post", "/{name}/acquire", "acquireLock", "Acquire the lock, waiting in FIFO order up to waitMs"),
@@ -64,23 +58,23 @@ const acquire = createRoute({
     200: ok(Grant, "Granted: the token is a fencing token"),
     409: { ...conflict, description: "Still held when waitMs ran out ({waiters})" },
     503: { ...conflict, description: "Too many waiters (LEASE_MAX_WAITERS)" },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const renewRoute = createRoute({
   ...route("post", "/{name}/renew", "renewLock", "Extend the lease"),
   request: { params: Params, body: json(RenewBody, { owner: "worker-7", token: 42, ttlMs: 10_000 }) },
-  responses: { 200: ok(Renewed, "Renewed"), 409: conflict, ...problemResponses },
+  responses: { 200: ok(Renewed, "Renewed"), 409: conflict, ...problemDocs },
 });
 const releaseRoute = createRoute({
   ...route("post", "/{name}/release", "releaseLock", "Release the lock (the oldest waiter gets it)"),
   request: { params: Params, body: json(ReleaseBody, { owner: "worker-7", token: 42 }) },
-  responses: { 200: ok(Released, "Released"), 409: conflict, ...problemResponses },
+  responses: { 200: ok(Released, "Released"), 409: conflict, ...problemDocs },
 });
 const statusRoute = createRoute({
   ...route("get", "/{name}", "getLock", "Holder, token, expiry and waiters"),
   request: { params: Params },
-  responses: { 200: ok(Status, "The lock"), ...problemResponses },
+  responses: { 200: ok(Status, "The lock"), ...problemDocs },
 });
 
 export const locks = createApp()

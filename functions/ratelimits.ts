@@ -4,10 +4,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { jsonBody, Name, problemResponses } from "../src/http/schemas";
+import { jsonBody, Name, problemDocs } from "../src/http/schemas";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
-export const userKey = (key: string) => `user:${key}`;
+const userKey = (key: string) => `user:${key}`;
 
 const Body = z
   .object({
@@ -39,7 +39,7 @@ const route = createRoute({
   },
   responses: {
     200: { description: "The decision (allowed or not)", content: { "application/json": { schema: Decision } } },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 

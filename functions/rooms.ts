@@ -8,11 +8,13 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { overLimit, problem } from "../src/http/problem";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
+
+const route = routesOf("rooms");
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
@@ -67,25 +69,17 @@ const RoomInfo = z
   .openapi("RoomInfo");
 
 const ticketRoute = createRoute({
-  method: "post",
-  path: "/{room}/tickets",
-  tags: ["rooms"],
-  operationId: "createRoomTicket",
-  summary: "Issue a ticket to join a room over WebSocket",
+  ...route("post", "/{room}/tickets", "createRoomTicket", "Issue a ticket to join a room over WebSocket"),
   request: { params: RoomParams, body: jsonBody(TicketRequest, { user: "ada", ttlSec: 60 }) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
-    ...problemResponses,
-    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
+    ...problemDocs,
+    503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
 const wsRoute = createRoute({
-  method: "get",
-  path: "/{room}/ws",
-  tags: ["rooms"],
-  operationId: "joinRoom",
-  summary: "Join a room (WebSocket upgrade with a ticket)",
+  ...route("get", "/{room}/ws", "joinRoom", "Join a room (WebSocket upgrade with a ticket)"),
   description:
     "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
   security: [],
@@ -98,41 +92,33 @@ const wsRoute = createRoute({
   },
   responses: {
     101: { description: "Switching Protocols" },
-    400: problemResponses[400],
-    401: problemResponse("Missing, forged or expired ticket"),
-    403: problemResponse("Ticket for another room, or Origin not allowed"),
-    426: problemResponse("Not a WebSocket upgrade"),
-    429: problemResponse("The room is full (ROOM_MAX_CONNECTIONS)"),
-    503: problemResponse("ROOM_TICKET_SECRET is not configured"),
+    400: problemDocs[400],
+    401: problemDoc("Missing, forged or expired ticket"),
+    403: problemDoc("Ticket for another room, or Origin not allowed"),
+    426: problemDoc("Not a WebSocket upgrade"),
+    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS)"),
+    503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
 
 const publishRoute = createRoute({
-  method: "post",
-  path: "/{room}/messages",
-  tags: ["rooms"],
-  operationId: "publishRoomMessage",
-  summary: "Publish a message into a room from the server side",
+  ...route("post", "/{room}/messages", "publishRoomMessage", "Publish a message into a room from the server side"),
   request: {
     params: RoomParams,
     body: jsonBody(PublishRequest, { data: { text: "deploy finished" }, from: "ci" }),
   },
   responses: {
     201: jsonResponse(z.object({ seq: z.number().int() }), "The message's place in the room's order"),
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 
 const infoRoute = createRoute({
-  method: "get",
-  path: "/{room}",
-  tags: ["rooms"],
-  operationId: "getRoom",
-  summary: "Members and last seq of a room",
+  ...route("get", "/{room}", "getRoom", "Members and last seq of a room"),
   request: { params: RoomParams },
   responses: {
     200: jsonResponse(RoomInfo, "The room now"),
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 
@@ -172,10 +158,11 @@ export const rooms = createApp()
     const { user, ttlSec = 60 } = c.req.valid("json");
     const maxTtl = settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS;
     if (ttlSec > maxTtl) {
-      throw problem(400, `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`, {
-        type: "invalid-request",
-        extensions: { limit: "ROOM_TICKET_MAX_TTL_SECONDS", max: maxTtl },
-      });
+      throw overLimit(
+        "ROOM_TICKET_MAX_TTL_SECONDS",
+        maxTtl,
+        `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`,
+      );
     }
     const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
@@ -222,10 +209,15 @@ export const rooms = createApp()
     const max = settings(c.env).ROOM_MAX_MESSAGE_BYTES;
     const bytes = new TextEncoder().encode(JSON.stringify(data)).byteLength;
     if (bytes > max) {
-      throw problem(413, `data is ${bytes} bytes, larger than ROOM_MAX_MESSAGE_BYTES (${max}).`, {
-        type: "message-too-large",
-        extensions: { limit: "ROOM_MAX_MESSAGE_BYTES", max },
-      });
+      throw overLimit(
+        "ROOM_MAX_MESSAGE_BYTES",
+        max,
+        `data is ${bytes} bytes, larger than ROOM_MAX_MESSAGE_BYTES (${max}).`,
+        {
+          status: 413,
+          type: "message-too-large",
+        },
+      );
     }
     const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
     return c.json({ seq }, 201);

@@ -5,10 +5,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
-import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemResponse, problemResponses } from "../src/http/schemas";
+import { overLimit, problem } from "../src/http/problem";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
+
+const route = routesOf("semaphores");
 
 const Params = z.object({ name: Name });
 const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
@@ -17,7 +19,7 @@ const LeaseId = z.string().uuid().openapi({ example: LEASE_ID_EXAMPLE });
 const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
 const json = jsonBody;
 const ok = jsonResponse;
-const conflict = problemResponse("Conflict");
+const conflict = problemDoc("Conflict");
 
 const AcquireBody = z
   .object({
@@ -51,11 +53,7 @@ const Status = z
   .openapi("SemaphoreStatus");
 
 const acquireRoute = createRoute({
-  method: "post",
-  path: "/{name}/acquire",
-  tags: ["semaphores"],
-  operationId: "acquireSemaphore",
-  summary: "Take permits, waiting in FIFO order up to waitMs",
+  ...route("post", "/{name}/acquire", "acquireSemaphore", "Take permits, waiting in FIFO order up to waitMs"),
   request: {
     params: Params,
     body: json(AcquireBody, { holder: "crawler-3", permits: 1, limit: 5, ttlMs: 30_000, waitMs: 5_000 }),
@@ -64,28 +62,20 @@ const acquireRoute = createRoute({
     200: ok(Lease, "Granted"),
     409: { ...conflict, description: "No room when waitMs ran out ({inUse, waiters}), or another limit in force" },
     503: { ...conflict, description: "Too many waiters (LEASE_MAX_WAITERS)" },
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const renewRoute = createRoute({
-  method: "post",
-  path: "/{name}/renew",
-  tags: ["semaphores"],
-  operationId: "renewSemaphore",
-  summary: "Extend a lease",
+  ...route("post", "/{name}/renew", "renewSemaphore", "Extend a lease"),
   request: { params: Params, body: json(RenewBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3", ttlMs: 30_000 }) },
   responses: {
     200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
     409: conflict,
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const releaseRoute = createRoute({
-  method: "post",
-  path: "/{name}/release",
-  tags: ["semaphores"],
-  operationId: "releaseSemaphore",
-  summary: "Give the permits back (waiters get them in FIFO order)",
+  ...route("post", "/{name}/release", "releaseSemaphore", "Give the permits back (waiters get them in FIFO order)"),
   request: { params: Params, body: json(ReleaseBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3" }) },
   responses: {
     200: ok(
@@ -93,17 +83,13 @@ const releaseRoute = createRoute({
       "Released; released is false when this lease had been released already (a repeated release is harmless)",
     ),
     409: conflict,
-    ...problemResponses,
+    ...problemDocs,
   },
 });
 const statusRoute = createRoute({
-  method: "get",
-  path: "/{name}",
-  tags: ["semaphores"],
-  operationId: "getSemaphore",
-  summary: "Permits in use, limit, leases and waiters",
+  ...route("get", "/{name}", "getSemaphore", "Permits in use, limit, leases and waiters"),
   request: { params: Params },
-  responses: { 200: ok(Status, "The semaphore"), ...problemResponses },
+  responses: { 200: ok(Status, "The semaphore"), ...problemDocs },
 });
 
 export const semaphores = createApp()
@@ -113,10 +99,7 @@ export const semaphores = createApp()
     checkLeaseBounds(c.env, ttlMs, waitMs);
     const maxLimit = settings(c.env).SEMAPHORE_MAX_LIMIT;
     if (limit > maxLimit) {
-      throw problem(400, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${maxLimit}).`, {
-        type: "invalid-request",
-        extensions: { limit: "SEMAPHORE_MAX_LIMIT", max: maxLimit },
-      });
+      throw overLimit("SEMAPHORE_MAX_LIMIT", maxLimit, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${maxLimit}).`);
     }
     if (permits > limit) {
       throw problem(400, `permits ${permits} is above limit ${limit}: it could never be granted.`, {

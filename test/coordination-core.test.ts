@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { gcra, gcraBatch } from "../src/async/gcra";
 import { WaitQueue } from "../src/async/wait-queue";
-import { nextValue } from "../src/objects/counter";
+import { nextValue } from "../src/objects/counter-state";
 import { emptyLock, expire, grant, isFree, release, renew } from "../src/objects/lock-state";
 import { fits, inUse, nextExpiry, type SemaphoreLease } from "../src/objects/semaphore-state";
 

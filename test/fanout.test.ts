@@ -1,8 +1,9 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { fanoutApp } from "../functions/fanout";
-import type { FanoutResult } from "../src/http/fanout";
-import { newKey, stats, statsWhen, UPSTREAM, up } from "./helpers/upstream";
+import type { FanoutResult } from "../src/fanout/engine";
+import { FrameReader } from "./helpers/frames";
+import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "./helpers/upstream";
 
 const URL_ = "http://edgeloop.test/v1/fanout";
 const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };
@@ -108,9 +109,15 @@ describe("POST /v1/fanout", () => {
   });
 
   it("refuses malformed JSON with 400 and calls nothing", async () => {
-    const res = await exports.default.fetch(URL_, { method: "POST", headers: AUTH, body: "{not json" });
-    expect(res.status).toBe(400);
-    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const key = newKey();
+    // Broken JSON that names a real upstream URL: truncated, and with trailing garbage after a valid document.
+    const valid = JSON.stringify({ requests: [{ url: up({ key }) }] });
+    for (const body of ["{not json", valid.slice(0, -1), `${valid} trailing`]) {
+      const res = await exports.default.fetch(URL_, { method: "POST", headers: AUTH, body });
+      expect(res.status, body).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    }
+    expect((await stats(key)).hits).toBe(0);
   });
 
   it("refuses more than FANOUT_MAX_REQUESTS with a 413 that names the limit and points to jobs, calling nothing", async () => {
@@ -140,10 +147,18 @@ describe("POST /v1/fanout", () => {
 
   it("never runs more calls at once than FANOUT_MAX_CONCURRENCY, whatever concurrency asks", async () => {
     const key = newKey();
-    const res = await postWithSettings(
+    const gate = newGate();
+    const pending = postWithSettings(
       { FANOUT_MAX_CONCURRENCY: "2" },
-      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, latency: 100 }) })) },
+      { concurrency: 10, requests: Array.from({ length: 8 }, () => ({ url: up({ key, gate: gate.name }) })) },
     );
+    // Held at a gate until two calls are in flight at once.
+    try {
+      expect(await gate.waiting(2)).toMatchObject({ waiting: 2 });
+    } finally {
+      await gate.open();
+    }
+    const res = await pending;
     expect(res.status).toBe(200);
     const body = await res.json<Body>();
     expect(body.summary).toMatchObject({ fulfilled: 8, concurrency: 2 });
@@ -152,15 +167,23 @@ describe("POST /v1/fanout", () => {
 
   it("never runs more calls at once than the requested concurrency (default 6)", async () => {
     const key = newKey();
-    const res = await post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, latency: 100 }) })) });
+    const gate = newGate();
+    const pending = post({ requests: Array.from({ length: 15 }, () => ({ url: up({ key, gate: gate.name }) })) });
+    try {
+      expect(await gate.waiting(6)).toMatchObject({ waiting: 6 });
+    } finally {
+      await gate.open();
+    }
+    const res = await pending;
     expect((await res.json<Body>()).summary.fulfilled).toBe(15);
     expect((await stats(key)).maxInFlight).toBe(6);
   });
 
   it("caps all bodies together at FANOUT_MAX_RESPONSE_BYTES", async () => {
+    // One call at a time, so the second body is the one that overflows (not whichever arrives last).
     const res = await postWithSettings(
       { FANOUT_MAX_RESPONSE_BYTES: "1500" },
-      { requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000, latency: 150 }) }] },
+      { concurrency: 1, requests: [{ url: up({ bytes: 1000 }) }, { url: up({ bytes: 1000 }) }] },
     );
     const body = await res.json<Body>();
     expect(body.results[0]).toMatchObject({ outcome: "fulfilled", bytes: 1000 });
@@ -248,48 +271,55 @@ describe("POST /v1/fanout", () => {
   describe("streaming", () => {
     it("streams one ndjson line per result as each settles, then a summary line", async () => {
       const slow = newKey();
-      const res = await post(
-        {
-          requests: [
-            { id: "slow", url: up({ key: slow, latency: 1_500 }) },
-            { id: "fast", url: up({ latency: 1 }) },
-          ],
-        },
-        { headers: { accept: "application/x-ndjson" } },
-      );
-      expect(res.status).toBe(200);
-      expect(res.headers.get("content-type")).toBe("application/x-ndjson");
-      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-      const first = await reader.read();
-      const firstLine = JSON.parse(new TextDecoder().decode(first.value).split("\n")[0] as string);
-      expect(firstLine).toMatchObject({ index: 1, id: "fast", outcome: "fulfilled" });
-      // The fast result arrived while the slow call was still in flight.
-      expect(await stats(slow)).toMatchObject({ inFlight: 1, completed: 0 });
-      let rest = "";
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-        rest += new TextDecoder().decode(chunk.value);
+      const gate = newGate();
+      try {
+        const res = await post(
+          {
+            requests: [
+              { id: "slow", url: up({ key: slow, gate: gate.name }) },
+              { id: "fast", url: up({}) },
+            ],
+          },
+          { headers: { accept: "application/x-ndjson" } },
+        );
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+        const frames = new FrameReader(res.body as ReadableStream<Uint8Array>);
+        const firstLine = JSON.parse((await frames.next()) as string);
+        expect(firstLine).toMatchObject({ index: 1, id: "fast", outcome: "fulfilled" });
+        // The fast result arrived while the slow call was still in flight (held at its gate).
+        expect(await stats(slow)).toMatchObject({ inFlight: 1, completed: 0 });
+        expect(await gate.open()).toMatchObject({ freed: 1 });
+        const tail = (await frames.rest()).map((l) => JSON.parse(l));
+        expect(tail).toHaveLength(2);
+        expect(tail[0]).toMatchObject({ index: 0, id: "slow", status: 200 });
+        expect(tail[1]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
+      } finally {
+        await gate.open();
       }
-      const tail = rest
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
-      expect(tail).toHaveLength(2);
-      expect(tail[0]).toMatchObject({ index: 0, id: "slow", status: 200 });
-      expect(tail[1]).toMatchObject({ summary: { fulfilled: 2, rejected: 0 } });
     });
 
     it("streams server-sent events in completion order, then a summary event", async () => {
-      const res = await post(
-        { requests: { a: { url: up({ latency: 200 }) }, b: { url: up({ latency: 1 }) } } },
-        { headers: { accept: "text/event-stream" } },
-      );
-      expect(res.headers.get("content-type")).toBe("text/event-stream");
-      const events = (await res.text()).split("\n\n").filter(Boolean);
-      expect(events).toHaveLength(3);
-      expect(events.map((e) => e.split("\n")[0])).toEqual(["event: result", "event: result", "event: summary"]);
-      const data = events.map((e) => JSON.parse((e.split("\n")[1] as string).slice("data: ".length)));
-      expect(data.map((d) => d.id)).toEqual(["b", "a", undefined]);
-      expect(data[2]).toMatchObject({ fulfilled: 2, rejected: 0 });
+      const gate = newGate();
+      try {
+        const res = await post(
+          { requests: { a: { url: up({ gate: gate.name }) }, b: { url: up({}) } } },
+          { headers: { accept: "text/event-stream" } },
+        );
+        expect(res.headers.get("content-type")).toBe("text/event-stream");
+        const frames = new FrameReader(res.body as ReadableStream<Uint8Array>, "\n\n");
+        const first = (await frames.next()) as string;
+        // "a" is still held at its gate: "b" must have come first.
+        await gate.open();
+        const events = [first, ...(await frames.rest())];
+        expect(events).toHaveLength(3);
+        expect(events.map((e) => e.split("\n")[0])).toEqual(["event: result", "event: result", "event: summary"]);
+        const data = events.map((e) => JSON.parse((e.split("\n")[1] as string).slice("data: ".length)));
+        expect(data.map((d) => d.id)).toEqual(["b", "a", undefined]);
+        expect(data[2]).toMatchObject({ fulfilled: 2, rejected: 0 });
+      } finally {
+        await gate.open();
+      }
     });
 
     it("streams every entry and the summary at the deadline", async () => {

@@ -57,12 +57,27 @@ describe("the /v1 HTTP layer", () => {
   });
 
   it("fails closed with 503 when no API_TOKEN is configured, whatever token is sent", async () => {
-    const res = await app.fetch(
-      new Request(`${BASE}/v1/nothing-here`, { headers: { authorization: "Bearer test-token" } }),
-      { ...env, API_TOKEN: undefined },
-    );
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ status: 503, type: "urn:edgeloop:problem:not-configured" });
+    const sent = [
+      undefined,
+      "",
+      "Bearer test-token",
+      "Bearer wrong",
+      "Bearer ",
+      "Bearer undefined",
+      "bearer test-token",
+      "Basic dGVzdDp0ZXN0",
+    ];
+    for (const API_TOKEN of [undefined, ""]) {
+      for (const authorization of sent) {
+        const res = await app.fetch(
+          new Request(`${BASE}/v1/nothing-here`, { headers: authorization === undefined ? {} : { authorization } }),
+          { ...env, API_TOKEN },
+        );
+        const what = `API_TOKEN ${JSON.stringify(API_TOKEN)}, authorization ${JSON.stringify(authorization)}`;
+        expect(res.status, what).toBe(503);
+        expect(await res.json(), what).toMatchObject({ status: 503, type: "urn:edgeloop:problem:not-configured" });
+      }
+    }
   });
 
   it("refuses a body over MAX_BODY_BYTES with 413 naming the setting", async () => {

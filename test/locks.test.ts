@@ -60,7 +60,17 @@ describe("locks", () => {
   it("gives up with 409 {waiters} once waitMs has passed and leaves the queue", async () => {
     const name = unique("lock");
     await acquire(name, "alice");
-    const res = await acquire(name, "bob", 10_000, 30);
+    const waitMs = 1_000;
+    const started = Date.now();
+    let answered = false;
+    const waiting = acquire(name, "bob", 10_000, waitMs).finally(() => {
+      answered = true;
+    });
+    // Bob waits in the queue first, unanswered.
+    await until(async () => (await status(name)).waiters === 1);
+    expect(answered).toBe(false);
+    const res = await waiting;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
     expect(res.status).toBe(409);
     expect(res.body.waiters).toBe(0);
     expect(await status(name)).toMatchObject({ holder: "alice", waiters: 0 });

@@ -6,8 +6,8 @@ import {
   presenceAfterLeave,
   RateWindow,
   RoomLog,
-} from "../src/objects/room-core";
-import { frameBytes, parseClientFrame } from "../src/objects/room-protocol";
+} from "../src/objects/room-state";
+import { frameBytes, parseClientFrame } from "../src/protocol/room-protocol";
 
 /** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
 class ArrayHistory implements HistoryStore {

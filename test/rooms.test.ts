@@ -3,7 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
 import { signTicket } from "../src/http/tickets";
-import type { AckFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../src/objects/room-protocol";
+import type { AckFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../src/protocol/room-protocol";
 import { AUTH, BASE, closeAll, RoomSocket, ticketFor, upgrade } from "./helpers/room-socket";
 
 const newRoom = () => `room-${crypto.randomUUID()}`;

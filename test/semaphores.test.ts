@@ -34,23 +34,41 @@ describe("semaphores", () => {
   it("never has more than limit permits out under 50 concurrent acquirers", async () => {
     const name = unique("sem");
     const limit = 5;
+    const acquirers = 50;
     let out = 0;
     let peak = 0;
+    let openGate: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
     const worker = async (i: number) => {
-      const permits = (i % 2) + 1;
-      const res = await acquire(name, `h${i}`, { permits, limit, waitMs: 20_000 });
+      const res = await acquire(name, `h${i}`, { permits: 1, limit, waitMs: 20_000 });
       expect(res.status).toBe(200);
-      out += permits;
+      out += 1;
       peak = Math.max(peak, out);
+      // Holders keep their permit until every acquirer has reached the semaphore and the first grants came back.
+      await gate;
       const seen = await status(name);
       expect(seen.inUse).toBeLessThanOrEqual(limit);
-      await scheduler.wait(1);
-      out -= permits;
+      out -= 1;
       expect((await release(name, res.body.leaseId, `h${i}`)).status).toBe(200);
     };
-    await Promise.all(Array.from({ length: 50 }, (_, i) => worker(i)));
-    expect(peak).toBeLessThanOrEqual(limit);
-    expect(peak).toBeGreaterThan(1);
+    const all = Promise.all(Array.from({ length: acquirers }, (_, i) => worker(i)));
+    try {
+      await until(async () => {
+        const s = await status(name);
+        return s.inUse + s.waiters === acquirers && out === s.inUse;
+      }, 1_000);
+      // Every permit is out and everyone else waits: the semaphore admitted exactly `limit`, not fewer, not more.
+      expect(await status(name)).toMatchObject({ inUse: limit, leases: limit, waiters: acquirers - limit });
+      expect(peak).toBe(limit);
+    } finally {
+      openGate();
+      // Let every holder finish before the test ends; a holder's own failure is reported just below.
+      await all.catch(() => {});
+    }
+    await all;
+    expect(peak).toBe(limit);
     expect(await status(name)).toMatchObject({ inUse: 0, leases: 0, waiters: 0 });
   });
 

@@ -2,6 +2,16 @@ import { describe, expect, it } from "vitest";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 
 const SECRET = "unit-secret";
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * Another character in place of `c`: a base64url digit with its top bit flipped (always a bit of the encoded bytes,
+ * never padding), anything else (the dot) becomes a digit.
+ */
+const flip = (c: string): string => {
+  const value = BASE64URL.indexOf(c);
+  return value < 0 ? "A" : (BASE64URL[value ^ 0b100000] as string);
+};
 const NOW = 1_800_000_000_000;
 
 describe("room tickets", () => {
@@ -30,5 +40,14 @@ describe("room tickets", () => {
     for (const junk of ["", ".", "a.b.c", "###.###", `${payload}.`, `${payload}.${signature}x`]) {
       expect(await verifyTicket(SECRET, junk, "lobby", NOW), junk).toEqual({ ok: false, reason: "invalid" });
     }
+    // Every character of the ticket edited in turn: each edit changes what the ticket encodes.
+    const accepted: string[] = [];
+    for (let i = 0; i < ticket.length; i++) {
+      const edited = `${ticket.slice(0, i)}${flip(ticket[i] as string)}${ticket.slice(i + 1)}`;
+      const check = await verifyTicket(SECRET, edited, "lobby", NOW);
+      if (check.ok || check.reason !== "invalid") accepted.push(`${i}: ${JSON.stringify(check)}`);
+    }
+    expect(ticket.length).toBeGreaterThan(60);
+    expect(accepted).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { LeaseLostError, LockBusyError, withLock } from "../src/objects/with-lock";
+import { LeaseLostError, LockBusyError, withLock } from "../src/http/with-lock";
 import { unique } from "./helpers/api";
 import { rewindLease } from "./helpers/leases";
 

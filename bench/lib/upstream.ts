@@ -14,6 +14,12 @@
  *   ?echo=1                  answer JSON { method, url, headers, body } of the request received
  *   ?type=text/plain&body=hi answer this body with this content type
  *   ?drop=1                  destroy the connection without answering (a network error)
+ *   ?gate=<name>             hold the answer until the gate <name> opens, then answer as the other parameters say:
+ *                            POST /__gates/<name>/open opens it for good (held answers go out in arrival order,
+ *                            later requests pass at once) and answers { freed, open, waiting, released };
+ *                            GET /__gates/<name> answers { open, waiting, released };
+ *                            GET /__gates/<name>?waiting=2&timeoutMs=5000 answers once 2 requests wait there (or
+ *                            at the timeout, with the counters as they are). Tests order events with gates, not sleeps.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -26,6 +32,15 @@ export interface KeyStats {
   completed: number;
 }
 
+export interface GateStats {
+  /** Opened: requests pass without waiting. */
+  open: boolean;
+  /** Requests held at the gate right now. */
+  waiting: number;
+  /** Requests that passed the gate (held then released, or arriving once it was open). */
+  released: number;
+}
+
 export interface Upstream {
   url: string;
   port: number;
@@ -33,9 +48,94 @@ export interface Upstream {
   count(): number;
   /** The counters of one key. */
   stats(key: string): KeyStats;
+  /** The counters of one gate (see `?gate=`). */
+  gate(name: string): GateStats;
+  /** Open a gate for good; returns how many held requests it released. */
+  openGate(name: string): number;
   reset(): void;
   close(): Promise<void>;
 }
+
+interface Gate extends GateStats {
+  /** Held requests (release callbacks) in arrival order. */
+  held: Set<() => void>;
+  /** Callers waiting for `waiting` to reach a count. */
+  watchers: Set<() => void>;
+}
+
+/** Named gates: each holds requests until the test opens it. */
+function createGates() {
+  const gates = new Map<string, Gate>();
+  const gateOf = (name: string): Gate => {
+    let g = gates.get(name);
+    if (!g) {
+      g = { open: false, waiting: 0, released: 0, held: new Set(), watchers: new Set() };
+      gates.set(name, g);
+    }
+    return g;
+  };
+  const stats = (name: string): GateStats => {
+    const { open, waiting, released } = gateOf(name);
+    return { open, waiting, released };
+  };
+  return {
+    stats,
+    clear: () => gates.clear(),
+    open(name: string): number {
+      const g = gateOf(name);
+      g.open = true;
+      const held = [...g.held];
+      g.held.clear();
+      for (const release of held) release();
+      return held.length;
+    },
+    /** Resolves true when the gate lets the request through, false if the client hung up while it waited. */
+    pass(name: string, res: ServerResponse): Promise<boolean> {
+      const g = gateOf(name);
+      if (g.open) {
+        g.released++;
+        return Promise.resolve(true);
+      }
+      return new Promise((resolve) => {
+        const release = () => {
+          g.waiting--;
+          g.released++;
+          res.off("close", hungUp);
+          resolve(true);
+        };
+        const hungUp = () => {
+          if (!g.held.delete(release)) return;
+          g.waiting--;
+          resolve(false);
+        };
+        g.held.add(release);
+        g.waiting++;
+        res.on("close", hungUp);
+        for (const notify of [...g.watchers]) notify();
+      });
+    },
+    /** The gate's counters once `count` requests wait at it, or after `timeoutMs` as they are then. */
+    whenWaiting(name: string, count: number, timeoutMs: number): Promise<GateStats> {
+      const g = gateOf(name);
+      return new Promise((resolve) => {
+        const check = () => {
+          if (g.waiting < count) return false;
+          done();
+          return true;
+        };
+        const done = () => {
+          clearTimeout(timer);
+          g.watchers.delete(check);
+          resolve(stats(name));
+        };
+        const timer = setTimeout(done, timeoutMs);
+        if (!check()) g.watchers.add(check);
+      });
+    },
+  };
+}
+
+type Gates = ReturnType<typeof createGates>;
 
 export async function startUpstream(): Promise<Upstream> {
   let received = 0;
@@ -49,12 +149,18 @@ export async function startUpstream(): Promise<Upstream> {
     return s;
   };
 
+  const gates = createGates();
+
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
     if (url.pathname === "/__stats") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(statsOf(q.get("key") ?? "")));
+      return;
+    }
+    if (url.pathname.startsWith("/__gates/")) {
+      void controlGate(gates, req, res, url).catch(() => res.destroy());
       return;
     }
     received++;
@@ -71,7 +177,7 @@ export async function startUpstream(): Promise<Upstream> {
       if (res.writableFinished) stats.completed++;
       else stats.aborted++;
     });
-    void respond(req, res, q, hit).catch(() => res.destroy());
+    void respond(req, res, q, hit, gates).catch(() => res.destroy());
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -81,9 +187,12 @@ export async function startUpstream(): Promise<Upstream> {
     port,
     count: () => received,
     stats: (key) => ({ ...statsOf(key) }),
+    gate: (name) => gates.stats(name),
+    openGate: (name) => gates.open(name),
     reset: () => {
       received = 0;
       keys.clear();
+      gates.clear();
     },
     close: () =>
       new Promise((resolve) => {
@@ -93,9 +202,35 @@ export async function startUpstream(): Promise<Upstream> {
   };
 }
 
-async function respond(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, hit: number): Promise<void> {
+/** `POST /__gates/<name>/open` and `GET /__gates/<name>[?waiting=n&timeoutMs=ms]`. */
+async function controlGate(gates: Gates, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const [name = "", action] = url.pathname.slice("/__gates/".length).split("/").map(decodeURIComponent);
+  let body: unknown;
+  if (req.method === "POST" && action === "open") body = { freed: gates.open(name), ...gates.stats(name) };
+  else if (req.method === "GET" && action === undefined) {
+    const waiting = Number(url.searchParams.get("waiting") ?? 0);
+    const timeoutMs = Number(url.searchParams.get("timeoutMs") ?? 5_000);
+    body = waiting > 0 ? await gates.whenWaiting(name, waiting, timeoutMs) : gates.stats(name);
+  } else {
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("unknown gate action");
+    return;
+  }
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  q: URLSearchParams,
+  hit: number,
+  gates: Gates,
+): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  const gate = q.get("gate");
+  if (gate !== null && !(await gates.pass(gate, res))) return;
   if (q.get("hang")) return;
   if (q.get("drop")) {
     req.socket.destroy();

@@ -3,8 +3,8 @@
  * soon as its task settles (completion order). Stopping the iteration early (`break`, `return()`) aborts every task
  * still running or waiting.
  */
-import { abortError } from "./deadline";
-import { type Settled, type SettleOptions, schedule, type Task } from "./settle";
+import { abortError } from "./deadline.js";
+import { type Settled, type SettleOptions, schedule, type Task } from "./settle.js";
 
 /**
  * @example

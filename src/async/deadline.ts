@@ -26,7 +26,7 @@ export function timer(ms: number, message = `timed out after ${ms} ms`): Timer {
 }
 
 /** A `DOMException` named `TimeoutError`, the reason timer signals fire with. */
-export function timeoutError(message: string): DOMException {
+function timeoutError(message: string): DOMException {
   return new DOMException(message, "TimeoutError");
 }
 

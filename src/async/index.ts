@@ -1,21 +1,20 @@
 /**
- * The async core: asyncio's concurrency patterns as runtime-neutral TypeScript (no Cloudflare imports), used by
- * the fan-out engine and the Durable Objects.
+ * The async core, importable as `edgeloop/async`: asyncio's concurrency patterns as runtime-neutral TypeScript (no
+ * Cloudflare imports). The fan-out engine and the Durable Objects use it; so can any Worker, Node or browser code.
+ *
+ * - `settle`, `asCompleted`: asyncio.gather(return_exceptions=True) and as_completed, with a concurrency bound,
+ *   per-task timeouts, an overall deadline and a caller's signal.
+ * - `Semaphore`: asyncio.Semaphore. `WaitQueue`: a FIFO of parked callers, as asyncio.Lock keeps its waiters.
+ * - `retry`: exponential backoff with full jitter, honouring Retry-After and a deadline.
+ * - `sleep`, `timer`, `deadline`, `anySignal`, `isAbort`, `isTimeout`: asyncio.sleep and asyncio.timeout over
+ *   AbortSignals.
+ * - `gcra`, `gcraBatch`: a smooth rate limit kept as one number per key.
  */
-export { asCompleted } from "./as-completed";
-export {
-  abortError,
-  anySignal,
-  type Deadline,
-  deadline,
-  deadlineAt,
-  isAbort,
-  isTimeout,
-  type Timer,
-  timeoutError,
-  timer,
-} from "./deadline";
-export { backoffDelay, type RetryOptions, retry, retryAfterOf } from "./retry";
-export { Semaphore } from "./semaphore";
-export { type Schedule, type Settled, type SettleOptions, schedule, settle, type Task } from "./settle";
-export { type Sleep, sleep } from "./sleep";
+export { asCompleted } from "./as-completed.js";
+export { anySignal, type Deadline, deadline, isAbort, isTimeout, type Timer, timer } from "./deadline.js";
+export { type GcraDecision, type GcraLimits, gcra, gcraBatch } from "./gcra.js";
+export { backoffDelay, type RetryOptions, retry } from "./retry.js";
+export { Semaphore } from "./semaphore.js";
+export { type Settled, type SettleOptions, settle, type Task } from "./settle.js";
+export { sleep } from "./sleep.js";
+export { WaitQueue } from "./wait-queue.js";

@@ -6,8 +6,8 @@
  * - It never sleeps past the deadline: when the next attempt could not start before it, the last error is thrown.
  * - It stops at once when the signal fires, during an attempt or a backoff, and never retries an abort.
  */
-import { deadlineAt, isAbort } from "./deadline";
-import { sleep as realSleep, type Sleep } from "./sleep";
+import { deadlineAt, isAbort } from "./deadline.js";
+import { sleep as realSleep, type Sleep } from "./sleep.js";
 
 export interface RetryOptions {
   /** Total attempts, the first included (default 3). */
@@ -37,7 +37,7 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 }
 
 /** The `retryAfterMs` hint an error carries, if any. */
-export function retryAfterOf(error: unknown): number | undefined {
+function retryAfterOf(error: unknown): number | undefined {
   if (typeof error === "object" && error !== null && "retryAfterMs" in error) {
     const v = error.retryAfterMs;
     if (typeof v === "number" && Number.isFinite(v) && v >= 0) return v;

@@ -7,8 +7,8 @@
  * even by a task that ignores its signal), and keeps its permit until it really returns, so the number of tasks
  * running never exceeds `concurrency`.
  */
-import { anySignal, timer } from "./deadline";
-import { Semaphore } from "./semaphore";
+import { anySignal, timer } from "./deadline.js";
+import { Semaphore } from "./semaphore.js";
 
 /** A unit of work: called once with the signal it must honour. */
 export type Task<T> = (signal: AbortSignal) => Promise<T> | T;

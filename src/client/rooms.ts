@@ -3,19 +3,21 @@
  * partysocket's reconnecting WebSocket (backoff, and buffering of what is sent while disconnected), resumes with
  * `since` after a drop so no message is missed or seen twice, and exposes typed events.
  *
- * Relative imports carry `.ts` so that Node (type stripping) and the Node tsconfig load this file as it is.
+ * Relative imports carry `.js` (TypeScript maps them to the `.ts` files): `edgeloop/client` is TypeScript source, and
+ * a consumer's TypeScript checks it under moduleResolution `bundler` and `nodenext` alike.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import type {
-  AckFrame,
-  ErrorFrame,
-  PresenceFrame,
-  RoomMessage,
-  ServerFrame,
-  WelcomeFrame,
-} from "../objects/room-protocol.ts";
+import {
+  type AckFrame,
+  CLOSE,
+  type ErrorFrame,
+  type PresenceFrame,
+  type RoomMessage,
+  type ServerFrame,
+  type WelcomeFrame,
+} from "../protocol/room-protocol.js";
 
-export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../objects/room-protocol.ts";
+export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
 
 export interface RoomClientOptions {
   /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
@@ -53,7 +55,7 @@ type Listener<K extends keyof RoomEvents> = (event: RoomEvents[K]) => void;
 const pageUrl = (): string | undefined => (globalThis as { location?: { href: string } }).location?.href;
 
 /** Close codes after which reconnecting would only repeat the offence. */
-const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009]);
+const FINAL_CLOSE_CODES = new Set<number>([CLOSE.unsupported, CLOSE.policy, CLOSE.tooBig]);
 
 /**
  * A member of one room.

@@ -14,12 +14,6 @@ async function digest(value: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(value));
 }
 
-/** Constant-time string comparison (both sides hashed first so their lengths do not leak). */
-export async function safeEqual(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([digest(a), digest(b)]);
-  return crypto.subtle.timingSafeEqual(da, db);
-}
-
 /** The SHA-256 of the bearer token of each request that passed `bearerAuth`. */
 const verified = new WeakMap<Request, ArrayBuffer>();
 

@@ -4,7 +4,7 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { settings } from "../settings";
-import { problem } from "./problem";
+import { overLimit } from "./problem";
 
 export const maxBody = (): MiddlewareHandler<{ Bindings: object }> => {
   const limiters = new Map<number, MiddlewareHandler>();
@@ -15,10 +15,15 @@ export const maxBody = (): MiddlewareHandler<{ Bindings: object }> => {
       limiter = bodyLimit({
         maxSize,
         onError: () => {
-          throw problem(413, `The request body is larger than MAX_BODY_BYTES (${maxSize} bytes).`, {
-            type: "body-too-large",
-            extensions: { limit: "MAX_BODY_BYTES", max: maxSize },
-          });
+          throw overLimit(
+            "MAX_BODY_BYTES",
+            maxSize,
+            `The request body is larger than MAX_BODY_BYTES (${maxSize} bytes).`,
+            {
+              status: 413,
+              type: "body-too-large",
+            },
+          );
         },
       });
       limiters.set(maxSize, limiter);

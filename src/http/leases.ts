@@ -5,33 +5,17 @@
 import type { Context } from "hono";
 import { settings } from "../settings";
 import { log } from "./log";
-import { problem } from "./problem";
+import { overLimit, problem } from "./problem";
 
 /** Refuse a ttlMs or waitMs outside the LEASE_* settings with 400 problem+json naming the setting. */
 export function checkLeaseBounds(env: object, ttlMs: number, waitMs = 0): void {
   const s = settings(env);
-  const bad = (detail: string, setting: string, limit: number) =>
-    problem(400, detail, { type: "invalid-request", extensions: { limit: setting, max: limit } });
-  if (ttlMs < s.LEASE_MIN_TTL_MS) {
-    throw bad(
-      `ttlMs ${ttlMs} is below LEASE_MIN_TTL_MS (${s.LEASE_MIN_TTL_MS})`,
-      "LEASE_MIN_TTL_MS",
-      s.LEASE_MIN_TTL_MS,
-    );
-  }
-  if (ttlMs > s.LEASE_MAX_TTL_MS) {
-    throw bad(
-      `ttlMs ${ttlMs} is above LEASE_MAX_TTL_MS (${s.LEASE_MAX_TTL_MS})`,
-      "LEASE_MAX_TTL_MS",
-      s.LEASE_MAX_TTL_MS,
-    );
-  }
-  if (waitMs > s.LEASE_MAX_WAIT_MS) {
-    throw bad(
-      `waitMs ${waitMs} is above LEASE_MAX_WAIT_MS (${s.LEASE_MAX_WAIT_MS})`,
-      "LEASE_MAX_WAIT_MS",
-      s.LEASE_MAX_WAIT_MS,
-    );
+  const [min, max, maxWait] = [s.LEASE_MIN_TTL_MS, s.LEASE_MAX_TTL_MS, s.LEASE_MAX_WAIT_MS];
+  // The minimum is reported like a maximum ({limit, max}): the setting and its value.
+  if (ttlMs < min) throw overLimit("LEASE_MIN_TTL_MS", min, `ttlMs ${ttlMs} is below LEASE_MIN_TTL_MS (${min})`);
+  if (ttlMs > max) throw overLimit("LEASE_MAX_TTL_MS", max, `ttlMs ${ttlMs} is above LEASE_MAX_TTL_MS (${max})`);
+  if (waitMs > maxWait) {
+    throw overLimit("LEASE_MAX_WAIT_MS", maxWait, `waitMs ${waitMs} is above LEASE_MAX_WAIT_MS (${maxWait})`);
   }
 }
 

@@ -35,7 +35,7 @@ const TITLES: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 /** An HTTPException that carries a problem body. */
 export class Problem extends HTTPException {
@@ -49,8 +49,21 @@ export class Problem extends HTTPException {
   }
 
   override getResponse(): Response {
-    return problemResponse(this.body, this.headers);
+    return new Response(JSON.stringify(this.body), {
+      status: this.body.status,
+      headers: { ...this.headers, "content-type": PROBLEM_CONTENT_TYPE },
+    });
   }
+}
+
+export interface ProblemOptions {
+  /** The slug of `urn:edgeloop:problem:<slug>` (`about:blank` without one). */
+  type?: string;
+  /** Defaults to the status's reason phrase. */
+  title?: string;
+  /** Members added to the body (`limit`, `max`, `errors`…). */
+  extensions?: Record<string, unknown>;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -59,16 +72,7 @@ export class Problem extends HTTPException {
  * @example
  * throw problem(409, "lock is held", { type: "lock-held", extensions: { waiters: 3 } })
  */
-export function problem(
-  status: ContentfulStatusCode,
-  detail: string,
-  options: {
-    type?: string;
-    title?: string;
-    extensions?: Record<string, unknown>;
-    headers?: Record<string, string>;
-  } = {},
-): Problem {
+export function problem(status: ContentfulStatusCode, detail: string, options: ProblemOptions = {}): Problem {
   const body: ProblemBody = {
     ...options.extensions,
     type: options.type ? `urn:edgeloop:problem:${options.type}` : "about:blank",
@@ -79,64 +83,67 @@ export function problem(
   return new Problem(status, body, options.headers);
 }
 
-export function problemResponse(body: ProblemBody, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status: body.status,
-    headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },
+/**
+ * The problem for a request beyond a limit that a setting names: its body carries the setting (`limit`) and the
+ * setting's value (`max`), as the detail does, so the caller knows which setting refused it. A 400 `invalid-request`
+ * unless `options` say otherwise.
+ *
+ * @example
+ * throw overLimit("SEMAPHORE_MAX_LIMIT", max, `limit ${limit} is above SEMAPHORE_MAX_LIMIT (${max}).`)
+ * throw overLimit("MAX_BODY_BYTES", max, `The body is larger than MAX_BODY_BYTES (${max} bytes).`, { status: 413, type: "body-too-large" })
+ */
+export function overLimit(
+  setting: string,
+  max: number,
+  detail: string,
+  options: Omit<ProblemOptions, "title"> & { status?: ContentfulStatusCode } = {},
+): Problem {
+  return problem(options.status ?? 400, detail, {
+    type: options.type ?? "invalid-request",
+    extensions: { limit: setting, max, ...options.extensions },
+    headers: options.headers,
   });
 }
 
-/** The app-wide error handler: every error leaves as problem+json, never with a stack. */
-export const onError: ErrorHandler = (err, c) => {
+/**
+ * The app-wide error handler: every error leaves as problem+json, never with a stack, and carries the request id
+ * (hono's requestId middleware sets it on the context's headers, which a Response built here would not have).
+ */
+export const onError: ErrorHandler = (err, c) => withRequestId(render(err, c), c);
+
+function render(err: Error, c: Context): Response {
   if (err instanceof Problem) return err.getResponse();
   if (err instanceof HTTPException) {
-    const status = err.status;
     // hono's own middleware (body limit, bearer auth, validators) throws plain HTTPExceptions.
-    return problemResponse(
-      {
-        type: "about:blank",
-        title: TITLES[status] ?? "Error",
-        status,
-        detail: err.message || TITLES[status] || "Error",
-      },
-      Object.fromEntries(err.res?.headers.entries() ?? []),
-    );
+    const headers = Object.fromEntries(err.res?.headers.entries() ?? []);
+    return problem(err.status, err.message || TITLES[err.status] || "Error", { headers }).getResponse();
   }
   if (isTransientObjectError(err)) {
     log("warn", "durable object unavailable", { requestId: requestIdOf(c), error: `${err.name}: ${err.message}` });
-    return problemResponse(
-      {
-        type: "urn:edgeloop:problem:unavailable",
-        title: TITLES[503] as string,
-        status: 503,
-        detail: "A Durable Object this request needs was reset or is overloaded; retry the request.",
-      },
-      { "retry-after": "1" },
-    );
+    const detail = "A Durable Object this request needs was reset or is overloaded; retry the request.";
+    return problem(503, detail, { type: "unavailable", headers: { "retry-after": "1" } }).getResponse();
   }
   log("error", "unhandled error", {
     requestId: requestIdOf(c),
     error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
     stack: err instanceof Error ? err.stack : undefined,
   });
-  return problemResponse({
-    type: "about:blank",
-    title: TITLES[500] as string,
-    status: 500,
-    detail: "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.",
-  });
-};
+  const detail = "An unexpected error occurred. The request id in the x-request-id header identifies it in the logs.";
+  return problem(500, detail).getResponse();
+}
 
 export const notFound: NotFoundHandler = (c) =>
-  problemResponse({
-    type: "about:blank",
-    title: "Not Found",
-    status: 404,
-    detail: `No route for ${c.req.method} ${c.req.path}`,
-  });
+  withRequestId(problem(404, `No route for ${c.req.method} ${c.req.path}`).getResponse(), c);
 
 function requestIdOf(c: Context): string | undefined {
-  return c.res.headers.get("x-request-id") ?? c.req.header("x-request-id") ?? undefined;
+  const id: unknown = c.get("requestId");
+  return typeof id === "string" ? id : undefined;
+}
+
+function withRequestId(res: Response, c: Context): Response {
+  const id = requestIdOf(c);
+  if (id) res.headers.set("x-request-id", id);
+  return res;
 }
 
 /**
@@ -144,7 +151,7 @@ function requestIdOf(c: Context): string | undefined {
  * object) or `retryable` (the object was reset, e.g. by a deploy, while the call was in flight).
  * See https://developers.cloudflare.com/durable-objects/best-practices/error-handling/
  */
-export function isTransientObjectError(err: unknown): boolean {
+function isTransientObjectError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const flags = err as Error & { overloaded?: unknown; retryable?: unknown };
   return flags.overloaded === true || flags.retryable === true;

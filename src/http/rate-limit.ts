@@ -10,7 +10,7 @@
  * key has left (1 per call near the limit), so near the limit the middleware is exact again.
  */
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
-import type { RateLimitDecision, RateLimitLease } from "../objects/rate-limiter";
+import type { GcraLimits } from "../async";
 import { settings } from "../settings";
 import { bearerDigest } from "./auth";
 import { problem } from "./problem";
@@ -38,13 +38,27 @@ export interface RateLimitOptions<E extends HonoEnv> {
   now?: () => number;
 }
 
+/** A limiter's answer for one request: the RateLimiter object's RPC result. */
+export interface RateLimitDecision {
+  allowed: boolean;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+}
+
+export interface RateLimitLease extends RateLimitDecision {
+  /** Units taken for the caller to spend itself (0 when refused). */
+  granted: number;
+}
+
+/** What the middleware asks of a key's limiter: the RateLimiter object implements it. */
 export interface Limiter {
-  limit(l: LimitArgs): Promise<RateLimitDecision>;
-  lease(l: Omit<LimitArgs, "cost">, max: number, divisor: number): Promise<RateLimitLease>;
+  limit(l: GcraLimits): Promise<RateLimitDecision>;
+  lease(l: Omit<GcraLimits, "cost">, max: number, divisor: number): Promise<RateLimitLease>;
 }
 
 /** A batch is at most this share of what the key has left: 1 per call once fewer than 2 × LEASE_DIVISOR are left. */
-export const LEASE_DIVISOR = 32;
+const LEASE_DIVISOR = 32;
 /** Keys whose batches one middleware remembers; the oldest is forgotten (its unspent batch lost) beyond this. */
 const MAX_KEYS = 1_024;
 
@@ -59,13 +73,6 @@ interface Held {
   refusedUntil: number;
   /** A batch request is in flight: requests meanwhile ask for one unit each instead of another batch. */
   asking: boolean;
-}
-
-interface LimitArgs {
-  limit: number;
-  periodMs: number;
-  burst?: number;
-  cost?: number;
 }
 
 function checkNumber(name: string, value: unknown, min: number): void {
@@ -95,7 +102,7 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
   const held = new Map<string, Held>();
 
   /** Admit from a held batch or take a new one; the decision and the headers' view of the key. */
-  async function leased(c: Context<E>, key: string, limits: LimitArgs, max: number, ttlMs: number) {
+  async function leased(c: Context<E>, key: string, limits: GcraLimits, max: number, ttlMs: number) {
     const id = `${key}\n${limits.limit}\n${limits.periodMs}`;
     let h = held.get(id);
     if (!h) {

@@ -4,7 +4,7 @@
 import { z } from "@hono/zod-openapi";
 
 /** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
-export const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const Name = z
   .string()
@@ -29,7 +29,7 @@ export const recordOf = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(ke
     z.record(key, value),
   );
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z.string(),
     title: z.string(),
@@ -38,6 +38,29 @@ export const ProblemSchema = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi("Problem");
+
+/**
+ * The head of a family's routes, for `createRoute`: method, path, the family's OpenAPI tag, the operationId (camelCase
+ * verb + noun, what code generators name their methods after) and a summary.
+ *
+ * @example
+ * const route = routesOf("locks");
+ * const acquire = createRoute({ ...route("post", "/{name}/acquire", "acquireLock", "Acquire the lock"), request, responses });
+ */
+export const routesOf =
+  (tag: string) =>
+  <M extends "get" | "post" | "put" | "delete", P extends string>(
+    method: M,
+    path: P,
+    operationId: string,
+    summary: string,
+  ) => ({
+    method,
+    path,
+    tags: [tag],
+    operationId,
+    summary,
+  });
 
 /**
  * A required JSON request body with its example (shown by /docs and code generators, and type-checked against what
@@ -57,21 +80,18 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
   content: { "application/json": { schema } },
 });
 
-/** A problem+json response, for `createRoute`. */
-export const problemResponse = (description: string) => ({
+/**
+ * The OpenAPI description of a problem+json response, for `createRoute` (the response itself is thrown as
+ * `problem(...)` from problem.ts).
+ */
+export const problemDoc = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
 });
 
 /** The error responses every /v1 route may give, for the OpenAPI document. */
-export const problemResponses = {
-  400: {
-    description: "Malformed or invalid request",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
-  401: {
-    description: "Missing or wrong bearer token",
-    content: { "application/problem+json": { schema: ProblemSchema } },
-  },
-  413: { description: "Request body too large", content: { "application/problem+json": { schema: ProblemSchema } } },
+export const problemDocs = {
+  400: problemDoc("Malformed or invalid request"),
+  401: problemDoc("Missing or wrong bearer token"),
+  413: problemDoc("Request body too large"),
 } as const;

@@ -1,10 +1,12 @@
 /**
  * Backoff and failure classification for the jobs consumer. Queues do the waiting (`msg.retry({ delaySeconds })`),
- * so these functions only decide *whether* to retry and *how long* to ask the queue to wait.
+ * so these functions only decide *whether* to retry and *how long* to ask the queue to wait. Which statuses are
+ * transient is the fan-out engine's rule too (`isRetryableStatus`).
  */
+import { isRetryableStatus } from "../http/retryable";
 
 /** Cloudflare Queues accept delays up to 12 hours. */
-export const MAX_QUEUE_DELAY_SECONDS = 43_200;
+const MAX_QUEUE_DELAY_SECONDS = 43_200;
 
 export interface BackoffOptions {
   /** Delay before the second attempt (seconds); doubled for every further attempt. */
@@ -37,11 +39,6 @@ export interface Outcome {
   error?: { kind: string } | undefined;
 }
 
-/** Statuses worth trying again later: request timeout, too early, rate limited, and every server error. */
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 425 || status === 429 || (status >= 500 && status <= 599);
-}
-
 const TRANSIENT_ERRORS = new Set(["timeout", "deadline", "network", "aborted"]);
 
 /**
@@ -54,7 +51,7 @@ const TRANSIENT_ERRORS = new Set(["timeout", "deadline", "network", "aborted"]);
  */
 export function classifyOutcome(result: Outcome): "final" | "transient" {
   if (result.outcome === "fulfilled" || result.error?.kind === "status") {
-    return result.status !== null && isTransientStatus(result.status) ? "transient" : "final";
+    return result.status !== null && isRetryableStatus(result.status) ? "transient" : "final";
   }
   return TRANSIENT_ERRORS.has(result.error?.kind ?? "") ? "transient" : "final";
 }

@@ -6,8 +6,8 @@
 /** Queue messages are at most 128 KB; leave room for the envelope. */
 export const MAX_MESSAGE_BYTES = 120_000;
 /** `sendBatch` limits. */
-export const MAX_BATCH_MESSAGES = 100;
-export const MAX_BATCH_BYTES = 250_000;
+const MAX_BATCH_MESSAGES = 100;
+const MAX_BATCH_BYTES = 250_000;
 
 export interface ChunkRange {
   index: number;

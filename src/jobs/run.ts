@@ -3,12 +3,11 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutResult, fanoutAll } from "../http/fanout";
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../http/fanout-schema";
-import type { WebhookSpec } from "../objects/job";
+import { type FanoutResult, fanoutAll } from "../fanout/engine";
+import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../fanout/schema";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
-import type { JobResult } from "./types";
+import type { JobResult, WebhookSpec } from "./types";
 import { webhookHeaders } from "./webhook-signature";
 
 export interface ChunkOutcome {
@@ -65,11 +64,12 @@ export async function runFanoutChunk(
 }
 
 /** The webhook-id of a job's delivery: the same on every retry, as receivers deduplicate by it. */
-export const webhookId = (jobId: string): string => `msg_${jobId}`;
+const webhookId = (jobId: string): string => `msg_${jobId}`;
 
 /**
  * Deliver a webhook job once: POST the JSON payload with Standard Webhooks signature headers. A 2xx (or another
- * final answer, such as a 400 or a blocked URL) is a result; a 5xx, 429 or timeout is transient.
+ * final answer, such as a 400 or a blocked URL) is a result; a retryable status (`isRetryableStatus`) or a timeout
+ * is transient.
  */
 export async function deliverWebhook(
   jobId: string,

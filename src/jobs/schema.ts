@@ -3,10 +3,10 @@
  * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../http/fanout-schema";
+import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema";
 import { Name, recordOf } from "../http/schemas";
 
-export const FanoutJobSchema = z
+const FanoutJobSchema = z
   .object({
     type: z.literal("fanout"),
     requests: z.array(FanoutItemSchema).min(1),
@@ -16,9 +16,9 @@ export const FanoutJobSchema = z
   .openapi("FanoutJob");
 
 /** Headers a webhook job may not set: the signature headers are the service's. */
-export const RESERVED_WEBHOOK_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type"];
+const RESERVED_WEBHOOK_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature", "content-type"];
 
-export const WebhookJobSchema = z
+const WebhookJobSchema = z
   .object({
     type: z.literal("webhook"),
     url: z.string().url().openapi({ example: "https://example.com/hooks/orders" }),
@@ -52,7 +52,7 @@ export const JobIdParams = z.object({
   id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a9c0e5b7d4e1fa2c8b6d0e9f17a53" }),
 });
 
-export const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
+const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
 
 export const JobStatusSchema = z
   .object({

@@ -1,10 +1,10 @@
 /**
- * The shapes jobs pass around: queue messages, stored results and the status a client reads.
+ * The shapes jobs pass around: queue messages, stored results, the status a client reads, and the Job Durable
+ * Object's RPC contract (what `create`, `claim`, `dispatch`, `cancel`, `retryDead` and `results` take and return).
  */
 
 export type JobType = "fanout" | "webhook";
 export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
-export const TERMINAL_STATES: readonly JobState[] = ["succeeded", "partial", "failed", "canceled"];
 
 /**
  * One queue message: one chunk of one job. Fan-out chunks carry their requests when they fit in a message;
@@ -46,4 +46,57 @@ export interface JobStatus {
   createdAt: string;
   updatedAt: string;
   error?: string;
+}
+
+/** What a webhook job delivers: `payload` as JSON, POSTed to `url` with `headers` and the signature headers. */
+export interface WebhookSpec {
+  url: string;
+  payload: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored
+ * as such, and plain strings keep the RPC types simple.
+ */
+export interface CreateJobInput {
+  id: string;
+  type: JobType;
+  bodyHash: string;
+  /** Fan-out jobs: the requests (a JSON array) and the fan-out options every chunk runs with (a JSON object). */
+  requestsJson?: string;
+  optionsJson?: string;
+  /** Webhook jobs: what to deliver (a JSON `WebhookSpec`). */
+  webhookJson?: string;
+  chunkSize: number;
+}
+
+export type CreateOutcome = { outcome: "created" | "existing" | "conflict"; status: JobStatus };
+
+export type Claim =
+  | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" }
+  | {
+      action: "run";
+      type: JobType;
+      /** Job-wide indices of the chunk's requests that have no result yet. */
+      pending: number[];
+      /** Index of the chunk's first request. */
+      start: number;
+      /** Fan-out options (JSON object). */
+      optionsJson: string;
+      /** The chunk's requests (JSON array, by position from `start`), when asked for. */
+      requestsJson?: string;
+      /** Webhook jobs: the `WebhookSpec` (JSON). */
+      webhookJson?: string;
+    };
+
+export type DispatchOutcome = { sent: number; error?: string };
+export type CancelOutcome = { outcome: "canceled" | "conflict"; status: JobStatus };
+export type RetryOutcome = { outcome: "requeued" | "nothing" | "conflict"; requeued: number; status: JobStatus };
+
+export interface ResultsPage {
+  /** Each result as JSON text. */
+  items: string[];
+  /** Index of the last item when more follow, else null. */
+  next: number | null;
 }

@@ -6,13 +6,13 @@
 
 const encoder = new TextEncoder();
 
-export const SECRET_PREFIX = "whsec_";
+const SECRET_PREFIX = "whsec_";
 
 /**
  * The HMAC key bytes of a signing secret: `whsec_<base64>` decodes to its bytes (the spec's format); any other
  * string is used as its UTF-8 bytes.
  */
-export function secretBytes(secret: string): Uint8Array {
+function secretBytes(secret: string): Uint8Array {
   if (secret.startsWith(SECRET_PREFIX)) {
     const raw = atob(secret.slice(SECRET_PREFIX.length));
     return Uint8Array.from(raw, (ch) => ch.charCodeAt(0));

@@ -7,6 +7,7 @@
  * locks). Results never leave the safe-integer range.
  */
 import { DurableObject } from "cloudflare:workers";
+import { nextValue } from "./counter-state";
 
 export interface Fence {
   lock: string;
@@ -34,24 +35,6 @@ export interface SetRequest {
   value: number;
   ifValue?: number;
   fence?: Fence;
-}
-
-/** The value after adding `by`, or why it may not be written. Pure: the object and the unit tests both call it. */
-export function nextValue(
-  current: number,
-  { by, min, max }: Pick<IncrementRequest, "by" | "min" | "max">,
-): { ok: true; value: number } | { ok: false; reason: "out-of-bounds" | "unsafe"; detail: string } {
-  const value = current + by;
-  if (!Number.isSafeInteger(value)) {
-    return { ok: false, reason: "unsafe", detail: `${current} + ${by} is beyond the safe integer range ±(2^53-1)` };
-  }
-  if (min !== undefined && value < min) {
-    return { ok: false, reason: "out-of-bounds", detail: `${current} + ${by} = ${value} would go below min ${min}` };
-  }
-  if (max !== undefined && value > max) {
-    return { ok: false, reason: "out-of-bounds", detail: `${current} + ${by} = ${value} would go above max ${max}` };
-  }
-  return { ok: true, value };
 }
 
 export class Counter extends DurableObject<Env> {

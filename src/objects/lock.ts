@@ -8,8 +8,9 @@
  * whose time is really up, so a repeated alarm changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { WaitQueue } from "../async/wait-queue";
+import { WaitQueue } from "../async";
 import { settings } from "../settings";
+import { EarliestAlarm } from "./alarm";
 import { emptyLock, expire, grant, isFree, type LockRecord, release, renew } from "./lock-state";
 
 export interface AcquireRequest {
@@ -51,8 +52,8 @@ interface Row extends Record<string, SqlStorageValue> {
 export class Lock extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #waiters = new WaitQueue<{ owner: string; ttlMs: number }, AcquireResult>();
-  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
-  #alarmAt: number | null | undefined;
+  /** The expiry alarm: a freed lock keeps its alarm, which finds nothing to do. */
+  readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -130,22 +131,10 @@ export class Lock extends DurableObject<Env> {
 
   /** Expiry: at-least-once, so it only acts on a lease whose time is really up, then re-arms for the next one. */
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     const lock = await this.#settle(Date.now());
     // The alarm may have been set for an earlier lease: re-arm for the current one.
-    if (lock.holder) await this.#armBy(lock.holder.expiresAt);
-  }
-
-  /**
-   * Make sure an alarm fires no later than `at`. An alarm already due sooner is kept (it re-arms when it fires and
-   * finds the lease renewed), and a freed lock keeps its alarm (it finds nothing to do): setting alarms costs a
-   * storage write, so a busy lock sets about one per TTL instead of one per grant.
-   */
-  async #armBy(at: number): Promise<void> {
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= at) return;
-    this.#alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
+    if (lock.holder) await this.#alarm.armBy(lock.holder.expiresAt);
   }
 
   /** Load the record, and if the lease ran out, hand the lock to the next waiter (saving the change). */
@@ -202,7 +191,7 @@ export class Lock extends DurableObject<Env> {
       lock.lastReleased?.owner ?? null,
       lock.lastReleased?.token ?? null,
     );
-    if (h) await this.#armBy(h.expiresAt);
+    if (h) await this.#alarm.armBy(h.expiresAt);
   }
 }
 

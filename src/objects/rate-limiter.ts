@@ -8,23 +8,13 @@
  * trade for a limiter, and the wrong one for a lock, which waits for its writes.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type GcraLimits, gcra, gcraBatch } from "../async/gcra";
-
-export interface RateLimitDecision {
-  allowed: boolean;
-  remaining: number;
-  resetMs: number;
-  retryAfterMs: number;
-}
-
-export interface RateLimitLease extends RateLimitDecision {
-  /** Units taken for the caller to spend itself (0 when refused). */
-  granted: number;
-}
+import { type GcraLimits, gcra, gcraBatch } from "../async";
+import type { Limiter, RateLimitDecision, RateLimitLease } from "../http/rate-limit";
 
 const TAT = "tat";
 
-export class RateLimiter extends DurableObject<Env> {
+/** The `Limiter` the rateLimit middleware asks, one object per key. */
+export class RateLimiter extends DurableObject<Env> implements Limiter {
   #tat: number | undefined;
 
   /** Take `cost` units if the limit allows it now. */

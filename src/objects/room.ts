@@ -1,17 +1,16 @@
 /**
  * Room: one chat room per object, holding its members' WebSockets with the Hibernation API so that an idle room
  * costs nothing. The platform callbacks here restore each connection from its attachment and hand the work to the
- * domain logic in `room-core.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
+ * decisions in `room-state.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
  * without an `await` in between, so every member gets every message in seq order.
  *
  * Reached by the Worker only: `fetch` (the WebSocket upgrade, with a user the Worker took from a verified ticket)
  * and RPC `publish` / `info`.
  */
 import { DurableObject } from "cloudflare:workers";
-import { problemResponse } from "../http/problem";
-import { type Settings, settings } from "../settings";
-import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-core";
+import { overLimit, problem } from "../http/problem";
 import {
+  CLOSE,
   type ErrorFrame,
   PING_FRAME,
   PONG_FRAME,
@@ -19,7 +18,9 @@ import {
   type RoomMessage,
   type ServerFrame,
   type WelcomeFrame,
-} from "./room-protocol";
+} from "../protocol/room-protocol";
+import { type Settings, settings } from "../settings";
+import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-state";
 
 /** Header the Worker sets on the upgrade request it forwards: the user named by the verified ticket. */
 export const ROOM_USER_HEADER = "x-edgeloop-room-user";
@@ -111,22 +112,18 @@ export class Room extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const user = request.headers.get(ROOM_USER_HEADER);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !user) {
-      return problemResponse({ type: "about:blank", title: "Bad Request", status: 400, detail: "Not an upgrade." });
+      return problem(400, "Not an upgrade.").getResponse();
     }
     const open = this.openConnections();
     const max = this.settings.ROOM_MAX_CONNECTIONS;
     if (open.length >= max) {
-      return problemResponse(
-        {
-          type: "https://edgeloop.dev/problems/room-full",
-          title: "Too Many Requests",
-          status: 429,
-          detail: `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`,
-          limit: "ROOM_MAX_CONNECTIONS",
-          max,
-        },
-        { "retry-after": "5" },
-      );
+      const detail = `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`;
+      const full = overLimit("ROOM_MAX_CONNECTIONS", max, detail, {
+        status: 429,
+        type: "room-full",
+        headers: { "retry-after": "5" },
+      });
+      return full.getResponse();
     }
     const sinceParam = new URL(request.url).searchParams.get("since");
     const since = sinceParam === null ? undefined : Number(sinceParam);
@@ -201,7 +198,7 @@ export class Room extends DurableObject<Env> {
       return;
     }
     if (verdict === "close") {
-      this.closeAndLeave(ws, connection, 1008, "rate limit exceeded (ROOM_RATE_MESSAGES)");
+      this.closeAndLeave(ws, connection, CLOSE.policy, "rate limit exceeded (ROOM_RATE_MESSAGES)");
       return;
     }
     const id = frame.id ?? crypto.randomUUID();

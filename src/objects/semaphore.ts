@@ -7,9 +7,21 @@
  * wait, and takes effect once the semaphore is idle.
  */
 import { DurableObject } from "cloudflare:workers";
-import { WaitQueue } from "../async/wait-queue";
+import { WaitQueue } from "../async";
 import { settings } from "../settings";
-import { fits, inUse, live, nextExpiry, type SemaphoreLease } from "./semaphore-state";
+import { EarliestAlarm } from "./alarm";
+import {
+  admit,
+  conflictingLimit,
+  fits,
+  inUse,
+  type LeaseRequest,
+  live,
+  newLease,
+  nextExpiry,
+  notHeld,
+  type SemaphoreLease,
+} from "./semaphore-state";
 
 export interface SemaphoreAcquireRequest {
   holder: string;
@@ -42,12 +54,6 @@ export interface SemaphoreStatus {
   waiters: number;
 }
 
-interface Waiting {
-  holder: string;
-  permits: number;
-  ttlMs: number;
-}
-
 interface LeaseRow extends Record<string, SqlStorageValue> {
   lease_id: string;
   holder: string;
@@ -59,9 +65,9 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
 
 export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #waiters = new WaitQueue<Waiting, SemaphoreAcquireResult>();
-  /** When the expiry alarm is set for (null: none; undefined: not read yet since the object started). */
-  #alarmAt: number | null | undefined;
+  readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>();
+  /** The expiry alarm: one left over after the last release finds nothing to do. */
+  readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -78,22 +84,19 @@ export class Semaphore extends DurableObject<Env> {
     const now = Date.now();
     const leases = await this.#settle(now);
     const limit = this.#limit();
-    if (limit !== null && limit !== req.limit) {
-      if (leases.length > 0 || this.#waiters.size > 0) {
-        return { ok: false, reason: "limit-mismatch", limit, inUse: inUse(leases, now), waiters: this.#waiters.size };
-      }
-    }
+    const waiters = this.#waiters.size;
+    const other = conflictingLimit(limit, req.limit, leases.length > 0 || waiters > 0);
+    if (other !== null)
+      return { ok: false, reason: "limit-mismatch", limit: other, inUse: inUse(leases, now), waiters };
     if (limit !== req.limit) this.#sql.exec("INSERT OR REPLACE INTO meta (id, lim) VALUES (1, ?)", req.limit);
-    if (this.#waiters.size === 0 && fits(leases, req.permits, req.limit, now)) {
+    const admission = admit(leases, req, waiters, req.maxWaiters ?? settings(this.env).LEASE_MAX_WAITERS, now);
+    if (admission === "grant") {
       const lease = this.#grant(req, now, req.waiterId);
       await this.#arm();
       return granted(lease);
     }
-    if (req.waitMs <= 0) return { ok: false, reason: "full", inUse: inUse(leases, now), waiters: this.#waiters.size };
-    if (this.#waiters.size >= (req.maxWaiters ?? settings(this.env).LEASE_MAX_WAITERS)) {
-      return { ok: false, reason: "queue-full", inUse: inUse(leases, now), waiters: this.#waiters.size };
-    }
-    const waiting: Waiting = { holder: req.holder, permits: req.permits, ttlMs: req.ttlMs };
+    if (admission !== "wait") return { ok: false, reason: admission, inUse: inUse(leases, now), waiters };
+    const waiting: LeaseRequest = { holder: req.holder, permits: req.permits, ttlMs: req.ttlMs };
     return this.#waiters.wait(req.waiterId, waiting, req.waitMs, () => ({
       ok: false,
       reason: "full",
@@ -167,7 +170,7 @@ export class Semaphore extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.#alarmAt = null;
+    this.#alarm.fired();
     await this.#settle(Date.now());
     await this.#arm();
   }
@@ -197,15 +200,8 @@ export class Semaphore extends DurableObject<Env> {
     return this.#leases();
   }
 
-  #grant(w: Waiting, now: number, waiterId: string): SemaphoreLease {
-    const lease: SemaphoreLease = {
-      leaseId: crypto.randomUUID(),
-      holder: w.holder,
-      permits: w.permits,
-      grantedAt: now,
-      expiresAt: now + w.ttlMs,
-      waiterId,
-    };
+  #grant(request: LeaseRequest, now: number, waiterId: string): SemaphoreLease {
+    const lease = newLease(request, now, crypto.randomUUID(), waiterId);
     this.#sql.exec(
       "INSERT INTO lease (lease_id, holder, permits, granted_at, expires_at, waiter_id) VALUES (?, ?, ?, ?, ?, ?)",
       lease.leaseId,
@@ -218,18 +214,10 @@ export class Semaphore extends DurableObject<Env> {
     return lease;
   }
 
-  /**
-   * Make sure an alarm fires no later than the soonest lease end. An alarm already due sooner is kept (it re-arms
-   * when it fires), and one left over after the last release finds nothing to do: setting alarms costs a storage
-   * write, so a busy semaphore sets few.
-   */
+  /** Make sure the expiry alarm fires no later than the soonest lease end. */
   async #arm(): Promise<void> {
     const soonest = nextExpiry(this.#leases());
-    if (soonest === null) return;
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= soonest) return;
-    this.#alarmAt = soonest;
-    await this.ctx.storage.setAlarm(soonest);
+    if (soonest !== null) await this.#alarm.armBy(soonest);
   }
 
   #limit(): number | null {
@@ -249,10 +237,6 @@ export class Semaphore extends DurableObject<Env> {
         waiterId: r.waiter_id,
       }));
   }
-}
-
-function notHeld(leaseId: string, lease: SemaphoreLease | undefined): string {
-  return lease ? `lease ${leaseId} belongs to another holder` : `lease ${leaseId} is not held (released or expired)`;
 }
 
 function granted(l: SemaphoreLease): SemaphoreAcquireResult {

@@ -159,36 +159,57 @@ describe("asCompleted", () => {
 
   it("aborts every task still running or waiting when the consumer stops early", async () => {
     const seen: unknown[] = [];
-    let started = 0;
+    const running: Promise<unknown>[] = [];
     const tasks: Task<string>[] = [
       resolveAfter(1, "first"),
       (s) => {
-        started++;
-        return hang(seen)(s);
+        const task = hang(seen)(s);
+        running.push(task.catch(() => {}));
+        return task;
       },
       (s) => {
-        started++;
-        return hang(seen)(s);
+        const task = hang(seen)(s);
+        running.push(task.catch(() => {}));
+        return task;
       },
     ];
     for await (const r of asCompleted(tasks, { concurrency: 2 })) {
       expect(r.index).toBe(0);
       break;
     }
-    await sleep(5);
-    expect(seen).toHaveLength(started);
+    // At least the hanging task that ran beside the first one started; each task that started has ended (it
+    // only ends on its signal), and each saw an AbortError.
+    expect(running.length).toBeGreaterThanOrEqual(1);
+    await Promise.all(running);
+    expect(seen).toHaveLength(running.length);
     expect(seen.every((e) => (e as Error).name === "AbortError")).toBe(true);
   });
 
   it("honours concurrency and the deadline like settle", async () => {
+    let now = 0;
+    let peak = 0;
+    const counted =
+      (task: Task<string>): Task<string> =>
+      async (signal) => {
+        peak = Math.max(peak, ++now);
+        try {
+          return await task(signal);
+        } finally {
+          now--;
+        }
+      };
     const results: Settled<string>[] = [];
-    for await (const r of asCompleted([resolveAfter(1, "a"), resolveAfter(10_000, "never")], {
-      concurrency: 1,
-      deadlineMs: 200,
-    })) {
+    const tasks = [resolveAfter(1, "a"), resolveAfter(5, "b"), resolveAfter(10_000, "x"), resolveAfter(10_000, "y")];
+    for await (const r of asCompleted(tasks.map(counted), { concurrency: 2, deadlineMs: 200 })) {
       results.push(r);
     }
-    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
-    expect(reasonName(results[1])).toBe("TimeoutError");
+    expect(peak).toBe(2);
+    expect(results.map((r) => [r.index, r.status])).toEqual([
+      [0, "fulfilled"],
+      [1, "fulfilled"],
+      [2, "rejected"],
+      [3, "rejected"],
+    ]);
+    expect(results.slice(2).map(reasonName)).toEqual(["TimeoutError", "TimeoutError"]);
   });
 });

@@ -8,25 +8,24 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
+import { useWorker } from "./support/worker.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const results = join(root, "test-results");
 
-let worker: RunningWorker;
+// Registered before the browser's hooks: started first, stopped last (after-hooks run in reverse).
+const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
 let browser: TestBrowser;
 let context: BrowserContext;
 
 beforeAll(async () => {
-  worker = await startMiniflare(buildBundle(), { ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
   browser = await launchBrowser({ viewport: { width: 1200, height: 760 } });
   context = browser.context;
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  await worker?.stop();
 });
 
 /** Open the demo page and collect what would show a broken page: script errors and CSP refusals. */
@@ -106,10 +105,9 @@ describe("the demo page in chromium", () => {
     const page = await openDemo(problems);
     try {
       const post = (done: number, state: string) =>
-        fetch(`${worker.url}/v1/rooms/job:${id}/messages`, {
+        worker.api(`/v1/rooms/job:${id}/messages`, {
           method: "POST",
-          headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
-          body: JSON.stringify({ from: "jobs", data: { kind: "job-progress", id, state, total: 4, done, failed: 0 } }),
+          json: { from: "jobs", data: { kind: "job-progress", id, state, total: 4, done, failed: 0 } },
         });
       expect((await post(1, "running")).status).toBe(201);
       await page.fill("#name", "watcher");
@@ -142,9 +140,7 @@ describe("the demo page in chromium", () => {
       await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "1");
       await page.click("#counter-increment");
       await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "2");
-      const res = await fetch(`${worker.url}/v1/counters/${name}`, {
-        headers: { authorization: `Bearer ${worker.token}` },
-      });
+      const res = await worker.api(`/v1/counters/${name}`);
       expect(await res.json()).toMatchObject({ name, value: 2 });
       expect(problems).toEqual([]);
     } finally {
@@ -207,9 +203,7 @@ describe("the API reference at /docs in chromium", () => {
       await page.getByText("200 OK").first().waitFor({ timeout: 10_000 });
 
       // The server stored it: the page's request was the real one.
-      const stored = await fetch(`${worker.url}/v1/counters/${name}`, {
-        headers: { authorization: `Bearer ${worker.token}` },
-      });
+      const stored = await worker.api(`/v1/counters/${name}`);
       expect(await stored.json()).toMatchObject({ name, value: 1 });
 
       mkdirSync(results, { recursive: true });

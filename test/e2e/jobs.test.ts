@@ -1,26 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
 import type { JobStatus as Status } from "../../src/jobs/types.ts";
 import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { until } from "./support/until.ts";
+import { useWorker } from "./support/worker.ts";
 
-let worker: RunningWorker;
 let upstream: JobsUpstream;
 
 beforeAll(async () => {
   upstream = await startJobsUpstream();
-  worker = await startMiniflare(buildBundle(), {
-    FANOUT_ALLOW_HOSTS: "127.0.0.1",
-    // Retries come back after about a second instead of two.
-    JOBS_RETRY_BASE_SECONDS: "1",
-  });
-}, 120_000);
+});
 
 afterAll(async () => {
-  await worker?.stop();
   await upstream?.close();
 });
 
-const headers = () => ({ authorization: `Bearer ${worker.token}`, "content-type": "application/json" });
+// Registered after the upstream's hooks: started after it, stopped before it (after-hooks run in reverse).
+const worker = useWorker({
+  FANOUT_ALLOW_HOSTS: "127.0.0.1",
+  // Retries come back after about a second instead of two.
+  JOBS_RETRY_BASE_SECONDS: "1",
+});
 
 describe("jobs on the built worker, with the queue consumer running in Miniflare", () => {
   it("runs a 2,000-URL job through transient 503s to exactly 2,000 results with the 404s reported", async () => {
@@ -32,10 +31,10 @@ describe("jobs on the built worker, with the queue consumer running in Miniflare
     const requests = Array.from({ length: N }, (_, i) => ({
       url: `${upstream.url}/${run}/${i}?${missing(i) ? "status=404" : flaky(i) ? "failFirst=1" : "ok=1"}`,
     }));
-    const res = await fetch(`${worker.url}/v1/jobs`, {
+    const res = await worker.api("/v1/jobs", {
       method: "POST",
-      headers: { ...headers(), "idempotency-key": `e2e-${run}` },
-      body: JSON.stringify({ type: "fanout", requests, concurrency: 10 }),
+      headers: { "idempotency-key": `e2e-${run}` },
+      json: { type: "fanout", requests, concurrency: 10 },
     });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
@@ -56,9 +55,7 @@ describe("jobs on the built worker, with the queue consumer running in Miniflare
     const results: { index: number; status: number; ok: boolean }[] = [];
     let cursor: string | null = null;
     do {
-      const page = await fetch(`${worker.url}/v1/jobs/${id}/results?limit=1000${cursor ? `&cursor=${cursor}` : ""}`, {
-        headers: headers(),
-      });
+      const page = await worker.api(`/v1/jobs/${id}/results?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
       const body = (await page.json()) as { items: typeof results; next: string | null };
       results.push(...body.items);
       cursor = body.next;
@@ -84,22 +81,22 @@ describe("jobs on the built worker, with the queue consumer running in Miniflare
       [{ type: "fanout", requests: [{ url: `${upstream.url}/x` }] }, null, 400],
     ];
     for (const [body, k, status] of cases) {
-      const res = await fetch(`${worker.url}/v1/jobs`, {
+      const res = await worker.api("/v1/jobs", {
         method: "POST",
-        headers: k === null ? headers() : { ...headers(), "idempotency-key": k },
-        body: JSON.stringify(body),
+        headers: k === null ? {} : { "idempotency-key": k },
+        json: body,
       });
       expect(res.status).toBe(status);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
     }
-    const unknown = await fetch(`${worker.url}/v1/jobs/${"0".repeat(32)}`, { headers: headers() });
+    const unknown = await worker.api(`/v1/jobs/${"0".repeat(32)}`);
     expect(unknown.status).toBe(404);
     expect(res404(await unknown.json())).toBe(true);
     // The key used by the refused requests is still free: nothing was created under it.
-    const fresh = await fetch(`${worker.url}/v1/jobs`, {
+    const fresh = await worker.api("/v1/jobs", {
       method: "POST",
-      headers: { ...headers(), "idempotency-key": key },
-      body: JSON.stringify({ type: "fanout", requests: [{ url: `${upstream.url}/fresh` }] }),
+      headers: { "idempotency-key": key },
+      json: { type: "fanout", requests: [{ url: `${upstream.url}/fresh` }] },
     });
     expect(fresh.status).toBe(202);
     expect(fresh.headers.get("idempotent-replayed")).toBeNull();
@@ -110,12 +107,16 @@ describe("jobs on the built worker, with the queue consumer running in Miniflare
 });
 
 async function waitForEnd(id: string, timeoutMs = 50_000): Promise<Status> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = (await (await fetch(`${worker.url}/v1/jobs/${id}`, { headers: headers() })).json()) as Status;
-    if ((status.state !== "queued" && status.state !== "running") || Date.now() > deadline) return status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  let status: Status | undefined;
+  await until(
+    async () => {
+      status = (await (await worker.api(`/v1/jobs/${id}`)).json()) as Status;
+      return status.state !== "queued" && status.state !== "running";
+    },
+    `job ${id} to end`,
+    { timeoutMs, intervalMs: 250 },
+  );
+  return status as Status;
 }
 
 function res404(body: unknown): boolean {

@@ -11,8 +11,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useWorker } from "./support/worker.ts";
 
 const run = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
@@ -21,7 +21,7 @@ const bin = (name: string) => join(root, "node_modules/.bin", name);
 const dir = join(root, ".wrangler/openapi");
 const documentPath = join(dir, "openapi.json");
 
-let worker: RunningWorker;
+const worker = useWorker();
 let document: OpenApiDocument;
 
 interface OpenApiDocument {
@@ -30,17 +30,12 @@ interface OpenApiDocument {
 }
 
 beforeAll(async () => {
-  worker = await startMiniflare(buildBundle());
   const res = await fetch(`${worker.url}/openapi.json`);
   expect(res.status).toBe(200);
   const text = await res.text();
   document = JSON.parse(text) as OpenApiDocument;
   mkdirSync(dir, { recursive: true });
   writeFileSync(documentPath, text);
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
 });
 
 interface LintReport {

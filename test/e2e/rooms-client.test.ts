@@ -2,29 +2,13 @@
  * The rooms client (src/client/rooms.ts) in Node against the built worker on Miniflare, over real sockets:
  * typed events, resuming with `since` after a reconnection, buffering while connecting.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WS from "ws";
-import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
 import { type PresenceFrame, RoomClient, type RoomMessage, type WelcomeFrame } from "../../src/client/rooms.ts";
+import { until } from "./support/until.ts";
+import { useWorker } from "./support/worker.ts";
 
-let worker: RunningWorker;
-
-beforeAll(async () => {
-  worker = await startMiniflare(buildBundle(), { ROOM_TICKET_SECRET: "e2e-ticket-secret" });
-}, 120_000);
-
-afterAll(async () => {
-  await worker?.stop();
-});
-
-/** Resolve when `check` holds, reject after `timeoutMs`. */
-async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret" });
 
 function member(room: string, user: string) {
   const client = new RoomClient({ baseUrl: worker.url, room, user, token: worker.token, WebSocket: WS });
@@ -38,11 +22,7 @@ function member(room: string, user: string) {
 }
 
 async function publish(room: string, data: unknown): Promise<number> {
-  const res = await fetch(`${worker.url}/v1/rooms/${room}/messages`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ data }),
-  });
+  const res = await worker.api(`/v1/rooms/${room}/messages`, { method: "POST", json: { data } });
   expect(res.status).toBe(201);
   return ((await res.json()) as { seq: number }).seq;
 }
@@ -51,9 +31,13 @@ describe("RoomClient", () => {
   it("joins with a ticket it asks for, sees presence, and receives what others send", async () => {
     const room = `client-${crypto.randomUUID()}`;
     const ada = member(room, "ada");
-    const bob = member(room, "bob");
+    const members = [ada];
     try {
-      await until(() => ada.welcomes() === 1 && bob.welcomes() === 1, "both welcomes");
+      // Ada is in before Bob connects, so she sees him join (rather than finding him in her welcome).
+      await until(() => ada.welcomes() === 1, "ada's welcome");
+      const bob = member(room, "bob");
+      members.push(bob);
+      await until(() => bob.welcomes() === 1, "bob's welcome");
       await until(() => ada.client.members.length === 2, "ada to see bob");
       expect(ada.presence.map((p) => [p.event, p.user, p.count])).toEqual([["joined", "bob", 2]]);
       const acks: string[] = [];
@@ -63,8 +47,7 @@ describe("RoomClient", () => {
       expect(ada.messages[0]).toMatchObject({ seq: 1, id, from: "bob", data: { text: "hi ada" } });
       expect(acks).toEqual([id]);
     } finally {
-      ada.client.close();
-      bob.client.close();
+      for (const m of members) m.client.close();
     }
   });
 

@@ -2,7 +2,7 @@
  * Helpers for tests that call the loopback upstream started by test/setup/upstream.ts.
  */
 import { inject } from "vitest";
-import type { KeyStats } from "../../bench/lib/upstream";
+import type { GateStats, KeyStats } from "../../bench/lib/upstream";
 
 export const UPSTREAM = inject("upstream");
 
@@ -32,4 +32,24 @@ export async function statsWhen(key: string, check: (s: KeyStats) => boolean, ms
     last = await stats(key);
   }
   return last;
+}
+
+/**
+ * A fresh gate on the upstream: requests whose URL carries `?gate=<name>` (`up({ gate: g.name })`) are held until
+ * the test calls `open()`, so the test, not a latency, decides the order in which answers arrive.
+ */
+export function newGate(base = UPSTREAM) {
+  const name = crypto.randomUUID();
+  const at = `${base}/__gates/${name}`;
+  return {
+    name,
+    /** Release what is held, and let every later request through at once. */
+    async open(): Promise<GateStats & { freed: number }> {
+      return (await fetch(`${at}/open`, { method: "POST" })).json();
+    },
+    /** The gate's counters once `count` requests wait at it (or as they are after `timeoutMs`). */
+    async waiting(count: number, timeoutMs = 4_000): Promise<GateStats> {
+      return (await fetch(`${at}?waiting=${count}&timeoutMs=${timeoutMs}`)).json();
+    },
+  };
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { type FanoutContext, fanout, fanoutAll } from "../../src/http/fanout";
+import { type FanoutContext, type FanoutResult, fanout, fanoutAll } from "../../src/fanout/engine";
 import {
   type FanoutItemInput,
   FanoutItemSchema,
   type FanoutOptionsInput,
   FanoutOptionsSchema,
-} from "../../src/http/fanout-schema";
-import { newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upstream";
+} from "../../src/fanout/schema";
+import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upstream";
 
 const ALLOW: FanoutContext = { allowHosts: ["127.0.0.1"] };
 const items = (list: FanoutItemInput[]) => list.map((i) => FanoutItemSchema.parse(i));
@@ -46,15 +46,23 @@ describe("the fan-out engine", () => {
   });
 
   it("yields results in completion order, each carrying its index", async () => {
+    // Each answer is held at its own gate; the test opens the next gate only after the previous result came out.
+    const gates = [newGate(), newGate(), newGate()];
+    const plan = [1, 2, 0];
     const order: number[] = [];
-    for await (const r of fanout(
-      items([{ url: up({ latency: 300 }) }, { url: up({ latency: 1 }) }, { url: up({ latency: 150 }) }]),
-      opts(),
-      ALLOW,
-    )) {
-      order.push(r.index);
+    try {
+      const results = fanout(items(gates.map((g) => ({ url: up({ gate: g.name }) }))), opts(), ALLOW);
+      await gates[1]?.open();
+      for await (const r of results) {
+        expect(r).toMatchObject({ outcome: "fulfilled", status: 200 });
+        order.push(r.index);
+        const next = plan[order.length];
+        if (next !== undefined) await gates[next]?.open();
+      }
+    } finally {
+      await Promise.all(gates.map((g) => g.open()));
     }
-    expect(order).toEqual([1, 2, 0]);
+    expect(order).toEqual(plan);
   });
 
   it("answers an upstream 4xx/5xx as fulfilled with its status when no retries were asked", async () => {
@@ -64,11 +72,19 @@ describe("the fan-out engine", () => {
 
   it("never has more calls in flight than the concurrency, counted at the upstream", async () => {
     const key = newKey();
-    const results = await fanoutAll(
-      items(Array.from({ length: 12 }, () => ({ url: up({ key, latency: 100 }) }))),
+    const gate = newGate();
+    const running = fanoutAll(
+      items(Array.from({ length: 12 }, () => ({ url: up({ key, gate: gate.name }) }))),
       opts({ concurrency: 3 }),
       ALLOW,
     );
+    // The calls are held at a gate until as many as the concurrency are in flight at once.
+    try {
+      expect(await gate.waiting(3)).toMatchObject({ waiting: 3 });
+    } finally {
+      await gate.open();
+    }
+    const results = await running;
     expect(results.every((r) => r.status === 200)).toBe(true);
     const s = await stats(key);
     expect(s.hits).toBe(12);
@@ -299,12 +315,24 @@ describe("the fan-out engine", () => {
     });
 
     it("caps all bodies together at maxResponseBytes and marks the one that overflowed too_large", async () => {
-      const results = await fanoutAll(
-        items(Array.from({ length: 3 }, (_, i) => ({ url: up({ bytes: 1_000, latency: i * 150 }) }))),
-        opts(),
-        { ...ALLOW, maxResponseBytes: 2_500 },
-      );
+      // All three calls run at once; each answer is let out only after the one before it was read.
+      const gates = [newGate(), newGate(), newGate()];
+      const results: FanoutResult[] = [];
+      try {
+        const run = fanout(items(gates.map((g) => ({ url: up({ bytes: 1_000, gate: g.name }) }))), opts(), {
+          ...ALLOW,
+          maxResponseBytes: 2_500,
+        });
+        await gates[0]?.open();
+        for await (const r of run) {
+          results[r.index] = r;
+          await gates[r.index + 1]?.open();
+        }
+      } finally {
+        await Promise.all(gates.map((g) => g.open()));
+      }
       expect(results.map((r) => r.outcome)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+      expect(results.map((r) => r.bytes)).toEqual([1_000, 1_000, 0]);
       expect(results[2]?.error).toMatchObject({
         kind: "too_large",
         message: expect.stringContaining("FANOUT_MAX_RESPONSE_BYTES"),
@@ -374,9 +402,16 @@ describe("the fan-out engine", () => {
         `ftp://127.0.0.1:${port}/r?key=${key}`,
       ];
       const results = await fanoutAll(items(spellings.map((url) => ({ url }))), opts(), { allowHosts: [] });
-      for (const r of results) {
-        expect(r).toMatchObject({ outcome: "rejected", status: null, error: { kind: "blocked" } });
-      }
+      expect(results).toEqual(
+        spellings.map((_, index) =>
+          expect.objectContaining({
+            index,
+            outcome: "rejected",
+            status: null,
+            error: expect.objectContaining({ kind: "blocked" }),
+          }),
+        ),
+      );
       expect((await stats(key)).hits).toBe(0);
     });
 
@@ -411,12 +446,16 @@ describe("the fan-out engine", () => {
         `file:///etc/passwd`,
       ];
       const results = await fanoutAll(items(targets.map((t) => ({ url: up({ redirect: t }) }))), opts(), ALLOW);
-      for (const r of results) {
-        expect(r).toMatchObject({
-          outcome: "rejected",
-          error: { kind: "blocked", message: expect.stringMatching(/^redirect 1 to /) },
-        });
-      }
+      expect(results).toEqual(
+        targets.map((target, index) =>
+          expect.objectContaining({
+            index,
+            outcome: "rejected",
+            error: expect.objectContaining({ kind: "blocked", message: expect.stringMatching(/^redirect 1 to /) }),
+            url: up({ redirect: target }),
+          }),
+        ),
+      );
       expect((await stats(canary)).hits).toBe(0);
     });
 

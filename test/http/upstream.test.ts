@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type FanoutItemInput, FanoutItemSchema } from "../../src/http/fanout-schema";
-import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/http/upstream";
-import { createUrlGuard } from "../../src/http/url-guard";
+import { type FanoutItemInput, FanoutItemSchema } from "../../src/fanout/schema";
+import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/fanout/upstream";
+import { createUrlGuard, type UrlGuard } from "../../src/fanout/url-guard";
 
 /** A body stream that records whether it was cancelled and how many chunks were pulled. */
 function trackedBody(chunks: number, size = 100) {
@@ -47,24 +47,70 @@ const base = (f: typeof fetch): CallOptions => ({
 
 describe("one upstream call", () => {
   it("cancels the body of every redirect it follows", async () => {
-    const hop = trackedBody(5);
+    const hops = [trackedBody(5), trackedBody(5)];
     const f = scripted([
-      () => new Response(hop.stream, { status: 302, headers: { location: "/next" } }),
+      () => new Response(hops[0]?.stream, { status: 302, headers: { location: "/next" } }),
+      () => new Response(hops[1]?.stream, { status: 301, headers: { location: "/last" } }),
       () => new Response("done", { headers: { "content-type": "text/plain" } }),
     ]);
     const res = await callUpstream(item({ url: "https://a.example/start" }), base(f.fetch));
-    expect(res).toMatchObject({ url: "https://a.example/next", status: 200, body: "done", redirects: 1 });
-    expect(hop.state.cancelled).toBe(true);
-    expect(f.calls.map((c) => c.url)).toEqual(["https://a.example/start", "https://a.example/next"]);
+    expect(res).toMatchObject({ url: "https://a.example/last", status: 200, body: "done", redirects: 2 });
+    expect(hops.map((h) => h.state.cancelled)).toEqual([true, true]);
+    expect(f.calls.map((c) => c.url)).toEqual([
+      "https://a.example/start",
+      "https://a.example/next",
+      "https://a.example/last",
+    ]);
   });
 
-  it("cancels a body it was told not to read, and reads nothing of a HEAD", async () => {
+  it("follows a chain of redirects, checking every hop with the URL guard before connecting to it", async () => {
+    const checked: string[] = [];
+    const allow = createUrlGuard([]);
+    const guard: UrlGuard = (url) => {
+      checked.push(String(url));
+      return allow(url);
+    };
+    const f = scripted([
+      () => new Response(null, { status: 302, headers: { location: "https://b.example/2" } }),
+      () => new Response(null, { status: 307, headers: { location: "/3" } }),
+      () => new Response(null, { status: 308, headers: { location: "https://c.example/4" } }),
+      () => new Response("end", { headers: { "content-type": "text/plain" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/1" }), { ...base(f.fetch), guard });
+    expect(res).toMatchObject({ url: "https://c.example/4", status: 200, body: "end", redirects: 3 });
+    const chain = ["https://a.example/1", "https://b.example/2", "https://b.example/3", "https://c.example/4"];
+    expect(checked).toEqual(chain);
+    expect(f.calls.map((c) => c.url)).toEqual(chain);
+
+    // A refused address deep in the chain is blocked before any connection to it.
+    const g = scripted([
+      () => new Response(null, { status: 302, headers: { location: "https://b.example/2" } }),
+      () => new Response(null, { status: 302, headers: { location: "http://10.0.0.1/3" } }),
+    ]);
+    await expect(callUpstream(item({ url: "https://a.example/1" }), base(g.fetch))).rejects.toMatchObject({
+      kind: "blocked",
+      message: expect.stringMatching(/^redirect 2 to http:\/\/10\.0\.0\.1\/3/),
+    });
+    expect(g.calls.map((c) => c.url)).toEqual(["https://a.example/1", "https://b.example/2"]);
+  });
+
+  it("cancels a body it was told not to read", async () => {
     const none = trackedBody(5);
     const f = scripted([() => new Response(none.stream)]);
     const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
     expect(res).toMatchObject({ body: null, bytes: 0 });
     expect(none.state.cancelled).toBe(true);
     expect(none.state.pulled).toBeLessThanOrEqual(1);
+  });
+
+  it("reads nothing of a HEAD, even when the upstream sends a body", async () => {
+    const sent = trackedBody(5);
+    const f = scripted([() => new Response(sent.stream, { headers: { "content-type": "text/plain" } })]);
+    const res = await callUpstream(item({ url: "https://a.example/", method: "HEAD" }), base(f.fetch));
+    expect(f.calls.map((c) => c.method)).toEqual(["HEAD"]);
+    expect(res).toMatchObject({ status: 200, body: null, bytes: 0, truncated: false });
+    // At most the one chunk a stream pulls on its own when it is created.
+    expect(sent.state.pulled).toBeLessThanOrEqual(1);
   });
 
   it("stops reading at the cap and cancels the rest of the stream", async () => {

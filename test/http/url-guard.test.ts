@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createUrlGuard, parseIPv6 } from "../../src/http/url-guard";
+import { createUrlGuard, parseIPv6 } from "../../src/fanout/url-guard";
 
 const guard = createUrlGuard([]);
 

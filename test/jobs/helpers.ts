@@ -6,7 +6,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import worker from "../../functions/index";
-import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/http/fanout-schema";
+import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,6 +1,6 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { JobProgress } from "../../src/jobs/progress";
 import type { Job } from "../../src/objects/job";
 import { allResults, deliver, hits, path, seedFanoutJob, UP } from "./helpers";
@@ -69,34 +69,54 @@ describe("the Job Durable Object", () => {
   it("publishes throttled progress into the room job:<id> and always the final state", async () => {
     const urls = Array.from({ length: 40 }, (_, i) => `${UP}/p${i}`);
     const { id, stub } = await seedFanoutJob(urls, 1);
-    const published: { room: string; from: string; data: JobProgress }[] = [];
-    const ROOM = {
-      getByName: (room: string) => ({
-        publish: async (from: string, data: JobProgress) => {
-          published.push({ room, from, data });
-          return { seq: published.length };
+    // The publishes go out through ctx.waitUntil: keep each one, to wait for them without sleeping.
+    const publishes: Promise<unknown>[] = [];
+    await runInDurableObject(stub, (instance: Job, ctx) => {
+      const tracked = new Proxy(ctx, {
+        get(target, key) {
+          if (key === "waitUntil") {
+            return (promise: Promise<unknown>) => {
+              publishes.push(promise);
+              target.waitUntil(promise);
+            };
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
         },
-      }),
-    };
-    await runInDurableObject(stub, (instance: Job) => {
-      // Give this instance a rooms binding (the Room object lives on another branch).
-      Object.defineProperty(instance, "env", { value: { ...env, ROOM }, configurable: true });
+      });
+      Object.defineProperty(instance, "ctx", { value: tracked, configurable: true });
     });
-    const started = Date.now();
-    for (let i = 0; i < 40; i++) await stub.record(i, JSON.stringify([ok(i)]));
-    const elapsed = Date.now() - started;
-    // 40 updates: the first goes out, then at most one per 200 ms (trailing included), then the final one.
-    expect(published.length).toBeGreaterThanOrEqual(2);
-    expect(published.length).toBeLessThanOrEqual(3 + Math.floor(elapsed / 200));
-    expect(published.length).toBeLessThan(40);
-    expect(published.every((p) => p.room === `job:${id}` && p.from === "jobs")).toBe(true);
-    expect(published.at(-1)?.data).toEqual({
-      kind: "job-progress",
-      id,
-      state: "succeeded",
-      total: 40,
-      done: 40,
-      failed: 0,
-    });
+    // The throttle's clock and its trailing timer are the test's: 40 updates in two bursts, 200 ms apart.
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"] });
+    try {
+      for (let i = 0; i < 20; i++) await stub.record(i, JSON.stringify([ok(i)]));
+      await runInDurableObject(stub, () => vi.advanceTimersByTime(200));
+      for (let i = 20; i < 40; i++) await stub.record(i, JSON.stringify([ok(i)]));
+      await runInDurableObject(stub, () => vi.runAllTimers());
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await runInDurableObject(stub, () => Promise.all(publishes))).toEqual(publishes.map(() => true));
+
+    const room = env.ROOM.getByName(`job:${id}`);
+    expect((await room.info()).lastSeq).toBe(publishes.length);
+    const history = await runInDurableObject(room, (_instance, state) =>
+      state.storage.sql
+        .exec<{ sender: string; data: string }>("SELECT sender, data FROM messages ORDER BY seq")
+        .toArray()
+        .map((m) => ({ from: m.sender, data: JSON.parse(m.data) as JobProgress })),
+    );
+    expect(history).toHaveLength(publishes.length);
+    expect(history.every((m) => m.from === "jobs")).toBe(true);
+    const final = { kind: "job-progress", id, state: "succeeded", total: 40, done: 40, failed: 0 };
+    expect(history.at(-1)?.data).toEqual(final);
+    // The first update at once, the latest of a burst when its interval ends, the final state at once: never 40.
+    // (A trailing timer still pending when the final state goes out publishes it again: repeats are collapsed.)
+    const distinct = history.map((m) => m.data).filter((d, i, all) => i === 0 || d.done !== all[i - 1]?.done);
+    expect(distinct).toEqual([
+      { ...final, state: "running", done: 1 },
+      { ...final, state: "running", done: 20 },
+      final,
+    ]);
   });
 });

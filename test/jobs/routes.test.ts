@@ -2,7 +2,7 @@ import { listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { JobStatus as Status } from "../../src/jobs/types";
-import { AUTH, BASE, deliver, newJobId, path, seedFanoutJob, UP } from "./helpers";
+import { AUTH, BASE, deliver, hits, newJobId, path, received, seedFanoutJob, UP } from "./helpers";
 
 const JSON_HEADERS = { ...AUTH, "content-type": "application/json" };
 
@@ -122,13 +122,14 @@ describe("POST /v1/jobs", () => {
 
 describe("a fan-out job from start to end", () => {
   it("runs every request once, reports 404s as results and pages through them in order", async () => {
-    const requests = Array.from({ length: 130 }, (_, i) => ({
-      url: `${UP}${path(`p${i}`, i % 10 === 3 ? "status=404" : "")}`,
-    }));
+    const paths = Array.from({ length: 130 }, (_, i) => path(`p${i}`, i % 10 === 3 ? "status=404" : ""));
+    const requests = paths.map((p) => ({ url: `${UP}${p}` }));
     const res = await post({ type: "fanout", requests, concurrency: 8 });
     const { id } = await res.json<Created>();
     const status = await waitForEnd(id);
     expect(status).toMatchObject({ state: "partial", total: 130, done: 130, failed: 13, dead: 0 });
+    // Counted at the upstream: each URL was fetched exactly once.
+    expect(await Promise.all(paths.map(hits))).toEqual(paths.map(() => 1));
 
     const seen: { index: number; status: number; ok: boolean }[] = [];
     let cursor: string | null = null;
@@ -234,6 +235,10 @@ describe("webhook jobs over HTTP", () => {
     const { id } = await res.json<Created>();
     const status = await waitForEnd(id);
     expect(status).toMatchObject({ state: "succeeded", total: 1, done: 1 });
+    // Counted at the receiver: one POST with the payload.
+    const deliveries = await received(hook);
+    expect(deliveries.map((d) => JSON.parse(d.body))).toEqual([{ hello: "world" }]);
+    expect(await hits(hook)).toBe(1);
   });
 });
 

@@ -7,22 +7,20 @@
  * whose delivery marks the chunk dead so the job ends instead of hanging.
  */
 
-import type { FanoutOptions } from "../src/http/fanout-schema";
-import { log } from "../src/http/log";
-import { backoffSeconds, classifyError, PermanentJobError } from "../src/jobs/backoff";
-import { eachBounded } from "../src/jobs/bounded";
-import { JOB_ID_PATTERN } from "../src/jobs/ids";
-import { deliverWebhook, runFanoutChunk } from "../src/jobs/run";
-import type { JobMessage, JobResult } from "../src/jobs/types";
-import type { WebhookSpec } from "../src/objects/job";
-import { type Settings, settings } from "../src/settings";
+import { Semaphore } from "../async";
+import type { FanoutOptions } from "../fanout/schema";
+import { log } from "../http/log";
+import { type Settings, settings } from "../settings";
+import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
+import { JOB_ID_PATTERN } from "./ids";
+import { deliverWebhook, runFanoutChunk } from "./run";
+import type { JobMessage, JobResult, WebhookSpec } from "./types";
 
-/** Queue names as declared in wrangler.toml ([[queues.consumers]]). */
-export const JOBS_QUEUE_NAME = "edgeloop-jobs";
-export const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
+/** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
+const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
 
 /** Check a message body: anything else is a permanent failure (acked, logged). */
-export function parseJobMessage(body: unknown): JobMessage {
+function parseJobMessage(body: unknown): JobMessage {
   const m = body as Partial<JobMessage> | null;
   if (
     !m ||
@@ -40,6 +38,22 @@ export function parseJobMessage(body: unknown): JobMessage {
 
 function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * Handling `msg` threw: a permanent failure is logged (`dropped`) and acked; any other is retried after a backoff
+ * (logged as `retried`, when given).
+ */
+function failed(msg: Message<unknown>, err: unknown, backoff: BackoffOptions, dropped: string, retried?: string): void {
+  if (classifyError(err) === "permanent") {
+    log("warn", dropped, { messageId: msg.id, error: describeError(err) });
+    msg.ack();
+    return;
+  }
+  const delaySeconds = backoffSeconds(msg.attempts, backoff);
+  if (retried)
+    log("warn", retried, { messageId: msg.id, attempts: msg.attempts, delaySeconds, error: describeError(err) });
+  msg.retry({ delaySeconds });
 }
 
 async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
@@ -88,19 +102,7 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       msg.ack();
     }
   } catch (err) {
-    if (classifyError(err) === "permanent") {
-      log("warn", "job message dropped", { messageId: msg.id, error: describeError(err) });
-      msg.ack();
-    } else {
-      const delaySeconds = backoffSeconds(msg.attempts, backoff);
-      log("warn", "job chunk failed", {
-        messageId: msg.id,
-        attempts: msg.attempts,
-        delaySeconds,
-        error: describeError(err),
-      });
-      msg.retry({ delaySeconds });
-    }
+    failed(msg, err, backoff, "job message dropped", "job chunk failed");
   }
 }
 
@@ -116,12 +118,7 @@ async function markDead(msg: Message<unknown>, env: Env): Promise<void> {
     log("warn", "job chunk dead", { jobId: body.jobId, chunk: body.chunk, state: status?.state });
     msg.ack();
   } catch (err) {
-    if (classifyError(err) === "permanent") {
-      log("warn", "dead-letter message dropped", { messageId: msg.id, error: describeError(err) });
-      msg.ack();
-    } else {
-      msg.retry({ delaySeconds: backoffSeconds(msg.attempts, { baseSeconds: 1, maxSeconds: 60 }) });
-    }
+    failed(msg, err, { baseSeconds: 1, maxSeconds: 60 }, "dead-letter message dropped");
   }
 }
 
@@ -135,5 +132,6 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
     batch.queue === JOBS_DLQ_NAME
       ? (msg: Message<unknown>) => markDead(msg, env)
       : (msg: Message<unknown>) => runChunk(msg, env, s);
-  await eachBounded(batch.messages, s.JOBS_CONSUMER_CONCURRENCY, handle);
+  const permits = new Semaphore(s.JOBS_CONSUMER_CONCURRENCY);
+  await Promise.all(batch.messages.map((msg) => permits.withPermit(() => handle(msg))));
 }

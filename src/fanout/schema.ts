@@ -4,9 +4,9 @@
  * (unknown fields refused) and carry their defaults, so a parsed value is complete.
  */
 import { z } from "@hono/zod-openapi";
-import { recordOf } from "./schemas";
+import { recordOf } from "../http/schemas";
 
-export const FANOUT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+const FANOUT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
 /** Methods retried and hedged without the request saying `idempotent: true` (RFC 9110 §9.2.2). */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
@@ -64,7 +64,7 @@ export const FanoutItemSchema = z
   .strict()
   .openapi("FanoutRequest");
 
-export const FanoutRetrySchema = z
+const FanoutRetrySchema = z
   .object({
     attempts: z.number().int().min(1).max(10).default(1).openapi({ description: "Total attempts, the first included" }),
     baseMs: ms(60_000).default(100),

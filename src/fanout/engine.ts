@@ -5,14 +5,16 @@
  * - at most `concurrency` calls in flight; each attempt has its own timeout, the whole fan-out a deadline, and the
  *   caller's signal (a client disconnect) aborts everything running or waiting;
  * - retries (full-jitter backoff, Retry-After honoured within the deadline) only for idempotent methods or
- *   `idempotent: true`, on network errors, timeouts, 429 and 5xx;
+ *   `idempotent: true`, on network errors, timeouts and retryable statuses (`isRetryableStatus`: 408, 425, 429,
+ *   5xx but 501);
  * - optional hedging ("The Tail at Scale"): a second identical call when the first has not answered after
  *   `hedgeAfterMs`; the first answer wins and the other is aborted;
  * - every request settles into one `FanoutResult`, never an exception: `fanout` yields them in completion order,
  *   `fanoutAll` returns them in input order.
  */
 import { anySignal, asCompleted, isAbort, isTimeout, retry, type Settled, timer } from "../async";
-import { type FanoutItem, type FanoutOptions, IDEMPOTENT_METHODS } from "./fanout-schema";
+import { isRetryableStatus } from "../http/retryable";
+import { type FanoutItem, type FanoutOptions, IDEMPOTENT_METHODS } from "./schema";
 import {
   type ByteBudget,
   callUpstream,
@@ -63,11 +65,6 @@ export interface FanoutContext {
 }
 
 const RETRYABLE_KINDS: ReadonlySet<FanoutErrorKind> = new Set(["network", "timeout", "status"]);
-
-/** Upstream statuses worth another attempt. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || (status >= 500 && status <= 599 && status !== 501);
-}
 
 interface ItemState {
   attempts: number;

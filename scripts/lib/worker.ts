@@ -2,6 +2,9 @@
  * Serves the built worker (the same bundle `wrangler deploy` uploads) on Miniflare directly, with the bindings
  * wrangler.toml declares (read through wrangler's own config-to-Miniflare translation, so the two never drift).
  * Also starts `wrangler dev` for the one figure that is recorded through it.
+ *
+ * Tooling shared by the e2e tests (the bundle is built once per run by test/setup/e2e-bundle.ts) and the
+ * benchmarks (bench/run.ts builds it once too); neither owns it.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";

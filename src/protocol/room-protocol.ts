@@ -68,7 +68,7 @@ export const CLOSE = {
   tooBig: 1009,
 } as const;
 
-export const MAX_ID_LENGTH = 64;
+const MAX_ID_LENGTH = 64;
 
 export type ParsedFrame =
   | { ok: true; frame: ClientFrame }

@@ -1,9 +1,9 @@
 /**
- * A room's domain logic, apart from the Durable Object's platform callbacks so that it can be tested without a
+ * A room's decisions, apart from the Durable Object's platform callbacks so that they can be tested without a
  * socket: ordering and history (`RoomLog` over a `HistoryStore`), presence (`members`, `presenceAfterJoin`,
  * `presenceAfterLeave`) and per-connection rate accounting (`RateWindow`). No platform imports.
  */
-import type { PresenceFrame, RoomMessage } from "./room-protocol";
+import type { PresenceFrame, RoomMessage } from "../protocol/room-protocol";
 
 /** Where a room keeps its ordered messages (SQLite in the Room object, an array in tests). */
 export interface HistoryStore {

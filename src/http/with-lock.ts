@@ -1,8 +1,24 @@
 /**
  * `withLock`: `async with lock:` for code running in the Worker. Acquires a Lock (waiting in line up to `waitMs`),
  * renews the lease while `fn` runs, aborts `fn`'s signal if the lease is lost, and releases it afterwards.
+ *
+ * It is the Worker's side of the Lock object's RPC, not an object itself: it names only the three calls it makes
+ * (`LockNamespace`), which `env.LOCK` satisfies, so this module does not import the Durable Object.
  */
-import type { Lock } from "./lock";
+
+/** The part of the LOCK binding `withLock` calls (`env.LOCK`, a `DurableObjectNamespace<Lock>`). */
+export interface LockNamespace {
+  getByName(name: string): {
+    acquire(req: {
+      owner: string;
+      ttlMs: number;
+      waitMs: number;
+      waiterId: string;
+    }): Promise<{ ok: true; token: number } | { ok: false; waiters: number }>;
+    renew(owner: string, token: number, ttlMs: number): Promise<{ ok: true } | { ok: false; detail: string }>;
+    release(owner: string, token: number): Promise<unknown>;
+  };
+}
 
 export interface WithLockOptions {
   ttlMs: number;
@@ -46,7 +62,7 @@ export class LeaseLostError extends Error {
  * }, { ttlMs: 10_000, waitMs: 5_000 });
  */
 export async function withLock<T>(
-  env: { LOCK: DurableObjectNamespace<Lock> },
+  env: { LOCK: LockNamespace },
   name: string,
   fn: (lease: Lease) => Promise<T>,
   options: WithLockOptions,

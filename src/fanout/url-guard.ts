@@ -71,7 +71,7 @@ export function createUrlGuard(allowHosts: readonly string[] = []): UrlGuard {
 }
 
 /** Why a canonical WHATWG hostname may not be called, or undefined when it may. */
-export function hostRefusal(hostname: string): string | undefined {
+function hostRefusal(hostname: string): string | undefined {
   if (hostname.startsWith("[")) {
     const words = parseIPv6(hostname.slice(1, -1));
     if (!words) return `${hostname} is not a valid IPv6 address`;
@@ -116,7 +116,7 @@ function ip4(a: number, b: number, c: number, d: number): number {
 }
 
 /** Why this IPv4 address (as an unsigned 32-bit number) is refused, or undefined. */
-export function ipv4Refusal(address: number): string | undefined {
+function ipv4Refusal(address: number): string | undefined {
   for (const [network, bits, what] of IPV4_REFUSED) {
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
     if ((address & mask) >>> 0 === network) return what;
@@ -160,7 +160,7 @@ export function parseIPv6(text: string): number[] | undefined {
 }
 
 /** Why this IPv6 address (eight 16-bit words) is refused, or undefined. */
-export function ipv6Refusal(w: readonly number[]): string | undefined {
+function ipv6Refusal(w: readonly number[]): string | undefined {
   const [w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0, w7 = 0] = w;
   const low32 = ((w6 << 16) | w7) >>> 0;
   const zeroTo = (n: number) => w.slice(0, n).every((x) => x === 0);

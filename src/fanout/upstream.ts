@@ -4,10 +4,10 @@
  * the whole fan-out), bodies that will not be read cancelled, and failures turned into an `UpstreamError` whose
  * `kind` says what happened.
  */
-import type { FanoutItem, FanoutOptions } from "./fanout-schema";
+import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 export type FanoutErrorKind =
   | "timeout"
@@ -68,7 +68,7 @@ export interface CallOptions {
 }
 
 /** The response headers a result reports. */
-export const REPORTED_HEADERS = [
+const REPORTED_HEADERS = [
   "content-type",
   "content-length",
   "etag",

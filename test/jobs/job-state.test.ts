@@ -1,0 +1,243 @@
+/**
+ * The Job object's decisions, called directly on plain records with a chosen clock: chunking, what a delivery runs,
+ * how a job ends, the stall deadline and the watchdog's plan, the status a client reads, and result pages.
+ */
+import { describe, expect, it } from "vitest";
+import type { ChunkRecord, JobRecord } from "../../src/objects/job-state";
+import * as state from "../../src/objects/job-state";
+
+const job = (over: Partial<JobRecord> = {}): JobRecord => ({
+  id: "j1",
+  type: "fanout",
+  bodyHash: "h",
+  state: "running",
+  total: 4,
+  spec: '{"concurrency":2}',
+  done: 0,
+  failed: 0,
+  attempts: 0,
+  error: null,
+  createdAt: 0,
+  updatedAt: 0,
+  ...over,
+});
+
+const chunk = (over: Partial<ChunkRecord> = {}): ChunkRecord => ({
+  idx: 0,
+  start: 0,
+  count: 2,
+  requests: '[{"url":"https://a.example/"},{"url":"https://b.example/"}]',
+  state: "pending",
+  error: null,
+  resends: 0,
+  ...over,
+});
+
+const none = () => new Set<number>();
+
+describe("planJob", () => {
+  it("cuts a fan-out job into chunks of chunkSize requests, each with its own requests", () => {
+    const requests = [{ url: "u0" }, { url: "u1" }, { url: "u2" }];
+    const plan = state.planJob({
+      id: "j",
+      type: "fanout",
+      bodyHash: "h",
+      requestsJson: JSON.stringify(requests),
+      optionsJson: '{"concurrency":3}',
+      chunkSize: 2,
+    });
+    expect(plan).toEqual({
+      total: 3,
+      spec: '{"concurrency":3}',
+      chunks: [
+        { index: 0, start: 0, count: 2, requests: JSON.stringify(requests.slice(0, 2)) },
+        { index: 1, start: 2, count: 1, requests: JSON.stringify(requests.slice(2)) },
+      ],
+    });
+  });
+
+  it("makes a webhook job one chunk of one request whose spec is the webhook", () => {
+    const plan = state.planJob({ id: "j", type: "webhook", bodyHash: "h", webhookJson: '{"url":"u"}', chunkSize: 1 });
+    expect(plan).toEqual({
+      total: 1,
+      spec: '{"url":"u"}',
+      chunks: [{ index: 0, start: 0, count: 1, requests: "null" }],
+    });
+  });
+});
+
+describe("claimOf", () => {
+  it("skips unknown jobs and chunks, canceled jobs, and chunks that are done or dead", () => {
+    expect(state.claimOf(null, chunk(), none, false)).toEqual({ action: "skip", reason: "unknown-job" });
+    expect(state.claimOf(job({ state: "canceled" }), chunk(), none, false)).toEqual({
+      action: "skip",
+      reason: "canceled",
+    });
+    expect(state.claimOf(job(), null, none, false)).toEqual({ action: "skip", reason: "unknown-chunk" });
+    expect(state.claimOf(job(), chunk({ state: "done" }), none, false)).toEqual({ action: "skip", reason: "done" });
+    expect(state.claimOf(job(), chunk({ state: "dead" }), none, false)).toEqual({ action: "skip", reason: "dead" });
+  });
+
+  it("reads which results exist only for a chunk it runs", () => {
+    let reads = 0;
+    const recorded = () => {
+      reads++;
+      return new Set<number>();
+    };
+    state.claimOf(job(), chunk({ state: "done" }), recorded, false);
+    expect(reads).toBe(0);
+    state.claimOf(job(), chunk(), recorded, false);
+    expect(reads).toBe(1);
+  });
+
+  it("runs only the requests of the chunk that have no result, with the job's options", () => {
+    const claim = state.claimOf(job(), chunk({ start: 10, count: 4 }), () => new Set([10, 12]), false);
+    expect(claim).toEqual({ action: "run", type: "fanout", pending: [11, 13], start: 10, optionsJson: job().spec });
+  });
+
+  it("hands over the chunk's requests only when the message did not carry them", () => {
+    const claim = state.claimOf(job(), chunk(), none, true);
+    expect(claim).toMatchObject({ action: "run", requestsJson: chunk().requests });
+  });
+
+  it("gives a webhook delivery its spec, and no fan-out options", () => {
+    const hook = job({ type: "webhook", spec: '{"url":"u"}', total: 1 });
+    const claim = state.claimOf(hook, chunk({ count: 1, requests: "null" }), none, true);
+    expect(claim).toEqual({
+      action: "run",
+      type: "webhook",
+      pending: [0],
+      start: 0,
+      optionsJson: "{}",
+      webhookJson: '{"url":"u"}',
+    });
+  });
+});
+
+describe("resultsOf", () => {
+  it("keeps only the results whose index lies in the chunk", () => {
+    const results = [-1, 3, 4, 5, 6, 7].map((index) => ({ index, ok: true }));
+    expect(state.resultsOf(chunk({ start: 4, count: 3 }), results).map((r) => r.index)).toEqual([4, 5, 6]);
+  });
+});
+
+describe("endOf", () => {
+  it("ends succeeded when nothing failed, keeping the job's own error", () => {
+    expect(state.endOf(job({ done: 4, error: "x" }), { requests: 0, errors: [] })).toEqual({
+      state: "succeeded",
+      error: "x",
+    });
+  });
+
+  it("ends partial when some requests failed and some succeeded", () => {
+    expect(state.endOf(job({ done: 4, failed: 1 }), { requests: 0, errors: [] })).toEqual({
+      state: "partial",
+      error: null,
+    });
+  });
+
+  it("ends failed when no request succeeded, counting dead chunks' requests as failed and saying why they died", () => {
+    const end = state.endOf(job({ done: 1, failed: 1 }), { requests: 3, errors: ["timeout", "HTTP 503"] });
+    expect(end).toEqual({
+      state: "failed",
+      error: "2 chunk(s) ran out of retries (3 request(s) without a result); last error: HTTP 503",
+    });
+    expect(state.endOf(job({ done: 2 }), { requests: 2, errors: [null] })).toEqual({
+      state: "partial",
+      error: "1 chunk(s) ran out of retries (2 request(s) without a result); last error: unknown",
+    });
+  });
+
+  it("knows which states are final", () => {
+    expect(["queued", "running"].map((s) => state.isTerminal(s as JobRecord["state"]))).toEqual([false, false]);
+    for (const s of ["succeeded", "partial", "failed", "canceled"] as const) expect(state.isTerminal(s)).toBe(true);
+  });
+});
+
+describe("the watchdog's decisions", () => {
+  it("puts the stall deadline JOBS_STALL_SECONDS after the latest activity, and none without pending chunks", () => {
+    expect(state.stallDeadline({ pending: 2, last: 5_000 }, 60)).toBe(65_000);
+    expect(state.stallDeadline({ pending: 0, last: 5_000 }, 60)).toBeNull();
+    expect(state.stallDeadline({ pending: 0, last: null }, 60)).toBeNull();
+  });
+
+  it("takes a job as stalled from its deadline on, never without one", () => {
+    expect(state.isStalled(65_000, 64_999)).toBe(false);
+    expect(state.isStalled(65_000, 65_000)).toBe(true);
+    expect(state.isStalled(null, 1e15)).toBe(false);
+  });
+
+  it("re-sends chunks with re-sends left and gives up on the others with the reason", () => {
+    const fresh = chunk({ idx: 0, resends: 0 });
+    const tried = chunk({ idx: 1, resends: 2, error: "HTTP 503" });
+    const spent = chunk({ idx: 2, resends: 3 });
+    const plan = state.watchdogPlan([fresh, tried, spent], { seconds: 60, resends: 3 });
+    expect(plan.resend.map((c) => c.idx)).toEqual([0, 1]);
+    expect(plan.lost).toEqual([
+      {
+        idx: 2,
+        error:
+          "chunk 2: its queue message was lost (nothing heard of it for JOBS_STALL_SECONDS = 60 s after 3 re-send(s), JOBS_STALL_RESENDS)",
+      },
+    ]);
+    const withCause = state.watchdogPlan([tried], { seconds: 60, resends: 2 }).lost[0];
+    expect(withCause?.error).toMatch(/after 2 re-send\(s\), JOBS_STALL_RESENDS\); before that: HTTP 503$/);
+  });
+
+  it("sends fan-out chunks with their requests and webhook chunks bare", () => {
+    expect(state.messagesOf(job(), [chunk({ idx: 3 })])).toEqual([
+      { jobId: "j1", chunk: 3, requests: JSON.parse(chunk().requests) },
+    ]);
+    expect(state.messagesOf(job({ type: "webhook" }), [chunk({ requests: "null" })])).toEqual([
+      { jobId: "j1", chunk: 0 },
+    ]);
+  });
+});
+
+describe("statusOf", () => {
+  it("counts dead chunks' requests as failed, dates in ISO, and an error only when there is one", () => {
+    const status = state.statusOf(job({ done: 2, failed: 1, attempts: 5, createdAt: 0, updatedAt: 1_000 }), {
+      dead: 2,
+      count: 3,
+      resends: 1,
+    });
+    expect(status).toEqual({
+      id: "j1",
+      type: "fanout",
+      state: "running",
+      total: 4,
+      done: 2,
+      failed: 3,
+      dead: 2,
+      attempts: 5,
+      resends: 1,
+      chunks: 3,
+      createdAt: "1970-01-01T00:00:00.000Z",
+      updatedAt: "1970-01-01T00:00:01.000Z",
+    });
+    expect(state.statusOf(job({ error: "boom" }), { dead: 0, count: 1, resends: 0 }).error).toBe("boom");
+    expect(state.progressOf(status)).toEqual({
+      kind: "job-progress",
+      id: "j1",
+      state: "running",
+      total: 4,
+      done: 2,
+      failed: 3,
+    });
+  });
+});
+
+describe("pageOf", () => {
+  const rows = [0, 1, 2, 3].map((idx) => ({ idx, data: `{"index":${idx}}` }));
+
+  it("gives at most limit items and the index to continue after when more follow", () => {
+    expect(state.pageOf(rows.slice(0, 3), 2, 1_000)).toEqual({ items: [rows[0]?.data, rows[1]?.data], next: 1 });
+    expect(state.pageOf(rows.slice(0, 2), 2, 1_000)).toEqual({ items: [rows[0]?.data, rows[1]?.data], next: null });
+  });
+
+  it("stops at about maxBytes, but never gives an empty page while results are left", () => {
+    const size = rows[0]?.data.length ?? 0;
+    expect(state.pageOf(rows, 10, size + 1)).toEqual({ items: [rows[0]?.data], next: 0 });
+    expect(state.pageOf(rows, 10, 1)).toEqual({ items: [rows[0]?.data], next: 0 });
+  });
+});
