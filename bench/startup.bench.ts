@@ -17,7 +17,7 @@ import { startMiniflare } from "../scripts/lib/worker.ts";
 import { median, round } from "./lib/stats.ts";
 import type { BenchContext } from "./run.ts";
 
-const RUNS = 9;
+const RUNS = 15;
 const root = new URL("../", import.meta.url).pathname;
 const minimalWorker = join(root, "bench/baselines/minimal-worker.js");
 const config = parse(readFileSync(join(root, "wrangler.toml"), "utf8")) as {
