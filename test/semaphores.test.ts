@@ -79,6 +79,31 @@ describe("semaphores", () => {
     expect(order).toEqual(["big", "small"]);
   });
 
+  it("grants a waiter that now fits as soon as a larger waiter ahead of it times out", async () => {
+    const name = unique("sem");
+    const a = await acquire(name, "a", { permits: 8, limit: 10, ttlMs: 60_000 });
+    expect(a.status).toBe(200);
+    const w1 = acquire(name, "w1", { permits: 5, limit: 10, waitMs: 1_000 });
+    await until(async () => (await status(name)).waiters === 1);
+    // W2 fits (8 + 2 <= 10) but waits behind W1 (strict FIFO), with a wait far longer than this test may run.
+    const w2 = acquire(name, "w2", { permits: 2, limit: 10, waitMs: 30_000 });
+    await until(async () => (await status(name)).waiters === 2);
+    // A keeps its lease alive, so no release or expiry will wake the line: only W1 giving up can.
+    const renewed = await call("POST", `/v1/semaphores/${name}/renew`, {
+      leaseId: a.body.leaseId,
+      holder: "a",
+      ttlMs: 60_000,
+    });
+    expect(renewed.status).toBe(200);
+    const gaveUp = await w1;
+    expect(gaveUp.status).toBe(409);
+    const granted = await w2;
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ holder: "w2", permits: 2 });
+    expect(await status(name)).toEqual({ name, inUse: 10, limit: 10, leases: 2, waiters: 0 });
+  }, // Below W2's own waitMs (30 s): without the hand-over on timeout, W2 would only be answered (409) after it.
+  10_000);
+
   it("frees a crashed holder's permits when its lease expires by alarm, granting the next waiter", async () => {
     const name = unique("sem");
     await acquire(name, "crashed", { permits: 3 });

@@ -8,6 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { WaitQueue } from "../async";
+import { log } from "../http/log";
 import { settings } from "../settings";
 import { EarliestAlarm } from "./alarm";
 import {
@@ -65,7 +66,14 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
 
 export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>();
+  /** A waiter that gives up may have been blocking smaller ones behind it (strict FIFO): hand over again. */
+  readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>({
+    afterTimeout: () => {
+      this.#handOver(Date.now()).catch((err: unknown) =>
+        log("error", "semaphore hand-over after a waiter timed out failed", { error: String(err) }),
+      );
+    },
+  });
   /** The expiry alarm: one left over after the last release finds nothing to do. */
   readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
