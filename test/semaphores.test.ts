@@ -101,8 +101,7 @@ describe("semaphores", () => {
     expect(granted.status).toBe(200);
     expect(granted.body).toMatchObject({ holder: "w2", permits: 2 });
     expect(await status(name)).toEqual({ name, inUse: 10, limit: 10, leases: 2, waiters: 0 });
-  }, // Below W2's own waitMs (30 s): without the hand-over on timeout, W2 would only be answered (409) after it.
-  10_000);
+  }, 10_000); // Below W2's own waitMs (30 s): without the hand-over on timeout, W2 would only be answered (409) after it.
 
   it("frees a crashed holder's permits when its lease expires by alarm, granting the next waiter", async () => {
     const name = unique("sem");

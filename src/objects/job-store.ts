@@ -10,7 +10,7 @@ import type { ChunkRecord, DeadChunks, JobPlan, JobRecord } from "./job-state";
 const JOB = `id, type, body_hash AS bodyHash, state, total, spec, done, failed, attempts, error,
   created_at AS createdAt, updated_at AS updatedAt`;
 /** The columns of a chunk row that `ChunkRecord` carries. */
-const CHUNK = "idx, start, count, requests, state, error, resends";
+const CHUNK = "idx, start, count, requests, state, error, resends, sent, touched_at AS touchedAt";
 
 /** A record as the SQL API types a row. */
 type Row<T> = T & Record<string, SqlStorageValue>;

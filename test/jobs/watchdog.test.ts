@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { JobMessage } from "../../src/jobs/types";
 import type { Job } from "../../src/objects/job";
 import { settings } from "../../src/settings";
-import { deliver, hits, path, seedFanoutJob, UP } from "./helpers";
+import { allResults, deliver, hits, openGate, path, seedFanoutJob, UP } from "./helpers";
 
 const STALL_MS = settings(env).JOBS_STALL_SECONDS * 1_000;
 const RESENDS = settings(env).JOBS_STALL_RESENDS;
@@ -36,12 +36,20 @@ async function watchSends(stub: JobStub, forward: boolean): Promise<JobMessage[]
       sent.push(...messages.map((m) => m.body));
       if (forward) await env.JOBS_QUEUE.sendBatch(messages);
     },
+    // The watchdog asks the real queue what it holds: a dropped message is not in it.
+    metrics: () => env.JOBS_QUEUE.metrics(),
   };
   await runInDurableObject(stub, (instance: Job) => {
     Object.defineProperty(instance, "env", { value: { ...env, JOBS_QUEUE }, configurable: true });
   });
   return sent;
 }
+
+/** Run this job's object with other settings (its own env: `settings()` parses it afresh). */
+const withSettings = (stub: JobStub, vars: Record<string, string>) =>
+  runInDurableObject(stub, (instance: Job) => {
+    Object.defineProperty(instance, "env", { value: { ...env, ...vars }, configurable: true });
+  });
 
 describe("the job watchdog", () => {
   it("arms an alarm at the stall deadline when a job is created", async () => {
@@ -97,6 +105,52 @@ describe("the job watchdog", () => {
     expect(status?.error).toContain("chunk 1: its queue message was lost");
     expect(status?.error).toContain(`after ${RESENDS} re-send(s)`);
     expect(await alarmAt(stub)).toBeNull();
+  });
+
+  it("never re-sends or kills a chunk still waiting in the queue behind other jobs: the job ends succeeded with every result once", async () => {
+    const gate = crypto.randomUUID();
+    // Three large jobs whose requests are held until the test opens the gate: the consumer is busy with their
+    // first batch and the rest of their chunks wait in the queue, ahead of the late job's.
+    const big = await Promise.all(
+      [0, 1, 2].map((j) =>
+        seedFanoutJob(
+          Array.from({ length: 20 }, (_, i) => UP + path(`big-${j}-${i}`, `gate=${gate}`)),
+          1,
+          // Held requests must not time out while the test runs the alarms.
+          { timeoutMs: 60_000, deadlineMs: 60_000 },
+        ),
+      ),
+    );
+    const late = [path("late-a"), path("late-b"), path("late-c")];
+    const { stub } = await seedFanoutJob(
+      late.map((p) => UP + p),
+      1,
+    );
+    try {
+      for (const b of big) expect(await b.stub.dispatch()).toEqual({ sent: 20 });
+      await withSettings(stub, { JOBS_STALL_SECONDS: "1" });
+      expect(await stub.dispatch()).toEqual({ sent: 3 });
+      // Quiet for longer than the stall setting, once more than the re-sends allowed: a watchdog that judged by
+      // time alone re-sent the chunks JOBS_STALL_RESENDS times, then marked them dead.
+      for (let i = 0; i <= RESENDS; i++) {
+        await age(stub, 2_000);
+        expect(await runDurableObjectAlarm(stub)).toBe(true);
+      }
+      expect(await stub.status()).toMatchObject({ state: "queued", resends: 0, dead: 0, done: 0 });
+    } finally {
+      await openGate(gate);
+    }
+    await vi.waitFor(async () => expect((await stub.status())?.state).toBe("succeeded"), { timeout: 20_000 });
+    expect(await stub.status()).toMatchObject({ total: 3, done: 3, failed: 0, dead: 0, resends: 0, attempts: 3 });
+    expect((await allResults(stub)).map((r) => [r.index, r.ok])).toEqual([
+      [0, true],
+      [1, true],
+      [2, true],
+    ]);
+    for (const p of late) expect(await hits(p)).toBe(1);
+    for (const b of big) {
+      await vi.waitFor(async () => expect((await b.stub.status())?.state).toBe("succeeded"), { timeout: 20_000 });
+    }
   });
 
   it("ends a job whose only chunk was lost failed", async () => {
