@@ -20,6 +20,8 @@ export default defineConfig({
                 // Rooms: tickets are signed with a known secret; a small room so "full" is cheap to reach.
                 ROOM_TICKET_SECRET: "test-ticket-secret",
                 ROOM_MAX_CONNECTIONS: "4",
+                // Below ROOM_MAX_CONNECTIONS, so one user's limit is reached before the room's.
+                ROOM_MAX_SOCKETS_PER_USER: "2",
                 // Webhook jobs sign with this (Standard Webhooks format: whsec_ + base64 of the key bytes).
                 JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtdGVzdC13ZWJob29rLXNlY3JldA==",
               },

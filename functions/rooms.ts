@@ -11,7 +11,7 @@ import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
-import { ROOM_USER_HEADER } from "../src/objects/room";
+import { ROOM_TICKET_EXP_HEADER, ROOM_TICKET_ID_HEADER, ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");
@@ -81,7 +81,7 @@ const ticketRoute = createRoute({
 const wsRoute = createRoute({
   ...route("get", "/{room}/ws", "Join a room (WebSocket upgrade with a ticket)"),
   description:
-    "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
+    "Refused before the upgrade: 401 for a missing, forged, expired or already used ticket (a ticket opens one socket); 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS or the ticket's user holds ROOM_MAX_SOCKETS_PER_USER in it.",
   security: [],
   request: {
     params: RoomParams,
@@ -93,10 +93,12 @@ const wsRoute = createRoute({
   responses: {
     101: { description: "Switching Protocols" },
     400: problemDocs[400],
-    401: problemDoc("Missing, forged or expired ticket"),
+    401: problemDoc("Missing, forged, expired or already used ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
     426: problemDoc("Not a WebSocket upgrade"),
-    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS)"),
+    429: problemDoc(
+      "The room is full (ROOM_MAX_CONNECTIONS), or the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it",
+    ),
     503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
@@ -190,6 +192,8 @@ export const rooms = createApp()
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_USER_HEADER, check.claims.user);
+    headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
+    headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
     const target = new URL("https://room/ws");
     if (since !== undefined) target.searchParams.set("since", String(since));
     const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));

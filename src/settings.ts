@@ -49,6 +49,7 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
   ROOM_MAX_CONNECTIONS: int(256, 1, 32_768),
+  ROOM_MAX_SOCKETS_PER_USER: int(4, 1, 32_768),
   ROOM_HISTORY: int(100, 0, 10_000),
   ROOM_MAX_MESSAGE_BYTES: int(16_384, 64, 1_048_576),
   ROOM_RATE_MESSAGES: int(20, 1, 10_000),

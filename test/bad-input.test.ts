@@ -535,8 +535,24 @@ interface HandWritten {
   body?: unknown;
   raw?: string;
   query?: string;
+  /** Headers added to the operation's usual ones (e.g. a WebSocket upgrade). */
+  headers?: Record<string, string>;
   expect?: number[];
 }
+
+/** A correctly signed room ticket of the first format (no `jti`, so it could not be single-use): refused. */
+const TICKET_WITHOUT_JTI = await (async () => {
+  const b64url = (bytes: Uint8Array) =>
+    btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+  const claims = { v: 1, room: "any", user: "ada", exp: Date.now() + 60_000 };
+  const payload = b64url(new TextEncoder().encode(JSON.stringify(claims)));
+  const secret = new TextEncoder().encode(env.ROOM_TICKET_SECRET as string);
+  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return `${payload}.${b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload))))}`;
+})();
 
 const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "GET /demo/config": () => [{ why: "the demo config with DEMO_MODE off (as in the test bindings)", expect: [404] }],
@@ -584,6 +600,12 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "GET /v1/rooms/{room}/ws": () => [
     { why: "a WebSocket request without a ticket (not an upgrade either)", query: "" },
     { why: "a forged ticket", query: "?ticket=forged.ticket" },
+    {
+      why: "a signed ticket without a jti (not single-use)",
+      query: `?ticket=${TICKET_WITHOUT_JTI}`,
+      headers: { upgrade: "websocket" },
+      expect: [401],
+    },
   ],
   "POST /v1/fanout": (t) => [
     {
@@ -654,11 +676,11 @@ function handWrittenCases(t: Target): Case[] {
   const make = HAND_WRITTEN[opName(t.op)];
   if (!make) return [];
   const valid = t.validBody === undefined ? undefined : JSON.stringify(t.validBody);
-  return make(t).map(({ why, body, raw, query, expect }) => ({
+  return make(t).map(({ why, body, raw, query, headers, expect }) => ({
     why,
     method: t.op.method,
     path: pathOf(t.op, t.params, query),
-    headers: jsonHeaders(t),
+    headers: jsonHeaders(t, headers),
     body: raw ?? (body === undefined ? valid : JSON.stringify(body)),
     expect,
   }));

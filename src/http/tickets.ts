@@ -1,9 +1,10 @@
 /**
  * Room tickets: short-lived, HMAC-SHA256-signed tokens naming one room and one user, so that browsers (which
  * cannot send an Authorization header on a WebSocket) can join a room. A ticket is
- * `base64url(JSON {v, room, user, exp}) "." base64url(HMAC-SHA256(secret, payload))`, checked in constant time.
+ * `base64url(JSON {v, room, user, exp, jti}) "." base64url(HMAC-SHA256(secret, payload))`, checked in constant time.
  *
- * Tickets are bearer credentials until they expire (at most ROOM_TICKET_MAX_TTL_SECONDS): they are not single-use.
+ * Tickets are single-use: `jti` is a random id the Room object remembers from the socket it opened until the ticket
+ * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most.
  */
 
 const encoder = new TextEncoder();
@@ -14,6 +15,8 @@ export interface TicketClaims {
   user: string;
   /** Expiry, milliseconds since the epoch. */
   exp: number;
+  /** The ticket's own random id (128 bits, base64url): a room takes each one once. */
+  jti: string;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
@@ -62,8 +65,9 @@ export async function signTicket(
   { room, user, ttlSec }: { room: string; user: string; ttlSec: number },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000 };
-  const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 1, ...claims })));
+  const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti };
+  const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
   const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(payload));
   return { ticket: `${payload}.${toBase64Url(new Uint8Array(signature))}`, claims };
 }
@@ -98,11 +102,19 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  return { ok: true, claims: { room: claims.room, user: claims.user, exp: claims.exp } };
+  return { ok: true, claims: { room: claims.room, user: claims.user, exp: claims.exp, jti: claims.jti } };
 }
 
-function isClaims(value: unknown): value is TicketClaims & { v: 1 } {
+/** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
+function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
   if (typeof value !== "object" || value === null) return false;
   const c = value as Record<string, unknown>;
-  return c.v === 1 && typeof c.room === "string" && typeof c.user === "string" && typeof c.exp === "number";
+  return (
+    c.v === 2 &&
+    typeof c.room === "string" &&
+    typeof c.user === "string" &&
+    typeof c.exp === "number" &&
+    typeof c.jti === "string" &&
+    /^[A-Za-z0-9_-]{16,64}$/.test(c.jti)
+  );
 }
