@@ -554,13 +554,41 @@ const TICKET_WITHOUT_JTI = await (async () => {
   return `${payload}.${b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload))))}`;
 })();
 
+/** Shaped like a fencing proof (43 base64url characters), issued by no lock. */
+const FORGED_SIG = "A".repeat(43);
+
 const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "GET /demo/config": () => [{ why: "the demo config with DEMO_MODE off (as in the test bindings)", expect: [404] }],
   "GET /v1/counters/{name}": () => [
     { why: "a fenced read with a lock and no token", query: "?lock=some-lock" },
     { why: "a fenced read with a token and no lock", query: "?token=3" },
+    { why: "a fenced read without the lock's proof", query: "?lock=inv&token=3" },
+    {
+      why: "a fenced read of a token the lock never issued",
+      query: `?lock=inv&token=9&sig=${FORGED_SIG}`,
+      expect: [403],
+    },
   ],
-  "POST /v1/counters/{name}/increment": () => [{ why: "min above max", body: { by: 1, min: 5, max: 1 } }],
+  "POST /v1/counters/{name}/increment": () => [
+    { why: "min above max", body: { by: 1, min: 5, max: 1 } },
+    {
+      why: "a made-up fencing token without the lock's proof",
+      body: { by: 1, fence: { lock: "inv", token: Number.MAX_SAFE_INTEGER } },
+      expect: [400],
+    },
+    {
+      why: "a made-up fencing token with a proof the lock never issued",
+      body: { by: 1, fence: { lock: "inv", token: Number.MAX_SAFE_INTEGER, sig: FORGED_SIG } },
+      expect: [403],
+    },
+  ],
+  "PUT /v1/counters/{name}": () => [
+    {
+      why: "a set fenced with a proof the lock never issued",
+      body: { value: 1, fence: { lock: "inv", token: 1, sig: FORGED_SIG } },
+      expect: [403],
+    },
+  ],
   "POST /v1/locks/{name}/acquire": () => [
     { why: "ttlMs below LEASE_MIN_TTL_MS", body: { owner: "o", ttlMs: LIMITS.LEASE_MIN_TTL_MS - 1 } },
     { why: "ttlMs above LEASE_MAX_TTL_MS", body: { owner: "o", ttlMs: LIMITS.LEASE_MAX_TTL_MS + 1 } },

@@ -7,6 +7,8 @@
  * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most.
  */
 
+import { fromBase64Url, hmacSign, hmacVerify, toBase64Url } from "./hmac";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -24,36 +26,6 @@ export type TicketRefusal = "invalid" | "expired" | "wrong-room";
 
 export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reason: TicketRefusal };
 
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
-}
-
-const keys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
-    keys.set(secret, key);
-  }
-  return key;
-}
-
 /**
  * Sign a ticket for `user` in `room`, valid for `ttlSec` seconds from `now`.
  *
@@ -68,8 +40,7 @@ export async function signTicket(
   const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
   const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti };
   const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
-  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(payload));
-  return { ticket: `${payload}.${toBase64Url(new Uint8Array(signature))}`, claims };
+  return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
 
 /**
@@ -88,11 +59,8 @@ export async function verifyTicket(
 ): Promise<TicketCheck> {
   const [payload, signature, ...rest] = ticket.split(".");
   if (!payload || !signature || rest.length > 0 || ticket.length > 4096) return { ok: false, reason: "invalid" };
-  const sig = fromBase64Url(signature);
   const body = fromBase64Url(payload);
-  if (!sig || !body) return { ok: false, reason: "invalid" };
-  const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, encoder.encode(payload));
-  if (!valid) return { ok: false, reason: "invalid" };
+  if (!body || !(await hmacVerify(secret, payload, signature))) return { ok: false, reason: "invalid" };
   let claims: unknown;
   try {
     claims = JSON.parse(decoder.decode(body));
