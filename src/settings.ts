@@ -76,6 +76,8 @@ export const settingsSchema = z.object({
   JOBS_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
   JOBS_STALL_SECONDS: int(900, 1, 86_400),
   JOBS_STALL_RESENDS: int(3, 0, 100),
+  JOBS_RETENTION_HOURS: int(168, 1, 87_600),
+  JOBS_TOMBSTONE_DAYS: int(30, 1, 3_650),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

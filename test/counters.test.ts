@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
@@ -153,6 +154,24 @@ describe("counters", () => {
     expect(JSON.stringify(await fenced.json())).toContain("FENCE_SECRET");
     expect((await send("POST", `/v1/counters/${name}/increment`, { by: 1 })).status).toBe(200);
     expect((await get(name)).value).toBe(1);
+  });
+
+  it("stores nothing once reset, but the fencing tokens it has seen (a stale holder stays stale)", async () => {
+    const rows = (name: string) =>
+      runInDurableObject(env.COUNTER.getByName(name), (_, state) => ({
+        counter: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM counter").one().n,
+        fence: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM fence").one().n,
+      }));
+    const plain = unique("c");
+    await inc(plain, { by: 5 });
+    expect(await rows(plain)).toEqual({ counter: 1, fence: 0 });
+    expect((await call("DELETE", `/v1/counters/${plain}`)).body).toMatchObject({ value: 0, updatedAt: null });
+    expect(await rows(plain)).toEqual({ counter: 0, fence: 0 });
+    const fenced = unique("c");
+    await inc(fenced, { fence: await fence("L", 3) });
+    await call("DELETE", `/v1/counters/${fenced}`);
+    expect(await rows(fenced)).toEqual({ counter: 0, fence: 1 });
+    expect((await inc(fenced, { fence: await fence("L", 2) })).status).toBe(409);
   });
 
   it("counts 200 concurrent increments over HTTP exactly, each answer a distinct value", async () => {

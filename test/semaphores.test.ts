@@ -1,4 +1,4 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, unique, until } from "./helpers/api";
@@ -156,6 +156,39 @@ describe("semaphores", () => {
     await release(name, body.leaseId, "a");
     expect((await acquire(name, "b", { limit: 10 })).status).toBe(200);
     expect(await status(name)).toMatchObject({ limit: 10, inUse: 1 });
+  });
+
+  it("clears its storage once idle: no lease, nobody waiting, released leases past the hour they are remembered", async () => {
+    const name = unique("sem");
+    const stub = env.SEMAPHORE.getByName(name);
+    const stored = () =>
+      runInDurableObject(stub, async (_, state) => ({
+        rows: Object.fromEntries(
+          ["lease", "meta", "released"].map((t) => [
+            t,
+            state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n,
+          ]),
+        ),
+        alarm: await state.storage.getAlarm(),
+      }));
+    const a = await acquire(name, "a", { permits: 2 });
+    const released = await release(name, a.body.leaseId, "a");
+    const releasedAt = (released.body as { releasedAt: number }).releasedAt;
+    expect(await stored()).toMatchObject({ rows: { lease: 0, meta: 1, released: 1 } });
+    // Within the hour a released lease is remembered (a retried release is harmless), nothing is cleared.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored()).toEqual({ rows: { lease: 0, meta: 1, released: 1 }, alarm: releasedAt + 3_600_000 });
+    expect((await release(name, a.body.leaseId, "a")).body).toMatchObject({ released: false });
+    // As if the hour had passed.
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("UPDATE released SET released_at = released_at - 3600000");
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored()).toEqual({ rows: { lease: 0, meta: 0, released: 0 }, alarm: null });
+    expect(await status(name)).toEqual({ name, inUse: 0, limit: null, leases: 0, waiters: 0 });
+    // A fresh start: any limit is taken.
+    expect((await acquire(name, "b", { limit: 7 })).status).toBe(200);
+    expect(await status(name)).toMatchObject({ limit: 7, inUse: 1 });
   });
 
   it("keeps leases across eviction", async () => {

@@ -1,7 +1,7 @@
 /**
  * The decisions of a job as plain functions over plain records: how a new job is cut into chunks, what a delivery
  * of a chunk runs, which results belong to it, how a job ends, when it has stalled and what the watchdog then does,
- * and the status a client reads. The Job Durable Object loads the records from SQLite (job-store.ts), calls these,
+ * when a finished job is deleted and what is left of it, and the status a client reads. The Job Durable Object loads the records from SQLite (job-store.ts), calls these,
  * and stores what they decide; unit tests call them with any clock.
  */
 import { chunkMessage, chunkRanges } from "../jobs/chunks";
@@ -13,6 +13,7 @@ import type {
   JobResult,
   JobState,
   JobStatus,
+  JobTombstone,
   JobType,
   ResultsPage,
 } from "../jobs/types";
@@ -207,6 +208,19 @@ export function watchdogPlan(
     }));
   return { waiting, resend, lost };
 }
+
+/** When a finished job's storage is deleted: JOBS_RETENTION_HOURS after it ended (its last change). */
+export const retentionEnd = (job: JobRecord, retentionHours: number): number =>
+  job.updatedAt + retentionHours * 3_600_000;
+
+/** The tombstone of `job`, deleted at `now`. */
+export const tombstoneOf = (job: JobRecord, now: number, tombstoneDays: number): JobTombstone => ({
+  id: job.id,
+  state: job.state,
+  endedAt: job.updatedAt,
+  deletedAt: now,
+  forgetAt: now + tombstoneDays * 86_400_000,
+});
 
 /** The queue messages of these chunks: fan-out chunks carry their requests when they fit in a message. */
 export const messagesOf = (job: JobRecord, chunks: readonly ChunkRecord[]): JobMessage[] =>

@@ -11,6 +11,10 @@
  * than the chunk's last activity) is left alone and looked at again a stall period later. Only a message the queue
  * has moved past is lost (the local in-memory broker restarted, a dead letter that could not be marked): it is sent
  * again, at most JOBS_STALL_RESENDS times, then the chunk is dead, so the job ends partial or failed, not hanging.
+ *
+ * Retention: once the job has ended, the same alarm waits JOBS_RETENTION_HOURS, then deletes the object's storage
+ * (`deleteAll`) and leaves a tombstone, so the id answers 410 Gone (and its Idempotency-Key does not run the job
+ * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../http/log";
@@ -25,6 +29,7 @@ import type {
   DispatchOutcome,
   JobResult,
   JobStatus,
+  JobTombstone,
   ResultsPage,
   RetryOutcome,
 } from "../jobs/types";
@@ -42,8 +47,10 @@ import {
   planJob,
   progressOf,
   resultsOf,
+  retentionEnd,
   stallDeadline,
   statusOf,
+  tombstoneOf,
   watchdogPlan,
 } from "./job-state";
 import { JobStore } from "./job-store";
@@ -66,6 +73,8 @@ export class Job extends DurableObject<Env> {
    * so chunks never sent are sent by it after JOBS_STALL_SECONDS).
    */
   async create(input: CreateJobInput): Promise<CreateOutcome> {
+    const tombstone = this.#store.tombstone();
+    if (tombstone) return { outcome: "gone", tombstone };
     const existing = this.#store.job();
     if (existing) {
       return {
@@ -92,6 +101,11 @@ export class Job extends DurableObject<Env> {
     const outcome = await this.#send(job, chunks);
     for (const c of chunks.slice(outcome.sent)) this.#store.markUnsent(c.idx);
     return outcome;
+  }
+
+  /** What is left of this id's job if it was deleted after its retention (410 Gone), else null. */
+  gone(): JobTombstone | null {
+    return this.#store.tombstone();
   }
 
   /** The job's status, or null when no job has this id. */
@@ -199,10 +213,19 @@ export class Job extends DurableObject<Env> {
    * next alarm. A failed send is logged, not thrown: it counts as a lost message.
    */
   override async alarm(): Promise<void> {
-    const job = this.#store.job();
-    if (!job || isTerminal(job.state)) return;
     const s = settings(this.env);
     const now = Date.now();
+    const tombstone = this.#store.tombstone();
+    if (tombstone) {
+      await this.#forget(tombstone, now);
+      return;
+    }
+    const job = this.#store.job();
+    if (!job) return;
+    if (isTerminal(job.state)) {
+      await this.#expire(job, now);
+      return;
+    }
     if (!isStalled(stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS), now)) {
       await this.#arm();
       return;
@@ -272,15 +295,42 @@ export class Job extends DurableObject<Env> {
   }
 
   /**
-   * Keep the one alarm at the stall deadline (not before `notBefore`) while the job runs; a finished or canceled job
-   * has none.
+   * Keep the one alarm at the stall deadline (not before `notBefore`) while the job runs, and at the end of its
+   * retention once it has ended.
    */
   async #arm(notBefore = 0): Promise<void> {
-    const deadline = this.#isTerminal()
-      ? null
-      : stallDeadline(this.#store.activity(), settings(this.env).JOBS_STALL_SECONDS);
+    const s = settings(this.env);
+    const job = this.#store.job();
+    const deadline =
+      job && isTerminal(job.state)
+        ? retentionEnd(job, s.JOBS_RETENTION_HOURS)
+        : stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS);
     if (deadline === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(Math.max(deadline, notBefore));
+  }
+
+  /** A finished job whose retention is over: delete its storage, leaving a tombstone with its own alarm. */
+  async #expire(job: JobRecord, now: number): Promise<void> {
+    const s = settings(this.env);
+    if (now < retentionEnd(job, s.JOBS_RETENTION_HOURS)) {
+      await this.#arm();
+      return;
+    }
+    const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
+    await this.#store.deleteAll();
+    this.#store.insertTombstone(tombstone);
+    await this.ctx.storage.setAlarm(tombstone.forgetAt);
+    log("info", "job deleted after its retention", { jobId: job.id, state: job.state, endedAt: job.updatedAt });
+  }
+
+  /** The tombstone's own retention: once over, the object holds nothing (and has no alarm). */
+  async #forget(tombstone: JobTombstone, now: number): Promise<void> {
+    if (now < tombstone.forgetAt) {
+      await this.ctx.storage.setAlarm(tombstone.forgetAt);
+      return;
+    }
+    await this.#store.deleteAll();
+    await this.ctx.storage.deleteAlarm();
   }
 
   /** The queue's backlog, or null when its metrics cannot be read (then every sent chunk may still arrive). */

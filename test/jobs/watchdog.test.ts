@@ -13,6 +13,7 @@ import { settings } from "../../src/settings";
 import { allResults, deliver, hits, openGate, path, seedFanoutJob, UP } from "./helpers";
 
 const STALL_MS = settings(env).JOBS_STALL_SECONDS * 1_000;
+const RETENTION_MS = settings(env).JOBS_RETENTION_HOURS * 3_600_000;
 const RESENDS = settings(env).JOBS_STALL_RESENDS;
 
 type JobStub = DurableObjectStub<Job>;
@@ -24,6 +25,9 @@ const age = (stub: JobStub, ms = STALL_MS + 1_000) =>
   });
 
 const alarmAt = (stub: JobStub) => runInDurableObject(stub, (_instance: Job, state) => state.storage.getAlarm());
+
+/** The alarm of a job that has ended: no watchdog, only the end of its retention (job-retention tests). */
+const retentionAlarm = async (stub: JobStub) => Date.parse((await stub.status())?.updatedAt ?? "") + RETENTION_MS;
 
 /**
  * Watch what the object sends. `forward: true` passes each batch on to the real queue (whose consumer runs in this
@@ -81,9 +85,10 @@ describe("the job watchdog", () => {
     await vi.waitFor(async () => expect((await stub.status())?.state).toBe("succeeded"), { timeout: 10_000 });
     expect(await stub.status()).toMatchObject({ total: 3, done: 3, failed: 0, dead: 0, resends: 2, attempts: 2 });
     for (const x of p) expect(await hits(x)).toBe(1);
-    // Finished: no alarm left.
-    expect(await alarmAt(stub)).toBeNull();
-    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    // Finished: no watchdog left, only the end of its retention.
+    expect(await alarmAt(stub)).toBe(await retentionAlarm(stub));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.status()).toMatchObject({ state: "succeeded", done: 3, resends: 2 });
   });
 
   it("marks a chunk dead after JOBS_STALL_RESENDS lost re-sends, so the job ends partial with the reason", async () => {
@@ -104,7 +109,7 @@ describe("the job watchdog", () => {
     expect(status).toMatchObject({ state: "partial", total: 2, done: 1, failed: 1, dead: 1, resends: RESENDS });
     expect(status?.error).toContain("chunk 1: its queue message was lost");
     expect(status?.error).toContain(`after ${RESENDS} re-send(s)`);
-    expect(await alarmAt(stub)).toBeNull();
+    expect(await alarmAt(stub)).toBe(await retentionAlarm(stub));
   });
 
   it("never re-sends or kills a chunk still waiting in the queue behind other jobs: the job ends succeeded with every result once", async () => {
@@ -182,18 +187,18 @@ describe("the job watchdog", () => {
     expect(await alarmAt(stub)).toBe(alarm);
   });
 
-  it("sends nothing for a canceled job and clears its alarm", async () => {
+  it("sends nothing for a canceled job, whose alarm only waits for the end of its retention", async () => {
     const { stub } = await seedFanoutJob([UP + path("c1"), UP + path("c2")], 1);
     const sent = await watchSends(stub, false);
     expect((await stub.cancel())?.outcome).toBe("canceled");
-    expect(await alarmAt(stub)).toBeNull();
+    expect(await alarmAt(stub)).toBe(await retentionAlarm(stub));
     // An alarm already on its way when the job was canceled.
     await runInDurableObject(stub, (_instance: Job, state) => state.storage.setAlarm(Date.now()));
     await age(stub);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(sent).toEqual([]);
     expect(await stub.status()).toMatchObject({ state: "canceled", resends: 0, dead: 0 });
-    expect(await alarmAt(stub)).toBeNull();
+    expect(await alarmAt(stub)).toBe(await retentionAlarm(stub));
   });
 
   it("re-arms after dead chunks are retried, so a retried chunk is watched again", async () => {
@@ -203,7 +208,7 @@ describe("the job watchdog", () => {
       await age(stub);
       await runDurableObjectAlarm(stub);
     }
-    expect(await alarmAt(stub)).toBeNull();
+    expect(await alarmAt(stub)).toBe(await retentionAlarm(stub));
     const before = Date.now();
     expect((await stub.retryDead())?.outcome).toBe("requeued");
     expect(await stub.status()).toMatchObject({ state: "running", resends: 0 });
