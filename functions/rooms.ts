@@ -10,6 +10,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import { requireSecret } from "../src/http/secrets";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_TICKET_EXP_HEADER, ROOM_TICKET_ID_HEADER, ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
@@ -124,17 +125,7 @@ const infoRoute = createRoute({
   },
 });
 
-function ticketSecret(env: Env): string {
-  const secret = env.ROOM_TICKET_SECRET;
-  if (!secret) {
-    throw problem(
-      503,
-      "ROOM_TICKET_SECRET is not configured: rooms refuse tickets until it is set (wrangler secret put ROOM_TICKET_SECRET).",
-      { type: "not-configured" },
-    );
-  }
-  return secret;
-}
+const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
 
 /** Browsers always send Origin on a WebSocket handshake: it must be this worker's own or an allowed one. */
 function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): void {

@@ -7,6 +7,7 @@
  */
 import { hmacSign, hmacVerify } from "./hmac";
 import { problem } from "./problem";
+import { requireSecret } from "./secrets";
 
 /** A fencing token with the lock's proof that it issued it. */
 export interface SignedFence {
@@ -38,14 +39,7 @@ export const verifyFence = (secret: string, fence: SignedFence): Promise<boolean
  * const fence = body.fence && (await checkedFence(c.env, body.fence));
  */
 export async function checkedFence(env: Env, fence: SignedFence): Promise<{ lock: string; token: number }> {
-  const secret = env.FENCE_SECRET;
-  if (!secret) {
-    throw problem(
-      503,
-      "FENCE_SECRET is not configured: fenced calls are refused until it is set (wrangler secret put FENCE_SECRET).",
-      { type: "not-configured" },
-    );
-  }
+  const secret = requireSecret(env, "FENCE_SECRET", "fenced calls are refused");
   if (!(await verifyFence(secret, fence))) {
     throw problem(
       403,
