@@ -19,7 +19,11 @@ export default defineConfig({
                 FANOUT_ALLOW_HOSTS: "127.0.0.1",
                 // Rooms: tickets are signed with a known secret; a small room so "full" is cheap to reach.
                 ROOM_TICKET_SECRET: "test-ticket-secret",
+                // Lock grants are signed with it and fenced counter calls checked.
+                FENCE_SECRET: "test-fence-secret",
                 ROOM_MAX_CONNECTIONS: "4",
+                // Below ROOM_MAX_CONNECTIONS, so one user's limit is reached before the room's.
+                ROOM_MAX_SOCKETS_PER_USER: "2",
                 // Webhook jobs sign with this (Standard Webhooks format: whsec_ + base64 of the key bytes).
                 JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtdGVzdC13ZWJob29rLXNlY3JldA==",
               },

@@ -20,12 +20,16 @@ import {
   ResultsQuery,
   RetrySchema,
 } from "../src/jobs/schema";
-import type { JobStatus } from "../src/jobs/types";
+import type { JobStatus, JobTombstone } from "../src/jobs/types";
 import { settings } from "../src/settings";
 
 const route = routesOf("jobs");
 
 const json = jsonResponse;
+
+const goneDoc = problemDoc(
+  "The job ended and was deleted after JOBS_RETENTION_HOURS: {id, state, endedAt, deletedAt} (kept JOBS_TOMBSTONE_DAYS)",
+);
 
 const postJob = createRoute({
   ...route("post", "/", "createJob", "Create a job (fan-out or webhook), idempotent by Idempotency-Key"),
@@ -41,6 +45,7 @@ const postJob = createRoute({
     202: json(JobCreatedSchema, "Queued (or, for a key seen before with the same body, the existing job)"),
     ...problemDocs,
     413: problemDoc("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
+    410: problemDoc("The key's job ran and was deleted after JOBS_RETENTION_HOURS: it is not run again"),
     422: problemDoc("The Idempotency-Key was used before with a different body"),
     503: problemDoc("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
   },
@@ -49,13 +54,18 @@ const postJob = createRoute({
 const getJob = createRoute({
   ...route("get", "/{id}", "getJob", "A job's status and counters"),
   request: { params: JobIdParams },
-  responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job") },
+  responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job"), 410: goneDoc },
 });
 
 const getResults = createRoute({
   ...route("get", "/{id}/results", "listJobResults", "Page through a job's results in request order"),
   request: { params: JobIdParams, query: ResultsQuery },
-  responses: { 200: json(ResultsPageSchema, "A page of results"), ...problemDocs, 404: problemDoc("No such job") },
+  responses: {
+    200: json(ResultsPageSchema, "A page of results"),
+    ...problemDocs,
+    404: problemDoc("No such job"),
+    410: goneDoc,
+  },
 });
 
 const cancelJob = createRoute({
@@ -66,6 +76,7 @@ const cancelJob = createRoute({
     ...problemDocs,
     404: problemDoc("No such job"),
     409: problemDoc("The job has already finished"),
+    410: goneDoc,
   },
 });
 
@@ -77,6 +88,7 @@ const retryJob = createRoute({
     ...problemDocs,
     404: problemDoc("No such job"),
     409: problemDoc("The job is canceled or has no dead chunks"),
+    410: goneDoc,
   },
 });
 
@@ -87,6 +99,26 @@ function jobStub(env: Env, id: string) {
 }
 
 const notFound = (id: string) => problem(404, `No job with id ${id}.`, { type: "job-not-found" });
+
+/** 410 for a job deleted after its retention (JOBS_RETENTION_HOURS). */
+function gone(t: JobTombstone): Problem {
+  const endedAt = new Date(t.endedAt).toISOString();
+  const deletedAt = new Date(t.deletedAt).toISOString();
+  return problem(
+    410,
+    `Job ${t.id} ended (${t.state}) at ${endedAt} and was deleted at ${deletedAt} (JOBS_RETENTION_HOURS).`,
+    {
+      type: "job-gone",
+      extensions: { id: t.id, state: t.state, endedAt, deletedAt, limit: "JOBS_RETENTION_HOURS" },
+    },
+  );
+}
+
+/** The job's object had nothing for the call: it was deleted after its retention (410), or never existed (404). */
+async function missing(stub: ReturnType<typeof jobStub>, id: string): Promise<Problem> {
+  const tombstone = await stub.gone();
+  return tombstone ? gone(tombstone) : notFound(id);
+}
 
 /** The problem for each way a POST can be refused. */
 function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
@@ -113,6 +145,8 @@ function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key:
       const detail = "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
       return problem(503, detail, { type: "not-configured" });
     }
+    case "gone":
+      return gone(outcome.tombstone);
     case "key-reused":
       return problem(422, `The Idempotency-Key ${key} was already used with a different request body.`, {
         type: "idempotency-key-reused",
@@ -152,8 +186,9 @@ export const jobs = createApp()
   })
   .openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
-    const status = await jobStub(c.env, id).status();
-    if (!status) throw notFound(id);
+    const stub = jobStub(c.env, id);
+    const status = await stub.status();
+    if (!status) throw await missing(stub, id);
     return c.json(status, 200);
   })
   .openapi(getResults, async (c) => {
@@ -173,14 +208,15 @@ export const jobs = createApp()
     const stub = jobStub(c.env, id);
     // A page stays well under the 32 MiB RPC limit whatever the result sizes.
     const page = await stub.results(after, limit ?? 100, 8 * 1_048_576);
-    if (!page) throw notFound(id);
+    if (!page) throw await missing(stub, id);
     const items = page.items.map((item) => JSON.parse(item) as { index: number; ok: boolean });
     return c.json({ items, next: page.next === null ? null : encodeCursor(page.next) }, 200);
   })
   .openapi(cancelJob, async (c) => {
     const { id } = c.req.valid("param");
-    const outcome = await jobStub(c.env, id).cancel();
-    if (!outcome) throw notFound(id);
+    const stub = jobStub(c.env, id);
+    const outcome = await stub.cancel();
+    if (!outcome) throw await missing(stub, id);
     if (outcome.outcome === "conflict") {
       throw problem(409, `Job ${id} has already finished (${outcome.status.state}); it cannot be canceled.`, {
         type: "job-finished",
@@ -191,8 +227,9 @@ export const jobs = createApp()
   })
   .openapi(retryJob, async (c) => {
     const { id } = c.req.valid("param");
-    const outcome = await jobStub(c.env, id).retryDead();
-    if (!outcome) throw notFound(id);
+    const stub = jobStub(c.env, id);
+    const outcome = await stub.retryDead();
+    if (!outcome) throw await missing(stub, id);
     if (outcome.outcome !== "requeued") {
       const why = outcome.outcome === "conflict" ? "is canceled" : "has no dead chunks";
       throw problem(409, `Job ${id} ${why}: nothing to retry.`, {

@@ -4,6 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
+import { signFence } from "../src/http/fences";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
@@ -30,7 +31,17 @@ const AcquireBody = z
   })
   .strict();
 const Grant = z
-  .object({ name: z.string(), token: Token, owner: z.string(), grantedAt: z.number(), expiresAt: z.number() })
+  .object({
+    name: z.string(),
+    token: Token,
+    owner: z.string(),
+    grantedAt: z.number(),
+    expiresAt: z.number(),
+    fence: z.object({ lock: z.string(), token: Token, sig: z.string() }).optional().openapi({
+      description:
+        "Pass as is to what the lock protects (`fence` on counters): the token with the lock's signature. Absent when FENCE_SECRET is not configured.",
+    }),
+  })
   .openapi("LockGrant");
 const RenewBody = z.object({ owner: Owner, token: Token, ttlMs: TtlMs }).strict();
 const Renewed = z.object({ name: z.string(), token: Token, expiresAt: z.number() }).openapi("LockRenewed");
@@ -91,7 +102,10 @@ export const locks = createApp()
     );
     if (result.ok) {
       const { ok: _, ...grant } = result;
-      return c.json({ name, ...grant }, 200);
+      const secret = c.env.FENCE_SECRET;
+      if (!secret) return c.json({ name, ...grant }, 200);
+      const fence = { lock: name, token: grant.token, sig: await signFence(secret, name, grant.token) };
+      return c.json({ name, ...grant, fence }, 200);
     }
     if (result.reason === "queue-full") {
       throw tooManyWaiters("Lock", name, result.waiters);

@@ -10,8 +10,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import { requireSecret } from "../src/http/secrets";
 import { signTicket, verifyTicket } from "../src/http/tickets";
-import { ROOM_USER_HEADER } from "../src/objects/room";
+import { ROOM_TICKET_EXP_HEADER, ROOM_TICKET_ID_HEADER, ROOM_USER_HEADER } from "../src/objects/room";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");
@@ -81,7 +82,7 @@ const ticketRoute = createRoute({
 const wsRoute = createRoute({
   ...route("get", "/{room}/ws", "joinRoom", "Join a room (WebSocket upgrade with a ticket)"),
   description:
-    "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
+    "Refused before the upgrade: 401 for a missing, forged, expired or already used ticket (a ticket opens one socket); 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS or the ticket's user holds ROOM_MAX_SOCKETS_PER_USER in it.",
   security: [],
   request: {
     params: RoomParams,
@@ -93,10 +94,12 @@ const wsRoute = createRoute({
   responses: {
     101: { description: "Switching Protocols" },
     400: problemDocs[400],
-    401: problemDoc("Missing, forged or expired ticket"),
+    401: problemDoc("Missing, forged, expired or already used ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
     426: problemDoc("Not a WebSocket upgrade"),
-    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS)"),
+    429: problemDoc(
+      "The room is full (ROOM_MAX_CONNECTIONS), or the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it",
+    ),
     503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
@@ -122,17 +125,7 @@ const infoRoute = createRoute({
   },
 });
 
-function ticketSecret(env: Env): string {
-  const secret = env.ROOM_TICKET_SECRET;
-  if (!secret) {
-    throw problem(
-      503,
-      "ROOM_TICKET_SECRET is not configured: rooms refuse tickets until it is set (wrangler secret put ROOM_TICKET_SECRET).",
-      { type: "not-configured" },
-    );
-  }
-  return secret;
-}
+const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
 
 /** Browsers always send Origin on a WebSocket handshake: it must be this worker's own or an allowed one. */
 function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): void {
@@ -190,6 +183,8 @@ export const rooms = createApp()
     }
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_USER_HEADER, check.claims.user);
+    headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
+    headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
     const target = new URL("https://room/ws");
     if (since !== undefined) target.searchParams.set("since", String(since));
     const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));

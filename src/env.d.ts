@@ -7,6 +7,11 @@ declare namespace Cloudflare {
     /** HMAC key for room tickets. Without it tickets are neither issued nor accepted (fail closed). */
     ROOM_TICKET_SECRET?: string;
     /**
+     * HMAC key of fencing proofs: lock grants are signed with it, fenced counter calls checked. Without it grants
+     * carry no proof and fenced calls are refused (fail closed).
+     */
+    FENCE_SECRET?: string;
+    /**
      * Signing secret of webhook jobs (Standard Webhooks: `whsec_` + base64 of the key bytes). Without it webhook
      * jobs are refused (fail closed).
      */

@@ -49,6 +49,7 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
   ROOM_MAX_CONNECTIONS: int(256, 1, 32_768),
+  ROOM_MAX_SOCKETS_PER_USER: int(4, 1, 32_768),
   ROOM_HISTORY: int(100, 0, 10_000),
   ROOM_MAX_MESSAGE_BYTES: int(16_384, 64, 1_048_576),
   ROOM_RATE_MESSAGES: int(20, 1, 10_000),
@@ -75,6 +76,8 @@ export const settingsSchema = z.object({
   JOBS_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
   JOBS_STALL_SECONDS: int(900, 1, 86_400),
   JOBS_STALL_RESENDS: int(3, 0, 100),
+  JOBS_RETENTION_HOURS: int(168, 1, 87_600),
+  JOBS_TOMBSTONE_DAYS: int(30, 1, 3_650),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -535,16 +535,60 @@ interface HandWritten {
   body?: unknown;
   raw?: string;
   query?: string;
+  /** Headers added to the operation's usual ones (e.g. a WebSocket upgrade). */
+  headers?: Record<string, string>;
   expect?: number[];
 }
+
+/** A correctly signed room ticket of the first format (no `jti`, so it could not be single-use): refused. */
+const TICKET_WITHOUT_JTI = await (async () => {
+  const b64url = (bytes: Uint8Array) =>
+    btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+  const claims = { v: 1, room: "any", user: "ada", exp: Date.now() + 60_000 };
+  const payload = b64url(new TextEncoder().encode(JSON.stringify(claims)));
+  const secret = new TextEncoder().encode(env.ROOM_TICKET_SECRET as string);
+  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return `${payload}.${b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload))))}`;
+})();
+
+/** Shaped like a fencing proof (43 base64url characters), issued by no lock. */
+const FORGED_SIG = "A".repeat(43);
 
 const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "GET /demo/config": () => [{ why: "the demo config with DEMO_MODE off (as in the test bindings)", expect: [404] }],
   "GET /v1/counters/{name}": () => [
     { why: "a fenced read with a lock and no token", query: "?lock=some-lock" },
     { why: "a fenced read with a token and no lock", query: "?token=3" },
+    { why: "a fenced read without the lock's proof", query: "?lock=inv&token=3" },
+    {
+      why: "a fenced read of a token the lock never issued",
+      query: `?lock=inv&token=9&sig=${FORGED_SIG}`,
+      expect: [403],
+    },
   ],
-  "POST /v1/counters/{name}/increment": () => [{ why: "min above max", body: { by: 1, min: 5, max: 1 } }],
+  "POST /v1/counters/{name}/increment": () => [
+    { why: "min above max", body: { by: 1, min: 5, max: 1 } },
+    {
+      why: "a made-up fencing token without the lock's proof",
+      body: { by: 1, fence: { lock: "inv", token: Number.MAX_SAFE_INTEGER } },
+      expect: [400],
+    },
+    {
+      why: "a made-up fencing token with a proof the lock never issued",
+      body: { by: 1, fence: { lock: "inv", token: Number.MAX_SAFE_INTEGER, sig: FORGED_SIG } },
+      expect: [403],
+    },
+  ],
+  "PUT /v1/counters/{name}": () => [
+    {
+      why: "a set fenced with a proof the lock never issued",
+      body: { value: 1, fence: { lock: "inv", token: 1, sig: FORGED_SIG } },
+      expect: [403],
+    },
+  ],
   "POST /v1/locks/{name}/acquire": () => [
     { why: "ttlMs below LEASE_MIN_TTL_MS", body: { owner: "o", ttlMs: LIMITS.LEASE_MIN_TTL_MS - 1 } },
     { why: "ttlMs above LEASE_MAX_TTL_MS", body: { owner: "o", ttlMs: LIMITS.LEASE_MAX_TTL_MS + 1 } },
@@ -584,6 +628,12 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "GET /v1/rooms/{room}/ws": () => [
     { why: "a WebSocket request without a ticket (not an upgrade either)", query: "" },
     { why: "a forged ticket", query: "?ticket=forged.ticket" },
+    {
+      why: "a signed ticket without a jti (not single-use)",
+      query: `?ticket=${TICKET_WITHOUT_JTI}`,
+      headers: { upgrade: "websocket" },
+      expect: [401],
+    },
   ],
   "POST /v1/fanout": (t) => [
     {
@@ -654,11 +704,11 @@ function handWrittenCases(t: Target): Case[] {
   const make = HAND_WRITTEN[opName(t.op)];
   if (!make) return [];
   const valid = t.validBody === undefined ? undefined : JSON.stringify(t.validBody);
-  return make(t).map(({ why, body, raw, query, expect }) => ({
+  return make(t).map(({ why, body, raw, query, headers, expect }) => ({
     why,
     method: t.op.method,
     path: pathOf(t.op, t.params, query),
-    headers: jsonHeaders(t),
+    headers: jsonHeaders(t, headers),
     body: raw ?? (body === undefined ? valid : JSON.stringify(body)),
     expect,
   }));

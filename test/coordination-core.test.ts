@@ -131,6 +131,24 @@ describe("WaitQueue", () => {
     expect(q.shift()).toBeUndefined();
   });
 
+  it("tells its owner when a waiter times out (not when it is shifted or cancelled), after settling it", async () => {
+    const left: string[] = [];
+    let settledFirst = false;
+    const q = new WaitQueue<string, string>({ afterTimeout: (id) => left.push(`${id}:${settledFirst}`) });
+    const slow = q.wait("slow", "S", 1, () => {
+      settledFirst = true;
+      return "timeout";
+    });
+    const shifted = q.wait("shifted", "X", 10_000, () => "timeout");
+    const cancelled = q.wait("cancelled", "C", 10_000, () => "timeout");
+    expect(await slow).toBe("timeout");
+    expect(left).toEqual(["slow:true"]);
+    q.shift()?.settle("granted");
+    q.cancel("cancelled", "cancelled");
+    expect([await shifted, await cancelled]).toEqual(["granted", "cancelled"]);
+    expect(left).toEqual(["slow:true"]);
+  });
+
   it("takes batches of a share of what is left, one at a time near the limit, never more than the burst", () => {
     const big = { limit: 1_000, periodMs: 1_000 };
     let tat = 0;

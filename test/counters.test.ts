@@ -1,5 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { app } from "../functions/index";
+import { signFence } from "../src/http/fences";
 import { call, unique } from "./helpers/api";
 
 type Value = { name: string; value: number; updatedAt: number | null };
@@ -7,6 +10,14 @@ const get = async (name: string) => (await call<Value>("GET", `/v1/counters/${na
 const inc = (name: string, body: unknown) =>
   call<Value & { detail?: string }>("POST", `/v1/counters/${name}/increment`, body);
 const put = (name: string, body: unknown) => call<Value & { detail?: string }>("PUT", `/v1/counters/${name}`, body);
+/** Token `token` of lock `lock` with its proof, as the lock's grant carries it. */
+const fence = async (lock: string, token: number) => ({
+  lock,
+  token,
+  sig: await signFence(env.FENCE_SECRET as string, lock, token),
+});
+const fencedRead = async (name: string, lock: string, token: number) =>
+  call<Value>("GET", `/v1/counters/${name}?lock=${lock}&token=${token}&sig=${(await fence(lock, token)).sig}`);
 
 describe("counters", () => {
   it("reads 0 for a counter never written", async () => {
@@ -72,19 +83,95 @@ describe("counters", () => {
 
   it("keeps the highest fencing token per lock and refuses a lower one on writes and fenced reads", async () => {
     const name = unique("c");
-    expect((await inc(name, { fence: { lock: "L", token: 5 } })).body.value).toBe(1);
-    expect((await put(name, { value: 10, fence: { lock: "L", token: 5 } })).body.value).toBe(10);
-    const stale = await inc(name, { fence: { lock: "L", token: 4 } });
+    expect((await inc(name, { fence: await fence("L", 5) })).body.value).toBe(1);
+    expect((await put(name, { value: 10, fence: await fence("L", 5) })).body.value).toBe(10);
+    const stale = await inc(name, { fence: await fence("L", 4) });
     expect(stale.status).toBe(409);
     expect(stale.body).toMatchObject({ highestToken: 5, type: expect.stringMatching(/[:/]counter-stale-fence$/) });
     // A fenced read registers a newer token: the older holder can no longer write.
-    const read = await call<Value>("GET", `/v1/counters/${name}?lock=L&token=6`);
+    const read = await fencedRead(name, "L", 6);
     expect(read.body.value).toBe(10);
-    expect((await put(name, { value: 99, fence: { lock: "L", token: 5 } })).status).toBe(409);
-    expect((await call("GET", `/v1/counters/${name}?lock=L&token=5`)).status).toBe(409);
+    expect((await put(name, { value: 99, fence: await fence("L", 5) })).status).toBe(409);
+    expect((await fencedRead(name, "L", 5)).status).toBe(409);
     // Tokens of another lock are counted apart.
-    expect((await inc(name, { fence: { lock: "M", token: 1 } })).body.value).toBe(11);
+    expect((await inc(name, { fence: await fence("M", 1) })).body.value).toBe(11);
     expect((await get(name)).value).toBe(11);
+  });
+
+  it("refuses a fencing token the lock never issued: a made-up token cannot make the lock's real tokens stale", async () => {
+    const name = unique("c");
+    const lock = unique("inv");
+    type Grant = { token: number; fence: { lock: string; token: number; sig: string } };
+    const grant = await call<Grant>("POST", `/v1/locks/${lock}/acquire`, { owner: "w1", ttlMs: 10_000 });
+    expect(grant.status).toBe(200);
+    const other = await call<Grant>("POST", `/v1/locks/${unique("other")}/acquire`, { owner: "w1", ttlMs: 10_000 });
+    const highest = Number.MAX_SAFE_INTEGER;
+    // Made up: without the lock's proof (400), or with the proof of another token or another lock (403).
+    const madeUp = await inc(name, { fence: { lock, token: highest } });
+    expect(madeUp.status).toBe(400);
+    expect(madeUp.headers.get("content-type")).toBe("application/problem+json");
+    for (const fence of [
+      { lock, token: highest, sig: grant.body.fence.sig },
+      { lock, token: 1, sig: other.body.fence.sig },
+    ]) {
+      const forged = await put(name, { value: 99, fence });
+      expect(forged.status, JSON.stringify(fence)).toBe(403);
+      expect(forged.body).toMatchObject({ type: "urn:edgeloop:problem:fence-invalid" });
+    }
+    const forgedRead = await call(
+      "GET",
+      `/v1/counters/${name}?lock=${lock}&token=${highest}&sig=${grant.body.fence.sig}`,
+    );
+    expect(forgedRead.status).toBe(403);
+    expect(await get(name)).toEqual({ name, value: 0, updatedAt: null });
+    // The real holder's token was never shut out.
+    expect(grant.body.fence).toEqual({ lock, token: 1, sig: expect.any(String) });
+    const real = await inc(name, { fence: grant.body.fence });
+    expect(real.status).toBe(200);
+    expect(real.body.value).toBe(1);
+  });
+
+  it("without FENCE_SECRET grants carry no fence and fenced calls are refused with 503 (fail closed)", async () => {
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const noSecret = { ...env, FENCE_SECRET: undefined };
+    const send = (method: string, path: string, body?: unknown) =>
+      app.fetch(
+        new Request(`http://edgeloop.test${path}`, {
+          method,
+          headers: { authorization: "Bearer test-token", "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        noSecret,
+        ctx,
+      );
+    const name = unique("c");
+    const lock = unique("L");
+    const grant = await send("POST", `/v1/locks/${lock}/acquire`, { owner: "w", ttlMs: 10_000 });
+    expect(grant.status).toBe(200);
+    expect(await grant.json()).not.toHaveProperty("fence");
+    const fenced = await send("POST", `/v1/counters/${name}/increment`, { fence: await fence(lock, 1) });
+    expect(fenced.status).toBe(503);
+    expect(JSON.stringify(await fenced.json())).toContain("FENCE_SECRET");
+    expect((await send("POST", `/v1/counters/${name}/increment`, { by: 1 })).status).toBe(200);
+    expect((await get(name)).value).toBe(1);
+  });
+
+  it("stores nothing once reset, but the fencing tokens it has seen (a stale holder stays stale)", async () => {
+    const rows = (name: string) =>
+      runInDurableObject(env.COUNTER.getByName(name), (_, state) => ({
+        counter: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM counter").one().n,
+        fence: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM fence").one().n,
+      }));
+    const plain = unique("c");
+    await inc(plain, { by: 5 });
+    expect(await rows(plain)).toEqual({ counter: 1, fence: 0 });
+    expect((await call("DELETE", `/v1/counters/${plain}`)).body).toMatchObject({ value: 0, updatedAt: null });
+    expect(await rows(plain)).toEqual({ counter: 0, fence: 0 });
+    const fenced = unique("c");
+    await inc(fenced, { fence: await fence("L", 3) });
+    await call("DELETE", `/v1/counters/${fenced}`);
+    expect(await rows(fenced)).toEqual({ counter: 0, fence: 1 });
+    expect((await inc(fenced, { fence: await fence("L", 2) })).status).toBe(409);
   });
 
   it("counts 200 concurrent increments over HTTP exactly, each answer a distinct value", async () => {
@@ -110,8 +197,11 @@ describe("counters", () => {
       ["POST", `/v1/counters/${name}/increment`, "{not json"],
       ["PUT", `/v1/counters/${name}`, {}],
       ["PUT", `/v1/counters/${name}`, { value: 1, ifValue: "7" }],
+      ["POST", `/v1/counters/${name}/increment`, { fence: { lock: "L", token: 1 } }],
+      ["POST", `/v1/counters/${name}/increment`, { fence: { lock: "L", token: 1, sig: "short" } }],
       ["GET", `/v1/counters/${name}?lock=L`, undefined],
-      ["GET", `/v1/counters/${name}?lock=L&token=-1`, undefined],
+      ["GET", `/v1/counters/${name}?lock=L&token=1`, undefined],
+      ["GET", `/v1/counters/${name}?lock=L&token=-1&sig=${(await fence("L", 1)).sig}`, undefined],
       ["POST", "/v1/counters/bad%20name/increment", { by: 1 }],
       ["GET", `/v1/counters/${"x".repeat(129)}`, undefined],
     ];
@@ -122,7 +212,7 @@ describe("counters", () => {
     }
     expect((await get(name)).value).toBe(7);
     // The refused fenced read registered nothing: token 1 is still accepted.
-    expect((await inc(name, { fence: { lock: "L", token: 1 } })).status).toBe(200);
+    expect((await inc(name, { fence: await fence("L", 1) })).status).toBe(200);
   });
 
   it("is callable in-worker through typed RPC", async () => {

@@ -1,4 +1,10 @@
-import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -46,6 +52,34 @@ describe("rate limits", () => {
     await take(key, { limit: 2, periodMs: 600_000 });
     await evictDurableObject(stub);
     expect((await take(key, { limit: 2, periodMs: 600_000 })).body).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it("clears an idle key's storage by alarm once its bucket is full again, and the key then starts afresh", async () => {
+    const key = unique("rl");
+    const stub = env.RATE_LIMITER.getByName(`user:${key}`);
+    const stored = () =>
+      runInDurableObject(stub, async (_, state) => ({
+        entries: Object.fromEntries(await state.storage.list()),
+        alarm: await state.storage.getAlarm(),
+      }));
+    expect((await take(key, { limit: 10, periodMs: 60_000 })).body).toMatchObject({ allowed: true, remaining: 9 });
+    const busy = await stored();
+    const tat = busy.entries.tat as number;
+    expect(tat).toBeGreaterThan(Date.now());
+    // The alarm is set for when the bucket is full again (the stored arrival time): then nothing needs keeping.
+    expect(busy.alarm).toBe(tat);
+    // Too early (the key is still spending): kept, and the alarm moves on with the key.
+    expect((await take(key, { limit: 10, periodMs: 60_000 })).body).toMatchObject({ remaining: 8 });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const still = await stored();
+    expect(still.entries.tat).toBeGreaterThan(tat);
+    expect(still.alarm).toBe(still.entries.tat);
+    // As if the period had passed with no request: evicted (memory gone) and its arrival time in the past.
+    await evictDurableObject(stub);
+    await runInDurableObject(stub, (_, state) => state.storage.put("tat", Date.now() - 1));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored()).toEqual({ entries: {}, alarm: null });
+    expect((await take(key, { limit: 10, periodMs: 60_000 })).body).toMatchObject({ allowed: true, remaining: 9 });
   });
 
   it("answers bad input with 400 problem+json and takes nothing", async () => {

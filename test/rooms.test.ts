@@ -1,9 +1,11 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
 import { signTicket } from "../src/http/tickets";
 import type { AckFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../src/protocol/room-protocol";
+import { settings } from "../src/settings";
+import { until } from "./helpers/api";
 import { AUTH, BASE, closeAll, RoomSocket, ticketFor, upgrade } from "./helpers/room-socket";
 
 const newRoom = () => `room-${crypto.randomUUID()}`;
@@ -306,6 +308,83 @@ describe("limits", () => {
     } finally {
       closeAll(...sockets);
     }
+  });
+});
+
+describe("sockets per user and single-use tickets", () => {
+  const usedTickets = (room: string) =>
+    runInDurableObject(
+      env.ROOM.getByName(room),
+      (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM used_tickets").one().n,
+    );
+
+  it("refuses a user's socket beyond ROOM_MAX_SOCKETS_PER_USER with 429 before the upgrade; other users still join", async () => {
+    const room = newRoom();
+    const max = settings(env).ROOM_MAX_SOCKETS_PER_USER;
+    expect(max).toBeLessThan(settings(env).ROOM_MAX_CONNECTIONS);
+    const sockets: RoomSocket[] = [];
+    try {
+      for (let i = 0; i < max; i++) sockets.push(await RoomSocket.join(room, "bob"));
+      const ticket = await ticketFor(room, "bob");
+      const refused = await upgrade(room, `ticket=${ticket}`);
+      expect(refused.status).toBe(429);
+      expect(refused.webSocket).toBeNull();
+      expect(refused.headers.get("content-type")).toBe("application/problem+json");
+      expect(await refused.json()).toMatchObject({ status: 429, limit: "ROOM_MAX_SOCKETS_PER_USER", max });
+      sockets.push(await RoomSocket.join(room, "ada"));
+      expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], connections: max + 1 });
+      // One of bob's sockets goes: the ticket refused above was not spent, and now opens one.
+      sockets[0]?.close();
+      await until(async () => (await roomInfo(room)).connections === max);
+      const again = await upgrade(room, `ticket=${ticket}`);
+      expect(again.status).toBe(101);
+      again.webSocket?.accept();
+      again.webSocket?.close(1000, "done");
+    } finally {
+      closeAll(...sockets);
+    }
+  });
+
+  it("opens one socket per ticket: the same ticket again is refused with 401 ticket-used, even after it closed", async () => {
+    const room = newRoom();
+    const ticket = await ticketFor(room, "ada");
+    const first = await upgrade(room, `ticket=${ticket}`);
+    expect(first.status).toBe(101);
+    first.webSocket?.accept();
+    const second = await upgrade(room, `ticket=${ticket}`);
+    expect(second.status).toBe(401);
+    expect(second.webSocket).toBeNull();
+    expect(second.headers.get("content-type")).toBe("application/problem+json");
+    expect(await second.json()).toMatchObject({ status: 401, type: "urn:edgeloop:problem:ticket-used" });
+    first.webSocket?.close(1000, "done");
+    await until(async () => (await roomInfo(room)).connections === 0);
+    expect((await upgrade(room, `ticket=${ticket}`)).status).toBe(401);
+    // A fresh ticket joins.
+    const fresh = await upgrade(room, `ticket=${await ticketFor(room, "ada")}`);
+    expect(fresh.status).toBe(101);
+    fresh.webSocket?.accept();
+    fresh.webSocket?.close(1000, "done");
+    expect(await usedTickets(room)).toBe(2);
+  });
+
+  it("remembers a used ticket only until it expires", async () => {
+    const room = newRoom();
+    for (let i = 0; i < 3; i++) {
+      const res = await upgrade(room, `ticket=${await ticketFor(room, `u${i}`)}`);
+      expect(res.status).toBe(101);
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+    }
+    expect(await usedTickets(room)).toBe(3);
+    // As if their lifetimes had passed: the next upgrade prunes them.
+    await runInDurableObject(env.ROOM.getByName(room), (_, state) => {
+      state.storage.sql.exec("UPDATE used_tickets SET exp = ?", Date.now() - 1);
+    });
+    const next = await upgrade(room, `ticket=${await ticketFor(room, "u3")}`);
+    expect(next.status).toBe(101);
+    next.webSocket?.accept();
+    next.webSocket?.close(1000, "done");
+    expect(await usedTickets(room)).toBe(1);
   });
 });
 

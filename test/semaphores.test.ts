@@ -1,4 +1,4 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, unique, until } from "./helpers/api";
@@ -97,6 +97,30 @@ describe("semaphores", () => {
     expect(order).toEqual(["big", "small"]);
   });
 
+  it("grants a waiter that now fits as soon as a larger waiter ahead of it times out", async () => {
+    const name = unique("sem");
+    const a = await acquire(name, "a", { permits: 8, limit: 10, ttlMs: 60_000 });
+    expect(a.status).toBe(200);
+    const w1 = acquire(name, "w1", { permits: 5, limit: 10, waitMs: 1_000 });
+    await until(async () => (await status(name)).waiters === 1);
+    // W2 fits (8 + 2 <= 10) but waits behind W1 (strict FIFO), with a wait far longer than this test may run.
+    const w2 = acquire(name, "w2", { permits: 2, limit: 10, waitMs: 30_000 });
+    await until(async () => (await status(name)).waiters === 2);
+    // A keeps its lease alive, so no release or expiry will wake the line: only W1 giving up can.
+    const renewed = await call("POST", `/v1/semaphores/${name}/renew`, {
+      leaseId: a.body.leaseId,
+      holder: "a",
+      ttlMs: 60_000,
+    });
+    expect(renewed.status).toBe(200);
+    const gaveUp = await w1;
+    expect(gaveUp.status).toBe(409);
+    const granted = await w2;
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ holder: "w2", permits: 2 });
+    expect(await status(name)).toEqual({ name, inUse: 10, limit: 10, leases: 2, waiters: 0 });
+  }, 10_000); // Below W2's own waitMs (30 s): without the hand-over on timeout, W2 would only be answered (409) after it.
+
   it("frees a crashed holder's permits when its lease expires by alarm, granting the next waiter", async () => {
     const name = unique("sem");
     await acquire(name, "crashed", { permits: 3 });
@@ -150,6 +174,39 @@ describe("semaphores", () => {
     await release(name, body.leaseId, "a");
     expect((await acquire(name, "b", { limit: 10 })).status).toBe(200);
     expect(await status(name)).toMatchObject({ limit: 10, inUse: 1 });
+  });
+
+  it("clears its storage once idle: no lease, nobody waiting, released leases past the hour they are remembered", async () => {
+    const name = unique("sem");
+    const stub = env.SEMAPHORE.getByName(name);
+    const stored = () =>
+      runInDurableObject(stub, async (_, state) => ({
+        rows: Object.fromEntries(
+          ["lease", "meta", "released"].map((t) => [
+            t,
+            state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n,
+          ]),
+        ),
+        alarm: await state.storage.getAlarm(),
+      }));
+    const a = await acquire(name, "a", { permits: 2 });
+    const released = await release(name, a.body.leaseId, "a");
+    const releasedAt = (released.body as { releasedAt: number }).releasedAt;
+    expect(await stored()).toMatchObject({ rows: { lease: 0, meta: 1, released: 1 } });
+    // Within the hour a released lease is remembered (a retried release is harmless), nothing is cleared.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored()).toEqual({ rows: { lease: 0, meta: 1, released: 1 }, alarm: releasedAt + 3_600_000 });
+    expect((await release(name, a.body.leaseId, "a")).body).toMatchObject({ released: false });
+    // As if the hour had passed.
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("UPDATE released SET released_at = released_at - 3600000");
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored()).toEqual({ rows: { lease: 0, meta: 0, released: 0 }, alarm: null });
+    expect(await status(name)).toEqual({ name, inUse: 0, limit: null, leases: 0, waiters: 0 });
+    // A fresh start: any limit is taken.
+    expect((await acquire(name, "b", { limit: 7 })).status).toBe(200);
+    expect(await status(name)).toMatchObject({ limit: 7, inUse: 1 });
   });
 
   it("keeps leases across eviction", async () => {

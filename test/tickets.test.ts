@@ -17,7 +17,12 @@ const NOW = 1_800_000_000_000;
 describe("room tickets", () => {
   it("verify for the room and user they were signed for until they expire", async () => {
     const { ticket, claims } = await signTicket(SECRET, { room: "lobby", user: "ada", ttlSec: 60 }, NOW);
-    expect(claims).toEqual({ room: "lobby", user: "ada", exp: NOW + 60_000 });
+    expect(claims).toEqual({
+      room: "lobby",
+      user: "ada",
+      exp: NOW + 60_000,
+      jti: expect.stringMatching(/^[\w-]{22}$/),
+    });
     expect(await verifyTicket(SECRET, ticket, "lobby", NOW + 59_999)).toEqual({ ok: true, claims });
     expect(await verifyTicket(SECRET, ticket, "lobby", NOW + 60_000)).toEqual({ ok: false, reason: "expired" });
   });
@@ -49,5 +54,29 @@ describe("room tickets", () => {
     }
     expect(ticket.length).toBeGreaterThan(60);
     expect(accepted).toEqual([]);
+  });
+
+  it("carry a random id each, so a room can take each ticket once; a ticket without one is refused", async () => {
+    const a = await signTicket(SECRET, { room: "lobby", user: "ada", ttlSec: 60 }, NOW);
+    const b = await signTicket(SECRET, { room: "lobby", user: "ada", ttlSec: 60 }, NOW);
+    expect(a.claims.jti).not.toBe(b.claims.jti);
+    // A correctly signed ticket of the first format (no jti) cannot be told apart from its copies: refused.
+    const b64url = (bytes: Uint8Array) =>
+      btoa(String.fromCharCode(...bytes))
+        .replace(/\+/g, "-")
+        .replace(/\//g, "_")
+        .replace(/=+$/, "");
+    const payload = b64url(
+      new TextEncoder().encode(JSON.stringify({ v: 1, room: "lobby", user: "ada", exp: NOW + 60_000 })),
+    );
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const sig = b64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload))));
+    expect(await verifyTicket(SECRET, `${payload}.${sig}`, "lobby", NOW)).toEqual({ ok: false, reason: "invalid" });
   });
 });

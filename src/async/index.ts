@@ -17,4 +17,4 @@ export { backoffDelay, type RetryOptions, retry } from "./retry.js";
 export { Semaphore } from "./semaphore.js";
 export { type Settled, type SettleOptions, settle, type Task } from "./settle.js";
 export { sleep } from "./sleep.js";
-export { WaitQueue } from "./wait-queue.js";
+export { WaitQueue, type WaitQueueOptions } from "./wait-queue.js";

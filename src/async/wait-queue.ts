@@ -1,6 +1,8 @@
 /**
  * A FIFO queue of parked callers, as asyncio.Lock keeps its waiters: each `wait()` returns a promise that the owner
- * of the queue settles in arrival order (`shift`), removes early (`cancel`), or that times out on its own.
+ * of the queue settles in arrival order (`shift`), removes early (`cancel`), or that times out on its own. A waiter
+ * that times out leaves a gap the owner did not cause, so the queue tells it (`afterTimeout`): the ones behind may
+ * now be served (a semaphore's smaller request that was only blocked by a larger one ahead).
  * Runtime-neutral: no Cloudflare imports, so lock and semaphore decisions can be unit-tested without workerd.
  */
 
@@ -8,6 +10,15 @@ interface Entry<T, R> {
   data: T;
   resolve: (value: R) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+export interface WaitQueueOptions {
+  /**
+   * Called after a waiter timed out and left the line (its promise already settled with `onTimeout()`), so the
+   * owner can re-run its hand-over for the waiters behind it. Not called for `shift`, `cancel` or `drain`: the owner
+   * made those changes and knows.
+   */
+  afterTimeout?: (id: string) => void;
 }
 
 export interface Parked<T> {
@@ -20,10 +31,18 @@ export interface Parked<T> {
  * const q = new WaitQueue<{ owner: string }, string>();
  * const granted = q.wait("w1", { owner: "a" }, 1000, () => "timed out");
  * q.shift()?.settle("granted"); // resolves `granted` with "granted"
+ *
+ * // An owner whose waiters may fit out of turn wakes the line when one gives up:
+ * const line = new WaitQueue<Request, Result>({ afterTimeout: () => void handOver() });
  */
 export class WaitQueue<T, R> {
   // A Map iterates in insertion order: the first key is the oldest waiter.
   readonly #entries = new Map<string, Entry<T, R>>();
+  readonly #afterTimeout: ((id: string) => void) | undefined;
+
+  constructor(options: WaitQueueOptions = {}) {
+    this.#afterTimeout = options.afterTimeout;
+  }
 
   get size(): number {
     return this.#entries.size;
@@ -42,6 +61,7 @@ export class WaitQueue<T, R> {
         if (this.#entries.get(id) !== entry) return;
         this.#entries.delete(id);
         resolve(onTimeout());
+        this.#afterTimeout?.(id);
       }, timeoutMs);
       this.#entries.set(id, entry);
     });

@@ -1,10 +1,13 @@
 /**
  * Room tickets: short-lived, HMAC-SHA256-signed tokens naming one room and one user, so that browsers (which
  * cannot send an Authorization header on a WebSocket) can join a room. A ticket is
- * `base64url(JSON {v, room, user, exp}) "." base64url(HMAC-SHA256(secret, payload))`, checked in constant time.
+ * `base64url(JSON {v, room, user, exp, jti}) "." base64url(HMAC-SHA256(secret, payload))`, checked in constant time.
  *
- * Tickets are bearer credentials until they expire (at most ROOM_TICKET_MAX_TTL_SECONDS): they are not single-use.
+ * Tickets are single-use: `jti` is a random id the Room object remembers from the socket it opened until the ticket
+ * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most.
  */
+
+import { fromBase64Url, hmacSign, hmacVerify, toBase64Url } from "./hmac";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -14,42 +17,14 @@ export interface TicketClaims {
   user: string;
   /** Expiry, milliseconds since the epoch. */
   exp: number;
+  /** The ticket's own random id (128 bits, base64url): a room takes each one once. */
+  jti: string;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
 export type TicketRefusal = "invalid" | "expired" | "wrong-room";
 
 export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reason: TicketRefusal };
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
-}
-
-const keys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
-    keys.set(secret, key);
-  }
-  return key;
-}
 
 /**
  * Sign a ticket for `user` in `room`, valid for `ttlSec` seconds from `now`.
@@ -62,10 +37,10 @@ export async function signTicket(
   { room, user, ttlSec }: { room: string; user: string; ttlSec: number },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000 };
-  const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 1, ...claims })));
-  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(payload));
-  return { ticket: `${payload}.${toBase64Url(new Uint8Array(signature))}`, claims };
+  const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti };
+  const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
+  return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
 
 /**
@@ -84,11 +59,8 @@ export async function verifyTicket(
 ): Promise<TicketCheck> {
   const [payload, signature, ...rest] = ticket.split(".");
   if (!payload || !signature || rest.length > 0 || ticket.length > 4096) return { ok: false, reason: "invalid" };
-  const sig = fromBase64Url(signature);
   const body = fromBase64Url(payload);
-  if (!sig || !body) return { ok: false, reason: "invalid" };
-  const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), sig, encoder.encode(payload));
-  if (!valid) return { ok: false, reason: "invalid" };
+  if (!body || !(await hmacVerify(secret, payload, signature))) return { ok: false, reason: "invalid" };
   let claims: unknown;
   try {
     claims = JSON.parse(decoder.decode(body));
@@ -98,11 +70,19 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  return { ok: true, claims: { room: claims.room, user: claims.user, exp: claims.exp } };
+  return { ok: true, claims: { room: claims.room, user: claims.user, exp: claims.exp, jti: claims.jti } };
 }
 
-function isClaims(value: unknown): value is TicketClaims & { v: 1 } {
+/** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
+function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
   if (typeof value !== "object" || value === null) return false;
   const c = value as Record<string, unknown>;
-  return c.v === 1 && typeof c.room === "string" && typeof c.user === "string" && typeof c.exp === "number";
+  return (
+    c.v === 2 &&
+    typeof c.room === "string" &&
+    typeof c.user === "string" &&
+    typeof c.exp === "number" &&
+    typeof c.jti === "string" &&
+    /^[A-Za-z0-9_-]{16,64}$/.test(c.jti)
+  );
 }

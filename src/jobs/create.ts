@@ -10,7 +10,7 @@ import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";
 import type { CreateJobBody } from "./schema";
-import type { CreateJobInput, JobStatus, JobType, WebhookSpec } from "./types";
+import type { CreateJobInput, JobStatus, JobTombstone, JobType, WebhookSpec } from "./types";
 
 /** A URL the guard refused: where it is in the body, and why. */
 export interface UrlRefusal {
@@ -27,6 +27,8 @@ export type CreateJobOutcome =
   | { outcome: "webhook-secret-missing" }
   /** The key was used before with another body. */
   | { outcome: "key-reused"; id: string }
+  /** The key's job ran and was deleted after its retention: it is not run again. */
+  | { outcome: "gone"; tombstone: JobTombstone }
   /** Stored, but the queue refused its chunks: the same POST again sends them. */
   | { outcome: "queue-unavailable"; id: string };
 
@@ -45,6 +47,7 @@ export async function createJob(
   const id = await jobIdFor(request.scope, request.key);
   const stub = env.JOB.getByName(id);
   const created = await stub.create(await inputOf(id, request.body, s));
+  if (created.outcome === "gone") return created;
   if (created.outcome === "conflict") return { outcome: "key-reused", id };
   // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
   const dispatched = await stub.dispatch();

@@ -7,6 +7,7 @@ import { type FanoutResult, fanoutAll } from "../fanout/engine";
 import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../fanout/schema";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
+import { chunkDeadlineMs } from "./budget";
 import type { JobResult, WebhookSpec } from "./types";
 import { webhookHeaders } from "./webhook-signature";
 
@@ -36,6 +37,23 @@ function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): Ch
 }
 
 /**
+ * The options a chunk runs with: the job's, within the service's limits. Every result is stored, so each body is
+ * capped at JOBS_MAX_RESULT_BYTES; `concurrency` at FANOUT_MAX_CONCURRENCY; and `deadlineMs` so that a full batch
+ * of chunks fits in one consumer invocation (`chunkDeadlineMs`).
+ *
+ * @example
+ * chunkFanoutOptions({ ...options, deadlineMs: 600_000 }, settings(env)).deadlineMs // 420_000 with the defaults
+ */
+export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutOptions {
+  return {
+    ...options,
+    maxBodyBytes: Math.min(options.maxBodyBytes, s.JOBS_MAX_RESULT_BYTES),
+    concurrency: Math.min(options.concurrency, s.FANOUT_MAX_CONCURRENCY),
+    deadlineMs: Math.min(options.deadlineMs, chunkDeadlineMs(s.JOBS_CONSUMER_CONCURRENCY)),
+  };
+}
+
+/**
  * Run the requests of a chunk that have no result yet.
  *
  * @example
@@ -49,18 +67,18 @@ export async function runFanoutChunk(
     const item = chunk.requests[i - chunk.start] as FanoutItem;
     return { ...item, id: item.id ?? String(i) };
   });
-  // Every result is stored: each body is capped at JOBS_MAX_RESULT_BYTES (and so the chunk's total).
-  const maxBodyBytes = Math.min(chunk.options.maxBodyBytes, s.JOBS_MAX_RESULT_BYTES);
-  const options = {
-    ...chunk.options,
-    maxBodyBytes,
-    concurrency: Math.min(chunk.options.concurrency, s.FANOUT_MAX_CONCURRENCY),
-  };
+  const options = chunkFanoutOptions(chunk.options, s);
   const results = await fanoutAll(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
-    maxResponseBytes: maxBodyBytes * Math.max(1, items.length),
+    maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
   });
   return sort(results, (r) => chunk.pending[r.index] ?? -1);
+}
+
+/** A webhook delivery attempt's options: JOBS_WEBHOOK_TIMEOUT_MS, within a chunk's deadline (`chunkDeadlineMs`). */
+export function webhookOptions(s: Settings): FanoutOptions {
+  const ms = Math.min(s.JOBS_WEBHOOK_TIMEOUT_MS, chunkDeadlineMs(s.JOBS_CONSUMER_CONCURRENCY));
+  return FanoutOptionsSchema.parse({ timeoutMs: ms, deadlineMs: ms, maxBodyBytes: s.JOBS_MAX_RESULT_BYTES });
 }
 
 /** The webhook-id of a job's delivery: the same on every retry, as receivers deduplicate by it. */
@@ -85,11 +103,7 @@ export async function deliverWebhook(
     ...(await webhookHeaders(secret, webhookId(jobId), timestamp, body)),
   };
   const item: FanoutItem = { id: webhookId(jobId), url: spec.url, method: "POST", headers, body, idempotent: true };
-  const options = FanoutOptionsSchema.parse({
-    timeoutMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
-    deadlineMs: s.JOBS_WEBHOOK_TIMEOUT_MS,
-    maxBodyBytes: s.JOBS_MAX_RESULT_BYTES,
-  });
+  const options = webhookOptions(s);
   const results = await fanoutAll([item], options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,

@@ -11,6 +11,11 @@ const FanoutJobSchema = z
     type: z.literal("fanout"),
     requests: z.array(FanoutItemSchema).min(1),
     ...FanoutOptionsSchema.shape,
+    deadlineMs: FanoutOptionsSchema.shape.deadlineMs.openapi({
+      description:
+        "Deadline of each chunk. Lowered to what lets a full consumer batch run in one 15-minute invocation " +
+        "(420,000 ms with the default JOBS_CONSUMER_CONCURRENCY of 5)",
+    }),
   })
   .strict()
   .openapi("FanoutJob");

@@ -1,6 +1,7 @@
 /**
  * The shapes jobs pass around: queue messages, stored results, the status a client reads, and the Job Durable
- * Object's RPC contract (what `create`, `claim`, `dispatch`, `cancel`, `retryDead` and `results` take and return).
+ * Object's RPC contract (what `create`, `claim`, `dispatch`, `cancel`, `retryDead`, `results` and `gone` take and
+ * return).
  */
 
 export type JobType = "fanout" | "webhook";
@@ -71,7 +72,20 @@ export interface CreateJobInput {
   chunkSize: number;
 }
 
-export type CreateOutcome = { outcome: "created" | "existing" | "conflict"; status: JobStatus };
+/** What is left of a job deleted after its retention: enough to answer 410 Gone for its id (JOBS_TOMBSTONE_DAYS). */
+export interface JobTombstone {
+  id: string;
+  state: JobState;
+  /** When it ended (its last change), when its storage was deleted, and when the tombstone goes too (ms). */
+  endedAt: number;
+  deletedAt: number;
+  forgetAt: number;
+}
+
+export type CreateOutcome =
+  | { outcome: "created" | "existing" | "conflict"; status: JobStatus }
+  /** The id's job ran and was deleted: nothing is created again. */
+  | { outcome: "gone"; tombstone: JobTombstone };
 
 export type Claim =
   | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" }

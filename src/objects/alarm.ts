@@ -2,7 +2,7 @@
  * An object's one alarm, kept no later than the earliest moment something falls due (a lease's end). An alarm
  * already due sooner is kept: when it fires it finds nothing due yet and is armed again for what is. One left over
  * after the work went away finds nothing to do. Setting an alarm costs a storage write, so a busy Lock or Semaphore
- * sets about one per lease length instead of one per grant.
+ * sets about one per lease length instead of one per grant, and a busy RateLimiter about one per period.
  */
 export class EarliestAlarm {
   /** When the alarm is set for (null: none; undefined: not read yet since the object started). */

@@ -1,7 +1,7 @@
 /**
  * The decisions of a job as plain functions over plain records: how a new job is cut into chunks, what a delivery
  * of a chunk runs, which results belong to it, how a job ends, when it has stalled and what the watchdog then does,
- * and the status a client reads. The Job Durable Object loads the records from SQLite (job-store.ts), calls these,
+ * when a finished job is deleted and what is left of it, and the status a client reads. The Job Durable Object loads the records from SQLite (job-store.ts), calls these,
  * and stores what they decide; unit tests call them with any clock.
  */
 import { chunkMessage, chunkRanges } from "../jobs/chunks";
@@ -13,6 +13,7 @@ import type {
   JobResult,
   JobState,
   JobStatus,
+  JobTombstone,
   JobType,
   ResultsPage,
 } from "../jobs/types";
@@ -47,6 +48,10 @@ export interface ChunkRecord {
   error: string | null;
   /** Times the watchdog sent it again. */
   resends: number;
+  /** 1 once its message went to the queue (0: never sent, or the send failed). */
+  sent: number;
+  /** Its last activity: sent, delivered or recorded (ms). */
+  touchedAt: number;
 }
 
 /** A new chunk to store: its place in the job and its requests as JSON text. */
@@ -153,26 +158,69 @@ export interface LostChunk {
   error: string;
 }
 
+/** What the queue says of its backlog (`Queue.metrics()`): unacknowledged messages, and when the oldest was sent. */
+export interface Backlog {
+  count: number;
+  oldestAt: number | null;
+}
+
 /**
- * What the watchdog does with the pending chunks of a stalled job: send again those re-sent fewer than
- * JOBS_STALL_RESENDS times, and mark the others dead with the reason, so the job ends instead of hanging.
+ * How much later than a chunk's last activity a message in the backlog may have been stamped and still be the
+ * chunk's own: the chunk is marked sent before its send completes, and the queue's clock is not the object's.
+ */
+export const BACKLOG_SLACK_MS = 60_000;
+
+/**
+ * True while the queue may still hold the chunk's message, so it can still arrive: it was sent, and the queue holds
+ * unacknowledged messages sent no later than the chunk's last activity (+ `BACKLOG_SLACK_MS`) — a message waiting
+ * behind other jobs' messages, or for a retry. Once the queue has moved past that time (or is empty), a message the
+ * chunk has not heard of is lost. An unknown backlog (`null`: the metrics could not be read) may still hold it.
+ */
+export function mayStillArrive(chunk: Pick<ChunkRecord, "sent" | "touchedAt">, backlog: Backlog | null): boolean {
+  if (!chunk.sent) return false;
+  if (backlog === null) return true;
+  return backlog.count > 0 && backlog.oldestAt !== null && backlog.oldestAt <= chunk.touchedAt + BACKLOG_SLACK_MS;
+}
+
+/**
+ * What the watchdog does with the pending chunks of a stalled job. A chunk whose message may still arrive
+ * (`mayStillArrive`) waits: it is neither sent again nor given up on, however long the queue takes. The others are
+ * lost: sent again while re-sent fewer than JOBS_STALL_RESENDS times, else marked dead with the reason, so the job
+ * ends instead of hanging.
  */
 export function watchdogPlan(
   pending: readonly ChunkRecord[],
   stall: { seconds: number; resends: number },
-): { resend: ChunkRecord[]; lost: LostChunk[] } {
-  const resend = pending.filter((c) => c.resends < stall.resends);
-  const lost = pending
+  backlog: Backlog | null,
+): { waiting: ChunkRecord[]; resend: ChunkRecord[]; lost: LostChunk[] } {
+  const waiting = pending.filter((c) => mayStillArrive(c, backlog));
+  const gone = pending.filter((c) => !mayStillArrive(c, backlog));
+  const resend = gone.filter((c) => c.resends < stall.resends);
+  const lost = gone
     .filter((c) => c.resends >= stall.resends)
     .map((c) => ({
       idx: c.idx,
       error:
         `chunk ${c.idx}: its queue message was lost (nothing heard of it for JOBS_STALL_SECONDS = ` +
-        `${stall.seconds} s after ${c.resends} re-send(s), JOBS_STALL_RESENDS)` +
+        `${stall.seconds} s, and the queue holds nothing sent that early, after ${c.resends} re-send(s), ` +
+        `JOBS_STALL_RESENDS)` +
         (c.error ? `; before that: ${c.error}` : ""),
     }));
-  return { resend, lost };
+  return { waiting, resend, lost };
 }
+
+/** When a finished job's storage is deleted: JOBS_RETENTION_HOURS after it ended (its last change). */
+export const retentionEnd = (job: JobRecord, retentionHours: number): number =>
+  job.updatedAt + retentionHours * 3_600_000;
+
+/** The tombstone of `job`, deleted at `now`. */
+export const tombstoneOf = (job: JobRecord, now: number, tombstoneDays: number): JobTombstone => ({
+  id: job.id,
+  state: job.state,
+  endedAt: job.updatedAt,
+  deletedAt: now,
+  forgetAt: now + tombstoneDays * 86_400_000,
+});
 
 /** The queue messages of these chunks: fan-out chunks carry their requests when they fit in a message. */
 export const messagesOf = (job: JobRecord, chunks: readonly ChunkRecord[]): JobMessage[] =>

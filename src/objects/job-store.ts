@@ -1,16 +1,17 @@
 /**
- * A Job object's storage, in one place: the SQLite schema (the job, its chunks, its results by request index) and
- * every read and write of it, reading rows as the records job-state.ts decides on. No decisions here: what to write
- * is decided by the object and job-state.ts. Callers group writes that belong together in `transaction`.
+ * A Job object's storage, in one place: the SQLite schema (the job, its chunks, its results by request index, and the
+ * tombstone a deleted job leaves) and every read and write of it, reading rows as the records job-state.ts decides
+ * on. No decisions here: what to write is decided by the object and job-state.ts. Callers group writes that belong
+ * together in `transaction`.
  */
-import type { CreateJobInput, JobResult, JobState } from "../jobs/types";
+import type { CreateJobInput, JobResult, JobState, JobTombstone } from "../jobs/types";
 import type { ChunkRecord, DeadChunks, JobPlan, JobRecord } from "./job-state";
 
 /** The columns of a job row, named as `JobRecord` names them. */
 const JOB = `id, type, body_hash AS bodyHash, state, total, spec, done, failed, attempts, error,
   created_at AS createdAt, updated_at AS updatedAt`;
 /** The columns of a chunk row that `ChunkRecord` carries. */
-const CHUNK = "idx, start, count, requests, state, error, resends";
+const CHUNK = "idx, start, count, requests, state, error, resends, sent, touched_at AS touchedAt";
 
 /** A record as the SQL API types a row. */
 type Row<T> = T & Record<string, SqlStorageValue>;
@@ -22,7 +23,11 @@ export class JobStore {
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
     this.#sql = storage.sql;
-    // Schema v1.
+    this.#createSchema();
+  }
+
+  #createSchema(): void {
+    // Schema v1; v2 adds the tombstone table.
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS job (
       singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
       id TEXT NOT NULL, type TEXT NOT NULL, body_hash TEXT NOT NULL, state TEXT NOT NULL,
@@ -36,6 +41,39 @@ export class JobStore {
       touched_at INTEGER NOT NULL DEFAULT 0, resends INTEGER NOT NULL DEFAULT 0)`);
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS results (
       idx INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, ok INTEGER NOT NULL, data TEXT NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS tombstone (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1), id TEXT NOT NULL, state TEXT NOT NULL,
+      ended_at INTEGER NOT NULL, deleted_at INTEGER NOT NULL, forget_at INTEGER NOT NULL)`);
+  }
+
+  // ---- retention
+
+  /** Delete everything the object stores (its alarm aside); the schema is created again, empty. */
+  async deleteAll(): Promise<void> {
+    await this.#storage.deleteAll();
+    this.#createSchema();
+  }
+
+  tombstone(): JobTombstone | null {
+    return (
+      this.#sql
+        .exec<Row<JobTombstone>>(
+          `SELECT id, state, ended_at AS endedAt, deleted_at AS deletedAt, forget_at AS forgetAt
+           FROM tombstone WHERE singleton = 1`,
+        )
+        .toArray()[0] ?? null
+    );
+  }
+
+  insertTombstone(t: JobTombstone): void {
+    this.#sql.exec(
+      "INSERT INTO tombstone (singleton, id, state, ended_at, deleted_at, forget_at) VALUES (1, ?, ?, ?, ?, ?)",
+      t.id,
+      t.state,
+      t.endedAt,
+      t.deletedAt,
+      t.forgetAt,
+    );
   }
 
   /** Run `fn`'s writes as one transaction. */

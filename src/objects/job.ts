@@ -5,10 +5,16 @@
  * This class is the RPC surface and the alarm; what they decide is decided in job-state.ts.
  *
  * Watchdog: each chunk records when it was last sent, delivered or recorded (`touched_at`). While chunks are
- * pending the object keeps one alarm at the job's stall deadline (its latest activity + JOBS_STALL_SECONDS). A job
- * that reaches it has lost its messages (the local in-memory broker restarted, a dead letter that could not be
- * marked): the alarm sends every pending chunk again, at most JOBS_STALL_RESENDS times each, then marks it dead, so
- * the job ends partial or failed instead of hanging.
+ * pending the object keeps one alarm at the job's stall deadline (its latest activity + JOBS_STALL_SECONDS). Quiet
+ * is not loss: a chunk may be waiting behind other jobs' messages. So at the deadline the alarm asks the queue for
+ * its backlog (`metrics()`), and a chunk whose message the queue may still hold (it holds messages sent no later
+ * than the chunk's last activity) is left alone and looked at again a stall period later. Only a message the queue
+ * has moved past is lost (the local in-memory broker restarted, a dead letter that could not be marked): it is sent
+ * again, at most JOBS_STALL_RESENDS times, then the chunk is dead, so the job ends partial or failed, not hanging.
+ *
+ * Retention: once the job has ended, the same alarm waits JOBS_RETENTION_HOURS, then deletes the object's storage
+ * (`deleteAll`) and leaves a tombstone, so the id answers 410 Gone (and its Idempotency-Key does not run the job
+ * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../http/log";
@@ -23,11 +29,13 @@ import type {
   DispatchOutcome,
   JobResult,
   JobStatus,
+  JobTombstone,
   ResultsPage,
   RetryOutcome,
 } from "../jobs/types";
 import { settings } from "../settings";
 import {
+  type Backlog,
   type ChunkRecord,
   claimOf,
   endOf,
@@ -39,8 +47,10 @@ import {
   planJob,
   progressOf,
   resultsOf,
+  retentionEnd,
   stallDeadline,
   statusOf,
+  tombstoneOf,
   watchdogPlan,
 } from "./job-state";
 import { JobStore } from "./job-store";
@@ -63,6 +73,8 @@ export class Job extends DurableObject<Env> {
    * so chunks never sent are sent by it after JOBS_STALL_SECONDS).
    */
   async create(input: CreateJobInput): Promise<CreateOutcome> {
+    const tombstone = this.#store.tombstone();
+    if (tombstone) return { outcome: "gone", tombstone };
     const existing = this.#store.job();
     if (existing) {
       return {
@@ -89,6 +101,11 @@ export class Job extends DurableObject<Env> {
     const outcome = await this.#send(job, chunks);
     for (const c of chunks.slice(outcome.sent)) this.#store.markUnsent(c.idx);
     return outcome;
+  }
+
+  /** What is left of this id's job if it was deleted after its retention (410 Gone), else null. */
+  gone(): JobTombstone | null {
+    return this.#store.tombstone();
   }
 
   /** The job's status, or null when no job has this id. */
@@ -190,23 +207,35 @@ export class Job extends DurableObject<Env> {
 
   /**
    * The watchdog. At the stall deadline (no chunk of the job sent, delivered or recorded for JOBS_STALL_SECONDS),
-   * every pending chunk is taken as lost: sent again (counted in `resends`) or, after JOBS_STALL_RESENDS re-sends,
-   * marked dead so the job ends. Fired early (activity moved the deadline), again, or for a finished job, it
-   * changes nothing but the next alarm. A failed send is logged, not thrown: it counts as a lost message.
+   * each pending chunk whose message the queue may still hold waits (looked at again a stall period later); the
+   * others are lost: sent again (counted in `resends`) or, after JOBS_STALL_RESENDS re-sends, marked dead so the
+   * job ends. Fired early (activity moved the deadline), again, or for a finished job, it changes nothing but the
+   * next alarm. A failed send is logged, not thrown: it counts as a lost message.
    */
   override async alarm(): Promise<void> {
-    const job = this.#store.job();
-    if (!job || isTerminal(job.state)) return;
     const s = settings(this.env);
     const now = Date.now();
+    const tombstone = this.#store.tombstone();
+    if (tombstone) {
+      await this.#forget(tombstone, now);
+      return;
+    }
+    const job = this.#store.job();
+    if (!job) return;
+    if (isTerminal(job.state)) {
+      await this.#expire(job, now);
+      return;
+    }
     if (!isStalled(stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS), now)) {
       await this.#arm();
       return;
     }
-    const { resend, lost } = watchdogPlan(this.#store.pending(), {
-      seconds: s.JOBS_STALL_SECONDS,
-      resends: s.JOBS_STALL_RESENDS,
-    });
+    const backlog = await this.#backlog(job.id);
+    const { waiting, resend, lost } = watchdogPlan(
+      this.#store.pending(),
+      { seconds: s.JOBS_STALL_SECONDS, resends: s.JOBS_STALL_RESENDS },
+      backlog,
+    );
     this.#store.transaction(() => {
       for (const c of resend) this.#store.markResent(c.idx, now);
       for (const c of lost) this.#store.markLost(c.idx, c.error);
@@ -215,6 +244,13 @@ export class Job extends DurableObject<Env> {
         this.#finish();
       }
     });
+    if (waiting.length > 0) {
+      log("info", "job chunks quiet but still in the queue's backlog", {
+        jobId: job.id,
+        chunks: waiting.map((c) => c.idx),
+        backlog,
+      });
+    }
     if (resend.length > 0) {
       const outcome = await this.#send(job, resend);
       log(outcome.error ? "error" : "warn", "job chunks re-sent after a stall", {
@@ -232,7 +268,8 @@ export class Job extends DurableObject<Env> {
       });
     }
     this.#progress(this.#isTerminal());
-    await this.#arm();
+    // Chunks still in the backlog are looked at again a stall period from now, not at once.
+    await this.#arm(waiting.length > 0 ? now + s.JOBS_STALL_SECONDS * 1_000 : 0);
   }
 
   /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */
@@ -257,13 +294,60 @@ export class Job extends DurableObject<Env> {
     return { sent };
   }
 
-  /** Keep the one alarm at the stall deadline while the job runs; a finished or canceled job has none. */
-  async #arm(): Promise<void> {
-    const deadline = this.#isTerminal()
-      ? null
-      : stallDeadline(this.#store.activity(), settings(this.env).JOBS_STALL_SECONDS);
+  /**
+   * Keep the one alarm at the stall deadline (not before `notBefore`) while the job runs, and at the end of its
+   * retention once it has ended.
+   */
+  async #arm(notBefore = 0): Promise<void> {
+    const s = settings(this.env);
+    const job = this.#store.job();
+    const deadline =
+      job && isTerminal(job.state)
+        ? retentionEnd(job, s.JOBS_RETENTION_HOURS)
+        : stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS);
     if (deadline === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(deadline);
+    else await this.ctx.storage.setAlarm(Math.max(deadline, notBefore));
+  }
+
+  /** A finished job whose retention is over: delete its storage, leaving a tombstone with its own alarm. */
+  async #expire(job: JobRecord, now: number): Promise<void> {
+    const s = settings(this.env);
+    if (now < retentionEnd(job, s.JOBS_RETENTION_HOURS)) {
+      await this.#arm();
+      return;
+    }
+    const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
+    await this.#store.deleteAll();
+    this.#store.insertTombstone(tombstone);
+    await this.ctx.storage.setAlarm(tombstone.forgetAt);
+    log("info", "job deleted after its retention", { jobId: job.id, state: job.state, endedAt: job.updatedAt });
+  }
+
+  /** The tombstone's own retention: once over, the object holds nothing (and has no alarm). */
+  async #forget(tombstone: JobTombstone, now: number): Promise<void> {
+    if (now < tombstone.forgetAt) {
+      await this.ctx.storage.setAlarm(tombstone.forgetAt);
+      return;
+    }
+    await this.#store.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  /** The queue's backlog, or null when its metrics cannot be read (then every sent chunk may still arrive). */
+  async #backlog(jobId: string): Promise<Backlog | null> {
+    try {
+      const m = await this.env.JOBS_QUEUE.metrics();
+      // Typed as a Date; the local broker answers milliseconds (0 when empty).
+      const oldest = m.oldestMessageTimestamp as Date | number | undefined;
+      const oldestAt = oldest === undefined ? null : typeof oldest === "number" ? oldest : oldest.getTime();
+      return { count: m.backlogCount, oldestAt: oldestAt || null };
+    } catch (err) {
+      log("warn", "the queue's backlog is unknown: the job watchdog re-sends nothing sent", {
+        jobId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return null;
+    }
   }
 
   #isTerminal(): boolean {

@@ -6,25 +6,29 @@
  * a commit to every rate-limited request). The object is single-threaded, so decisions stay exact while it lives;
  * if it crashes before a write lands, the key gets back at most the requests of that instant. That is the right
  * trade for a limiter, and the wrong one for a lock, which waits for its writes.
+ *
+ * Retention: once the arrival time has passed, the key's bucket is full again, exactly the state of a key with
+ * nothing stored. So the object keeps an alarm no later than its arrival time, and the alarm that finds the key idle
+ * deletes its storage (one that finds it still spending moves on to the new arrival time): a key never seen again
+ * leaves nothing behind.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type GcraLimits, gcra, gcraBatch } from "../async";
 import type { Limiter, RateLimitDecision, RateLimitLease } from "../http/rate-limit";
+import { EarliestAlarm } from "./alarm";
 
 const TAT = "tat";
 
 /** The `Limiter` the rateLimit middleware asks, one object per key. */
 export class RateLimiter extends DurableObject<Env> implements Limiter {
   #tat: number | undefined;
+  /** Set once per idle period: an alarm due before the arrival time finds the key busy and moves on to it. */
+  readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   /** Take `cost` units if the limit allows it now. */
   async limit(limits: GcraLimits): Promise<RateLimitDecision> {
-    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
-    const { tat, ...decision } = gcra(this.#tat, Date.now(), limits);
-    if (decision.allowed) {
-      this.#tat = tat;
-      await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
-    }
+    const { tat, ...decision } = gcra(await this.#load(), Date.now(), limits);
+    if (decision.allowed) await this.#save(tat);
     return decision;
   }
 
@@ -33,12 +37,32 @@ export class RateLimiter extends DurableObject<Env> implements Limiter {
    * `floor(available / divisor)` of them, at most `max`, at least 1 while any is available. They count as spent now.
    */
   async lease(limits: Omit<GcraLimits, "cost">, max: number, divisor: number): Promise<RateLimitLease> {
-    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
-    const { tat, ...decision } = gcraBatch(this.#tat, Date.now(), limits, max, divisor);
-    if (decision.granted > 0) {
-      this.#tat = tat;
-      await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
-    }
+    const { tat, ...decision } = gcraBatch(await this.#load(), Date.now(), limits, max, divisor);
+    if (decision.granted > 0) await this.#save(tat);
     return decision;
+  }
+
+  /** At the arrival time: an idle key's storage is deleted; a key still spending is looked at again later. */
+  override async alarm(): Promise<void> {
+    this.#alarm.fired();
+    const tat = await this.#load();
+    if (tat > Date.now()) {
+      await this.#alarm.armBy(tat);
+      return;
+    }
+    await this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+    this.#tat = undefined;
+  }
+
+  async #load(): Promise<number> {
+    this.#tat ??= (await this.ctx.storage.get<number>(TAT)) ?? 0;
+    return this.#tat;
+  }
+
+  async #save(tat: number): Promise<void> {
+    this.#tat = tat;
+    await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
+    await this.#alarm.armBy(tat);
   }
 }

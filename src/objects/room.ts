@@ -4,8 +4,9 @@
  * decisions in `room-state.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
  * without an `await` in between, so every member gets every message in seq order.
  *
- * Reached by the Worker only: `fetch` (the WebSocket upgrade, with a user the Worker took from a verified ticket)
- * and RPC `publish` / `info`.
+ * Reached by the Worker only: `fetch` (the WebSocket upgrade, with the user, id and expiry the Worker took from a
+ * verified ticket) and RPC `publish` / `info`. Each ticket opens one socket: its id is remembered in SQLite until the
+ * ticket expires. Every frame a client sends counts against its rate, whatever it is.
  */
 import { DurableObject } from "cloudflare:workers";
 import { overLimit, problem } from "../http/problem";
@@ -22,8 +23,10 @@ import {
 import { type Settings, settings } from "../settings";
 import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-state";
 
-/** Header the Worker sets on the upgrade request it forwards: the user named by the verified ticket. */
+/** Headers the Worker sets on the upgrade request it forwards: the user, id and expiry of the verified ticket. */
 export const ROOM_USER_HEADER = "x-edgeloop-room-user";
+export const ROOM_TICKET_ID_HEADER = "x-edgeloop-room-ticket-id";
+export const ROOM_TICKET_EXP_HEADER = "x-edgeloop-room-ticket-exp";
 
 /** What each socket carries through hibernation (serializeAttachment), under the project's own key. */
 interface Connection {
@@ -102,6 +105,8 @@ export class Room extends DurableObject<Env> {
         seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender TEXT NOT NULL, data TEXT NOT NULL, ts INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS used_tickets_exp ON used_tickets (exp);
     `);
     this.log = new RoomLog(new SqlHistory(ctx.storage.sql), this.settings.ROOM_HISTORY);
     // Pings are answered by the runtime without waking the object.
@@ -111,25 +116,28 @@ export class Room extends DurableObject<Env> {
   /** The WebSocket upgrade, forwarded by the Worker after it checked the ticket and the Origin. */
   override async fetch(request: Request): Promise<Response> {
     const user = request.headers.get(ROOM_USER_HEADER);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !user) {
+    const ticketId = request.headers.get(ROOM_TICKET_ID_HEADER);
+    const ticketExp = Number(request.headers.get(ROOM_TICKET_EXP_HEADER));
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !user || !ticketId || !ticketExp) {
       return problem(400, "Not an upgrade.").getResponse();
     }
-    const open = this.openConnections();
-    const max = this.settings.ROOM_MAX_CONNECTIONS;
-    if (open.length >= max) {
-      const detail = `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`;
-      const full = overLimit("ROOM_MAX_CONNECTIONS", max, detail, {
-        status: 429,
-        type: "room-full",
-        headers: { "retry-after": "5" },
-      });
-      return full.getResponse();
+    const now = Date.now();
+    this.ctx.storage.sql.exec("DELETE FROM used_tickets WHERE exp <= ?", now);
+    if (this.ctx.storage.sql.exec("SELECT 1 FROM used_tickets WHERE jti = ?", ticketId).toArray().length > 0) {
+      const detail =
+        "This ticket has been used: a ticket opens one socket. Ask POST /v1/rooms/{room}/tickets for another.";
+      return problem(401, detail, { type: "ticket-used" }).getResponse();
     }
+    const open = this.openConnections();
+    const refused = this.overCapacity(open, user);
+    if (refused) return refused;
+    // Spent only now that it opens a socket: a ticket refused for a full room may be tried again.
+    this.ctx.storage.sql.exec("INSERT INTO used_tickets (jti, exp) VALUES (?, ?)", ticketId, ticketExp);
     const sinceParam = new URL(request.url).searchParams.get("since");
     const since = sinceParam === null ? undefined : Number(sinceParam);
 
     const { 0: client, 1: server } = new WebSocketPair();
-    const connection: Connection = { user, id: crypto.randomUUID(), joinedAt: Date.now() };
+    const connection: Connection = { user, id: crypto.randomUUID(), joinedAt: now };
     this.ctx.acceptWebSocket(server, [`user:${user.slice(0, 200)}`]);
     server.serializeAttachment({ [KEY]: connection } satisfies Attachment);
 
@@ -177,17 +185,8 @@ export class Room extends DurableObject<Env> {
   override webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
     const connection = connectionOf(ws);
     if (!connection || connection.left) return;
-    const parsed = parseClientFrame(raw, this.settings.ROOM_MAX_MESSAGE_BYTES);
-    if (!parsed.ok) {
-      if ("close" in parsed) this.closeAndLeave(ws, connection, parsed.close.code, parsed.close.reason);
-      else send(ws, parsed.error);
-      return;
-    }
-    const frame = parsed.frame;
-    if (frame.type === "ping") {
-      send(ws, { type: "pong" });
-      return;
-    }
+    // Every frame counts, before anything else: a malformed frame or a ping variant wakes the room as a message does.
+    // (The exact PING_FRAME never gets here: the runtime answers it without waking the room.)
     const verdict = this.rateOf(connection).hit(Date.now());
     if (verdict === "limited") {
       send(ws, {
@@ -199,6 +198,17 @@ export class Room extends DurableObject<Env> {
     }
     if (verdict === "close") {
       this.closeAndLeave(ws, connection, CLOSE.policy, "rate limit exceeded (ROOM_RATE_MESSAGES)");
+      return;
+    }
+    const parsed = parseClientFrame(raw, this.settings.ROOM_MAX_MESSAGE_BYTES);
+    if (!parsed.ok) {
+      if ("close" in parsed) this.closeAndLeave(ws, connection, parsed.close.code, parsed.close.reason);
+      else send(ws, parsed.error);
+      return;
+    }
+    const frame = parsed.frame;
+    if (frame.type === "ping") {
+      send(ws, { type: "pong" });
       return;
     }
     const id = frame.id ?? crypto.randomUUID();
@@ -221,6 +231,29 @@ export class Room extends DurableObject<Env> {
   override webSocketError(ws: WebSocket): void {
     const connection = connectionOf(ws);
     if (connection) this.closeAndLeave(ws, connection, 1011, "connection error");
+  }
+
+  /** The refusal of a socket for `user` when the room, or the user's share of it, is full; else null. */
+  private overCapacity(open: { connection: Connection }[], user: string): Response | null {
+    const max = this.settings.ROOM_MAX_CONNECTIONS;
+    if (open.length >= max) {
+      const detail = `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`;
+      return overLimit("ROOM_MAX_CONNECTIONS", max, detail, {
+        status: 429,
+        type: "room-full",
+        headers: { "retry-after": "5" },
+      }).getResponse();
+    }
+    const perUser = this.settings.ROOM_MAX_SOCKETS_PER_USER;
+    if (open.filter((c) => c.connection.user === user).length >= perUser) {
+      const detail = `${user} already holds ROOM_MAX_SOCKETS_PER_USER (${perUser}) sockets in this room: close one first.`;
+      return overLimit("ROOM_MAX_SOCKETS_PER_USER", perUser, detail, {
+        status: 429,
+        type: "too-many-sockets",
+        headers: { "retry-after": "5" },
+      }).getResponse();
+    }
+    return null;
   }
 
   private rateOf(connection: Connection): RateWindow {

@@ -5,9 +5,13 @@
  * Strict FIFO: a waiter that does not fit yet blocks the ones behind it, so large requests are not starved by small
  * ones. The limit belongs to the semaphore: a call with another limit is refused while permits are out or callers
  * wait, and takes effect once the semaphore is idle.
+ *
+ * Retention: an idle semaphore (no lease, nobody waiting) keeps its limit and the leases released in the last hour
+ * (so a retried release is harmless), then its alarm deletes its storage: a name never used again leaves nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import { WaitQueue } from "../async";
+import { log } from "../http/log";
 import { settings } from "../settings";
 import { EarliestAlarm } from "./alarm";
 import {
@@ -65,13 +69,24 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
 
 export class Semaphore extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>();
+  /** A waiter that gives up may have been blocking smaller ones behind it (strict FIFO): hand over again. */
+  readonly #waiters = new WaitQueue<LeaseRequest, SemaphoreAcquireResult>({
+    afterTimeout: () => {
+      this.#handOver(Date.now()).catch((err: unknown) =>
+        log("error", "semaphore hand-over after a waiter timed out failed", { error: String(err) }),
+      );
+    },
+  });
   /** The expiry alarm: one left over after the last release finds nothing to do. */
   readonly #alarm = new EarliestAlarm(this.ctx.storage);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#createSchema();
+  }
+
+  #createSchema(): void {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS lease (
       lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL,
       granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, waiter_id TEXT)`);
@@ -169,9 +184,17 @@ export class Semaphore extends DurableObject<Env> {
     return { inUse: inUse(leases, now), limit: this.#limit(), leases: leases.length, waiters: this.#waiters.size };
   }
 
+  /** Lease expiry; and once idle and past the released leases' hour, the deletion of the object's storage. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
-    await this.#settle(Date.now());
+    const now = Date.now();
+    const leases = await this.#settle(now);
+    if (leases.length === 0 && this.#waiters.size === 0 && this.#idleUntil() <= now) {
+      await this.ctx.storage.deleteAll();
+      await this.ctx.storage.deleteAlarm();
+      this.#createSchema();
+      return;
+    }
     await this.#arm();
   }
 
@@ -214,10 +237,17 @@ export class Semaphore extends DurableObject<Env> {
     return lease;
   }
 
-  /** Make sure the expiry alarm fires no later than the soonest lease end. */
+  /** Make sure the alarm fires no later than the soonest lease end, or, once idle, than the end of `#idleUntil`. */
   async #arm(): Promise<void> {
     const soonest = nextExpiry(this.#leases());
     if (soonest !== null) await this.#alarm.armBy(soonest);
+    else if (this.#waiters.size === 0) await this.#alarm.armBy(this.#idleUntil());
+  }
+
+  /** When an idle semaphore may forget everything: once no released lease needs remembering (0: now). */
+  #idleUntil(): number {
+    const last = this.#sql.exec<{ at: number | null }>("SELECT MAX(released_at) AS at FROM released").one().at;
+    return last === null ? 0 : last + RELEASED_MEMORY_MS;
   }
 
   #limit(): number | null {

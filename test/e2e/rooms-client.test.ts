@@ -11,14 +11,28 @@ import { useWorker } from "./support/worker.ts";
 const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret" });
 
 function member(room: string, user: string) {
-  const client = new RoomClient({ baseUrl: worker.url, room, user, token: worker.token, WebSocket: WS });
+  const tickets: string[] = [];
+  // Counts the tickets the client asks for: one per connection, as each opens one socket only.
+  const countingFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (String(input).endsWith("/tickets")) tickets.push(((await res.clone().json()) as { ticket: string }).ticket);
+    return res;
+  };
+  const client = new RoomClient({
+    baseUrl: worker.url,
+    room,
+    user,
+    token: worker.token,
+    WebSocket: WS,
+    fetch: countingFetch,
+  });
   const messages: RoomMessage[] = [];
   const presence: PresenceFrame[] = [];
   const welcomes: WelcomeFrame[] = [];
   client.on("message", (m) => messages.push(m));
   client.on("presence", (p) => presence.push(p));
   client.on("welcome", (w) => welcomes.push(w));
-  return { client, messages, presence, welcomes: () => welcomes.length, welcomeFrames: welcomes };
+  return { client, messages, presence, tickets, welcomes: () => welcomes.length, welcomeFrames: welcomes };
 }
 
 async function publish(room: string, data: unknown): Promise<number> {
@@ -72,6 +86,9 @@ describe("RoomClient", () => {
       expect(ada.client.lastSeq).toBe(3);
       // The second connection asked for what came after seq 1 only.
       expect(ada.welcomeFrames[1]?.history.map((m) => m.seq)).toEqual([2, 3]);
+      // Each connection with a ticket of its own (tickets are single-use).
+      expect(ada.tickets).toHaveLength(2);
+      expect(new Set(ada.tickets).size).toBe(2);
     } finally {
       ada.client.close();
     }

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget.ts";
 import { settingsSchema } from "../../src/settings.ts";
 
 const wrangler = parse(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"));
@@ -24,5 +25,15 @@ describe("wrangler.toml [vars] and src/settings.ts", () => {
     expect(name in vars, `${name} is missing from wrangler.toml [vars]`).toBe(true);
     const fromToml = settings[name as keyof typeof settings].parse(vars[name]);
     expect(fromToml).toEqual(defaults[name]);
+  });
+});
+
+describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
+  it("agree on max_batch_size, from which a chunk's deadline is derived", () => {
+    const consumers = ((wrangler.queues as { consumers?: unknown[] } | undefined)?.consumers ?? []) as {
+      queue: string;
+      max_batch_size?: number;
+    }[];
+    expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_batch_size).toBe(JOBS_MAX_BATCH_SIZE);
   });
 });

@@ -90,6 +90,12 @@ export async function hits(pathAndQuery: string): Promise<number> {
   return (await res.json<{ hits: number }>()).hits;
 }
 
+/** Let the requests held by `?gate=name` (and any later ones) be answered. */
+export async function openGate(name: string): Promise<void> {
+  const res = await fetch(`${UP}/__open?gate=${encodeURIComponent(name)}`, { method: "POST" });
+  await res.body?.cancel();
+}
+
 export async function received(p: string): Promise<{ headers: Record<string, string>; body: string }[]> {
   const res = await fetch(`${UP}/__received?path=${encodeURIComponent(p)}`);
   return res.json();

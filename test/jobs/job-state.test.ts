@@ -30,6 +30,8 @@ const chunk = (over: Partial<ChunkRecord> = {}): ChunkRecord => ({
   state: "pending",
   error: null,
   resends: 0,
+  sent: 1,
+  touchedAt: 1_000_000,
   ...over,
 });
 
@@ -167,21 +169,42 @@ describe("the watchdog's decisions", () => {
     expect(state.isStalled(null, 1e15)).toBe(false);
   });
 
-  it("re-sends chunks with re-sends left and gives up on the others with the reason", () => {
+  it("re-sends lost chunks with re-sends left and gives up on the others with the reason", () => {
     const fresh = chunk({ idx: 0, resends: 0 });
     const tried = chunk({ idx: 1, resends: 2, error: "HTTP 503" });
     const spent = chunk({ idx: 2, resends: 3 });
-    const plan = state.watchdogPlan([fresh, tried, spent], { seconds: 60, resends: 3 });
+    const empty = { count: 0, oldestAt: null };
+    const plan = state.watchdogPlan([fresh, tried, spent], { seconds: 60, resends: 3 }, empty);
+    expect(plan.waiting).toEqual([]);
     expect(plan.resend.map((c) => c.idx)).toEqual([0, 1]);
     expect(plan.lost).toEqual([
       {
         idx: 2,
         error:
-          "chunk 2: its queue message was lost (nothing heard of it for JOBS_STALL_SECONDS = 60 s after 3 re-send(s), JOBS_STALL_RESENDS)",
+          "chunk 2: its queue message was lost (nothing heard of it for JOBS_STALL_SECONDS = 60 s, and the queue " +
+          "holds nothing sent that early, after 3 re-send(s), JOBS_STALL_RESENDS)",
       },
     ]);
-    const withCause = state.watchdogPlan([tried], { seconds: 60, resends: 2 }).lost[0];
+    const withCause = state.watchdogPlan([tried], { seconds: 60, resends: 2 }, empty).lost[0];
     expect(withCause?.error).toMatch(/after 2 re-send\(s\), JOBS_STALL_RESENDS\); before that: HTTP 503$/);
+  });
+
+  it("leaves a quiet chunk alone while the queue still holds messages sent as early as its last activity", () => {
+    const sent = chunk({ idx: 0, touchedAt: 1_000_000, resends: 3 });
+    const stall = { seconds: 60, resends: 3 };
+    // The queue's oldest unacknowledged message is older than the chunk's last activity: it may be the chunk's own.
+    const behind = { count: 500, oldestAt: 990_000 };
+    expect(state.watchdogPlan([sent], stall, behind)).toEqual({ waiting: [sent], resend: [], lost: [] });
+    // Stamped a little later than the chunk's activity (its send was still under way; another clock): still maybe.
+    expect(state.mayStillArrive(sent, { count: 1, oldestAt: 1_000_000 + state.BACKLOG_SLACK_MS })).toBe(true);
+    // The queue has moved past it, or holds nothing: lost.
+    expect(state.mayStillArrive(sent, { count: 1, oldestAt: 1_000_001 + state.BACKLOG_SLACK_MS })).toBe(false);
+    expect(state.mayStillArrive(sent, { count: 0, oldestAt: null })).toBe(false);
+    expect(state.watchdogPlan([sent], stall, { count: 0, oldestAt: null }).lost.map((c) => c.idx)).toEqual([0]);
+    // An unknown backlog may hold it; a chunk never sent is in nobody's hands.
+    expect(state.mayStillArrive(sent, null)).toBe(true);
+    expect(state.mayStillArrive(chunk({ sent: 0 }), null)).toBe(false);
+    expect(state.mayStillArrive(chunk({ sent: 0 }), behind)).toBe(false);
   });
 
   it("sends fan-out chunks with their requests and webhook chunks bare", () => {

@@ -4,6 +4,8 @@
  *   ?status=404        answer with this status
  *   ?failFirst=1       answer 503 to the first request for this exact URL, 200 afterwards
  *   ?latency=10        wait this many ms
+ *   ?gate=NAME         hold the answer until the test opens the gate: `POST /__open?gate=NAME` (then and from then
+ *                      on, requests with that gate are answered at once)
  *
  * It counts requests per URL and records POSTed deliveries (headers and body), which a test reads back with
  * `GET /__hits?url=<path+query>` and `GET /__received?path=<path>`.
@@ -29,12 +31,32 @@ function readBody(req: IncomingMessage): Promise<string> {
 export async function startJobsUpstream(): Promise<JobsUpstream> {
   const hits = new Map<string, number>();
   const received = new Map<string, { headers: Record<string, string>; body: string }[]>();
+  /** Gates by name: a promise that resolves when the test opens it. */
+  const gates = new Map<string, { opened: Promise<void>; open: () => void }>();
+  const gate = (name: string) => {
+    let g = gates.get(name);
+    if (!g) {
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      g = { opened, open };
+      gates.set(name, g);
+    }
+    return g;
+  };
   const server: Server = createServer(async (req, res) => {
     const target = req.url ?? "/";
     const url = new URL(target, "http://x");
     if (url.pathname === "/__hits") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ hits: hits.get(url.searchParams.get("url") ?? "") ?? 0 }));
+      return;
+    }
+    if (url.pathname === "/__open") {
+      gate(url.searchParams.get("gate") ?? "").open();
+      res.writeHead(204);
+      res.end();
       return;
     }
     if (url.pathname === "/__received") {
@@ -51,6 +73,8 @@ export async function startJobsUpstream(): Promise<JobsUpstream> {
       received.set(url.pathname, list);
     }
     const q = url.searchParams;
+    const held = q.get("gate");
+    if (held !== null) await gate(held).opened;
     let status = Number(q.get("status") ?? 200);
     if (q.get("failFirst") && n === 1) status = 503;
     setTimeout(
