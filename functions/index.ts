@@ -43,7 +43,8 @@ app.use(
     bearerAuth((env) => env.API_TOKEN),
   ),
 );
-app.use("/v1/*", apiRateLimit());
+// The rooms upgrade is limited inside its route, by the ticket it verified.
+app.use("/v1/*", except("/v1/rooms/:room/ws", apiRateLimit()));
 app.use("/v1/*", maxBody());
 
 app.route("/v1/rooms", rooms);

@@ -7,8 +7,9 @@
  *   GET  /v1/rooms/:room           (bearer) members and last seq
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { type AppEnv, createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
+import { roomJoinRateLimit } from "../src/http/rate-limit";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
@@ -81,7 +82,7 @@ const ticketRoute = createRoute({
 const wsRoute = createRoute({
   ...route("get", "/{room}/ws", "Join a room (WebSocket upgrade with a ticket)"),
   description:
-    "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS.",
+    "Refused before the upgrade: 401 for a missing, forged or expired ticket; 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS, or when the ticket's user joined this room more than API_RATE_LIMIT times per API_RATE_PERIOD_MS.",
   security: [],
   request: {
     params: RoomParams,
@@ -96,7 +97,7 @@ const wsRoute = createRoute({
     401: problemDoc("Missing, forged or expired ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
     426: problemDoc("Not a WebSocket upgrade"),
-    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS)"),
+    429: problemDoc("The room is full (ROOM_MAX_CONNECTIONS), or the ticket's user is over API_RATE_LIMIT"),
     503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
 });
@@ -146,6 +147,8 @@ function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): 
   });
 }
 
+const joinLimit = roomJoinRateLimit<AppEnv>();
+
 const REFUSALS = {
   invalid: [401, "The ticket is not valid (malformed or not signed by this service)."],
   expired: [401, "The ticket has expired: ask POST /v1/rooms/{room}/tickets for a new one."],
@@ -188,6 +191,7 @@ export const rooms = createApp()
       const [status, detail] = REFUSALS[check.reason];
       throw problem(status, detail, { type: `ticket-${check.reason}` });
     }
+    await joinLimit(c, room, check.claims.user);
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_USER_HEADER, check.claims.user);
     const target = new URL("https://room/ws");
