@@ -8,6 +8,7 @@ import pkg from "../package.json" with { type: "json" };
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
+import { failedAuthLimit } from "../src/http/auth-failures";
 import { maxBody } from "../src/http/body-limit";
 import { notFound, onError } from "../src/http/problem";
 import { apiRateLimit } from "../src/http/rate-limit";
@@ -40,7 +41,7 @@ app.use(
   // Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket instead.
   except(
     "/v1/rooms/:room/ws",
-    bearerAuth((env) => env.API_TOKEN),
+    bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
   ),
 );
 // The rooms upgrade is limited inside its route, by the ticket it verified.

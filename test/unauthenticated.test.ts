@@ -6,6 +6,7 @@ import { createExecutionContext, listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../functions/index";
+import { clientAddress } from "../src/http/client-address";
 import { BASE, ticketFor } from "./helpers/room-socket";
 
 const limiterCount = async () => (await listDurableObjectIds(env.RATE_LIMITER)).length;
@@ -74,5 +75,88 @@ describe("the rooms upgrade without a bearer token", () => {
     expect(refused.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
     expect(await refused.json()).toMatchObject({ type: "urn:edgeloop:problem:rate-limited", limit: "API_RATE_LIMIT" });
     expect((await join("bob")).status).toBe(101);
+  });
+});
+
+// --- Failed authentication ------------------------------------------------------------------------------------------
+
+/** A fresh /64 of the IPv6 documentation range: its addresses count as one client. */
+const fresh64 = () => {
+  const [a, b] = crypto.getRandomValues(new Uint16Array(2));
+  return `2001:db8:${a?.toString(16)}:${b?.toString(16)}`;
+};
+
+/** The test bindings turn AUTH_FAIL_LIMIT off (the sweep sends hundreds of wrong tokens); these tests turn it on. */
+const throttled = withVars({ AUTH_FAIL_LIMIT: "3", AUTH_FAIL_PERIOD_MS: "600000" });
+
+const callFrom = (address: string | undefined, token: string) =>
+  throttled(
+    new Request(`${BASE}/v1/counters/auth-probe`, {
+      headers: { authorization: `Bearer ${token}`, ...(address ? { "cf-connecting-ip": address } : {}) },
+    }),
+  );
+
+describe("failed authentication", () => {
+  it("answers 429 with Retry-After naming AUTH_FAIL_LIMIT once one address failed AUTH_FAIL_LIMIT times; other addresses are untouched", async () => {
+    const net = fresh64();
+    // Three addresses of one /64, one spelled out in full: one client.
+    const statuses = [];
+    for (const address of [`${net}::1`, `${net}::2`, `${net}:0:0:0:3`]) {
+      statuses.push((await callFrom(address, "wrong-token")).status);
+    }
+    expect(statuses).toEqual([401, 401, 401]);
+    const over = await callFrom(`${net}::4`, "wrong-token");
+    expect(over.status).toBe(429);
+    expect(over.headers.get("content-type")).toBe("application/problem+json");
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await over.json()).toMatchObject({
+      type: "urn:edgeloop:problem:auth-throttled",
+      status: 429,
+      limit: "AUTH_FAIL_LIMIT",
+      max: 3,
+    });
+    // While it is over, the address's requests are refused before their token is looked at.
+    expect((await callFrom(`${net}::5`, "test-token")).status).toBe(429);
+    // Another client is not affected, and a valid token there carries the per-token limit's headers as before.
+    const other = fresh64();
+    expect((await callFrom(`${other}::1`, "wrong-token")).status).toBe(401);
+    const ok = await callFrom(`${other}::1`, "test-token");
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("ratelimit-limit")).toBe(String(100_000));
+  });
+
+  it("lets a valid token through from a shared address (none, as in local tests, or loopback) while failures from it get 429", async () => {
+    for (const address of [undefined, "127.0.0.1"]) {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await callFrom(address, "wrong-token")).status);
+      expect(statuses, String(address)).toEqual([401, 401, 401, 429]);
+      expect((await callFrom(address, "test-token")).status, String(address)).toBe(200);
+      expect((await callFrom(address, "wrong-token")).status, String(address)).toBe(429);
+    }
+  });
+
+  it("makes no object call when a token is accepted: successes from many addresses create no object", async () => {
+    expect((await callFrom(`${fresh64()}::1`, "test-token")).status).toBe(200);
+    const before = await limiterCount();
+    for (let i = 0; i < 20; i++) expect((await callFrom(`${fresh64()}::1`, "test-token")).status).toBe(200);
+    expect(await limiterCount()).toBe(before);
+  });
+});
+
+describe("clientAddress", () => {
+  it.each([
+    [undefined, "unknown", true],
+    ["203.0.113.9", "ip:203.0.113.9", false],
+    ["127.0.0.1", "ip:127.0.0.1", true],
+    ["127.9.9.9", "ip:127.9.9.9", true],
+    ["::ffff:203.0.113.9", "ip:203.0.113.9", false],
+    ["::1", "ip:::1", true],
+    ["2001:db8:a:b:1:2:3:4", "ip:2001:db8:a:b::/64", false],
+    ["2001:0DB8:000A:000B::99", "ip:2001:db8:a:b::/64", false],
+    ["not an address", "unknown", true],
+    ["0x7f.1", "unknown", true],
+  ])("takes CF-Connecting-IP %s as %s (shared: %s)", (header, key, shared) => {
+    const request = new Request(BASE, { headers: header ? { "cf-connecting-ip": header } : {} });
+    expect(clientAddress(request)).toEqual({ key, shared });
   });
 });

@@ -3,9 +3,11 @@
  *
  * Per request it hashes the presented token once (SHA-256) and compares digests in constant time; the expected
  * token's digest is computed once per isolate. The presented token's digest stays with the request
- * (`bearerDigest`), so the per-token rate limit keys by it without hashing again.
+ * (`bearerDigest`), so the per-token rate limit keys by it without hashing again. With a `FailedAuthLimit`, a missing or
+ * wrong token counts against its client address (auth-failures.ts); an accepted one costs nothing more.
  */
 import type { MiddlewareHandler } from "hono";
+import type { FailedAuthLimit } from "./auth-failures";
 import { problem } from "./problem";
 
 const encoder = new TextEncoder();
@@ -21,12 +23,16 @@ const verified = new WeakMap<Request, ArrayBuffer>();
 export const bearerDigest = (req: Request): ArrayBuffer | undefined => verified.get(req);
 
 /**
- * Require `Authorization: Bearer <token>` matching the token `expected` returns for the request.
+ * Require `Authorization: Bearer <token>` matching the token `expected` returns for the request; `failures` limits
+ * the failed attempts per client address.
  *
  * @example
- * app.use("/v1/*", bearerAuth((c) => c.env.API_TOKEN))
+ * app.use("/v1/*", bearerAuth((env) => env.API_TOKEN, failedAuthLimit()))
  */
-export const bearerAuth = (expected: (env: Env) => string | undefined): MiddlewareHandler<{ Bindings: Env }> => {
+export const bearerAuth = (
+  expected: (env: Env) => string | undefined,
+  failures?: FailedAuthLimit,
+): MiddlewareHandler<{ Bindings: Env }> => {
   // The expected token's digest, computed again only if the token changes (another env, as in tests).
   let known: { token: string; digest: Promise<ArrayBuffer> } | undefined;
   return async function bearerAuth(c, next) {
@@ -40,22 +46,20 @@ export const bearerAuth = (expected: (env: Env) => string | undefined): Middlewa
         },
       );
     }
+    failures?.before(c);
+    const refuse = async (detail: string, challenge: string) => {
+      const refusal = problem(401, detail, { type: "unauthorized", headers: { "www-authenticate": challenge } });
+      return failures ? failures.failed(c, refusal) : refusal;
+    };
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const challenge = { "www-authenticate": 'Bearer realm="edgeloop"' };
     if (!match?.[1]) {
-      throw problem(401, "Missing bearer token: send Authorization: Bearer <API_TOKEN>.", {
-        type: "unauthorized",
-        headers: challenge,
-      });
+      throw await refuse("Missing bearer token: send Authorization: Bearer <API_TOKEN>.", 'Bearer realm="edgeloop"');
     }
     if (known?.token !== token) known = { token, digest: digest(token) };
     const [presented, wanted] = await Promise.all([digest(match[1]), known.digest]);
     if (!crypto.subtle.timingSafeEqual(presented, wanted)) {
-      throw problem(401, "The bearer token is not valid.", {
-        type: "unauthorized",
-        headers: { "www-authenticate": 'Bearer realm="edgeloop", error="invalid_token"' },
-      });
+      throw await refuse("The bearer token is not valid.", 'Bearer realm="edgeloop", error="invalid_token"');
     }
     verified.set(c.req.raw, presented);
     await next();

@@ -81,4 +81,7 @@ export const problemDocs = {
   400: problemDoc("Malformed or invalid request"),
   401: problemDoc("Missing or wrong bearer token"),
   413: problemDoc("Request body too large"),
+  429: problemDoc(
+    "Rate limited, with Retry-After: over API_RATE_LIMIT for this token, or over AUTH_FAIL_LIMIT failed attempts from this address",
+  ),
 } as const;
