@@ -21,6 +21,10 @@ const BASE = "http://edgeloop.test";
 const TOKEN = "test-token";
 const AUTH = `Bearer ${TOKEN}`;
 const UPSTREAM = inject("upstream");
+/** Whose idempotency keys the sweep's jobs would be under: the SHA-256 of the token, in hex. */
+const SCOPE = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(TOKEN))), (b) =>
+  b.toString(16).padStart(2, "0"),
+).join("");
 const LIMITS = settings(env);
 
 // --- The OpenAPI document -------------------------------------------------------------------------------------------
@@ -734,7 +738,7 @@ const namespaces = Object.entries(env).filter(
 
 /** Names (in every namespace, raw and as a rate-limit key) and job ids that have an object. */
 async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): Promise<string[]> {
-  const jobIds = await Promise.all([...jobKeys].map((key) => jobIdFor(AUTH, key)));
+  const jobIds = await Promise.all([...jobKeys].map((key) => jobIdFor(SCOPE, key)));
   const found: string[] = [];
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
@@ -878,6 +882,16 @@ describe("the bad-input sweep over the OpenAPI document", () => {
     });
     expect(res.status).toBe(200);
     expect(await objectsFor([name], [])).toEqual([`COUNTER:${JSON.stringify(name)}`]);
+
+    const key = freshName();
+    const job = await exports.default.fetch(`${BASE}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: AUTH, "content-type": "application/json", "idempotency-key": key },
+      body: JSON.stringify({ type: "fanout", requests: [{ url: canary(`job-${key}`) }] }),
+    });
+    expect(job.status).toBe(202);
+    const { id } = await job.json<{ id: string }>();
+    expect(await objectsFor([], [key])).toEqual([`JOB:${JSON.stringify(id)}`]);
   });
 });
 

@@ -23,6 +23,19 @@ const verified = new WeakMap<Request, ArrayBuffer>();
 export const bearerDigest = (req: Request): ArrayBuffer | undefined => verified.get(req);
 
 /**
+ * The verified caller of a request behind `bearerAuth`, as the hex SHA-256 of its token: the same however the
+ * `Authorization` header was spelled (`bearer`, extra spaces). Scopes what a caller names (idempotency keys).
+ *
+ * @example
+ * const scope = callerScope(c.req.raw); // "5e88…" (64 hex characters)
+ */
+export function callerScope(req: Request): string {
+  const digest = verified.get(req);
+  if (!digest) throw new Error("callerScope needs a request bearerAuth accepted");
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
  * Require `Authorization: Bearer <token>` matching the token `expected` returns for the request; `failures` limits
  * the failed attempts per client address.
  *

@@ -14,7 +14,7 @@
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { GcraLimits } from "../async";
 import { settings } from "../settings";
-import { bearerDigest } from "./auth";
+import { callerScope } from "./auth";
 import { problem } from "./problem";
 
 type Setting<E extends HonoEnv> = number | ((c: Context<E>) => number);
@@ -233,11 +233,7 @@ const apiLimit = {
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
     ...apiLimit,
-    key: (c) => {
-      const verified = bearerDigest(c.req.raw);
-      if (!verified) throw new Error("apiRateLimit runs after bearerAuth: this request has no verified token");
-      return `api:${hex16(verified)}`;
-    },
+    key: (c) => `api:${callerScope(c.req.raw).slice(0, 32)}`,
   });
 
 /**

@@ -99,6 +99,31 @@ describe("POST /v1/jobs", () => {
     expect(status).toMatchObject({ total: 1, done: 1, state: "succeeded" });
   });
 
+  it("scopes the key by the verified token, not by how the Authorization header is spelled: one job", async () => {
+    const key = `spelling-${crypto.randomUUID()}`;
+    const body = JSON.stringify({ type: "fanout", requests: [{ url: `${UP}${path("spelling")}` }] });
+    const ids: string[] = [];
+    const replayed: (string | null)[] = [];
+    for (const authorization of [
+      "Bearer test-token",
+      "bearer test-token",
+      "Bearer  test-token",
+      "BEARER test-token ",
+    ]) {
+      const res = await exports.default.fetch(`${BASE}/v1/jobs`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json", "idempotency-key": key },
+        body,
+      });
+      expect(res.status, authorization).toBe(202);
+      ids.push((await res.json<Created>()).id);
+      replayed.push(res.headers.get("idempotent-replayed"));
+    }
+    expect(new Set(ids).size).toBe(1);
+    expect(replayed).toEqual([null, "true", "true", "true"]);
+    expect(await waitForEnd(ids[0] as string)).toMatchObject({ state: "succeeded", total: 1, done: 1 });
+  });
+
   it("creates one job when POSTs with one key arrive at the same time", async () => {
     const key = `race-${crypto.randomUUID()}`;
     const body = {
