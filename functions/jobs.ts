@@ -140,7 +140,7 @@ export const jobs = createApp()
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
     // The scope keeps one caller's keys apart from another's: the verified token's digest, however it was spelled.
-    const outcome = await createJob(c.env, { body, key, scope: callerScope(c.req.raw) });
+    const outcome = await createJob(c.env, { body, key, scope: callerScope(c) });
     if (outcome.outcome !== "queued") throw refused(outcome, key);
     const { status } = outcome;
     const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };

@@ -2,11 +2,12 @@
  * Bearer-token auth for /v1. Fails closed: with no token configured nothing under /v1 is served.
  *
  * Per request it hashes the presented token once (SHA-256) and compares digests in constant time; the expected
- * token's digest is computed once per isolate. The presented token's digest stays with the request
- * (`bearerDigest`), so the per-token rate limit keys by it without hashing again. With a `FailedAuthLimit`, a missing or
- * wrong token counts against its client address (auth-failures.ts); an accepted one costs nothing more.
+ * token's digest is computed once per isolate. The presented token's digest stays with the request (`callerScope`),
+ * so the per-token rate limit and the jobs' idempotency scope key by it without hashing again. With a
+ * `FailedAuthLimit`, a missing or wrong token counts against its client address (auth-failures.ts); an accepted one
+ * costs nothing more.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { FailedAuthLimit } from "./auth-failures";
 import { problem } from "./problem";
 
@@ -16,21 +17,23 @@ async function digest(value: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(value));
 }
 
-/** The SHA-256 of the bearer token of each request that passed `bearerAuth`. */
-const verified = new WeakMap<Request, ArrayBuffer>();
-
-/** The SHA-256 digest of this request's bearer token, if `bearerAuth` accepted it. */
-export const bearerDigest = (req: Request): ArrayBuffer | undefined => verified.get(req);
+/**
+ * The SHA-256 of the bearer token of each request that passed `bearerAuth`, by the request's hono Context (not its
+ * Request: the body limit swaps `c.req.raw` for a wrapper when a body has no content-length).
+ */
+const verified = new WeakMap<Context, ArrayBuffer>();
 
 /**
- * The verified caller of a request behind `bearerAuth`, as the hex SHA-256 of its token: the same however the
- * `Authorization` header was spelled (`bearer`, extra spaces). Scopes what a caller names (idempotency keys).
+ * The verified caller of a request behind `bearerAuth` (its Context), as the hex SHA-256 of its token: the same
+ * however the `Authorization` header was spelled (`bearer`, extra spaces). Keys the per-token rate limit and scopes
+ * what a caller names (idempotency keys).
  *
  * @example
- * const scope = callerScope(c.req.raw); // "5e88…" (64 hex characters)
+ * const scope = callerScope(c); // "5e88…" (64 hex characters)
  */
-export function callerScope(req: Request): string {
-  const digest = verified.get(req);
+// biome-ignore lint/suspicious/noExplicitAny: any app's Context: only its identity is used
+export function callerScope(c: Context<any>): string {
+  const digest = verified.get(c);
   if (!digest) throw new Error("callerScope needs a request bearerAuth accepted");
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -74,7 +77,7 @@ export const bearerAuth = (
     if (!crypto.subtle.timingSafeEqual(presented, wanted)) {
       throw await refuse("The bearer token is not valid.", 'Bearer realm="edgeloop", error="invalid_token"');
     }
-    verified.set(c.req.raw, presented);
+    verified.set(c, presented);
     await next();
   };
 };

@@ -233,7 +233,7 @@ const apiLimit = {
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
     ...apiLimit,
-    key: (c) => `api:${callerScope(c.req.raw).slice(0, 32)}`,
+    key: (c) => `api:${callerScope(c).slice(0, 32)}`,
   });
 
 /**

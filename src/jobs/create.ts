@@ -32,7 +32,7 @@ export type CreateJobOutcome =
 
 /**
  * @example
- * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: callerScope(request) });
+ * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: callerScope(c) });
  * if (outcome.outcome === "queued") console.log(outcome.status.id, outcome.replayed);
  */
 export async function createJob(
