@@ -10,29 +10,28 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type AppEnv, createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { roomJoinRateLimit } from "../src/http/rate-limit";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import {
+  jsonBody,
+  jsonResponse,
+  MemberName,
+  Name,
+  problemDoc,
+  problemDocs,
+  routesOf,
+  UserName,
+} from "../src/http/schemas";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_USER_HEADER } from "../src/objects/room";
+import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
-/** A display name: 1-64 characters, no control characters. */
-const UserName = z
-  .string()
-  .min(1)
-  .max(64)
-  // The control characters (\p{Cc}) spelled as ranges: a regex with the u flag is published in the OpenAPI document
-  // with "/u" glued to its pattern, which no client could match.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters")
-  .openapi({ example: "ada" });
-
 const TicketRequest = z
   .object({
-    user: UserName,
+    user: MemberName,
     ttlSec: z.number().int().min(1).optional().openapi({
       description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
       example: 60,
@@ -54,7 +53,13 @@ const TicketResponse = z
 const PublishRequest = z
   .object({
     data: z.unknown().openapi({ example: { text: "deploy finished" } }),
-    from: z.string().min(1).max(64).optional().openapi({ description: 'Sender shown to members (default "server").' }),
+    from: UserName.refine((from) => nameKey(from) !== JOBS_SENDER, {
+      message: `"${JOBS_SENDER}" is reserved for the jobs' own progress`,
+    })
+      .optional()
+      .openapi({
+        description: `Sender shown to members (default "${SERVER_SENDER}"); any name but "${JOBS_SENDER}", which only a job's progress carries. Members get the message with server: true.`,
+      }),
   })
   .strict()
   .openapi("PublishRequest");
@@ -203,7 +208,7 @@ export const rooms = createApp()
   })
   .openapi(publishRoute, async (c) => {
     const { room } = c.req.valid("param");
-    const { data, from = "server" } = c.req.valid("json");
+    const { data, from = SERVER_SENDER } = c.req.valid("json");
     if (data === undefined) {
       throw problem(400, 'The request body is invalid: data: "data" is required.', {
         type: "invalid-request",

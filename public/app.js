@@ -1,6 +1,6 @@
 /**
  * The demo page: join a room and chat (members, history on join), a live counter, and a job's progress bar
- * (the job-progress messages posted into room `job:<id>`). Plain ES modules; the rooms client is src/client/rooms.ts
+ * (the progress the service publishes into room `job:<id>`, read by RoomClient's jobProgress event). Plain ES modules; the rooms client is src/client/rooms.ts
  * bundled by scripts/build-client.ts into /build/rooms.js (wrangler runs it before dev and deploy).
  *
  * The API token comes from GET /demo/config when the server runs with DEMO_MODE (npm start); otherwise the page
@@ -197,9 +197,8 @@ $("job-form").addEventListener("submit", (e) => {
   $("job-progress").value = 0;
   setStatus($("job-status"), `Watching ${room}…`);
   jobWatch = new RoomClient({ room, user: $("name").value.trim() || "watcher", getTicket });
-  jobWatch.on("message", (m) => {
-    if (m.data && m.data.kind === "job-progress") showProgress(m.data);
-  });
+  // Only what the service published (server: true, from "jobs"): a member's look-alike never moves the bar.
+  jobWatch.on("jobProgress", showProgress);
   jobWatch.on("welcome", (w) => {
     if (w.history.length === 0) setStatus($("job-status"), `Watching ${room}: no progress yet.`);
   });

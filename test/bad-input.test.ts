@@ -580,9 +580,13 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
       body: { user: "ada", ttlSec: LIMITS.ROOM_TICKET_MAX_TTL_SECONDS + 1 },
     },
     { why: "a user name with a control character", body: { user: "a\u0007b" } },
+    { why: "a ticket for the reserved name server", body: { user: "server" } },
+    { why: "a ticket for the reserved name jobs, in fullwidth capitals", body: { user: "\uff2a\uff2f\uff22\uff33" } },
   ],
   "POST /v1/rooms/{room}/messages": () => [
     { why: "no data", body: { from: "server" } },
+    { why: "from the name only a job's progress carries", body: { data: { kind: "job-progress" }, from: "jobs" } },
+    { why: "from a name with a control character", body: { data: 1, from: "ci\u0000" } },
     { why: "data over ROOM_MAX_MESSAGE_BYTES", body: { data: "x".repeat(LIMITS.ROOM_MAX_MESSAGE_BYTES + 1) } },
   ],
   "GET /v1/rooms/{room}/ws": () => [

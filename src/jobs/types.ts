@@ -3,8 +3,10 @@
  * Object's RPC contract (what `create`, `claim`, `dispatch`, `cancel`, `retryDead` and `results` take and return).
  */
 
+import type { JobState } from "../protocol/job-progress.js";
+
+export type { JobState };
 export type JobType = "fanout" | "webhook";
-export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
 
 /**
  * One queue message: one chunk of one job. Fan-out chunks carry their requests when they fit in a message;

@@ -7,18 +7,26 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WS from "ws";
 import { buildBundle, type RunningWorker, startMiniflare } from "../../bench/lib/worker.ts";
+import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const results = join(root, "test-results");
 
 let worker: RunningWorker;
+let upstream: JobsUpstream;
 let browser: TestBrowser;
 let context: BrowserContext;
 
 beforeAll(async () => {
-  worker = await startMiniflare(buildBundle(), { ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
+  upstream = await startJobsUpstream();
+  worker = await startMiniflare(buildBundle(), {
+    ROOM_TICKET_SECRET: "e2e-ticket-secret",
+    DEMO_MODE: "true",
+    FANOUT_ALLOW_HOSTS: "127.0.0.1",
+  });
   browser = await launchBrowser({ viewport: { width: 1200, height: 760 } });
   context = browser.context;
 }, 120_000);
@@ -26,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await worker?.stop();
+  await upstream?.close();
 });
 
 /** Open the demo page and collect what would show a broken page: script errors and CSP refusals. */
@@ -52,6 +61,41 @@ const memberCount = (page: Page, count: number) =>
   page.waitForFunction((n) => document.querySelector("#member-count")?.textContent === String(n), count, {
     timeout: 10_000,
   });
+
+async function waitForJob(id: string, state: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await fetch(`${worker.url}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${worker.token}` } });
+    const status = (await res.json()) as { state: string };
+    if (status.state === state) return;
+    if (Date.now() > deadline) throw new Error(`job ${id} is ${status.state}, not ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Join `room` as `user` over a real socket (a ticket from the API), send `data` and wait for its ack. */
+async function postAsMember(room: string, user: string, data: unknown): Promise<void> {
+  const res = await fetch(`${worker.url}/v1/rooms/${room}/tickets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ user }),
+  });
+  const { url } = (await res.json()) as { url: string };
+  const ws = new WS(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.on("error", reject);
+      ws.on("close", () => reject(new Error("closed before the ack")));
+      ws.on("open", () => ws.send(JSON.stringify({ type: "message", data, id: "look-alike" })));
+      ws.on("message", (raw) => {
+        if ((JSON.parse(String(raw)) as { type: string }).type === "ack") resolve();
+      });
+      setTimeout(() => reject(new Error("no ack")), 10_000);
+    });
+  } finally {
+    ws.close();
+  }
+}
 
 describe("the demo page in chromium", () => {
   it("lets two pages chat in one room: the other page shows the message and the member count; a later page gets the history", async () => {
@@ -99,26 +143,39 @@ describe("the demo page in chromium", () => {
     }
   });
 
-  it("shows a job's progress from the job-progress messages posted into room job:<id>", async () => {
-    const id = crypto.randomUUID();
+  it("shows a real job's progress from room job:<id>, and not a member's look-alike posted after it", async () => {
+    const run = crypto.randomUUID();
+    const auth = { authorization: `Bearer ${worker.token}`, "content-type": "application/json" };
+    const created = await fetch(`${worker.url}/v1/jobs`, {
+      method: "POST",
+      headers: { ...auth, "idempotency-key": run },
+      body: JSON.stringify({
+        type: "fanout",
+        requests: [0, 1, 2, 3].map((i) => ({ url: `${upstream.url}/${run}/${i}` })),
+      }),
+    });
+    expect(created.status).toBe(202);
+    const { id, room } = (await created.json()) as { id: string; room: string };
+    await waitForJob(id, "succeeded");
+    // A member of the job's room posts what a page trusting `kind` would draw as the latest progress.
+    await postAsMember(room, "mallory", {
+      kind: "job-progress",
+      id,
+      state: "failed",
+      total: 999,
+      done: 0,
+      failed: 999,
+    });
+
     const problems: string[] = [];
     const page = await openDemo(problems);
     try {
-      const post = (done: number, state: string) =>
-        fetch(`${worker.url}/v1/rooms/job:${id}/messages`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${worker.token}`, "content-type": "application/json" },
-          body: JSON.stringify({ from: "jobs", data: { kind: "job-progress", id, state, total: 4, done, failed: 0 } }),
-        });
-      expect((await post(1, "running")).status).toBe(201);
       await page.fill("#name", "watcher");
       await page.fill("#job-id", id);
       await page.click("#job-watch");
-      // History on join: the progress so far.
-      await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 1);
-      expect((await post(4, "succeeded")).status).toBe(201);
       await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 4);
       expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 4/4 done.`);
+      expect(await page.$eval("#job-progress", (p) => (p as HTMLProgressElement).max)).toBe(4);
       mkdirSync(results, { recursive: true });
       await page.screenshot({ path: join(results, "rooms-job.png"), fullPage: true });
       expect(problems).toEqual([]);
