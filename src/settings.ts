@@ -56,6 +56,8 @@ export const settingsSchema = z.object({
   ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
   ROOM_ALLOWED_ORIGINS: originList,
   DEMO_MODE: bool,
+  DEMO_RATE_LIMIT: int(600, 0, 1_000_000),
+  DEMO_RATE_PERIOD_MS: int(60_000, 1_000, 86_400_000),
   LEASE_MIN_TTL_MS: int(100, 1, 3_600_000),
   LEASE_MAX_TTL_MS: int(300_000, 1, 86_400_000),
   LEASE_MAX_WAIT_MS: int(30_000, 0, 300_000),
