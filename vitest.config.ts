@@ -15,6 +15,9 @@ export default defineConfig({
               // Tests run with a known token; production fails closed without the API_TOKEN secret.
               bindings: {
                 API_TOKEN: "test-token",
+                // The bad-input sweep sends hundreds of wrong tokens, each of which must get its 401: the failed-auth
+                // limit is off here; test/unauthenticated.test.ts turns it on for its own requests.
+                AUTH_FAIL_LIMIT: "0",
                 // The loopback upstream started by the global setup may be reached; nothing else private is.
                 FANOUT_ALLOW_HOSTS: "127.0.0.1",
                 // Rooms: tickets are signed with a known secret; a small room so "full" is cheap to reach.

@@ -7,6 +7,7 @@ import { requestId } from "hono/request-id";
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
+import { failedAuthLimit } from "../src/http/auth-failures";
 import { maxBody } from "../src/http/body-limit";
 import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
@@ -33,17 +34,22 @@ app.notFound(notFound);
 
 app.route("/", health);
 app.route("/", docs);
-app.route("/", demo);
+// The demo page's routes call /v1 through the app itself, with the token, so the page never holds it.
+app.route(
+  "/",
+  demo((request, env, ctx) => app.fetch(request, env, ctx)),
+);
 
 app.use(
   "/v1/*",
   // Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket instead.
   except(
     "/v1/rooms/:room/ws",
-    bearerAuth((env) => env.API_TOKEN),
+    bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
   ),
 );
-app.use("/v1/*", apiRateLimit());
+// The rooms upgrade is limited inside its route, by the ticket it verified.
+app.use("/v1/*", except("/v1/rooms/:room/ws", apiRateLimit()));
 app.use("/v1/*", maxBody());
 
 app.route("/v1/rooms", rooms);

@@ -5,6 +5,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { headerLimitProblem } from "../src/fanout/limits";
 import { createApp } from "../src/http/app";
+import { callerScope } from "../src/http/auth";
 import { overLimit, type Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { type CreateJobOutcome, createJob } from "../src/jobs/create";
@@ -176,8 +177,8 @@ export const jobs = createApp()
   .openapi(postJob, async (c) => {
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    // The scope keeps one caller's keys apart from another's (the bearer token, hashed into the id).
-    const outcome = await createJob(c.env, { body, key, scope: c.req.header("authorization") ?? "" });
+    // The scope keeps one caller's keys apart from another's: the verified token's digest, however it was spelled.
+    const outcome = await createJob(c.env, { body, key, scope: callerScope(c) });
     if (outcome.outcome !== "queued") throw refused(outcome, key);
     const { status } = outcome;
     const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };

@@ -7,32 +7,32 @@
  *   GET  /v1/rooms/:room           (bearer) members and last seq
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { type AppEnv, createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import { roomJoinRateLimit } from "../src/http/rate-limit";
+import {
+  jsonBody,
+  jsonResponse,
+  MemberName,
+  Name,
+  problemDoc,
+  problemDocs,
+  routesOf,
+  UserName,
+} from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
 import { signTicket, verifyTicket } from "../src/http/tickets";
 import { ROOM_TICKET_EXP_HEADER, ROOM_TICKET_ID_HEADER, ROOM_USER_HEADER } from "../src/objects/room";
+import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
 
-/** A display name: 1-64 characters, no control characters. */
-const UserName = z
-  .string()
-  .min(1)
-  .max(64)
-  // The control characters (\p{Cc}) spelled as ranges: a regex with the u flag is published in the OpenAPI document
-  // with "/u" glued to its pattern, which no client could match.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters")
-  .openapi({ example: "ada" });
-
 const TicketRequest = z
   .object({
-    user: UserName,
+    user: MemberName,
     ttlSec: z.number().int().min(1).optional().openapi({
       description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
       example: 60,
@@ -54,7 +54,13 @@ const TicketResponse = z
 const PublishRequest = z
   .object({
     data: z.unknown().openapi({ example: { text: "deploy finished" } }),
-    from: z.string().min(1).max(64).optional().openapi({ description: 'Sender shown to members (default "server").' }),
+    from: UserName.refine((from) => nameKey(from) !== JOBS_SENDER, {
+      message: `"${JOBS_SENDER}" is reserved for the jobs' own progress`,
+    })
+      .optional()
+      .openapi({
+        description: `Sender shown to members (default "${SERVER_SENDER}"); any name but "${JOBS_SENDER}", which only a job's progress carries. Members get the message with server: true.`,
+      }),
   })
   .strict()
   .openapi("PublishRequest");
@@ -82,7 +88,7 @@ const ticketRoute = createRoute({
 const wsRoute = createRoute({
   ...route("get", "/{room}/ws", "joinRoom", "Join a room (WebSocket upgrade with a ticket)"),
   description:
-    "Refused before the upgrade: 401 for a missing, forged, expired or already used ticket (a ticket opens one socket); 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS or the ticket's user holds ROOM_MAX_SOCKETS_PER_USER in it.",
+    "Refused before the upgrade: 401 for a missing, forged, expired or already used ticket (a ticket opens one socket); 403 for another room's ticket or an Origin outside ROOM_ALLOWED_ORIGINS; 429 when the room holds ROOM_MAX_CONNECTIONS, when the ticket's user holds ROOM_MAX_SOCKETS_PER_USER sockets in it, or when the ticket's user joined this room more than API_RATE_LIMIT times per API_RATE_PERIOD_MS.",
   security: [],
   request: {
     params: RoomParams,
@@ -98,7 +104,7 @@ const wsRoute = createRoute({
     403: problemDoc("Ticket for another room, or Origin not allowed"),
     426: problemDoc("Not a WebSocket upgrade"),
     429: problemDoc(
-      "The room is full (ROOM_MAX_CONNECTIONS), or the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it",
+      "The room is full (ROOM_MAX_CONNECTIONS), the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it, or the ticket's user is over API_RATE_LIMIT",
     ),
     503: problemDoc("ROOM_TICKET_SECRET is not configured"),
   },
@@ -138,6 +144,8 @@ function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): 
     extensions: { limit: "ROOM_ALLOWED_ORIGINS" },
   });
 }
+
+const joinLimit = roomJoinRateLimit<AppEnv>();
 
 const REFUSALS = {
   invalid: [401, "The ticket is not valid (malformed or not signed by this service)."],
@@ -181,6 +189,7 @@ export const rooms = createApp()
       const [status, detail] = REFUSALS[check.reason];
       throw problem(status, detail, { type: `ticket-${check.reason}` });
     }
+    await joinLimit(c, room, check.claims.user);
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_USER_HEADER, check.claims.user);
     headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
@@ -194,7 +203,7 @@ export const rooms = createApp()
   })
   .openapi(publishRoute, async (c) => {
     const { room } = c.req.valid("param");
-    const { data, from = "server" } = c.req.valid("json");
+    const { data, from = SERVER_SENDER } = c.req.valid("json");
     if (data === undefined) {
       throw problem(400, 'The request body is invalid: data: "data" is required.', {
         type: "invalid-request",

@@ -1,53 +1,43 @@
 /**
  * The demo page: join a room and chat (members, history on join), a live counter, and a job's progress bar
- * (the job-progress messages posted into room `job:<id>`). Plain ES modules; the rooms client is src/client/rooms.ts
- * bundled by scripts/build-client.ts into /build/rooms.js (wrangler runs it before dev and deploy).
+ * (the progress the service publishes into room `job:<id>`, read by RoomClient's jobProgress event). Plain ES modules;
+ * the rooms client is src/client/rooms.ts bundled by scripts/build-client.ts into /build/rooms.js (wrangler runs it
+ * before dev and deploy).
  *
- * The API token comes from GET /demo/config when the server runs with DEMO_MODE (npm start); otherwise the page
- * asks for it and keeps it in sessionStorage for this tab only.
+ * The page never holds the API token: it calls the demo routes (/demo/api/…, served only with DEMO_MODE, as
+ * `npm start` sets it), which make its few calls server-side. Rooms are named demo-…, counters too.
  */
 import { RoomClient } from "./build/rooms.js";
 
 const $ = (id) => document.getElementById(id);
-const NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+const DEMO_NAME = /^demo-[A-Za-z0-9._:-]{1,32}$/;
+const JOB_ID = /^[0-9a-f]{32}$/;
 
-let token = sessionStorage.getItem("edgeloop-token") ?? "";
-
-async function loadToken() {
-  try {
-    const res = await fetch("/demo/config");
-    if (res.ok) token = (await res.json()).token;
-  } catch {
-    // not in demo mode
-  }
-  if (!token) $("token-label").hidden = false;
-}
-
-function currentToken() {
-  const typed = $("token").value.trim();
-  if (typed) {
-    token = typed;
-    sessionStorage.setItem("edgeloop-token", typed);
-  }
-  return token;
-}
-
-async function api(path, init = {}) {
-  const res = await fetch(path, {
+/** A demo route: its JSON, or an Error carrying the problem's detail. */
+async function demoApi(path, init = {}) {
+  const res = await fetch(`/demo/api/${path}`, {
     ...init,
-    headers: { authorization: `Bearer ${currentToken()}`, "content-type": "application/json", ...init.headers },
+    headers: init.body ? { "content-type": "application/json" } : {},
   });
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.detail ?? `${res.status} ${res.statusText}`);
+  if (!res.ok) {
+    if (body.type === "urn:edgeloop:problem:demo-off") demoOff();
+    throw new Error(body.detail ?? `${res.status} ${res.statusText}`);
+  }
   return body;
 }
 
 async function getTicket(room, user) {
-  const { ticket } = await api(`/v1/rooms/${encodeURIComponent(room)}/tickets`, {
+  const { ticket } = await demoApi(`rooms/${encodeURIComponent(room)}/tickets`, {
     method: "POST",
-    body: JSON.stringify({ user, ttlSec: 60 }),
+    body: JSON.stringify({ user }),
   });
   return ticket;
+}
+
+/** The server runs without DEMO_MODE: say how to get the demo, once. */
+function demoOff() {
+  $("demo-off").hidden = false;
 }
 
 function setStatus(el, text, isError = false) {
@@ -120,7 +110,9 @@ $("join-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const user = $("name").value.trim();
   const room = $("room").value.trim();
-  if (!user || !NAME.test(room)) return setStatus($("status"), "Pick a name and a room (A-Z a-z 0-9 . _ : -).", true);
+  if (!user || !DEMO_NAME.test(room)) {
+    return setStatus($("status"), "Pick a name and a room named demo-… (A-Z a-z 0-9 . _ : -).", true);
+  }
   localStorage.setItem("edgeloop-name", user);
   join(user, room);
 });
@@ -137,13 +129,9 @@ $("send-form").addEventListener("submit", (e) => {
 
 async function refreshCounter() {
   const name = $("counter-name").value.trim();
-  if (!NAME.test(name) || !token) return;
+  if (!DEMO_NAME.test(name)) return;
   try {
-    const res = await fetch(`/v1/counters/${encodeURIComponent(name)}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.detail ?? res.statusText);
+    const body = await demoApi(`counters/${encodeURIComponent(name)}`);
     $("counter-value").textContent = String(body.value);
     // A counter never written reads 0 with updatedAt null.
     setStatus(
@@ -160,12 +148,9 @@ async function refreshCounter() {
 $("counter-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const name = $("counter-name").value.trim();
-  if (!NAME.test(name)) return setStatus($("counter-status"), "Counter names: A-Z a-z 0-9 . _ : -", true);
+  if (!DEMO_NAME.test(name)) return setStatus($("counter-status"), "Counter names: demo-… (A-Z a-z 0-9 . _ : -)", true);
   try {
-    const { value } = await api(`/v1/counters/${encodeURIComponent(name)}/increment`, {
-      method: "POST",
-      body: "{}",
-    });
+    const { value } = await demoApi(`counters/${encodeURIComponent(name)}/increment`, { method: "POST" });
     $("counter-value").textContent = String(value);
   } catch (err) {
     setStatus($("counter-status"), err.message, true);
@@ -192,14 +177,13 @@ $("job-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const id = $("job-id").value.trim();
   const room = `job:${id}`;
-  if (!NAME.test(room)) return setStatus($("job-status"), "Job ids: A-Z a-z 0-9 . _ : -", true);
+  if (!JOB_ID.test(id)) return setStatus($("job-status"), "A job id is 32 characters of 0-9 a-f.", true);
   jobWatch?.close();
   $("job-progress").value = 0;
   setStatus($("job-status"), `Watching ${room}…`);
   jobWatch = new RoomClient({ room, user: $("name").value.trim() || "watcher", getTicket });
-  jobWatch.on("message", (m) => {
-    if (m.data && m.data.kind === "job-progress") showProgress(m.data);
-  });
+  // Only what the service published (server: true, from "jobs"): a member's look-alike never moves the bar.
+  jobWatch.on("jobProgress", showProgress);
   jobWatch.on("welcome", (w) => {
     if (w.history.length === 0) setStatus($("job-status"), `Watching ${room}: no progress yet.`);
   });
@@ -208,7 +192,6 @@ $("job-form").addEventListener("submit", (e) => {
 /* ---------- start ---------- */
 
 $("name").value = localStorage.getItem("edgeloop-name") ?? "";
-await loadToken();
 refreshCounter();
 setInterval(() => {
   if (document.visibilityState === "visible") refreshCounter();

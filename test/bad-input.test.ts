@@ -1,5 +1,5 @@
 /**
- * The bad-input sweep: every operation of the app's own OpenAPI document (under /v1 and /demo) gets a battery of
+ * The bad-input sweep: every operation of the app's own OpenAPI document (under /v1, and /demo with DEMO_MODE on) gets a battery of
  * bad requests generated from its schemas — no or wrong token, malformed JSON, wrong top-level types, unknown
  * fields, each field missing / of the wrong type / out of range, names breaking the name pattern, bad query and
  * header values, wrong content types, oversize bodies — plus hand-written cases for the rules a schema cannot say.
@@ -21,6 +21,10 @@ const BASE = "http://edgeloop.test";
 const TOKEN = "test-token";
 const AUTH = `Bearer ${TOKEN}`;
 const UPSTREAM = inject("upstream");
+/** Whose idempotency keys the sweep's jobs would be under: the SHA-256 of the token, in hex. */
+const SCOPE = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(TOKEN))), (b) =>
+  b.toString(16).padStart(2, "0"),
+).join("");
 const LIMITS = settings(env);
 
 // --- The OpenAPI document -------------------------------------------------------------------------------------------
@@ -107,6 +111,14 @@ const mainType = (s: JsonSchema): string | undefined => typesOf(s).find((t) => t
 /** A fresh name: 32 hex characters fit the name pattern and the job id pattern alike. */
 const freshName = () => crypto.randomUUID().replaceAll("-", "");
 
+/** A fresh name a pattern accepts: the demo routes' names start with demo- (a new pattern must be added here). */
+function nameFor(pattern: string | undefined): string {
+  const candidates = [freshName(), `demo-${freshName()}`];
+  const fits = pattern ? candidates.find((c) => new RegExp(pattern, "u").test(c)) : candidates[0];
+  if (fits === undefined) throw new Error(`no fresh name fits ${pattern}`);
+  return fits;
+}
+
 /** Where a generated outbound URL points: the loopback upstream, counted under `key`. */
 const canary = (key: string) => `${UPSTREAM}/r?key=${key}`;
 
@@ -135,7 +147,7 @@ function sample(schema: JsonSchema, key: string, urlKey: string): unknown {
     case "boolean":
       return true;
     case "string":
-      return s.pattern ? freshName() : "x".repeat(Math.max(1, s.minLength ?? 1));
+      return s.pattern ? nameFor(s.pattern) : "x".repeat(Math.max(1, s.minLength ?? 1));
     case "null":
       return null;
     default:
@@ -364,7 +376,7 @@ interface Target {
 
 function target(op: Operation): Target {
   const params: Record<string, string> = {};
-  for (const p of op.parameters.filter((q) => q.in === "path")) params[p.name] = freshName();
+  for (const p of op.parameters.filter((q) => q.in === "path")) params[p.name] = nameFor(resolve(p.schema).pattern);
   const urlKey = `sweep-${freshName()}`;
   return {
     op,
@@ -533,6 +545,8 @@ interface HandWritten {
   why: string;
   /** The body (the operation's valid body when absent), or raw text. */
   body?: unknown;
+  /** Path parameters instead of the target's (each is added to the names that must stay untouched). */
+  params?: Record<string, string>;
   raw?: string;
   query?: string;
   /** Headers added to the operation's usual ones (e.g. a WebSocket upgrade). */
@@ -558,7 +572,21 @@ const TICKET_WITHOUT_JTI = await (async () => {
 const FORGED_SIG = "A".repeat(43);
 
 const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
-  "GET /demo/config": () => [{ why: "the demo config with DEMO_MODE off (as in the test bindings)", expect: [404] }],
+  "POST /demo/api/rooms/{room}/tickets": () => [
+    { why: "a demo ticket for a room not named demo-", params: { room: `lobby-${freshName()}` } },
+    { why: "a demo ticket for a job room whose id is not a job id", params: { room: `job:${freshName()}x` } },
+    { why: "a demo ticket for the reserved name server", body: { user: "server" } },
+    { why: "a demo ticket for the reserved name jobs", body: { user: "Jobs" } },
+    { why: "a demo ticket with a ttlSec (the demo's is fixed)", body: { user: "ada", ttlSec: 3_600 } },
+  ],
+  "GET /demo/api/counters/{name}": () => [
+    { why: "a demo read of a counter not named demo-", params: { name: `orders-${freshName()}` } },
+  ],
+  "POST /demo/api/counters/{name}/increment": () => [
+    { why: "a demo increment of a counter not named demo-", params: { name: `orders-${freshName()}` } },
+    { why: "a demo name one character too long", params: { name: `demo-${"x".repeat(33)}` } },
+    { why: "a demo increment by more than one", body: { by: 1_000 } },
+  ],
   "GET /v1/counters/{name}": () => [
     { why: "a fenced read with a lock and no token", query: "?lock=some-lock" },
     { why: "a fenced read with a token and no lock", query: "?token=3" },
@@ -620,9 +648,13 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
       body: { user: "ada", ttlSec: LIMITS.ROOM_TICKET_MAX_TTL_SECONDS + 1 },
     },
     { why: "a user name with a control character", body: { user: "a\u0007b" } },
+    { why: "a ticket for the reserved name server", body: { user: "server" } },
+    { why: "a ticket for the reserved name jobs, in fullwidth capitals", body: { user: "\uff2a\uff2f\uff22\uff33" } },
   ],
   "POST /v1/rooms/{room}/messages": () => [
     { why: "no data", body: { from: "server" } },
+    { why: "from the name only a job's progress carries", body: { data: { kind: "job-progress" }, from: "jobs" } },
+    { why: "from a name with a control character", body: { data: 1, from: "ci\u0000" } },
     { why: "data over ROOM_MAX_MESSAGE_BYTES", body: { data: "x".repeat(LIMITS.ROOM_MAX_MESSAGE_BYTES + 1) } },
   ],
   "GET /v1/rooms/{room}/ws": () => [
@@ -704,14 +736,17 @@ function handWrittenCases(t: Target): Case[] {
   const make = HAND_WRITTEN[opName(t.op)];
   if (!make) return [];
   const valid = t.validBody === undefined ? undefined : JSON.stringify(t.validBody);
-  return make(t).map(({ why, body, raw, query, headers, expect }) => ({
-    why,
-    method: t.op.method,
-    path: pathOf(t.op, t.params, query),
-    headers: jsonHeaders(t, headers),
-    body: raw ?? (body === undefined ? valid : JSON.stringify(body)),
-    expect,
-  }));
+  return make(t).map(({ why, body, raw, query, params, headers, expect }) => {
+    for (const name of Object.values(params ?? {})) t.names.add(name);
+    return {
+      why,
+      method: t.op.method,
+      path: pathOf(t.op, { ...t.params, ...params }, query),
+      headers: jsonHeaders(t, headers),
+      body: raw ?? (body === undefined ? valid : JSON.stringify(body)),
+      expect,
+    };
+  });
 }
 
 // --- Checks ------------------------------------------------------------------------------------------------------------
@@ -751,10 +786,22 @@ async function judge(res: Response, c: Case): Promise<string | undefined> {
 /** Outbound URLs in a generated request: only the loopback upstream may ever be named. */
 const FOREIGN_URL = /\b(https?|wss?):\/\/(?!127\.0\.0\.1[:/])/;
 
+/**
+ * The demo routes' settings: on, and without their shared limit (one bucket for all callers, which the sweep's
+ * hundreds of requests would empty: test/demo.test.ts tests it).
+ */
+const DEMO_ENV = { ...env, DEMO_MODE: "true", DEMO_RATE_LIMIT: "0" };
+
+/** Call the worker as a client does; the demo routes with DEMO_MODE on. */
+async function fetchApp(path: string, init: RequestInit): Promise<Response> {
+  if (!path.startsWith("/demo/")) return exports.default.fetch(`${BASE}${path}`, init);
+  return worker.fetch(new Request(`${BASE}${path}`, init), DEMO_ENV, createExecutionContext());
+}
+
 async function send(c: Case): Promise<Response> {
   if (typeof c.body === "string" && FOREIGN_URL.test(c.body))
     throw new Error(`a generated body names a host: ${c.body}`);
-  return exports.default.fetch(`${BASE}${c.path}`, { method: c.method, headers: c.headers, body: c.body });
+  return fetchApp(c.path, { method: c.method, headers: c.headers, body: c.body });
 }
 
 /** Run `cases` a few at a time; every failure is collected, so one run lists every defect. */
@@ -784,7 +831,7 @@ const namespaces = Object.entries(env).filter(
 
 /** Names (in every namespace, raw and as a rate-limit key) and job ids that have an object. */
 async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): Promise<string[]> {
-  const jobIds = await Promise.all([...jobKeys].map((key) => jobIdFor(AUTH, key)));
+  const jobIds = await Promise.all([...jobKeys].map((key) => jobIdFor(SCOPE, key)));
   const found: string[] = [];
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
@@ -837,7 +884,7 @@ const TYPED_BODIES = [
 ];
 
 async function read(reader: Operation, params: Record<string, string>) {
-  const res = await exports.default.fetch(`${BASE}${pathOf(reader, params)}`, { headers: { authorization: AUTH } });
+  const res = await fetchApp(pathOf(reader, params), { headers: { authorization: AUTH } });
   const text = await res.text();
   // The resource's own name aside, a never-touched one reads the same.
   const normal = Object.values(params).reduce((s, name) => s.replaceAll(name, "<name>"), text);
@@ -854,7 +901,7 @@ async function upstreamHits(key: string): Promise<number> {
 describe("the bad-input sweep over the OpenAPI document", () => {
   it("finds every family's operations in the document, and a hand-written case only for a real operation", () => {
     const families = new Set(operations.map((op) => op.path.split("/")[2]));
-    for (const family of ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "jobs", "config"]) {
+    for (const family of ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "jobs", "api"]) {
       expect(families).toContain(family);
     }
     for (const name of Object.keys(HAND_WRITTEN)) expect(operations.map(opName)).toContain(name);
@@ -894,7 +941,9 @@ describe("the bad-input sweep over the OpenAPI document", () => {
       // And the resource reads exactly like one nobody touched (or NO_READER says what shows it instead).
       const reader = readerOf(op);
       if (reader) {
-        const untouched = Object.fromEntries(Object.keys(t.params).map((k) => [k, freshName()]));
+        const untouched = Object.fromEntries(
+          op.parameters.filter((p) => p.in === "path").map((p) => [p.name, nameFor(resolve(p.schema).pattern)]),
+        );
         expect(await read(reader, t.params)).toEqual(await read(reader, untouched));
       } else {
         expect(NO_READER[opName(op)], `${opName(op)} has no GET reading it back: list it in NO_READER`).toBeDefined();
@@ -972,6 +1021,16 @@ describe("the bad-input sweep over the OpenAPI document", () => {
     });
     expect(res.status).toBe(200);
     expect(await objectsFor([name], [])).toEqual([`COUNTER:${JSON.stringify(name)}`]);
+
+    const key = freshName();
+    const job = await exports.default.fetch(`${BASE}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: AUTH, "content-type": "application/json", "idempotency-key": key },
+      body: JSON.stringify({ type: "fanout", requests: [{ url: canary(`job-${key}`) }] }),
+    });
+    expect(job.status).toBe(202);
+    const { id } = await job.json<{ id: string }>();
+    expect(await objectsFor([], [key])).toEqual([`JOB:${JSON.stringify(id)}`]);
   });
 });
 

@@ -7,7 +7,8 @@ import {
   RateWindow,
   RoomLog,
 } from "../src/objects/room-state";
-import { frameBytes, parseClientFrame } from "../src/protocol/room-protocol";
+import { jobProgressOf } from "../src/protocol/job-progress";
+import { frameBytes, isReservedName, parseClientFrame, type RoomMessage } from "../src/protocol/room-protocol";
 
 /** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
 class ArrayHistory implements HistoryStore {
@@ -30,15 +31,17 @@ describe("RoomLog", () => {
   it("numbers messages 1, 2, 3… and continues from what the store already holds", () => {
     const store = new ArrayHistory();
     const log = new RoomLog(store, 10);
-    expect([1, 2, 3].map((i) => log.append({ from: "ada", data: i, id: `m${i}`, ts: i }).seq)).toEqual([1, 2, 3]);
+    expect([1, 2, 3].map((i) => log.append({ from: "ada", server: false, data: i, id: `m${i}`, ts: i }).seq)).toEqual([
+      1, 2, 3,
+    ]);
     const reopened = new RoomLog(store, 10);
     expect(reopened.lastSeq).toBe(3);
-    expect(reopened.append({ from: "bob", data: 4, id: "m4", ts: 4 }).seq).toBe(4);
+    expect(reopened.append({ from: "bob", server: false, data: 4, id: "m4", ts: 4 }).seq).toBe(4);
   });
 
   it("returns the kept history, or what came after since", () => {
     const log = new RoomLog(new ArrayHistory(), 3);
-    for (let i = 1; i <= 5; i++) log.append({ from: "ada", data: i, id: `m${i}`, ts: i });
+    for (let i = 1; i <= 5; i++) log.append({ from: "ada", server: false, data: i, id: `m${i}`, ts: i });
     expect(log.history().map((m) => m.seq)).toEqual([3, 4, 5]);
     expect(log.history(4).map((m) => m.seq)).toEqual([5]);
     expect(log.history(5)).toEqual([]);
@@ -46,8 +49,8 @@ describe("RoomLog", () => {
 
   it("keeps nothing when ROOM_HISTORY is 0 but still orders", () => {
     const log = new RoomLog(new ArrayHistory(), 0);
-    log.append({ from: "ada", data: 1, id: "a", ts: 1 });
-    expect(log.append({ from: "ada", data: 2, id: "b", ts: 2 }).seq).toBe(2);
+    log.append({ from: "ada", server: false, data: 1, id: "a", ts: 1 });
+    expect(log.append({ from: "ada", server: false, data: 2, id: "b", ts: 2 }).seq).toBe(2);
     expect(log.history()).toEqual([]);
   });
 });
@@ -119,5 +122,47 @@ describe("parseClientFrame", () => {
     for (const raw of ["nope", "[1]", '{"type":"x"}', '{"type":"message"}', '{"type":"message","data":1,"id":""}']) {
       expect(parseClientFrame(raw, 1_024), raw).toMatchObject({ ok: false, error: { code: "bad-message" } });
     }
+  });
+});
+
+describe("who sent it: jobProgressOf and reserved names", () => {
+  const progress = { kind: "job-progress", id: "j1", state: "running", total: 4, done: 1, failed: 0 };
+  const message = (over: Partial<RoomMessage>): RoomMessage => ({
+    type: "message",
+    seq: 1,
+    id: "m1",
+    from: "jobs",
+    server: true,
+    data: progress,
+    ts: 1,
+    ...over,
+  });
+
+  it("reads progress only from a server message sent as jobs", () => {
+    expect(jobProgressOf(message({}))).toEqual(progress);
+    expect(jobProgressOf(message({ server: false }))).toBeUndefined();
+    expect(jobProgressOf(message({ from: "ci" }))).toBeUndefined();
+    expect(jobProgressOf(message({ server: "true" as unknown as boolean }))).toBeUndefined();
+  });
+
+  it("refuses progress that is not well-formed", () => {
+    for (const data of [
+      null,
+      "job-progress",
+      { ...progress, kind: "other" },
+      { ...progress, state: "exploded" },
+      { ...progress, done: -1 },
+      { ...progress, total: "4" },
+      { ...progress, id: 7 },
+    ]) {
+      expect(jobProgressOf(message({ data })), JSON.stringify(data)).toBeUndefined();
+    }
+  });
+
+  it("reserves the service's sender names in any case, width or padding", () => {
+    for (const name of ["server", "jobs", "JOBS", " Server ", "\uff4a\uff4f\uff42\uff53"]) {
+      expect(isReservedName(name), name).toBe(true);
+    }
+    for (const name of ["ada", "servers", "job", "jobs-bot"]) expect(isReservedName(name), name).toBe(false);
   });
 });

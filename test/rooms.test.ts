@@ -547,6 +547,82 @@ describe("server-side publishing", () => {
   });
 });
 
+describe("who sent a message: members cannot pass for the server", () => {
+  it("marks what the service publishes server: true and members' messages server: false, live and in history", async () => {
+    const room = newRoom();
+    let ada: RoomSocket | undefined;
+    let bob: RoomSocket | undefined;
+    try {
+      ada = await RoomSocket.join(room, "ada");
+      // A member claiming the flag, the sender name and the kind of a job's progress gets none of it.
+      ada.send({
+        type: "message",
+        server: true,
+        from: "jobs",
+        data: { kind: "job-progress", id: "x", state: "succeeded" },
+      });
+      await ada.next((f) => f.type === "ack");
+      expect((await publish(room, { data: { text: "deploy finished" }, from: "ci" })).status).toBe(201);
+      const live = await ada.all<RoomMessage>(isMessage, 2);
+      expect(live.map((m) => [m.seq, m.from, m.server])).toEqual([
+        [1, "ada", false],
+        [2, "ci", true],
+      ]);
+      bob = await RoomSocket.join(room, "bob");
+      const welcome = await bob.next<WelcomeFrame>((f) => f.type === "welcome");
+      expect(welcome.history).toEqual(live);
+    } finally {
+      closeAll(ada, bob);
+    }
+  });
+
+  it("adds the server column to a room stored before it, its kept messages reading as members'", async () => {
+    const room = newRoom();
+    expect((await publish(room, { data: "old" })).status).toBe(201);
+    const stub = env.ROOM.getByName(room);
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("ALTER TABLE messages DROP COLUMN server");
+    });
+    await evictDurableObject(stub);
+    expect((await publish(room, { data: "new" })).status).toBe(201);
+    let ada: RoomSocket | undefined;
+    try {
+      ada = await RoomSocket.join(room, "ada");
+      const { history } = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
+      expect(history.map((m) => [m.data, m.server])).toEqual([
+        ["old", false],
+        ["new", true],
+      ]);
+    } finally {
+      closeAll(ada);
+    }
+  });
+
+  it.each(["server", "jobs", "Jobs", " SERVER ", "\uff4a\uff4f\uff42\uff53"])(
+    "refuses a ticket for the reserved name %j with 400",
+    async (user) => {
+      const res = await exports.default.fetch(`${BASE}/v1/rooms/${newRoom()}/tickets`, {
+        method: "POST",
+        headers: AUTH,
+        body: JSON.stringify({ user }),
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(JSON.stringify(await res.json())).toContain("reserved");
+    },
+  );
+
+  it('refuses POST …/messages from "jobs" (only a job\'s own progress carries it) and stores nothing', async () => {
+    const room = newRoom();
+    for (const from of ["jobs", "JOBS", "\uff4a\uff4f\uff42\uff53"]) {
+      const res = await publish(room, { data: { kind: "job-progress" }, from });
+      expect(res.status, from).toBe(400);
+      expect(JSON.stringify(await res.json())).toContain("reserved");
+    }
+    expect(await roomInfo(room)).toMatchObject({ lastSeq: 0 });
+  });
+});
+
 describe("the OpenAPI document", () => {
   it("describes the rooms routes, the socket route without bearer auth", async () => {
     const res = await exports.default.fetch(`${BASE}/openapi.json`);

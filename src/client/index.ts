@@ -10,6 +10,8 @@
 export {
   type AckFrame,
   type ErrorFrame,
+  type JobProgress,
+  jobProgressOf,
   type PresenceFrame,
   RoomClient,
   type RoomClientOptions,

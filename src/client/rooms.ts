@@ -1,12 +1,14 @@
 /**
  * The rooms client for browsers and Node: gets a fresh ticket for every connection, connects through
  * partysocket's reconnecting WebSocket (backoff, and buffering of what is sent while disconnected), resumes with
- * `since` after a drop so no message is missed or seen twice, and exposes typed events.
+ * `since` after a drop so no message is missed or seen twice, and exposes typed events (a job's progress among them,
+ * read only from messages the service itself published).
  *
  * Relative imports carry `.js` (TypeScript maps them to the `.ts` files): `edgeloop/client` is TypeScript source, and
  * a consumer's TypeScript checks it under moduleResolution `bundler` and `nodenext` alike.
  */
 import ReconnectingWebSocket from "partysocket/ws";
+import { type JobProgress, jobProgressOf } from "../protocol/job-progress.js";
 import {
   type AckFrame,
   CLOSE,
@@ -17,6 +19,7 @@ import {
   type WelcomeFrame,
 } from "../protocol/room-protocol.js";
 
+export { type JobProgress, jobProgressOf } from "../protocol/job-progress.js";
 export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
 
 export interface RoomClientOptions {
@@ -39,8 +42,13 @@ export interface RoomClientOptions {
 }
 
 export interface RoomEvents {
-  /** Every room message once, in seq order, including history on join and the gap after a reconnection. */
+  /**
+   * Every room message once, in seq order, including history on join and the gap after a reconnection. Only
+   * `server: true` proves the service sent it; `from` alone is a name.
+   */
   message: RoomMessage;
+  /** A job's progress (in room `job:<id>`): only what the service itself published, never a member's look-alike. */
+  jobProgress: JobProgress;
   presence: PresenceFrame;
   welcome: WelcomeFrame;
   ack: AckFrame;
@@ -65,6 +73,11 @@ const FINAL_CLOSE_CODES = new Set<number>([CLOSE.unsupported, CLOSE.policy, CLOS
  * lobby.on("message", (m) => console.log(m.seq, m.from, m.data));
  * lobby.on("presence", (p) => console.log(p.user, p.event, p.count));
  * lobby.send({ text: "hello" });
+ *
+ * @example
+ * // A job's progress: the `room` POST /v1/jobs answered (job:<id>).
+ * const job = new RoomClient({ baseUrl, room: `job:${id}`, user: "watcher", token });
+ * job.on("jobProgress", (p) => console.log(p.state, p.done, p.total));
  *
  * @example
  * // In a page served by the service (the demo page): its own origin, and tickets fetched its own way.
@@ -172,6 +185,8 @@ export class RoomClient {
     if (message.seq <= this.lastSeq) return; // already seen before a reconnection
     this.lastSeq = message.seq;
     this.#emit("message", message);
+    const progress = jobProgressOf(message);
+    if (progress) this.#emit("jobProgress", progress);
   }
 
   #emit<K extends keyof RoomEvents>(event: K, value: RoomEvents[K]): void {

@@ -19,6 +19,8 @@
  * that resolves to a private address is not caught here (the platform's own egress rules are the backstop).
  */
 
+import { ip4, parseDottedIPv4, parseIPv6 } from "../http/ip";
+
 export type GuardVerdict =
   | { ok: true; url: URL }
   | { ok: false; kind: "blocked" | "invalid"; reason: string; url?: URL };
@@ -111,10 +113,6 @@ const IPV4_REFUSED: ReadonlyArray<readonly [number, number, string]> = [
   [ip4(240, 0, 0, 0), 4, "a reserved or broadcast address"],
 ];
 
-function ip4(a: number, b: number, c: number, d: number): number {
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-}
-
 /** Why this IPv4 address (as an unsigned 32-bit number) is refused, or undefined. */
 function ipv4Refusal(address: number): string | undefined {
   for (const [network, bits, what] of IPV4_REFUSED) {
@@ -122,41 +120,6 @@ function ipv4Refusal(address: number): string | undefined {
     if ((address & mask) >>> 0 === network) return what;
   }
   return undefined;
-}
-
-/** The canonical dotted-decimal IPv4 form the WHATWG parser produces, as a number; undefined otherwise. */
-function parseDottedIPv4(host: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  const [a, b, c, d] = parts as [number, number, number, number];
-  return ip4(a, b, c, d);
-}
-
-/** Parse an IPv6 address (no brackets, no zone) into eight 16-bit words; a dotted IPv4 tail is accepted. */
-export function parseIPv6(text: string): number[] | undefined {
-  let s = text.toLowerCase();
-  const tail = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (tail) {
-    const v4 = parseDottedIPv4(tail[2] as string);
-    if (v4 === undefined) return undefined;
-    s = `${tail[1]}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (part: string) => (part === "" ? [] : part.split(":"));
-  const head = parse(halves[0] as string);
-  const rest = halves.length === 2 ? parse(halves[1] as string) : [];
-  const missing = 8 - head.length - rest.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...rest];
-  const words: number[] = [];
-  for (const g of groups) {
-    if (!/^[0-9a-f]{1,4}$/.test(g)) return undefined;
-    words.push(Number.parseInt(g, 16));
-  }
-  return words;
 }
 
 /** Why this IPv6 address (eight 16-bit words) is refused, or undefined. */

@@ -1,7 +1,9 @@
 /**
  * Rate-limit middleware on RateLimiter Durable Objects (GCRA): over the limit it answers 429 problem+json with
  * `Retry-After`; every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
- * (seconds). `apiRateLimit()` is the service's own limit on /v1, per bearer token.
+ * (seconds). `apiRateLimit()` is the service's own limit on /v1, per verified bearer token; `roomJoinRateLimit()` the
+ * same limit on the rooms upgrade, per verified ticket. `rateCheck` is the limit without the middleware, for a route
+ * that limits by something it verifies itself.
  *
  * Exact by default: one object call per request. With `lease`, the middleware (one per isolate) takes requests from
  * the object in batches and admits them itself until the batch runs out or expires, so most requests cost no call.
@@ -12,7 +14,7 @@
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { GcraLimits } from "../async";
 import { settings } from "../settings";
-import { bearerDigest } from "./auth";
+import { callerScope } from "./auth";
 import { problem } from "./problem";
 
 type Setting<E extends HonoEnv> = number | ((c: Context<E>) => number);
@@ -82,14 +84,22 @@ function checkNumber(name: string, value: unknown, min: number): void {
 }
 
 /**
- * @example
- * app.use("/v1/search/*", rateLimit({ key: (c) => c.req.header("cf-connecting-ip") ?? "anon", limit: 10, periodMs: 1000 }))
- * // 10,000 a minute, admitted from batches of up to 50 that expire after 1 s unspent:
- * app.use("/v1/*", rateLimit({ key: (c) => c.var.user, limit: 10_000, periodMs: 60_000, lease: { max: 50, ttlMs: 1000 } }))
+ * Take one request for a key now: throws the 429 problem when the limit refuses it, else returns the
+ * `RateLimit-*` headers for the answer (none when the limit is off).
  */
-export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
-  options: RateLimitOptions<E>,
-): MiddlewareHandler<E> => {
+export type RateCheck<E extends HonoEnv> = (c: Context<E>, key: string) => Promise<Record<string, string>>;
+
+/**
+ * The limit of `rateLimit`, for a key the caller computes itself: a route that verifies something first (a ticket)
+ * limits by what it verified.
+ *
+ * @example
+ * const joins = rateCheck({ limit: 60, periodMs: 60_000, setting: "JOIN_LIMIT" });
+ * const headers = await joins(c, `join:${verifiedUser}`); // throws the 429
+ */
+export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
+  options: Omit<RateLimitOptions<E>, "key">,
+): RateCheck<E> => {
   checkNumber("limit", options.limit, 0);
   checkNumber("periodMs", options.periodMs, 1);
   checkNumber("burst", options.burst, 1);
@@ -143,11 +153,10 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
     return { ...d, remaining };
   }
 
-  return async function rateLimit(c, next) {
+  return async function rateCheck(c, key) {
     const limit = read(options.limit, c);
-    if (limit === 0) return next();
+    if (limit === 0) return {};
     const periodMs = read(options.periodMs, c);
-    const key = await options.key(c);
     const limits = { limit, periodMs, burst: options.burst };
     const max = options.lease ? read(options.lease.max, c) : 1;
     const d =
@@ -172,6 +181,24 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
         },
       );
     }
+    return headers;
+  };
+};
+
+/**
+ * @example
+ * app.use("/v1/search/*", rateLimit({ key: (c) => c.req.header("cf-connecting-ip") ?? "anon", limit: 10, periodMs: 1000 }))
+ * // 10,000 a minute, admitted from batches of up to 50 that expire after 1 s unspent:
+ * app.use("/v1/*", rateLimit({ key: (c) => c.var.user, limit: 10_000, periodMs: 60_000, lease: { max: 50, ttlMs: 1000 } }))
+ */
+export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
+  options: RateLimitOptions<E>,
+): MiddlewareHandler<E> => {
+  const check = rateCheck(options);
+  const off = (c: Context<E>) => (typeof options.limit === "number" ? options.limit : options.limit(c)) === 0;
+  return async function rateLimit(c, next) {
+    if (off(c)) return next();
+    const headers = await check(c, await options.key(c));
     await next();
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
   };
@@ -187,21 +214,37 @@ export async function hashKey(secret: string): Promise<string> {
   return hex16(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
+/** The /v1 limit's settings: API_RATE_LIMIT per API_RATE_PERIOD_MS, from leases of API_RATE_LEASE_MAX. */
+const apiLimit = {
+  limit: (c: { env: Env }) => settings(c.env).API_RATE_LIMIT,
+  periodMs: (c: { env: Env }) => settings(c.env).API_RATE_PERIOD_MS,
+  lease: {
+    max: (c: { env: Env }) => settings(c.env).API_RATE_LEASE_MAX,
+    ttlMs: (c: { env: Env }) => settings(c.env).API_RATE_LEASE_MS,
+  },
+  setting: "API_RATE_LIMIT",
+};
+
 /**
  * The service's limit on /v1 per bearer token (API_RATE_LIMIT per API_RATE_PERIOD_MS), keyed by the token's hash
- * (the digest bearerAuth already took), admitted from leases of up to API_RATE_LEASE_MAX that expire after
- * API_RATE_LEASE_MS.
+ * (the digest bearerAuth took when it accepted the token), admitted from leases of up to API_RATE_LEASE_MAX that
+ * expire after API_RATE_LEASE_MS. It runs after bearerAuth only: an unverified header never names a limiter.
  */
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
-    key: async (c) => {
-      const verified = bearerDigest(c.req.raw);
-      if (verified) return `api:${hex16(verified)}`;
-      const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      return `api:${await hashKey(token)}`;
-    },
-    limit: (c) => settings(c.env).API_RATE_LIMIT,
-    periodMs: (c) => settings(c.env).API_RATE_PERIOD_MS,
-    lease: { max: (c) => settings(c.env).API_RATE_LEASE_MAX, ttlMs: (c) => settings(c.env).API_RATE_LEASE_MS },
-    setting: "API_RATE_LIMIT",
+    ...apiLimit,
+    key: (c) => `api:${callerScope(c).slice(0, 32)}`,
   });
+
+/**
+ * The same limit for the rooms upgrade, which carries a ticket instead of a bearer token: keyed by the ticket's room
+ * and user, once its signature is verified.
+ *
+ * @example
+ * const joins = roomJoinRateLimit();
+ * await joins(c, claims.room, claims.user); // throws the 429
+ */
+export const roomJoinRateLimit = <E extends { Bindings: Env } = { Bindings: Env }>() => {
+  const check = rateCheck<E>(apiLimit);
+  return async (c: Context<E>, room: string, user: string) => check(c, `join:${await hashKey(`${room}\n${user}`)}`);
+};

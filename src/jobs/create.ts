@@ -34,11 +34,12 @@ export type CreateJobOutcome =
 
 /**
  * @example
- * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: request.headers.get("authorization") ?? "" });
+ * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: callerScope(c) });
  * if (outcome.outcome === "queued") console.log(outcome.status.id, outcome.replayed);
  */
 export async function createJob(
   env: Env,
+  /** `scope`: who the key belongs to, the verified token's digest (`callerScope`), never a raw header. */
   request: { body: CreateJobBody; key: string; scope: string },
 ): Promise<CreateJobOutcome> {
   const s = settings(env);

@@ -1,7 +1,7 @@
 /**
  * Deterministic job ids and opaque result cursors.
  *
- * A job id is derived from the caller's scope (a hash of its bearer token) and its Idempotency-Key, so two POSTs
+ * A job id is derived from the caller's scope (the SHA-256 of its verified bearer token) and its Idempotency-Key, so two POSTs
  * with one key — even concurrent ones — address the same Job Durable Object, which creates the job once.
  */
 

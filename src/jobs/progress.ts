@@ -1,25 +1,17 @@
 /**
  * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists.
- * Without the binding it does nothing, so jobs work on their own.
+ * Without the binding it does nothing, so jobs work on their own. The room marks it `server: true`; it is sent as
+ * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/protocol/job-progress.ts).
  */
-import type { JobState } from "./types";
+import { type JobProgress, progressRoom } from "../protocol/job-progress";
+import { JOBS_SENDER } from "../protocol/room-protocol";
 
-export interface JobProgress {
-  kind: "job-progress";
-  id: string;
-  state: JobState;
-  total: number;
-  done: number;
-  failed: number;
-}
+export { type JobProgress, progressRoom };
 
 /** The part of the Room binding this module needs (its RPC `publish`). */
 interface RoomNamespaceLike {
   getByName(name: string): { publish(from: string, data: unknown): Promise<{ seq: number }> };
 }
-
-/** The room a job's progress goes to. */
-export const progressRoom = (jobId: string): string => `job:${jobId}`;
 
 /**
  * Publish one progress update; a missing ROOM binding or a failing room never fails the job.
@@ -31,7 +23,7 @@ export async function publishProgress(env: object, progress: JobProgress): Promi
   const room = (env as { ROOM?: RoomNamespaceLike }).ROOM;
   if (!room || typeof room.getByName !== "function") return false;
   try {
-    await room.getByName(progressRoom(progress.id)).publish("jobs", progress);
+    await room.getByName(progressRoom(progress.id)).publish(JOBS_SENDER, progress);
     return true;
   } catch {
     return false;

@@ -4,8 +4,10 @@
  * return).
  */
 
+import type { JobState } from "../protocol/job-progress.js";
+
+export type { JobState };
 export type JobType = "fanout" | "webhook";
-export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
 
 /**
  * One queue message: one chunk of one job. Fan-out chunks carry their requests when they fit in a message;

@@ -20,7 +20,7 @@ export interface HistoryStore {
  *
  * @example
  * const log = new RoomLog(store, 100);
- * const m = log.append({ from: "ada", data: "hi", id: "m1", ts: Date.now() }); // m.seq === log.lastSeq
+ * const m = log.append({ from: "ada", server: false, data: "hi", id: "m1", ts: Date.now() }); // m.seq === log.lastSeq
  * log.history(m.seq - 1); // [m]
  */
 export class RoomLog {
@@ -37,8 +37,8 @@ export class RoomLog {
     return this.#lastSeq;
   }
 
-  append({ from, data, id, ts }: { from: string; data: unknown; id: string; ts: number }): RoomMessage {
-    const message: RoomMessage = { type: "message", seq: this.#lastSeq + 1, id, from, data, ts };
+  append({ from, server, data, id, ts }: Omit<RoomMessage, "type" | "seq">): RoomMessage {
+    const message: RoomMessage = { type: "message", seq: this.#lastSeq + 1, id, from, server, data, ts };
     this.store.append(message, this.keep);
     this.#lastSeq = message.seq;
     return message;

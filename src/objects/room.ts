@@ -61,10 +61,11 @@ class SqlHistory implements HistoryStore {
     );
     if (keep > 0) {
       this.sql.exec(
-        "INSERT INTO messages (seq, id, sender, data, ts) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO messages (seq, id, sender, server, data, ts) VALUES (?, ?, ?, ?, ?, ?)",
         m.seq,
         m.id,
         m.from,
+        m.server ? 1 : 0,
         JSON.stringify(m.data),
         m.ts,
       );
@@ -74,8 +75,8 @@ class SqlHistory implements HistoryStore {
 
   after(since: number, limit: number): RoomMessage[] {
     const rows = this.sql
-      .exec<{ seq: number; id: string; sender: string; data: string; ts: number }>(
-        "SELECT seq, id, sender, data, ts FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?",
+      .exec<{ seq: number; id: string; sender: string; server: number; data: string; ts: number }>(
+        "SELECT seq, id, sender, server, data, ts FROM messages WHERE seq > ? ORDER BY seq DESC LIMIT ?",
         since,
         limit,
       )
@@ -85,6 +86,7 @@ class SqlHistory implements HistoryStore {
       seq: r.seq,
       id: r.id,
       from: r.sender,
+      server: r.server === 1,
       data: JSON.parse(r.data) as unknown,
       ts: r.ts,
     }));
@@ -108,6 +110,11 @@ export class Room extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS used_tickets_exp ON used_tickets (exp);
     `);
+    // Rooms created before messages carried who sent them: their kept messages read as members' (server = 0).
+    const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
+    if (!columns.some((c) => c.name === "server")) {
+      ctx.storage.sql.exec("ALTER TABLE messages ADD COLUMN server INTEGER NOT NULL DEFAULT 0");
+    }
     this.log = new RoomLog(new SqlHistory(ctx.storage.sql), this.settings.ROOM_HISTORY);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -158,7 +165,8 @@ export class Room extends DurableObject<Env> {
   }
 
   /**
-   * Post a message into the room from the server side (HTTP `POST /v1/rooms/:room/messages`, job progress).
+   * Post a message into the room from the server side (HTTP `POST /v1/rooms/:room/messages`, job progress): every
+   * member gets it with `server: true`, which no member's message carries.
    *
    * @example
    * const { seq } = await env.ROOM.getByName(`job:${id}`).publish("jobs", { kind: "job-progress", id, ... });
@@ -170,7 +178,7 @@ export class Room extends DurableObject<Env> {
     if (new TextEncoder().encode(text).byteLength > max) {
       throw new RangeError(`data is larger than ROOM_MAX_MESSAGE_BYTES (${max} bytes)`);
     }
-    const message = this.log.append({ from, data, id: crypto.randomUUID(), ts: Date.now() });
+    const message = this.log.append({ from, server: true, data, id: crypto.randomUUID(), ts: Date.now() });
     this.broadcast(message);
     return { seq: message.seq };
   }
@@ -212,7 +220,7 @@ export class Room extends DurableObject<Env> {
       return;
     }
     const id = frame.id ?? crypto.randomUUID();
-    const message = this.log.append({ from: connection.user, data: frame.data, id, ts: Date.now() });
+    const message = this.log.append({ from: connection.user, server: false, data: frame.data, id, ts: Date.now() });
     this.broadcast(message);
     send(ws, { type: "ack", id, seq: message.seq });
   }

@@ -4,7 +4,8 @@
  * platform imports.
  *
  * Server → client: `welcome`, `message`, `presence`, `ack`, `error` (and `pong`, sent by the runtime).
- * Client → server: `message {data, id?}`, `ping`.
+ * Client → server: `message {data, id?}`, `ping`. A message's `server` flag, set by the room, tells what the service
+ * published from what a member sent; the names it publishes under are reserved (no ticket carries them).
  */
 
 /** A message as every member receives it; `seq` strictly increases per room. */
@@ -12,7 +13,13 @@ export interface RoomMessage {
   type: "message";
   seq: number;
   id: string;
+  /** The member's ticket user, or the name the service published under (`server`, `jobs`, a bearer caller's `from`). */
   from: string;
+  /**
+   * True when the service published it (POST /v1/rooms/:room/messages with the API token, a job's progress), false
+   * for a member's message. Set by the room, never taken from a frame: the only proof of who sent a message.
+   */
+  server: boolean;
   data: unknown;
   /** Milliseconds since the epoch when the room ordered it. */
   ts: number;
@@ -53,6 +60,25 @@ export interface ErrorFrame {
 export type ServerFrame = WelcomeFrame | RoomMessage | PresenceFrame | AckFrame | ErrorFrame | { type: "pong" };
 
 export type ClientFrame = { type: "message"; data: unknown; id?: string } | { type: "ping" };
+
+/** The sender name of what the service publishes when the caller names none (POST …/messages without `from`). */
+export const SERVER_SENDER = "server";
+/** The sender name of a job's progress: only the jobs family publishes under it (POST …/messages refuses it). */
+export const JOBS_SENDER = "jobs";
+
+/** A name as compared for reservation: NFKC, trimmed, lower case (so "ＪＯＢＳ " is "jobs"). */
+export const nameKey = (name: string): string => name.normalize("NFKC").trim().toLowerCase();
+
+/**
+ * Names no ticket may carry, so that no member even looks like the service (the `server` flag is what proves it).
+ *
+ * @example
+ * isReservedName("Jobs") // true; isReservedName("ada") // false
+ */
+export const isReservedName = (name: string): boolean => {
+  const key = nameKey(name);
+  return key === SERVER_SENDER || key === JOBS_SENDER;
+};
 
 /** The exact ping frame the runtime answers with PONG_FRAME without waking the object. */
 export const PING_FRAME = '{"type":"ping"}';

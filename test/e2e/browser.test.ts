@@ -1,6 +1,7 @@
 /**
  * The demo page in a real browser: headless Chromium from npm (@sparticuz/chromium), driven by playwright-core, against the built
- * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count.
+ * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count. The page
+ * works without the API token: it calls only the demo routes (DEMO_MODE) and the room sockets.
  * And the API reference at /docs (Scalar): a request sent from the page, and not one request leaving the origin.
  * A screenshot of each page goes to test-results/.
  */
@@ -8,14 +9,28 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WS from "ws";
+import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
+import { until } from "./support/until.ts";
 import { useWorker } from "./support/worker.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const results = join(root, "test-results");
 
+let upstream: JobsUpstream;
+beforeAll(async () => {
+  upstream = await startJobsUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+});
 // Registered before the browser's hooks: started first, stopped last (after-hooks run in reverse).
-const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret", DEMO_MODE: "true" });
+const worker = useWorker({
+  ROOM_TICKET_SECRET: "e2e-ticket-secret",
+  DEMO_MODE: "true",
+  FANOUT_ALLOW_HOSTS: "127.0.0.1",
+});
 let browser: TestBrowser;
 let context: BrowserContext;
 
@@ -28,7 +43,11 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** Open the demo page and collect what would show a broken page: script errors and CSP refusals. */
+/**
+ * Open the demo page and collect what would show a broken page (script errors, CSP refusals) or a page that holds
+ * the API token: any request carrying an Authorization header, any call to /v1 but the room sockets, any response
+ * the page read that contains the token.
+ */
 async function openDemo(problems: string[]): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
@@ -37,8 +56,25 @@ async function openDemo(problems: string[]): Promise<Page> {
       problems.push(`console: ${msg.text()}`);
     }
   });
+  page.on("request", (request) => {
+    const { pathname } = new URL(request.url());
+    if (request.headers().authorization !== undefined) problems.push(`authorization sent to ${pathname}`);
+    if (pathname.startsWith("/v1/") && !/^\/v1\/rooms\/[^/]+\/ws$/.test(pathname))
+      problems.push(`/v1 call: ${pathname}`);
+  });
+  page.on("response", async (response) => {
+    if (!new URL(response.url()).pathname.startsWith("/demo/")) return;
+    if ((await response.text()).includes(worker.token)) problems.push(`the token in ${response.url()}`);
+  });
   await page.goto(`${worker.url}/`);
   return page;
+}
+
+/** The page keeps no API token anywhere it could: no token field, nothing in its storage. */
+async function holdsNoToken(page: Page): Promise<void> {
+  expect(await page.$("#token")).toBeNull();
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+  expect(stored).not.toContain(worker.token);
 }
 
 async function joinAs(page: Page, name: string, room: string): Promise<void> {
@@ -53,9 +89,37 @@ const memberCount = (page: Page, count: number) =>
     timeout: 10_000,
   });
 
+async function waitForJob(id: string, state: string): Promise<void> {
+  const stateOf = async () => ((await (await worker.api(`/v1/jobs/${id}`)).json()) as { state: string }).state;
+  await until(async () => (await stateOf()) === state, `job ${id} to be ${state}`, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+}
+
+/** Join `room` as `user` over a real socket (a ticket from the API), send `data` and wait for its ack. */
+async function postAsMember(room: string, user: string, data: unknown): Promise<void> {
+  const res = await worker.api(`/v1/rooms/${room}/tickets`, { method: "POST", json: { user } });
+  const { url } = (await res.json()) as { url: string };
+  const ws = new WS(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.on("error", reject);
+      ws.on("close", () => reject(new Error("closed before the ack")));
+      ws.on("open", () => ws.send(JSON.stringify({ type: "message", data, id: "look-alike" })));
+      ws.on("message", (raw) => {
+        if ((JSON.parse(String(raw)) as { type: string }).type === "ack") resolve();
+      });
+      setTimeout(() => reject(new Error("no ack")), 10_000);
+    });
+  } finally {
+    ws.close();
+  }
+}
+
 describe("the demo page in chromium", () => {
   it("lets two pages chat in one room: the other page shows the message and the member count; a later page gets the history", async () => {
-    const room = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const room = `demo-e2e-${crypto.randomUUID().slice(0, 8)}`;
     const problems: string[] = [];
     const ada = await openDemo(problems);
     const bob = await openDemo(problems);
@@ -64,8 +128,8 @@ describe("the demo page in chromium", () => {
       await joinAs(bob, "bob", room);
       await memberCount(ada, 2);
       await memberCount(bob, 2);
-      // DEMO_MODE supplied the token: the page does not ask for one.
-      expect(await ada.isHidden("#token-label")).toBe(true);
+      // The page never asks for or holds the API token: the demo routes make its calls.
+      await holdsNoToken(ada);
 
       await ada.fill("#text", "hello from ada");
       await ada.click("#send");
@@ -99,25 +163,35 @@ describe("the demo page in chromium", () => {
     }
   });
 
-  it("shows a job's progress from the job-progress messages posted into room job:<id>", async () => {
-    const id = crypto.randomUUID();
+  it("shows a real job's progress from room job:<id>, and not a member's look-alike posted after it", async () => {
+    const run = crypto.randomUUID();
+    const created = await worker.api("/v1/jobs", {
+      method: "POST",
+      headers: { "idempotency-key": run },
+      json: { type: "fanout", requests: [0, 1, 2, 3].map((i) => ({ url: `${upstream.url}/${run}/${i}` })) },
+    });
+    expect(created.status).toBe(202);
+    const { id, room } = (await created.json()) as { id: string; room: string };
+    await waitForJob(id, "succeeded");
+    // A member of the job's room posts what a page trusting `kind` would draw as the latest progress.
+    await postAsMember(room, "mallory", {
+      kind: "job-progress",
+      id,
+      state: "failed",
+      total: 999,
+      done: 0,
+      failed: 999,
+    });
+
     const problems: string[] = [];
     const page = await openDemo(problems);
     try {
-      const post = (done: number, state: string) =>
-        worker.api(`/v1/rooms/job:${id}/messages`, {
-          method: "POST",
-          json: { from: "jobs", data: { kind: "job-progress", id, state, total: 4, done, failed: 0 } },
-        });
-      expect((await post(1, "running")).status).toBe(201);
       await page.fill("#name", "watcher");
       await page.fill("#job-id", id);
       await page.click("#job-watch");
-      // History on join: the progress so far.
-      await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 1);
-      expect((await post(4, "succeeded")).status).toBe(201);
       await page.waitForFunction(() => (document.querySelector("#job-progress") as HTMLProgressElement).value === 4);
       expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 4/4 done.`);
+      expect(await page.$eval("#job-progress", (p) => (p as HTMLProgressElement).max)).toBe(4);
       mkdirSync(results, { recursive: true });
       await page.screenshot({ path: join(results, "rooms-job.png"), fullPage: true });
       expect(problems).toEqual([]);
@@ -127,7 +201,7 @@ describe("the demo page in chromium", () => {
   });
 
   it("counts with the counter panel through the counters API", async () => {
-    const name = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const name = `demo-e2e-${crypto.randomUUID().slice(0, 8)}`;
     const problems: string[] = [];
     const page = await openDemo(problems);
     try {
@@ -142,6 +216,7 @@ describe("the demo page in chromium", () => {
       await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "2");
       const res = await worker.api(`/v1/counters/${name}`);
       expect(await res.json()).toMatchObject({ name, value: 2 });
+      await holdsNoToken(page);
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -1,14 +1,30 @@
 /**
  * The rooms client (src/client/rooms.ts) in Node against the built worker on Miniflare, over real sockets:
- * typed events, resuming with `since` after a reconnection, buffering while connecting.
+ * typed events, resuming with `since` after a reconnection, buffering while connecting, a real job's progress told
+ * apart from a member's look-alike.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS from "ws";
-import { type PresenceFrame, RoomClient, type RoomMessage, type WelcomeFrame } from "../../src/client/rooms.ts";
+import {
+  type JobProgress,
+  type PresenceFrame,
+  RoomClient,
+  type RoomMessage,
+  type WelcomeFrame,
+} from "../../src/client/rooms.ts";
+import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
 import { useWorker } from "./support/worker.ts";
 
-const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret" });
+let upstream: JobsUpstream;
+beforeAll(async () => {
+  upstream = await startJobsUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+});
+
+const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret", FANOUT_ALLOW_HOSTS: "127.0.0.1" });
 
 function member(room: string, user: string) {
   const tickets: string[] = [];
@@ -104,6 +120,41 @@ describe("RoomClient", () => {
       expect(ada.messages.map((m) => m.data)).toEqual(["early 1", "early 2"]);
     } finally {
       ada.client.close();
+    }
+  });
+
+  it("delivers a real job's progress as jobProgress, and a member's look-alike only as a message with server: false", async () => {
+    const run = crypto.randomUUID();
+    const res = await worker.api("/v1/jobs", {
+      method: "POST",
+      headers: { "idempotency-key": run },
+      json: {
+        type: "fanout",
+        requests: [0, 1, 2].map((i) => ({ url: `${upstream.url}/${run}/${i}` })),
+      },
+    });
+    expect(res.status).toBe(202);
+    const { id, room } = (await res.json()) as { id: string; room: string };
+    const watcher = member(room, "watcher");
+    const progress: JobProgress[] = [];
+    watcher.client.on("jobProgress", (p) => progress.push(p));
+    const mallory = member(room, "mallory");
+    try {
+      await until(() => mallory.welcomes() === 1, "mallory's welcome");
+      mallory.client.send({ kind: "job-progress", id, state: "failed", total: 999, done: 0, failed: 999 });
+      await until(() => watcher.messages.some((m) => m.from === "mallory"), "mallory's look-alike");
+      await until(() => progress.some((p) => p.state === "succeeded"), "the job's final progress", {
+        timeoutMs: 20_000,
+      });
+      expect(watcher.messages.find((m) => m.from === "mallory")).toMatchObject({ server: false });
+      expect(progress.every((p) => p.id === id && p.total === 3)).toBe(true);
+      expect(progress.at(-1)).toEqual({ kind: "job-progress", id, state: "succeeded", total: 3, done: 3, failed: 0 });
+      const fromJobs = watcher.messages.filter((m) => m.from === "jobs");
+      expect(fromJobs.length).toBe(progress.length);
+      expect(fromJobs.every((m) => m.server)).toBe(true);
+    } finally {
+      watcher.client.close();
+      mallory.client.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createUrlGuard, parseIPv6 } from "../../src/fanout/url-guard";
+import { createUrlGuard } from "../../src/fanout/url-guard";
+import { parseIPv6 } from "../../src/http/ip";
 
 const guard = createUrlGuard([]);
 

@@ -1,6 +1,7 @@
-import { listDurableObjectIds } from "cloudflare:test";
+import { createExecutionContext, listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import worker from "../../functions/index";
 import type { JobStatus as Status } from "../../src/jobs/types";
 import { AUTH, BASE, deliver, hits, newJobId, path, received, seedFanoutJob, UP } from "./helpers";
 
@@ -97,6 +98,43 @@ describe("POST /v1/jobs", () => {
     expect(other).toMatchObject({ id: created.id });
     const status = await waitForEnd(created.id);
     expect(status).toMatchObject({ total: 1, done: 1, state: "succeeded" });
+  });
+
+  it("scopes the key by the verified token, not by how the Authorization header is spelled: one job", async () => {
+    const key = `spelling-${crypto.randomUUID()}`;
+    const body = JSON.stringify({ type: "fanout", requests: [{ url: `${UP}${path("spelling")}` }] });
+    const ids: string[] = [];
+    const replayed: (string | null)[] = [];
+    for (const authorization of [
+      "Bearer test-token",
+      "bearer test-token",
+      "Bearer  test-token",
+      "BEARER test-token ",
+    ]) {
+      const res = await exports.default.fetch(`${BASE}/v1/jobs`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json", "idempotency-key": key },
+        body,
+      });
+      expect(res.status, authorization).toBe(202);
+      ids.push((await res.json<Created>()).id);
+      replayed.push(res.headers.get("idempotent-replayed"));
+    }
+    // A body without content-length (a Request built in the isolate has none): the body limit swaps the request for
+    // a wrapper, and the verified caller must stay the same.
+    const unsized = new Request(`${BASE}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: "bearer  test-token", "content-type": "application/json", "idempotency-key": key },
+      body,
+    });
+    expect(unsized.headers.has("content-length")).toBe(false);
+    const streamed = await worker.fetch(unsized, env, createExecutionContext());
+    expect(streamed.status).toBe(202);
+    ids.push((await streamed.json<Created>()).id);
+    replayed.push(streamed.headers.get("idempotent-replayed"));
+    expect(new Set(ids).size).toBe(1);
+    expect(replayed).toEqual([null, "true", "true", "true", "true"]);
+    expect(await waitForEnd(ids[0] as string)).toMatchObject({ state: "succeeded", total: 1, done: 1 });
   });
 
   it("creates one job when POSTs with one key arrive at the same time", async () => {
