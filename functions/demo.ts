@@ -45,7 +45,12 @@ const DemoCounter = z
   .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
   .openapi("DemoCounter");
 
-const route = <M extends "get" | "post", P extends string>(method: M, path: P, operationId: string, summary: string) => ({
+const route = <M extends "get" | "post", P extends string>(
+  method: M,
+  path: P,
+  operationId: string,
+  summary: string,
+) => ({
   method,
   path,
   tags: ["demo"],
@@ -62,7 +67,12 @@ const refusals = {
 };
 
 const ticketRoute = createRoute({
-  ...route("post", "/demo/api/rooms/{room}/tickets", "createDemoTicket", "A 60-second ticket to join a demo- room or a job's room"),
+  ...route(
+    "post",
+    "/demo/api/rooms/{room}/tickets",
+    "createDemoTicket",
+    "A 60-second ticket to join a demo- room or a job's room",
+  ),
   request: {
     params: z.object({ room: DemoRoom }),
     body: jsonBody(z.object({ user: MemberName }).strict().openapi("DemoTicketRequest"), { user: "ada" }),
@@ -77,7 +87,12 @@ const counterRoute = createRoute({
 });
 
 const incrementRoute = createRoute({
-  ...route("post", "/demo/api/counters/{name}/increment", "incrementDemoCounter", "Add one to a demo- counter (no body)"),
+  ...route(
+    "post",
+    "/demo/api/counters/{name}/increment",
+    "incrementDemoCounter",
+    "Add one to a demo- counter (no body)",
+  ),
   request: { params: z.object({ name: DemoName }) },
   responses: { 200: jsonResponse(DemoCounter, "The counter"), ...refusals },
 });
