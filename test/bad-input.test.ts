@@ -859,7 +859,7 @@ function readerOf(op: Operation): Operation | undefined {
  * shows instead that nothing changed. An operation without a reader that is not listed here fails the sweep.
  */
 const NO_READER: Record<string, string> = {
-  "GET /demo/config": "a read of static settings: it stores nothing",
+  "POST /demo/api/rooms/{room}/tickets": "mints a signed ticket and stores nothing: the ROOM check shows no room touched",
   "POST /v1/ratelimits/{key}": "no GET for a key: the object check (RATE_LIMITER, raw and user: keys) covers it",
   "POST /v1/fanout": "stores nothing: the upstream count shows nothing was called",
   "POST /v1/jobs": "no id before a job exists: the JOB check (ids of the idempotency keys) and the upstream count",
@@ -872,6 +872,7 @@ const NO_READER: Record<string, string> = {
  */
 const TYPED_BODIES = [
   "POST /v1/rooms/{room}/tickets",
+  "POST /demo/api/rooms/{room}/tickets",
   "PUT /v1/counters/{name}",
   "POST /v1/counters/{name}/increment",
   "POST /v1/locks/{name}/acquire",
