@@ -4,6 +4,12 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
+import {
+  CounterFenceQuery as FenceQuery,
+  CounterIncrementBody as IncrementBody,
+  CounterSetBody as SetBody,
+  CounterValue as Value,
+} from "../src/http/counters-schema";
 import { checkedFence } from "../src/http/fences";
 import { problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
@@ -12,39 +18,6 @@ import type { CounterResult } from "../src/objects/counter";
 const route = routesOf("counters");
 
 const Params = z.object({ name: Name });
-const SafeInt = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
-const FenceSig = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{43}$/, "must be the sig of the lock's grant")
-  .openapi({
-    description: "The lock's proof that it issued this token (the grant's fence.sig)",
-    example: "UNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw",
-  });
-const Fence = z
-  .object({ lock: Name, token: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), sig: FenceSig })
-  .strict()
-  .openapi("Fence", {
-    description:
-      "The `fence` of a lock's grant, as it came: a token the lock did not issue is refused (403), one lower than the highest seen (409)",
-  });
-const FenceQuery = z.object({
-  lock: Name.optional().openapi({ description: "Fenced read: the lock whose token is given" }),
-  token: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-  sig: FenceSig.optional(),
-});
-const Value = z
-  .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
-  .openapi("CounterValue");
-const IncrementBody = z
-  .object({
-    by: SafeInt.default(1).openapi({ example: 1 }),
-    min: SafeInt.optional(),
-    max: SafeInt.optional(),
-    fence: Fence.optional(),
-  })
-  .strict();
-const SetBody = z.object({ value: SafeInt, ifValue: SafeInt.optional(), fence: Fence.optional() }).strict();
-
 const json = jsonBody;
 const ok = jsonResponse(Value, "The counter");
 const conflict = problemDoc(

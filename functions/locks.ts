@@ -6,59 +6,24 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { signFence } from "../src/http/fences";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
+import {
+  LockAcquireBody as AcquireBody,
+  LockGrant as Grant,
+  LockReleaseBody as ReleaseBody,
+  LockReleased as Released,
+  LockRenewBody as RenewBody,
+  LockRenewed as Renewed,
+  LockStatus as Status,
+} from "../src/http/locks-schema";
 import { problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { AcquireResult } from "../src/objects/lock";
 import { settings } from "../src/settings";
 
 const Params = z.object({ name: Name });
-const Owner = z.string().min(1).max(256).openapi({ example: "worker-7" });
-const Token = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ example: 42 });
-const TtlMs = z
-  .number()
-  .int()
-  .min(1)
-  .openapi({ example: 10_000, description: "Lease length, LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS" });
 const json = jsonBody;
 const ok = jsonResponse;
 const conflict = problemDoc("Conflict");
-
-const AcquireBody = z
-  .object({
-    owner: Owner,
-    ttlMs: TtlMs,
-    waitMs: z.number().int().min(0).default(0).openapi({ example: 5_000, description: "Long-poll up to this long" }),
-  })
-  .strict();
-const Grant = z
-  .object({
-    name: z.string(),
-    token: Token,
-    owner: z.string(),
-    grantedAt: z.number(),
-    expiresAt: z.number(),
-    fence: z.object({ lock: z.string(), token: Token, sig: z.string() }).optional().openapi({
-      description:
-        "Pass as is to what the lock protects (`fence` on counters): the token with the lock's signature. Absent when FENCE_SECRET is not configured.",
-    }),
-  })
-  .openapi("LockGrant");
-const RenewBody = z.object({ owner: Owner, token: Token, ttlMs: TtlMs }).strict();
-const Renewed = z.object({ name: z.string(), token: Token, expiresAt: z.number() }).openapi("LockRenewed");
-const ReleaseBody = z.object({ owner: Owner, token: Token }).strict();
-const Released = z
-  .object({ name: z.string(), released: z.boolean(), releasedAt: z.number() })
-  .openapi("LockReleased", { description: "released is false when this token had been released already" });
-const Status = z
-  .object({
-    name: z.string(),
-    holder: z.string().nullable(),
-    token: z.number().nullable(),
-    expiresAt: z.number().nullable(),
-    waiters: z.number().int(),
-    lastToken: z.number().int(),
-  })
-  .openapi("LockStatus");
 
 const route = routesOf("locks");
 

@@ -4,28 +4,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
+import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/http/ratelimits-schema";
 import { jsonBody, Name, problemDocs } from "../src/http/schemas";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
 const userKey = (key: string) => `user:${key}`;
-
-const Body = z
-  .object({
-    cost: z.number().int().min(1).max(1_000_000).default(1),
-    limit: z.number().int().min(1).max(1_000_000_000).openapi({ example: 10 }),
-    periodMs: z.number().int().min(1).max(86_400_000).openapi({ example: 1_000 }),
-    burst: z.number().int().min(1).max(1_000_000_000).optional().openapi({ description: "Defaults to limit" }),
-  })
-  .strict();
-const Decision = z
-  .object({
-    key: z.string(),
-    allowed: z.boolean(),
-    remaining: z.number().int(),
-    resetMs: z.number().int(),
-    retryAfterMs: z.number().int(),
-  })
-  .openapi("RateLimitDecision");
 
 const route = createRoute({
   method: "post",

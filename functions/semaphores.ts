@@ -7,50 +7,25 @@ import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import {
+  SemaphoreAcquireBody as AcquireBody,
+  LEASE_ID_EXAMPLE,
+  SemaphoreLease as Lease,
+  SemaphoreReleaseBody as ReleaseBody,
+  SemaphoreRenewBody as RenewBody,
+  SemaphoreReleased,
+  SemaphoreRenewed,
+  SemaphoreStatus as Status,
+} from "../src/http/semaphores-schema";
 import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
 import { settings } from "../src/settings";
 
 const route = routesOf("semaphores");
 
 const Params = z.object({ name: Name });
-const Holder = z.string().min(1).max(256).openapi({ example: "crawler-3" });
-const LEASE_ID_EXAMPLE = "0b6c2f9e-4a1d-4c3e-9f7a-2d5e8b1c6a40";
-const LeaseId = z.string().uuid().openapi({ example: LEASE_ID_EXAMPLE });
-const TtlMs = z.number().int().min(1).openapi({ example: 30_000 });
 const json = jsonBody;
 const ok = jsonResponse;
 const conflict = problemDoc("Conflict");
-
-const AcquireBody = z
-  .object({
-    holder: Holder,
-    permits: z.number().int().min(1).default(1),
-    limit: z.number().int().min(1).openapi({ example: 5, description: "At most SEMAPHORE_MAX_LIMIT" }),
-    ttlMs: TtlMs,
-    waitMs: z.number().int().min(0).default(0),
-  })
-  .strict();
-const Lease = z
-  .object({
-    name: z.string(),
-    leaseId: z.string(),
-    holder: z.string(),
-    permits: z.number().int(),
-    grantedAt: z.number(),
-    expiresAt: z.number(),
-  })
-  .openapi("SemaphoreLease");
-const RenewBody = z.object({ leaseId: LeaseId, holder: Holder, ttlMs: TtlMs }).strict();
-const ReleaseBody = z.object({ leaseId: LeaseId, holder: Holder }).strict();
-const Status = z
-  .object({
-    name: z.string(),
-    inUse: z.number().int(),
-    limit: z.number().int().nullable(),
-    leases: z.number().int(),
-    waiters: z.number().int(),
-  })
-  .openapi("SemaphoreStatus");
 
 const acquireRoute = createRoute({
   ...route("post", "/{name}/acquire", "acquireSemaphore", "Take permits, waiting in FIFO order up to waitMs"),
@@ -69,7 +44,7 @@ const renewRoute = createRoute({
   ...route("post", "/{name}/renew", "renewSemaphore", "Extend a lease"),
   request: { params: Params, body: json(RenewBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3", ttlMs: 30_000 }) },
   responses: {
-    200: ok(z.object({ name: z.string(), leaseId: z.string(), expiresAt: z.number() }), "Renewed"),
+    200: ok(SemaphoreRenewed, "Renewed"),
     409: conflict,
     ...problemDocs,
   },
@@ -79,7 +54,7 @@ const releaseRoute = createRoute({
   request: { params: Params, body: json(ReleaseBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3" }) },
   responses: {
     200: ok(
-      z.object({ name: z.string(), leaseId: z.string(), released: z.boolean(), releasedAt: z.number() }),
+      SemaphoreReleased,
       "Released; released is false when this lease had been released already (a repeated release is harmless)",
     ),
     409: conflict,

@@ -4,7 +4,7 @@
  * (unknown fields refused) and carry their defaults, so a parsed value is complete.
  */
 import { z } from "@hono/zod-openapi";
-import { recordOf } from "../http/schemas";
+import { recordOf } from "../http/schemas.js";
 
 const FANOUT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 

@@ -2,7 +2,7 @@
  * Schemas shared by several function families.
  */
 import { z } from "@hono/zod-openapi";
-import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "../protocol/room-protocol";
+import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "../protocol/room-protocol.js";
 
 /** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -49,7 +49,7 @@ export const recordOf = <K extends z.core.$ZodRecordKey, V extends z.ZodType>(ke
     z.record(key, value),
   );
 
-const ProblemSchema = z
+export const ProblemSchema = z
   .object({
     type: z.string(),
     title: z.string(),

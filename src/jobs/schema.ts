@@ -3,8 +3,8 @@
  * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema";
-import { Name, recordOf } from "../http/schemas";
+import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema.js";
+import { Name, recordOf } from "../http/schemas.js";
 
 const FanoutJobSchema = z
   .object({
