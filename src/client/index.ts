@@ -1,12 +1,31 @@
 /**
- * The typed client, importable as `edgeloop/client`: today the rooms client (`RoomClient` and the frames it
- * delivers); the clients of the other families will live here too.
+ * The typed client, importable as `edgeloop/client`, for Node ≥ 20 and browsers: `createClient` for every family
+ * (fan-out, locks, semaphores, counters, rate limits, jobs, rooms), the errors it throws, the wire types (taken from
+ * the server's own schemas), and `RoomClient` for rooms on its own.
  *
  * @example
- * import { RoomClient } from "edgeloop/client";
- * const lobby = new RoomClient({ baseUrl: "http://127.0.0.1:8787", room: "lobby", user: "ada", token });
- * lobby.on("message", (m) => console.log(m.seq, m.from, m.data));
+ * import { createClient } from "edgeloop/client";
+ * const client = createClient({ baseUrl: "http://127.0.0.1:8787", token });
+ * const { results } = await client.fanout([{ url: "https://example.com/" }]);
+ * await using lease = await client.lock("orders").acquire({ ttlMs: 10_000 });
+ * await client.counter("orders").increment(1, { fence: lease });
  */
+export { type ClientOptions, createClient, type EdgeloopClient } from "./client.js";
+export { CounterClient, type FenceLike } from "./counters.js";
+export { EdgeloopError, LeaseLostError } from "./errors.js";
+export {
+  type Fanout,
+  type FanoutAnswer,
+  type FanoutCallOptions,
+  type FanoutRequests,
+  type FanoutResults,
+  FanoutStream,
+} from "./fanout.js";
+export type { RetryPolicy } from "./http.js";
+export { type CreatedJob, FINAL_STATES, JobsClient, type WatchOptions } from "./jobs.js";
+export { Lease } from "./lease.js";
+export { type LockAcquireOptions, LockClient, LockLease } from "./locks.js";
+export { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 export {
   type AckFrame,
   type ErrorFrame,
@@ -19,3 +38,5 @@ export {
   type RoomMessage,
   type WelcomeFrame,
 } from "./rooms.js";
+export { type SemaphoreAcquireOptions, SemaphoreClient, SemaphoreLease } from "./semaphores.js";
+export type * from "./types.js";

@@ -1,0 +1,84 @@
+/**
+ * `client.counter(name)`: an atomic integer shared by every client: read, increment within bounds, compare-and-set,
+ * reset; writes (and reads) fenced by a lock's lease so a holder whose lease expired cannot overwrite its successor.
+ */
+import type { Transport } from "./http.js";
+import { seg } from "./http.js";
+import type { CounterValue, Fence } from "./types.js";
+
+/** A fence: the `fence` of a lock grant, or the lock's lease itself. */
+export type FenceLike = Fence | { readonly fence: Fence | undefined };
+
+function fenceOf(given: FenceLike | undefined): Fence | undefined {
+  if (given === undefined) return undefined;
+  if ("sig" in given) return given;
+  if (given.fence) return given.fence;
+  throw new TypeError("this lease carries no fence: the service signs fencing tokens only with FENCE_SECRET set");
+}
+
+export class CounterClient {
+  readonly name: string;
+  readonly #transport: Transport;
+  readonly #path: string;
+
+  constructor(transport: Transport, name: string) {
+    this.#transport = transport;
+    this.name = name;
+    this.#path = `/v1/counters/${seg(name)}`;
+  }
+
+  /**
+   * The value (0 and `updatedAt: null` if never written). With a fence, a fenced read: it shuts out holders of older
+   * tokens of that lock, as a fenced write does.
+   *
+   * @example
+   * const { value } = await client.counter("orders").get();
+   */
+  get(options: { fence?: FenceLike; signal?: AbortSignal } = {}): Promise<CounterValue> {
+    const fence = fenceOf(options.fence);
+    const query = fence ? { lock: fence.lock, token: fence.token, sig: fence.sig } : {};
+    return this.#transport.json<CounterValue>(this.#path, { query, signal: options.signal });
+  }
+
+  /**
+   * Add `by` (default 1) atomically; with `min`/`max`, an increment that would cross them is refused (409
+   * `counter-out-of-bounds`) and changes nothing.
+   *
+   * @example
+   * await client.counter("stock").increment(-1, { min: 0 });
+   * await client.counter("invoices").increment(1, { fence: lease }); // lease: a held lock's lease
+   */
+  increment(
+    by = 1,
+    options: { min?: number; max?: number; fence?: FenceLike; signal?: AbortSignal } = {},
+  ): Promise<CounterValue> {
+    const { min, max, signal } = options;
+    return this.#transport.json<CounterValue>(`${this.#path}/increment`, {
+      json: { by, min, max, fence: fenceOf(options.fence) },
+      signal,
+    });
+  }
+
+  /**
+   * Set the value; with `ifValue`, only if the counter holds that value (compare-and-set: 409 `counter-mismatch`,
+   * whose `problem.value` is the current one).
+   *
+   * @example
+   * await client.counter("orders").set(10, { ifValue: 7 });
+   */
+  set(
+    value: number,
+    options: { ifValue?: number; fence?: FenceLike; signal?: AbortSignal } = {},
+  ): Promise<CounterValue> {
+    return this.#transport.json<CounterValue>(this.#path, {
+      method: "PUT",
+      json: { value, ifValue: options.ifValue, fence: fenceOf(options.fence) },
+      signal: options.signal,
+    });
+  }
+
+  /** Reset to 0 (the fencing tokens seen are kept). */
+  reset(options: { signal?: AbortSignal } = {}): Promise<CounterValue> {
+    return this.#transport.json<CounterValue>(this.#path, { method: "DELETE", signal: options.signal });
+  }
+}

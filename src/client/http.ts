@@ -1,0 +1,120 @@
+/**
+ * The client's one way to call the service: URL, bearer token, JSON in and out, problem+json into `EdgeloopError`,
+ * and the one retry rule: 429 and 503 are tried again after their `Retry-After` plus jitter (or a full-jitter backoff
+ * without one), within the attempts and the total wait the caller allows. Nothing else is retried.
+ */
+import { retry } from "../async/retry.js";
+import { EdgeloopError } from "./errors.js";
+
+/** How 429 and 503 answers are retried: `false` never. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (default 3). */
+  attempts?: number;
+  /** Total time spent waiting between attempts, in ms (default 10 000): a longer `Retry-After` is not waited for. */
+  maxWaitMs?: number;
+}
+
+export interface TransportOptions {
+  /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
+  baseUrl?: string;
+  /** The API token, sent as `Authorization: Bearer …`; omit it only for routes that take none (the demo routes). */
+  token?: string;
+  /** A fetch implementation (default: the global one), e.g. to add headers or route calls elsewhere. */
+  fetch?: typeof fetch;
+  retry?: RetryPolicy | false;
+}
+
+export interface CallOptions {
+  method?: "GET" | "POST" | "PUT" | "DELETE";
+  /** The JSON body. */
+  json?: unknown;
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string>;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+/** Thrown inside the retry loop so its delay is the server's `Retry-After` plus jitter. */
+class Retryable extends Error {
+  readonly error: EdgeloopError;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(error: EdgeloopError, retryAfterMs: number | undefined) {
+    super(error.message);
+    this.error = error;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+const pageOrigin = (): string | undefined => (globalThis as { location?: { origin: string } }).location?.origin;
+
+/** `ms` plus up to half of it again (at least 100 ms of spread), so clients told the same time do not all return. */
+const jittered = (ms: number) => ms + Math.floor(Math.random() * Math.max(100, ms / 2));
+
+export class Transport {
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+  readonly fetch: typeof fetch;
+  readonly #retry: { attempts: number; maxWaitMs: number };
+
+  constructor(options: TransportOptions) {
+    const baseUrl = options.baseUrl ?? pageOrigin();
+    if (!baseUrl) throw new TypeError("createClient needs a baseUrl outside a page");
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.token = options.token;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    const policy = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
+    this.#retry = { attempts: policy.attempts ?? 3, maxWaitMs: policy.maxWaitMs ?? 10_000 };
+    if (!(this.#retry.attempts >= 1)) throw new RangeError("retry.attempts must be at least 1");
+  }
+
+  url(path: string, query: CallOptions["query"] = {}): string {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const search = params.toString() === "" ? "" : `?${params}`;
+    return `${this.baseUrl}${path}${search}`;
+  }
+
+  /** Send a request; the response when it is ok, else an `EdgeloopError` (after the 429/503 retries). */
+  async send(path: string, options: CallOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: options.accept ?? "application/json", ...options.headers };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (options.json !== undefined) headers["content-type"] = "application/json";
+    const init: RequestInit = {
+      method: options.method ?? (options.json === undefined ? "GET" : "POST"),
+      headers,
+      body: options.json === undefined ? undefined : JSON.stringify(options.json),
+      signal: options.signal,
+    };
+    const url = this.url(path, options.query);
+    try {
+      return await retry(
+        async () => {
+          const res = await this.fetch(url, init);
+          if (res.ok) return res;
+          const error = await EdgeloopError.from(res);
+          if (res.status !== 429 && res.status !== 503) throw error;
+          throw new Retryable(error, error.retryAfterMs === undefined ? undefined : jittered(error.retryAfterMs));
+        },
+        {
+          attempts: this.#retry.attempts,
+          baseMs: 250,
+          maxMs: 5_000,
+          deadline: Date.now() + this.#retry.maxWaitMs,
+          signal: options.signal,
+          retryOn: (err) => err instanceof Retryable,
+        },
+      );
+    } catch (err) {
+      throw err instanceof Retryable ? err.error : err;
+    }
+  }
+
+  /** Send a request and read its JSON answer. */
+  async json<T>(path: string, options: CallOptions = {}): Promise<T> {
+    return (await (await this.send(path, options)).json()) as T;
+  }
+}
+
+/** A path segment: a name, percent-encoded. */
+export const seg = (name: string): string => encodeURIComponent(name);

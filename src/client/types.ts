@@ -1,0 +1,73 @@
+/**
+ * The wire types of the typed client, taken from the zod schemas the server validates with (`z.input` for what the
+ * client sends, `z.output` for what it receives). Only types are imported: no zod code reaches the client, and a
+ * field renamed in a schema changes these types, so the client's callers and test/client-types.test.ts see it.
+ */
+import type { z } from "@hono/zod-openapi";
+import type {
+  FanoutItemSchema,
+  FanoutOptionsSchema,
+  FanoutResultSchema,
+  FanoutSummarySchema,
+} from "../fanout/schema.js";
+import type {
+  CounterIncrementBody,
+  CounterSetBody,
+  CounterValue as CounterValueSchema,
+  Fence as FenceSchema,
+} from "../http/counters-schema.js";
+import type {
+  LockAcquireBody,
+  LockGrant as LockGrantSchema,
+  LockStatus as LockStatusSchema,
+} from "../http/locks-schema.js";
+import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../http/ratelimits-schema.js";
+import type { ProblemSchema } from "../http/schemas.js";
+import type {
+  SemaphoreAcquireBody,
+  SemaphoreLease as SemaphoreLeaseSchema,
+  SemaphoreStatus as SemaphoreStatusSchema,
+} from "../http/semaphores-schema.js";
+import type {
+  CreateJobSchema,
+  JobCreatedSchema,
+  JobStatusSchema,
+  ResultsPageSchema,
+  RetrySchema,
+} from "../jobs/schema.js";
+
+/** One upstream call of a fan-out, as `POST /v1/fanout` takes it. */
+export type FanoutRequest = z.input<typeof FanoutItemSchema>;
+/** The options of a whole fan-out (concurrency, timeouts, deadline, retry, hedging, bodies). */
+export type FanoutOptions = z.input<typeof FanoutOptionsSchema>;
+export type FanoutResult = z.output<typeof FanoutResultSchema>;
+export type FanoutSummary = z.output<typeof FanoutSummarySchema>;
+
+export type CounterValue = z.output<typeof CounterValueSchema>;
+/** The `fence` of a lock grant: `{lock, token, sig}`. */
+export type Fence = z.output<typeof FenceSchema>;
+export type CounterIncrementInput = z.input<typeof CounterIncrementBody>;
+export type CounterSetInput = z.input<typeof CounterSetBody>;
+
+export type LockAcquireInput = z.input<typeof LockAcquireBody>;
+export type LockGrant = z.output<typeof LockGrantSchema>;
+export type LockStatus = z.output<typeof LockStatusSchema>;
+
+export type SemaphoreAcquireInput = z.input<typeof SemaphoreAcquireBody>;
+export type SemaphoreGrant = z.output<typeof SemaphoreLeaseSchema>;
+export type SemaphoreStatus = z.output<typeof SemaphoreStatusSchema>;
+
+export type RateLimitInput = z.input<typeof RateLimitBody>;
+export type RateLimitDecision = z.output<typeof RateLimitDecisionSchema>;
+
+/** What `POST /v1/jobs` takes: a fan-out job or a webhook job. */
+export type JobSpec = z.input<typeof CreateJobSchema>;
+export type JobCreated = z.output<typeof JobCreatedSchema>;
+export type JobStatus = z.output<typeof JobStatusSchema>;
+export type JobResultsPage = z.output<typeof ResultsPageSchema>;
+/** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
+export type JobResult = JobResultsPage["items"][number];
+export type JobRetried = z.output<typeof RetrySchema>;
+
+/** An RFC 9457 problem as the service answers it (extensions such as `waiters` or `limit` besides). */
+export type Problem = z.output<typeof ProblemSchema> & Record<string, unknown>;
