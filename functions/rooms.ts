@@ -18,6 +18,7 @@ import {
   problemDoc,
   problemDocs,
   routesOf,
+  TicketRequest,
   UserName,
 } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
@@ -29,17 +30,6 @@ import { settings } from "../src/settings";
 const route = routesOf("rooms");
 
 const RoomParams = z.object({ room: Name.openapi({ param: { name: "room", in: "path" }, example: "lobby" }) });
-
-const TicketRequest = z
-  .object({
-    user: MemberName,
-    ttlSec: z.number().int().min(1).optional().openapi({
-      description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
-      example: 60,
-    }),
-  })
-  .strict()
-  .openapi("TicketRequest");
 
 const TicketResponse = z
   .object({

@@ -10,6 +10,7 @@ import { LockClient } from "./locks.js";
 import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
 import { SemaphoreClient } from "./semaphores.js";
+import type { TicketInput } from "./types.js";
 
 export interface ClientOptions extends TransportOptions {
   /** A WebSocket implementation for rooms and `jobs.watch` where there is no global one (Node 20: the `ws` package). */
@@ -43,7 +44,11 @@ export interface EdgeloopClient {
 export function createClient(options: ClientOptions): EdgeloopClient {
   const transport = new Transport(options);
   const getTicket = async (room: string, user: string) =>
-    (await transport.json<{ ticket: string }>(`/v1/rooms/${seg(room)}/tickets`, { json: { user, ttlSec: 60 } })).ticket;
+    (
+      await transport.json<{ ticket: string }>(`/v1/rooms/${seg(room)}/tickets`, {
+        json: { user, ttlSec: 60 } satisfies TicketInput,
+      })
+    ).ticket;
   const room = (name: string, user: string, extra: Partial<Omit<RoomClientOptions, "room" | "user">> = {}) =>
     new RoomClient({ baseUrl: transport.baseUrl, getTicket, WebSocket: options.WebSocket, ...extra, room: name, user });
   return {

@@ -4,7 +4,7 @@
  */
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
-import type { CounterValue, Fence } from "./types.js";
+import type { CounterFenceQuery, CounterIncrementInput, CounterSetInput, CounterValue, Fence } from "./types.js";
 
 /** A fence: the `fence` of a lock grant, or the lock's lease itself. */
 export type FenceLike = Fence | { readonly fence: Fence | undefined };
@@ -36,7 +36,10 @@ export class CounterClient {
    */
   get(options: { fence?: FenceLike; signal?: AbortSignal } = {}): Promise<CounterValue> {
     const fence = fenceOf(options.fence);
-    const query = fence ? { lock: fence.lock, token: fence.token, sig: fence.sig } : {};
+    // Each key is one the fenced-read query takes (a renamed one fails to compile).
+    const query = fence
+      ? ({ lock: fence.lock, token: fence.token, sig: fence.sig } satisfies Record<keyof CounterFenceQuery, unknown>)
+      : {};
     return this.#transport.json<CounterValue>(this.#path, { query, signal: options.signal });
   }
 
@@ -54,7 +57,7 @@ export class CounterClient {
   ): Promise<CounterValue> {
     const { min, max, signal } = options;
     return this.#transport.json<CounterValue>(`${this.#path}/increment`, {
-      json: { by, min, max, fence: fenceOf(options.fence) },
+      json: { by, min, max, fence: fenceOf(options.fence) } satisfies CounterIncrementInput,
       signal,
     });
   }
@@ -72,7 +75,7 @@ export class CounterClient {
   ): Promise<CounterValue> {
     return this.#transport.json<CounterValue>(this.#path, {
       method: "PUT",
-      json: { value, ifValue: options.ifValue, fence: fenceOf(options.fence) },
+      json: { value, ifValue: options.ifValue, fence: fenceOf(options.fence) } satisfies CounterSetInput,
       signal: options.signal,
     });
   }

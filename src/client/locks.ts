@@ -6,7 +6,7 @@
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
 import { holding, Lease } from "./lease.js";
-import type { Fence, LockGrant, LockStatus } from "./types.js";
+import type { Fence, LockAcquireInput, LockGrant, LockReleaseInput, LockRenewInput, LockStatus } from "./types.js";
 
 export interface LockAcquireOptions {
   /** Lease length (default 30 000 ms; LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS). */
@@ -39,10 +39,10 @@ export class LockLease extends Lease {
         renew: async () =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
-              json: { owner, token, ttlMs: options.ttlMs },
+              json: { owner, token, ttlMs: options.ttlMs } satisfies LockRenewInput,
             })
           ).expiresAt,
-        release: () => transport.json(`${path}/release`, { json: { owner, token } }),
+        release: () => transport.json(`${path}/release`, { json: { owner, token } satisfies LockReleaseInput }),
       },
       { ...options, expiresAt: grant.expiresAt },
     );
@@ -74,7 +74,7 @@ export class LockClient {
   async acquire(options: LockAcquireOptions = {}): Promise<LockLease> {
     const { ttlMs = 30_000, waitMs = 0, owner = crypto.randomUUID(), signal, renewEveryMs } = options;
     const grant = await this.#transport.json<LockGrant>(`/v1/locks/${seg(this.name)}/acquire`, {
-      json: { owner, ttlMs, waitMs },
+      json: { owner, ttlMs, waitMs } satisfies LockAcquireInput,
       signal,
     });
     return new LockLease(this.#transport, grant, { ttlMs, renewEveryMs });

@@ -5,7 +5,7 @@
 import { sleep } from "../async/sleep.js";
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
-import type { RateLimitDecision } from "./types.js";
+import type { RateLimitDecision, RateLimitInput } from "./types.js";
 
 export interface RateLimitOptions {
   /** Units per `periodMs`. */
@@ -36,7 +36,7 @@ export class RateLimitClient {
   take(cost = 1, options: { signal?: AbortSignal } = {}): Promise<RateLimitDecision> {
     const { limit, periodMs, burst } = this.options;
     return this.#transport.json<RateLimitDecision>(`/v1/ratelimits/${seg(this.key)}`, {
-      json: { cost, limit, periodMs, burst },
+      json: { cost, limit, periodMs, burst } satisfies RateLimitInput,
       signal: options.signal,
     });
   }

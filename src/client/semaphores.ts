@@ -6,7 +6,13 @@
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
 import { holding, Lease } from "./lease.js";
-import type { SemaphoreGrant, SemaphoreStatus } from "./types.js";
+import type {
+  SemaphoreAcquireInput,
+  SemaphoreGrant,
+  SemaphoreReleaseInput,
+  SemaphoreRenewInput,
+  SemaphoreStatus,
+} from "./types.js";
 
 export interface SemaphoreAcquireOptions {
   /** Permits to take (default 1, at most the limit). */
@@ -39,10 +45,10 @@ export class SemaphoreLease extends Lease {
         renew: async () =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
-              json: { leaseId, holder, ttlMs: options.ttlMs },
+              json: { leaseId, holder, ttlMs: options.ttlMs } satisfies SemaphoreRenewInput,
             })
           ).expiresAt,
-        release: () => transport.json(`${path}/release`, { json: { leaseId, holder } }),
+        release: () => transport.json(`${path}/release`, { json: { leaseId, holder } satisfies SemaphoreReleaseInput }),
       },
       { ...options, expiresAt: grant.expiresAt },
     );
@@ -77,7 +83,7 @@ export class SemaphoreClient {
   async acquire(options: SemaphoreAcquireOptions = {}): Promise<SemaphoreLease> {
     const { permits = 1, ttlMs = 30_000, waitMs = 0, holder = crypto.randomUUID(), signal, renewEveryMs } = options;
     const grant = await this.#transport.json<SemaphoreGrant>(`/v1/semaphores/${seg(this.name)}/acquire`, {
-      json: { holder, permits, limit: this.limit, ttlMs, waitMs },
+      json: { holder, permits, limit: this.limit, ttlMs, waitMs } satisfies SemaphoreAcquireInput,
       signal,
     });
     return new SemaphoreLease(this.#transport, grant, { ttlMs, renewEveryMs });

@@ -11,6 +11,7 @@ import type {
   FanoutSummarySchema,
 } from "../fanout/schema.js";
 import type {
+  CounterFenceQuery as CounterFenceQuerySchema,
   CounterIncrementBody,
   CounterSetBody,
   CounterValue as CounterValueSchema,
@@ -19,13 +20,17 @@ import type {
 import type {
   LockAcquireBody,
   LockGrant as LockGrantSchema,
+  LockReleaseBody,
+  LockRenewBody,
   LockStatus as LockStatusSchema,
 } from "../http/locks-schema.js";
 import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../http/ratelimits-schema.js";
-import type { ProblemSchema } from "../http/schemas.js";
+import type { ProblemSchema, TicketRequest } from "../http/schemas.js";
 import type {
   SemaphoreAcquireBody,
   SemaphoreLease as SemaphoreLeaseSchema,
+  SemaphoreReleaseBody,
+  SemaphoreRenewBody,
   SemaphoreStatus as SemaphoreStatusSchema,
 } from "../http/semaphores-schema.js";
 import type {
@@ -48,12 +53,17 @@ export type CounterValue = z.output<typeof CounterValueSchema>;
 export type Fence = z.output<typeof FenceSchema>;
 export type CounterIncrementInput = z.input<typeof CounterIncrementBody>;
 export type CounterSetInput = z.input<typeof CounterSetBody>;
+export type CounterFenceQuery = z.input<typeof CounterFenceQuerySchema>;
 
 export type LockAcquireInput = z.input<typeof LockAcquireBody>;
+export type LockRenewInput = z.input<typeof LockRenewBody>;
+export type LockReleaseInput = z.input<typeof LockReleaseBody>;
 export type LockGrant = z.output<typeof LockGrantSchema>;
 export type LockStatus = z.output<typeof LockStatusSchema>;
 
 export type SemaphoreAcquireInput = z.input<typeof SemaphoreAcquireBody>;
+export type SemaphoreRenewInput = z.input<typeof SemaphoreRenewBody>;
+export type SemaphoreReleaseInput = z.input<typeof SemaphoreReleaseBody>;
 export type SemaphoreGrant = z.output<typeof SemaphoreLeaseSchema>;
 export type SemaphoreStatus = z.output<typeof SemaphoreStatusSchema>;
 
@@ -68,6 +78,9 @@ export type JobResultsPage = z.output<typeof ResultsPageSchema>;
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
 export type JobResult = JobResultsPage["items"][number];
 export type JobRetried = z.output<typeof RetrySchema>;
+
+/** What `POST /v1/rooms/:room/tickets` takes. */
+export type TicketInput = z.input<typeof TicketRequest>;
 
 /** An RFC 9457 problem as the service answers it (extensions such as `waiters` or `limit` besides). */
 export type Problem = z.output<typeof ProblemSchema> & Record<string, unknown>;

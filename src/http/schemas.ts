@@ -31,6 +31,18 @@ export const MemberName = UserName.refine((user) => !isReservedName(user), {
   description: `A display name; "${SERVER_SENDER}" and "${JOBS_SENDER}" (in any case or width) are reserved for the service.`,
 });
 
+/** What `POST /v1/rooms/:room/tickets` takes (the demo's ticket route takes a narrower one). */
+export const TicketRequest = z
+  .object({
+    user: MemberName,
+    ttlSec: z.number().int().min(1).optional().openapi({
+      description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
+      example: 60,
+    }),
+  })
+  .strict()
+  .openapi("TicketRequest");
+
 /**
  * `z.record`, refusing a "__proto__" key. zod leaves that key out of what it parses (assigning it would set a
  * prototype), so without this check the entry would vanish silently instead of being refused.
