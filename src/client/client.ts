@@ -57,7 +57,9 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     semaphore: (name, { limit }) => new SemaphoreClient(transport, name, limit),
     counter: (name) => new CounterClient(transport, name),
     rateLimit: (key, limits) => new RateLimitClient(transport, key, limits),
-    jobs: new JobsClient(transport, (name, user) => room(name, user)),
+    jobs: new JobsClient(transport, (name, user, wrap) =>
+      room(name, user, { getTicket: (r, u) => wrap(() => getTicket(r, u)) }),
+    ),
     room,
   };
 }

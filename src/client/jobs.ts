@@ -20,6 +20,13 @@ export interface CreatedJob extends JobCreated {
   replayed: boolean;
 }
 
+/** A member of `room` as `user`, whose tickets come through `wrap(ticket)`. */
+export type RoomFactory = (
+  room: string,
+  user: string,
+  wrap: (ticket: () => Promise<string>) => Promise<string>,
+) => RoomClient;
+
 export interface WatchOptions {
   signal?: AbortSignal;
   /** The name the watcher joins the job's room under (default: `watch-` and a random id). */
@@ -37,9 +44,10 @@ const progressOf = (s: JobStatus): JobProgress => ({
 
 export class JobsClient {
   readonly #transport: Transport;
-  readonly #room: (room: string, user: string) => RoomClient;
+  readonly #room: RoomFactory;
 
-  constructor(transport: Transport, room: (room: string, user: string) => RoomClient) {
+  /** `room` makes the job room's member with the `getTicket` given (createClient's `room`). */
+  constructor(transport: Transport, room: RoomFactory) {
     this.#transport = transport;
     this.#room = room;
   }
@@ -120,7 +128,13 @@ export class JobsClient {
       wake?.();
     };
     signal?.throwIfAborted();
-    const room = this.#room(`job:${id}`, options.user ?? `watch-${crypto.randomUUID().slice(0, 8)}`);
+    // A ticket the service refuses (after the transport's retries) ends the watch: reconnecting would not help.
+    const room = this.#room(`job:${id}`, options.user ?? `watch-${crypto.randomUUID().slice(0, 8)}`, (ticket) =>
+      ticket().catch((error: unknown) => {
+        fail(error);
+        throw error;
+      }),
+    );
     room.on("jobProgress", (p) => {
       if (p.id === id) push(p);
     });

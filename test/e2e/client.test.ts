@@ -342,6 +342,36 @@ describe("client.jobs", () => {
   });
 });
 
+describe("client.jobs.watch without a ticket", () => {
+  it("ends with the refusal when the service will not give the job room's ticket", async () => {
+    // The worker's answer to a ticket request replaced by the one it gives without ROOM_TICKET_SECRET.
+    const client = createClient({
+      baseUrl: worker.url,
+      token: worker.token,
+      retry: false,
+      fetch: (input, init) =>
+        String(input).endsWith("/tickets")
+          ? Promise.resolve(
+              Response.json(
+                {
+                  type: "urn:edgeloop:problem:not-configured",
+                  title: "Service Unavailable",
+                  status: 503,
+                  detail: "no secret",
+                },
+                { status: 503, headers: { "content-type": "application/problem+json" } },
+              ),
+            )
+          : fetch(input, init),
+    });
+    const job = await client.jobs.create({
+      type: "fanout",
+      requests: [{ url: `${jobsUpstream.url}/${crypto.randomUUID()}` }],
+    });
+    await expect(client.jobs.watch(job.id).next()).rejects.toMatchObject({ status: 503, detail: "no secret" });
+  });
+});
+
 describe("client.room", () => {
   it("joins with a fresh ticket and sends a message that comes back in order", async () => {
     const { client, sent } = recordingClient();
