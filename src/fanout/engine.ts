@@ -50,6 +50,8 @@ export interface FanoutResult {
   attempts: number;
   /** From the first call's start to the outcome (0 if it never started). */
   durationMs: number;
+  /** When the first call started, in ms after the fan-out started (null if it never started): with `durationMs`, a waterfall. */
+  startedMs: number | null;
   error?: { kind: FanoutErrorKind; message: string };
 }
 
@@ -90,7 +92,8 @@ export async function* fanout(
     ctx.maxResponseBytes === undefined ? undefined : { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes };
   const deadlineMessage = `deadline of ${options.deadlineMs} ms exceeded`;
   const deadline = timer(options.deadlineMs, deadlineMessage);
-  const deadlineAt = Date.now() + options.deadlineMs;
+  const startedAt = Date.now();
+  const deadlineAt = startedAt + options.deadlineMs;
   const scope = anySignal([ctx.signal, deadline.signal]);
   const states: ItemState[] = items.map(() => ({ attempts: 0 }));
 
@@ -106,7 +109,7 @@ export async function* fanout(
   const toResult = (settled: Settled<FanoutResult>): FanoutResult => {
     if (settled.status === "fulfilled") return settled.value;
     const item = items[settled.index] as FanoutItem;
-    return rejected(item, settled.index, states[settled.index] as ItemState, classify(settled.reason));
+    return rejected(item, settled.index, states[settled.index] as ItemState, startedAt, classify(settled.reason));
   };
 
   const tasks = items.map(
@@ -115,6 +118,7 @@ export async function* fanout(
         options,
         guard,
         budget,
+        startedAt,
         deadlineAt,
         classify,
         fetch: ctx.fetch,
@@ -149,6 +153,8 @@ interface RunContext {
   options: FanoutOptions;
   guard: UrlGuard;
   budget: ByteBudget | undefined;
+  /** When the fan-out started (Date.now()): results' `startedMs` count from it. */
+  startedAt: number;
   deadlineAt: number;
   classify: (err: unknown) => { kind: FanoutErrorKind; message: string };
   fetch: typeof fetch | undefined;
@@ -227,9 +233,10 @@ async function runItem(
       truncated: response.truncated,
       attempts: state.attempts,
       durationMs: Date.now() - state.startedAt,
+      startedMs: state.startedAt - run.startedAt,
     };
   } catch (err) {
-    const result = rejected(item, index, state, run.classify(err));
+    const result = rejected(item, index, state, run.startedAt, run.classify(err));
     if (err instanceof UpstreamError && err.kind === "status" && err.response) {
       const r = err.response;
       Object.assign(result, {
@@ -298,6 +305,7 @@ function rejected(
   item: FanoutItem,
   index: number,
   state: ItemState,
+  fanoutStartedAt: number,
   error: { kind: FanoutErrorKind; message: string },
 ): FanoutResult {
   return {
@@ -313,6 +321,7 @@ function rejected(
     truncated: false,
     attempts: state.attempts,
     durationMs: state.startedAt === undefined ? 0 : Date.now() - state.startedAt,
+    startedMs: state.startedAt === undefined ? null : state.startedAt - fanoutStartedAt,
     error,
   };
 }

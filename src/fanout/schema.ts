@@ -123,6 +123,9 @@ export const FanoutResultSchema = z
     truncated: z.boolean(),
     attempts: z.number().int(),
     durationMs: z.number(),
+    startedMs: z.number().nullable().openapi({
+      description: "When the first call started, in ms after the fan-out started (null if it never started)",
+    }),
     error: z
       .object({
         kind: z.enum(["timeout", "deadline", "aborted", "network", "blocked", "too_large", "invalid", "status"]),

@@ -45,6 +45,38 @@ describe("the fan-out engine", () => {
     expect((await stats(key)).hits).toBe(3);
   });
 
+  it("gives each result its start offset from the fan-out's start: a call that waited for a slot starts after the one before it ended", async () => {
+    // Concurrency 1: the second call starts only once the first, held at its gate, has answered.
+    const gate = newGate();
+    const running = fanoutAll(
+      items([{ url: up({ gate: gate.name }) }, { url: up({}) }]),
+      opts({ concurrency: 1 }),
+      ALLOW,
+    );
+    await gate.waiting(1);
+    await gate.open();
+    const [a, b] = await running;
+    expect(a?.startedMs).toBeGreaterThanOrEqual(0);
+    expect(b?.startedMs).toBeGreaterThanOrEqual((a?.startedMs ?? 0) + (a?.durationMs ?? 0));
+  });
+
+  it("gives a call that never started a null start offset", async () => {
+    const gate = newGate();
+    try {
+      const results = await fanoutAll(
+        items([{ url: up({ gate: gate.name }) }, { url: up({}) }]),
+        opts({ concurrency: 1, deadlineMs: 200 }),
+        ALLOW,
+      );
+      expect(results.map((r) => [r.error?.kind, r.startedMs === null, r.attempts])).toEqual([
+        ["deadline", false, 1],
+        ["deadline", true, 0],
+      ]);
+    } finally {
+      await gate.open();
+    }
+  });
+
   it("yields results in completion order, each carrying its index", async () => {
     // Each answer is held at its own gate; the test opens the next gate only after the previous result came out.
     const gates = [newGate(), newGate(), newGate()];
