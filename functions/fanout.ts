@@ -18,6 +18,7 @@ import {
 } from "../src/fanout/schema";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
+import { streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
@@ -79,15 +80,6 @@ const route = createRoute({
   },
 });
 
-type Streaming = "ndjson" | "sse" | undefined;
-
-function streamingOf(accept: string | undefined): Streaming {
-  const a = (accept ?? "").toLowerCase();
-  if (a.includes("application/x-ndjson")) return "ndjson";
-  if (a.includes("text/event-stream")) return "sse";
-  return undefined;
-}
-
 /** Refuse what the settings do not allow, naming the setting. */
 function checkLimits(items: readonly FanoutItem[], s: Settings): void {
   const max = s.FANOUT_MAX_REQUESTS;
@@ -113,37 +105,12 @@ function summarize(results: Iterable<FanoutResult>, startedAt: number, concurren
   return { fulfilled, rejected, durationMs: Date.now() - startedAt, concurrency };
 }
 
-const encoder = new TextEncoder();
-
-/** A byte stream of the results in completion order, then the summary; cancelling it aborts the calls. */
-function resultStream(
-  results: AsyncGenerator<FanoutResult, void, undefined>,
-  format: "ndjson" | "sse",
-  startedAt: number,
-  concurrency: number,
-): ReadableStream<Uint8Array> {
-  const seen: FanoutResult[] = [];
-  const frame = (event: "result" | "summary", data: unknown) =>
-    encoder.encode(
-      format === "ndjson"
-        ? `${JSON.stringify(event === "summary" ? { summary: data } : data)}\n`
-        : `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
-    );
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await results.next();
-      if (next.done) {
-        controller.enqueue(frame("summary", summarize(seen, startedAt, concurrency)));
-        controller.close();
-        return;
-      }
-      seen.push(next.value);
-      controller.enqueue(frame("result", next.value));
-    },
-    async cancel() {
-      await results.return(undefined);
-    },
-  });
+/** The results as they settle, each also kept in `seen` for the summary. */
+async function* tally(results: AsyncGenerator<FanoutResult, void, undefined>, seen: FanoutResult[]) {
+  for await (const r of results) {
+    seen.push(r);
+    yield r;
+  }
 }
 
 export const fanoutApp = createApp().openapi(route, async (c) => {
@@ -166,14 +133,10 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
 
   const streaming = streamingOf(c.req.header("accept"));
   if (streaming) {
-    const body = resultStream(fanout(items, options, ctx), streaming, startedAt, options.concurrency);
-    return new Response(body, {
-      status: 200,
-      headers: {
-        "content-type": streaming === "ndjson" ? "application/x-ndjson" : "text/event-stream",
-        "cache-control": "no-store",
-      },
-    });
+    const seen: FanoutResult[] = [];
+    return streamedResponse(tally(fanout(items, options, ctx), seen), streaming, "result", () =>
+      summarize(seen, startedAt, options.concurrency),
+    );
   }
 
   const list = await fanoutAll(items, options, ctx);

@@ -1,0 +1,66 @@
+/**
+ * Streamed answers of the routes that run many upstream calls (POST /v1/fanout, POST /v1/pages): the client asks
+ * for one with its Accept header, and gets one frame per item as it comes, then a closing summary frame —
+ * NDJSON lines (`application/x-ndjson`; the summary as `{"summary": …}`) or server-sent events
+ * (`text/event-stream`; `event: <item>` frames, then `event: summary`). Cancelling the stream (a client that goes
+ * away) stops the generator, which aborts its calls.
+ */
+
+export type Streaming = "ndjson" | "sse";
+
+/**
+ * The streamed format the Accept header asks for, or undefined for a plain JSON answer.
+ *
+ * @example
+ * streamingOf("application/x-ndjson") // "ndjson"
+ */
+export function streamingOf(accept: string | undefined): Streaming | undefined {
+  const a = (accept ?? "").toLowerCase();
+  if (a.includes("application/x-ndjson")) return "ndjson";
+  if (a.includes("text/event-stream")) return "sse";
+  return undefined;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A streamed response of `items`' values (`event` names SSE frames), closed by the summary that `summary` makes
+ * from the generator's return value.
+ *
+ * @example
+ * return streamedResponse(crawl(spec, ctx), "ndjson", "page", (summary) => summary);
+ */
+export function streamedResponse<T, R>(
+  items: AsyncGenerator<T, R, undefined>,
+  format: Streaming,
+  event: string,
+  summary: (returned: R) => unknown,
+): Response {
+  const frame = (name: string, data: unknown) =>
+    encoder.encode(
+      format === "ndjson"
+        ? `${JSON.stringify(name === "summary" ? { summary: data } : data)}\n`
+        : `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`,
+    );
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await items.next();
+      if (next.done) {
+        controller.enqueue(frame("summary", summary(next.value)));
+        controller.close();
+        return;
+      }
+      controller.enqueue(frame(event, next.value));
+    },
+    async cancel() {
+      await items.return(undefined as R);
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": format === "ndjson" ? "application/x-ndjson" : "text/event-stream",
+      "cache-control": "no-store",
+    },
+  });
+}
