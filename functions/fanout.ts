@@ -7,6 +7,7 @@
  * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { anySignal } from "../src/async";
 import { type FanoutResult, fanout, fanoutAll } from "../src/fanout/engine";
 import { checkHeaderLimits } from "../src/fanout/limits";
 import {
@@ -125,8 +126,9 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
   // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
   createUrlGuard(s.FANOUT_ALLOW_HOSTS);
   const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
+  const abort = new AbortController();
   const ctx = {
-    signal: c.req.raw.signal,
+    signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
   };
@@ -134,9 +136,8 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
   const streaming = streamingOf(c.req.header("accept"));
   if (streaming) {
     const seen: FanoutResult[] = [];
-    return streamedResponse(tally(fanout(items, options, ctx), seen), streaming, "result", () =>
-      summarize(seen, startedAt, options.concurrency),
-    );
+    const summary = () => summarize(seen, startedAt, options.concurrency);
+    return streamedResponse(tally(fanout(items, options, ctx), seen), streaming, "result", summary, abort);
   }
 
   const list = await fanoutAll(items, options, ctx);

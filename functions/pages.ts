@@ -8,6 +8,7 @@
  * named by settings, the first URL's check, content negotiation, and tying the client's connection to the crawl.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { anySignal } from "../src/async";
 import { checkHeaderLimits } from "../src/fanout/limits";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
@@ -68,13 +69,14 @@ export const pagesApp = createApp().openapi(fetchPages, async (c) => {
   const limits = crawlOf(spec, s.PAGES_MAX_PAGES, s.PAGES_MAX_PREFETCH);
   checkHeaderLimits([spec], s);
   checkFirstUrl(spec.url, s.FANOUT_ALLOW_HOSTS);
+  const abort = new AbortController();
   const ctx = {
-    signal: c.req.raw.signal,
+    signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
   };
   const streaming = streamingOf(c.req.header("accept"));
-  if (streaming) return streamedResponse(crawl(limits, ctx), streaming, "page", (summary) => summary);
+  if (streaming) return streamedResponse(crawl(limits, ctx), streaming, "page", (summary) => summary, abort);
   return c.json(await crawlAll(limits, ctx), 200);
 });
 

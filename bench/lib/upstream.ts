@@ -34,6 +34,7 @@
  *   &nextUrl=<url>           page 1's next is this URL (link and cursor styles)
  *   &failPage=N              the first request for page N answers `failStatus` (503)
  *   &gateFrom=N              `gate` holds only pages N and later
+ *   &gate=g-{page}           each page waits at its own gate: `{page}` in the gate's name is the page number
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -253,7 +254,8 @@ async function respond(
 ): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const gate = q.get("gate");
+  const gate =
+    paging.page === undefined ? q.get("gate") : (q.get("gate")?.replace("{page}", String(paging.page)) ?? null);
   const gated = gate !== null && (paging.page ?? 0) >= Number(q.get("gateFrom") ?? 0);
   if (gated && !(await gates.pass(gate, res))) return;
   if (q.get("hang")) return;

@@ -1,8 +1,9 @@
 /**
  * `prefetch(tasks, { ahead, signal })`: run tasks a few ahead of the consumer and yield their outcomes in input
  * order (a read-ahead buffer: aiostream's `map(..., ordered=True, task_limit=n)`). At most `ahead` tasks are started
- * and not yet yielded; the next one starts when the oldest has settled, so a consumer that stops early wastes at most
- * `ahead - 1` of them. `tasks` may be lazy or endless: a factory is taken from it only when a slot is free.
+ * and not yet handed to the consumer: when it asks for the next outcome, one more starts in the slot the last one
+ * left, so a consumer that stops early leaves at most `ahead - 1` to abort. `tasks` may be lazy or endless: a
+ * factory is taken from it only when a slot is free.
  *
  * Stopping the iteration (`break`, `return()`) aborts every task started and not yet yielded. A task whose signal
  * fires (the caller's, or that stop) is settled as rejected with the signal's reason at once, even if it ignores it.
@@ -48,12 +49,12 @@ export async function* prefetch<T>(
     }
   };
   try {
-    fill();
-    for (let slot = window.shift(); slot; slot = window.shift()) {
-      const settled = await slot.outcome;
-      // The slot is free: the next task starts while the consumer handles this outcome.
+    for (;;) {
+      // Topped up when the consumer asks for the next outcome: what it is handling counts as one of `ahead`.
       fill();
-      yield settled;
+      const slot = window.shift();
+      if (!slot) return;
+      yield await slot.outcome;
     }
   } finally {
     const reason = abortError("prefetch: the consumer stopped iterating");

@@ -25,16 +25,21 @@ const encoder = new TextEncoder();
 
 /**
  * A streamed response of `items`' values (`event` names SSE frames), closed by the summary that `summary` makes
- * from the generator's return value.
+ * from the generator's return value. When the client cancels the stream, `abort` (the controller of the signal the
+ * generator's calls run under) is aborted first: the generator may be waiting on a call, and only ends once it
+ * settles.
  *
  * @example
- * return streamedResponse(crawl(spec, ctx), "ndjson", "page", (summary) => summary);
+ * const abort = new AbortController();
+ * const pages = crawl(spec, { ...ctx, signal: AbortSignal.any([c.req.raw.signal, abort.signal]) });
+ * return streamedResponse(pages, "ndjson", "page", (summary) => summary, abort);
  */
 export function streamedResponse<T, R>(
   items: AsyncGenerator<T, R, undefined>,
   format: Streaming,
   event: string,
   summary: (returned: R) => unknown,
+  abort: AbortController,
 ): Response {
   const frame = (name: string, data: unknown) =>
     encoder.encode(
@@ -52,7 +57,8 @@ export function streamedResponse<T, R>(
       }
       controller.enqueue(frame(event, next.value));
     },
-    async cancel() {
+    async cancel(reason) {
+      abort.abort(reason ?? new DOMException("the client cancelled the stream", "AbortError"));
       await items.return(undefined as R);
     },
   });

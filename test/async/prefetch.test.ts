@@ -36,7 +36,7 @@ const flush = async () => {
 const value = (s: Settled<string> | undefined) => (s?.status === "fulfilled" ? s.value : s?.status);
 
 describe("prefetch", () => {
-  it("starts `ahead` tasks, yields in input order even when later ones finish first, and starts one per slot freed", async () => {
+  it("keeps `ahead` tasks started, yields in input order even when later ones finish first, one more per outcome taken", async () => {
     const c = controlled(6);
     const it = prefetch(c.tasks, { ahead: 3 });
     const first = it.next();
@@ -49,14 +49,20 @@ describe("prefetch", () => {
     expect(c.started).toEqual([0, 1, 2]);
     c.finish(0);
     expect(value((await first).value as Settled<string>)).toBe("v0");
-    expect(c.started).toEqual([0, 1, 2, 3]);
+    // The consumer holds outcome 0: it still counts as one of the three.
+    expect(c.started).toEqual([0, 1, 2]);
     expect(value((await it.next()).value as Settled<string>)).toBe("v1");
+    expect(c.started).toEqual([0, 1, 2, 3]);
     expect(value((await it.next()).value as Settled<string>)).toBe("v2");
+    expect(c.started).toEqual([0, 1, 2, 3, 4]);
+    c.finish(3);
+    expect(value((await it.next()).value as Settled<string>)).toBe("v3");
     expect(c.started).toEqual([0, 1, 2, 3, 4, 5]);
-    for (const i of [3, 4, 5]) c.finish(i);
+    c.finish(5);
+    c.finish(4);
     const rest: unknown[] = [];
     for (let r = await it.next(); !r.done; r = await it.next()) rest.push(value(r.value));
-    expect(rest).toEqual(["v3", "v4", "v5"]);
+    expect(rest).toEqual(["v4", "v5"]);
   });
 
   it("takes factories from a lazy, endless iterable only as slots free up", async () => {
@@ -67,7 +73,12 @@ describe("prefetch", () => {
     expect(c.taken()).toBe(2);
     c.finish(0);
     await first;
+    expect(c.taken()).toBe(2);
+    const second = it.next();
+    await flush();
     expect(c.taken()).toBe(3);
+    c.finish(1);
+    await second;
     await it.return(undefined);
   });
 
@@ -79,7 +90,12 @@ describe("prefetch", () => {
     expect(c.started).toEqual([0]);
     c.finish(0);
     await pending;
+    expect(c.started).toEqual([0]);
+    const second = it.next();
+    await flush();
     expect(c.started).toEqual([0, 1]);
+    c.finish(1);
+    await second;
     await it.return(undefined);
   });
 
@@ -97,9 +113,9 @@ describe("prefetch", () => {
     c.finish(1);
     await loop;
     expect(seen).toEqual([0, 1]);
-    // 0 and 1 were yielded; 2, 3, 4 and 5 had started ahead and were aborted.
-    expect(c.started).toEqual([0, 1, 2, 3, 4, 5]);
-    expect([2, 3, 4, 5].map((i) => c.signals.get(i)?.aborted)).toEqual([true, true, true, true]);
+    // 0 and 1 were yielded; 2, 3 and 4 had started ahead (ahead - 1 beside the one handed out) and were aborted.
+    expect(c.started).toEqual([0, 1, 2, 3, 4]);
+    expect([2, 3, 4].map((i) => c.signals.get(i)?.aborted)).toEqual([true, true, true]);
     expect([0, 1].map((i) => c.signals.get(i)?.aborted)).toEqual([false, false]);
   });
 

@@ -16,8 +16,8 @@ export function up(params: Record<string, string | number> = {}, base = UPSTREAM
   return url.href;
 }
 
-export async function stats(key: string): Promise<KeyStats> {
-  return (await fetch(`${UPSTREAM}/__stats?key=${encodeURIComponent(key)}`)).json();
+export async function stats(key: string, base = UPSTREAM): Promise<KeyStats> {
+  return (await fetch(`${base}/__stats?key=${encodeURIComponent(key)}`)).json();
 }
 
 /**
@@ -38,8 +38,7 @@ export async function statsWhen(key: string, check: (s: KeyStats) => boolean, ms
  * A fresh gate on the upstream: requests whose URL carries `?gate=<name>` (`up({ gate: g.name })`) are held until
  * the test calls `open()`, so the test, not a latency, decides the order in which answers arrive.
  */
-export function newGate(base = UPSTREAM) {
-  const name = crypto.randomUUID();
+export function newGate(base = UPSTREAM, name: string = crypto.randomUUID()) {
   const at = `${base}/__gates/${name}`;
   return {
     name,
