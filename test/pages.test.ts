@@ -42,7 +42,7 @@ async function crawl(body: unknown): Promise<Body> {
 }
 
 /** The sub-app with some settings overridden (auth is the entry's job, not tested here). */
-function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
+async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
   return pagesApp.request(
     "/",
     { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } },
