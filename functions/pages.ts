@@ -38,13 +38,10 @@ const PagesResponseSchema = z
 const fetchPages = createRoute({
   ...route("post", "/", "fetchPages", "Fetch an upstream's pages, in page order"),
   description:
-    "Crawls a paginated upstream: `next` says how to find each next page — `link` (RFC 8288 `Link` headers), a " +
-    "`cursor` at a JSON pointer in the body (sent in a query parameter, or a next URL), or a `page` number " +
-    "counted up (with `prefetch` pages fetched at once, answered in order). JSON answers `{pages, summary}`; " +
-    "`Accept: application/x-ndjson` streams one Page a line then `{summary}` (`text/event-stream`: `event: page` " +
-    "then `event: summary`). The summary's `stop` says why it ended: `end`, `maxPages`, `deadline`, `error` or " +
-    "`loop`. Page URLs pass the URL guard; one on another origin than the first page's is refused unless " +
-    "`allowCrossOrigin`. Retries, timeouts and body caps are fan-out's.",
+    "Crawls a paginated upstream by `link` headers, a `cursor` in the body or `page` numbers (`prefetch` at once), " +
+    "answering in page order: JSON `{pages, summary}`, or streamed like fan-out (`Accept: application/x-ndjson` or " +
+    "`text/event-stream`). The summary's `stop` says why it ended. Page URLs pass the URL guard, and stay on the " +
+    "first page's origin unless `allowCrossOrigin`.",
   request: { body: jsonBody(PagesRequestSchema, example) },
   responses: {
     200: {

@@ -4,7 +4,7 @@
  * the body, the items at a pointer, and the URL of a page number or a cursor.
  */
 import { type Json, get as pointerGet } from "@hyperjump/json-pointer";
-import LinkHeader from "http-link-header";
+import { parseLinkHeader } from "./link-header";
 
 /** What a page says about the next one: its URL, none (the crawl ends), or why it cannot be read. */
 export type NextPage = { url: string } | { end: true } | { unreadable: string };
@@ -12,30 +12,24 @@ export type NextPage = { url: string } | { end: true } | { unreadable: string };
 /**
  * The target of the first `rel="next"` link, resolved against the page's URL (after redirects), as RFC 8288 says:
  * several links in one header or across several headers (the runtime joins them with ", "), relation types
- * matched case-insensitively in a space-separated list (`rel="next last"`), relative references resolved. A link
- * whose `anchor` names another resource than the page is about that resource, not the page, and is skipped.
+ * matched case-insensitively in a whitespace-separated list (`rel="next last"`), relative references resolved. A
+ * link whose `anchor` names another resource than the page is about that resource, not the page, and is skipped.
  *
  * @example
  * nextLink('</items?page=3>; rel="next", </items?page=9>; rel="last"', "https://api.example.com/items?page=2")
  * // { url: "https://api.example.com/items?page=3" }
  */
 export function nextLink(header: string | null, pageUrl: string): NextPage {
-  if (header === null || header.trim() === "") return { end: true };
-  let refs: LinkHeader.Reference[];
-  try {
-    refs = LinkHeader.parse(header).refs;
-  } catch (err) {
-    return { unreadable: `its Link header cannot be parsed (${messageOf(err)})` };
-  }
-  for (const ref of refs) {
-    // The parser splits rel lists on single spaces; any other whitespace is split here.
-    const rels = typeof ref.rel === "string" ? ref.rel.toLowerCase().split(/\s+/) : [];
+  const { links, rest } = parseLinkHeader(header ?? "");
+  for (const { target, params } of links) {
+    const rels = (params.get("rel") ?? "").toLowerCase().split(/[ \t]+/);
     if (!rels.includes("next")) continue;
-    if (typeof ref.anchor === "string" && resolve(ref.anchor, pageUrl) !== resolve("", pageUrl)) continue;
-    const url = resolve(ref.uri, pageUrl);
-    return url === undefined ? { unreadable: `its next link <${ref.uri}> is not a valid URL` } : { url };
+    const anchor = params.get("anchor");
+    if (anchor !== undefined && resolve(anchor, pageUrl) !== resolve("", pageUrl)) continue;
+    const url = resolve(target, pageUrl);
+    return url === undefined ? { unreadable: `its next link <${target}> is not a valid URL` } : { url };
   }
-  return { end: true };
+  return rest === "" ? { end: true } : { unreadable: `its Link header cannot be read from ${rest.slice(0, 64)}` };
 }
 
 /**
@@ -119,8 +113,4 @@ function resolve(reference: string, base: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

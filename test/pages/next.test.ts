@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseLinkHeader } from "../../src/pages/link-header";
 import { itemsAt, nextFromBody, nextLink, withParam } from "../../src/pages/next";
 
 const PAGE = "https://api.example.com/v1/items?page=2&per_page=50";
@@ -42,6 +43,23 @@ describe("nextLink (RFC 8288)", () => {
     expect(nextLink(header, PAGE)).toEqual({ url: "https://api.example.com/v1/items?page=3" });
   });
 
+  it("reads a parameter without a value and the links after it", () => {
+    const header = '</v1/items?page=9>; rel="last"; crossorigin, </v1/items?page=3>; rel="next"';
+    expect(nextLink(header, PAGE)).toEqual({ url: "https://api.example.com/v1/items?page=3" });
+  });
+
+  it("takes whitespace around = and ;, empty list elements, and escapes in quoted values", () => {
+    const header =
+      ', </v1/items?page=1>; title="a \\"quoted\\", title"; rel = prev ,, </v1/items?page=3> ; rel = "next",';
+    expect(nextLink(header, PAGE)).toEqual({ url: "https://api.example.com/v1/items?page=3" });
+  });
+
+  it("uses a next link read before something it cannot read", () => {
+    expect(nextLink('</v1/items?page=3>; rel="next", garbage', PAGE)).toEqual({
+      url: "https://api.example.com/v1/items?page=3",
+    });
+  });
+
   it("ignores a second rel parameter in one link, as RFC 8288 says", () => {
     expect(nextLink('</v1/items?page=1>; rel="prev"; rel="next"', PAGE)).toEqual({ end: true });
   });
@@ -60,11 +78,36 @@ describe("nextLink (RFC 8288)", () => {
   });
 
   it("says why a header it cannot read gives no next page", () => {
-    expect(nextLink('rel="next" https://x.example/', PAGE)).toMatchObject({ unreadable: expect.any(String) });
-    expect(nextLink('</v1/items?page=3; rel="next"', PAGE)).toMatchObject({ unreadable: expect.any(String) });
+    expect(nextLink('rel="next" https://x.example/', PAGE)).toEqual({
+      unreadable: 'its Link header cannot be read from rel="next" https://x.example/',
+    });
+    expect(nextLink('</v1/items?page=1>; rel="prev", </v1/items?page=3; rel="next"', PAGE)).toEqual({
+      unreadable: 'its Link header cannot be read from </v1/items?page=3; rel="next"',
+    });
     expect(nextLink('<http://[::1>; rel="next"', PAGE)).toEqual({
       unreadable: "its next link <http://[::1> is not a valid URL",
     });
+  });
+});
+
+describe("parseLinkHeader (RFC 8288 Appendix B)", () => {
+  it("keeps each link's target as written and the first occurrence of each parameter, names lowercased", () => {
+    const { links, rest } = parseLinkHeader('<?page=2>; REL="next"; rel=prev; Title=Two; hreflang=en, <//x/y>; a');
+    expect(links.map((l) => [l.target, Object.fromEntries(l.params)])).toEqual([
+      ["?page=2", { rel: "next", title: "Two", hreflang: "en" }],
+      ["//x/y", { a: "" }],
+    ]);
+    expect(rest).toBe("");
+  });
+
+  it("stops at the first thing that is not a link and says what was left", () => {
+    expect(parseLinkHeader('</a>; rel="next"; x="unterminated').links).toHaveLength(1);
+    // An unquoted value runs to the next ; or , (spaces included): the stray link after "x" is what is left.
+    expect(parseLinkHeader("</a>; rel=next </b>").links[0]?.params.get("rel")).toBe("next </b>");
+    const { links, rest } = parseLinkHeader("</a>; rel=next; x </b>");
+    expect(links.map((l) => Object.fromEntries(l.params))).toEqual([{ rel: "next", x: "" }]);
+    expect(rest).toBe("</b>");
+    expect(parseLinkHeader("")).toEqual({ links: [], rest: "" });
   });
 });
 
