@@ -19,7 +19,7 @@ import {
 } from "../src/fanout/schema";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
-import { streamedResponse, streamingOf } from "../src/http/event-stream";
+import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
@@ -65,18 +65,11 @@ const route = createRoute({
     "result as it settles, then a summary. Outbound URLs pass the URL guard (no loopback/private addresses).",
   request: { body: jsonBody(FanoutBodySchema, example) },
   responses: {
-    200: {
-      description: "Every request settled (fulfilled or rejected), one result each",
-      content: {
-        "application/json": { schema: FanoutResponseSchema },
-        "application/x-ndjson": {
-          schema: z.string().openapi({ description: "One FanoutResult a line in completion order, then {summary}" }),
-        },
-        "text/event-stream": {
-          schema: z.string().openapi({ description: "`event: result` per FanoutResult, then `event: summary`" }),
-        },
-      },
-    },
+    200: streamableResponse(FanoutResponseSchema, "Every request settled (fulfilled or rejected), one result each", {
+      item: "FanoutResult",
+      event: "result",
+      order: "in completion order",
+    }),
     ...problemDocs,
   },
 });

@@ -12,7 +12,7 @@ import { anySignal } from "../src/async";
 import { checkHeaderLimits } from "../src/fanout/limits";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
-import { streamedResponse, streamingOf } from "../src/http/event-stream";
+import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, problemDocs, routesOf } from "../src/http/schemas";
 import { type Crawl, crawl, crawlAll } from "../src/pages/crawl";
@@ -44,18 +44,11 @@ const fetchPages = createRoute({
     "first page's origin unless `allowCrossOrigin`.",
   request: { body: jsonBody(PagesRequestSchema, example) },
   responses: {
-    200: {
-      description: "The pages answered, in page order, and why the crawl stopped",
-      content: {
-        "application/json": { schema: PagesResponseSchema },
-        "application/x-ndjson": {
-          schema: z.string().openapi({ description: "One Page a line in page order, then {summary}" }),
-        },
-        "text/event-stream": {
-          schema: z.string().openapi({ description: "`event: page` per Page, then `event: summary`" }),
-        },
-      },
-    },
+    200: streamableResponse(PagesResponseSchema, "The pages answered, in page order, and why the crawl stopped", {
+      item: "Page",
+      event: "page",
+      order: "in page order",
+    }),
     ...problemDocs,
   },
 });

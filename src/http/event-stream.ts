@@ -5,6 +5,7 @@
  * (`text/event-stream`; `event: <item>` frames, then `event: summary`). Cancelling the stream (a client that goes
  * away) stops the generator, which aborts its calls.
  */
+import { z } from "@hono/zod-openapi";
 
 export type Streaming = "ndjson" | "sse";
 
@@ -70,3 +71,28 @@ export function streamedResponse<T, R>(
     },
   });
 }
+
+/**
+ * The OpenAPI description of a 200 answered as JSON (`schema`) or streamed by `streamedResponse`, for `createRoute`.
+ *
+ * @example
+ * responses: { 200: streamableResponse(PagesResponseSchema, "The pages", { item: "Page", event: "page", order: "in page order" }) }
+ */
+export const streamableResponse = (
+  schema: z.ZodType,
+  description: string,
+  frames: { item: string; event: string; order: string },
+) => ({
+  description,
+  content: {
+    "application/json": { schema },
+    "application/x-ndjson": {
+      schema: z.string().openapi({ description: `One ${frames.item} a line ${frames.order}, then {summary}` }),
+    },
+    "text/event-stream": {
+      schema: z
+        .string()
+        .openapi({ description: `\`event: ${frames.event}\` per ${frames.item}, then \`event: summary\`` }),
+    },
+  },
+});
