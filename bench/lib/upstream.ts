@@ -6,7 +6,9 @@
  *   ?status=503   answer with this status          ?hang=1        never answer (until the client gives up)
  *   ?bytes=1024   body of this many bytes          (default: a small JSON document)
  *   ?key=abc      count this request under "abc": GET /__stats?key=abc answers
- *                 { hits, inFlight, maxInFlight, aborted, completed } (aborted: the client hung up first)
+ *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed } (aborted: the client
+ *                 hung up first; connections: requests that came on a new TCP connection; closed: connections
+ *                 closed since, whose last request was of this key)
  *   ?latencyFirst=500        the first request of the key waits this long instead of `latency`
  *   ?failTimes=2&failStatus=503&retryAfter=1   the first 2 requests of the key get 503 (with Retry-After: 1)
  *   ?redirect=<url>&code=302 answer with a redirect to <url>
@@ -16,7 +18,7 @@
  *   ?drop=1                  destroy the connection without answering (a network error)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface KeyStats {
   hits: number;
@@ -24,6 +26,8 @@ export interface KeyStats {
   maxInFlight: number;
   aborted: number;
   completed: number;
+  connections: number;
+  closed: number;
 }
 
 export interface Upstream {
@@ -31,6 +35,8 @@ export interface Upstream {
   port: number;
   /** Requests received since start (or the last reset). */
   count(): number;
+  /** TCP connections accepted since start (or the last reset). */
+  connections(): number;
   /** The counters of one key. */
   stats(key: string): KeyStats;
   reset(): void;
@@ -39,11 +45,15 @@ export interface Upstream {
 
 export async function startUpstream(): Promise<Upstream> {
   let received = 0;
+  let connected = 0;
+  // Connections that have not carried a request yet, and the key of the last request each one carried.
+  const fresh = new WeakSet<Socket>();
+  const lastKey = new WeakMap<Socket, KeyStats>();
   const keys = new Map<string, KeyStats>();
   const statsOf = (key: string): KeyStats => {
     let s = keys.get(key);
     if (!s) {
-      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0 };
+      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0, connections: 0, closed: 0 };
       keys.set(key, s);
     }
     return s;
@@ -52,6 +62,7 @@ export async function startUpstream(): Promise<Upstream> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
+    const isNew = fresh.delete(req.socket);
     if (url.pathname === "/__stats") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(statsOf(q.get("key") ?? "")));
@@ -62,6 +73,8 @@ export async function startUpstream(): Promise<Upstream> {
     const stats = key === null ? undefined : statsOf(key);
     const hit = stats ? ++stats.hits : 1;
     if (stats) {
+      if (isNew) stats.connections++;
+      lastKey.set(req.socket, stats);
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     }
@@ -73,6 +86,14 @@ export async function startUpstream(): Promise<Upstream> {
     });
     void respond(req, res, q, hit).catch(() => res.destroy());
   });
+  server.on("connection", (socket: Socket) => {
+    connected++;
+    fresh.add(socket);
+    socket.on("close", () => {
+      const last = lastKey.get(socket);
+      if (last) last.closed++;
+    });
+  });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -80,9 +101,11 @@ export async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     count: () => received,
+    connections: () => connected,
     stats: (key) => ({ ...statsOf(key) }),
     reset: () => {
       received = 0;
+      connected = 0;
       keys.clear();
     },
     close: () =>
