@@ -1,13 +1,19 @@
 /**
  * One outbound call of a fan-out: the URL guard before any connection, redirects followed by hand (at most
  * `MAX_REDIRECTS` hops, each re-checked), the body read as a stream and cut at a byte cap (and at a budget shared by
- * the whole fan-out), bodies that will not be read cancelled, and failures turned into an `UpstreamError` whose
- * `kind` says what happened.
+ * the whole fan-out), bodies that will not be reported released (small ones read to the end, so the connection is
+ * kept alive; large ones cancelled), and failures turned into an `UpstreamError` whose `kind` says what happened.
  */
 import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
 
 const MAX_REDIRECTS = 5;
+/**
+ * A body that is not reported is read to the end when at most this much of it is left, and cancelled otherwise:
+ * workerd drops the keep-alive connection of a cancelled body, so cancelling every small body costs a new TCP (and
+ * TLS) connection per call.
+ */
+const DRAIN_MAX_BYTES = 64 * 1024;
 
 export type FanoutErrorKind =
   | "timeout"
@@ -126,7 +132,7 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
     if (!REDIRECT_STATUSES.has(res.status) || location === null) {
       return await readResponse(res, url, hop, method, options);
     }
-    await discard(res);
+    await release(res, signal);
     if (hop >= MAX_REDIRECTS) throw new UpstreamError("invalid", `more than ${MAX_REDIRECTS} redirects`);
     verdict = guard(resolve(location, url));
     if (!verdict.ok) {
@@ -152,11 +158,38 @@ function resolve(location: string, base: URL): string {
   }
 }
 
-async function discard(res: Response): Promise<void> {
+/**
+ * Let go of a body that will not be reported: read it to the end if it is small (`DRAIN_MAX_BYTES`, by its
+ * content-length or by reading), so the connection can carry the next call, or cancel it. Never throws: the answer
+ * has arrived, and a failure here only loses the connection. The attempt's signal stops the read.
+ */
+async function release(res: Response, signal: AbortSignal): Promise<void> {
+  if (res.body !== null) await drain(res.body.getReader(), signal, drainBound(contentLength(res), 0));
+}
+
+const contentLength = (res: Response): number => Number(res.headers.get("content-length") ?? Number.NaN);
+
+/** How much more of a body of `length` bytes (NaN: unknown), `read` bytes into it, may be drained: -1 if too much. */
+const drainBound = (length: number, read: number): number => (length - read > DRAIN_MAX_BYTES ? -1 : DRAIN_MAX_BYTES);
+
+/** Read the rest of a stream if it is at most `max` bytes (cancelling it past that, or at once if `max` < 0). */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal, max: number): Promise<void> {
+  const cancel = () => {
+    reader.cancel().catch(() => {});
+  };
+  if (max < 0 || signal.aborted) return cancel();
+  signal.addEventListener("abort", cancel, { once: true });
   try {
-    await res.body?.cancel();
+    for (let left = max; ; ) {
+      const { done, value } = await reader.read();
+      if (done || signal.aborted) return;
+      left -= value.byteLength;
+      if (left < 0) return cancel();
+    }
   } catch {
-    // already closed or errored: nothing to release
+    // the body failed or was cancelled: nothing more to release
+  } finally {
+    signal.removeEventListener("abort", cancel);
   }
 }
 
@@ -174,10 +207,10 @@ async function readResponse(
   }
   const base = { url: url.href, status: res.status, ok: res.ok, headers, redirects };
   if (options.responseBody === "none" || method === "HEAD" || res.body === null) {
-    await discard(res);
+    await release(res, options.signal);
     return { ...base, body: null, bytes: 0, truncated: false };
   }
-  const { bytes, truncated } = await readCapped(res.body, options);
+  const { bytes, truncated } = await readCapped(res.body, contentLength(res), options);
   return {
     ...base,
     body: decode(bytes, truncated, res.headers.get("content-type"), options.responseBody),
@@ -186,9 +219,10 @@ async function readResponse(
   };
 }
 
-/** Read a body stream up to the byte cap and the shared budget, cancelling the rest. */
+/** Read a body stream up to the byte cap and the shared budget, releasing the rest. */
 async function readCapped(
   stream: ReadableStream<Uint8Array>,
+  length: number,
   { signal, maxBodyBytes, budget }: CallOptions,
 ): Promise<{ bytes: Uint8Array; truncated: boolean }> {
   const reader = stream.getReader();
@@ -198,6 +232,7 @@ async function readCapped(
   signal.addEventListener("abort", onAbort, { once: true });
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let read = 0;
   let truncated = false;
   let overBudget = false;
   try {
@@ -206,6 +241,7 @@ async function readCapped(
       const { done, value } = await reader.read();
       if (signal.aborted) throw signal.reason;
       if (done) break;
+      read += value.byteLength;
       const room = Math.min(maxBodyBytes - size, budget ? budget.remaining : Number.POSITIVE_INFINITY);
       const keep = value.byteLength <= room ? value : value.subarray(0, Math.max(0, room));
       if (keep.byteLength > 0) chunks.push(keep);
@@ -214,7 +250,7 @@ async function readCapped(
       if (keep.byteLength < value.byteLength) {
         if (size < maxBodyBytes) overBudget = true;
         else truncated = true;
-        await reader.cancel().catch(() => {});
+        await drain(reader, signal, drainBound(length, read));
         break;
       }
     }
