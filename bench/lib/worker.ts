@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
@@ -103,4 +104,30 @@ export async function startWranglerDev(port: number, vars: Record<string, string
       await new Promise((r) => setTimeout(r, 500));
     },
   };
+}
+
+/**
+ * Serve a one-file worker (a baseline under bench/baselines/) on Miniflare the way `startMiniflare` serves ours: the
+ * same compatibility date and flags, on a loopback port, bundled by esbuild.
+ */
+export async function startBaseline(entry: string): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  const built = await build({ entryPoints: [entry], bundle: true, format: "esm", target: "es2022", write: false });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [
+        {
+          name: "baseline",
+          modules: true,
+          script: built.outputFiles[0]?.text ?? "",
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+        },
+      ],
+      host: "127.0.0.1",
+      port: 0,
+    } as V4MiniflareOptions),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, token: "", stop: () => mf.dispose() };
 }
