@@ -145,6 +145,40 @@ describe("one upstream call", () => {
     expect(big.state.pulled).toBeLessThanOrEqual(68);
   });
 
+  it("reads a body whose content-length fits the caps in one go, taking its bytes from the shared budget", async () => {
+    const budget = { remaining: 1_000, limit: 1_000 };
+    const f = scripted([
+      () => new Response('{"a":1}', { headers: { "content-type": "application/json", "content-length": "7" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), budget });
+    expect(res).toMatchObject({ body: { a: 1 }, bytes: 7, truncated: false });
+    expect(budget.remaining).toBe(993);
+  });
+
+  it("refuses a body longer than its content-length, and gives its bytes back to the budget", async () => {
+    const budget = { remaining: 1_000, limit: 1_000 };
+    const f = scripted([() => new Response("0123456789", { headers: { "content-length": "4" } })]);
+    const err = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), budget }).catch((e) => e);
+    expect(err).toMatchObject({ kind: "invalid", message: expect.stringContaining("content-length (4 bytes)") });
+    expect(budget.remaining).toBe(1_000);
+  });
+
+  it("reads an encoded body chunk by chunk under the caps, as its content-length counts encoded bytes", async () => {
+    const f = scripted([
+      () => new Response("0123456789", { headers: { "content-length": "4", "content-encoding": "gzip" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), maxBodyBytes: 6 });
+    expect(res).toMatchObject({ body: "012345", bytes: 6, truncated: true });
+  });
+
+  it("reads an unreported body whose content-length is small to the end", async () => {
+    const small = trackedBody(5);
+    const f = scripted([() => new Response(small.stream, { headers: { "content-length": "500" } })]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 200, body: null });
+    expect(small.state).toEqual({ cancelled: false, pulled: 5 });
+  });
+
   it("drops credentials when a redirect leaves the origin, and keeps them within it", async () => {
     const f = scripted([
       () => new Response(null, { status: 307, headers: { location: "https://a.example/same" } }),
