@@ -2,7 +2,8 @@
  * Fan-out figures (issues 2 and 10), all measured in one run against a loopback upstream (bench/lib/upstream.ts):
  *
  * 1. two schedules — 200 calls of 50 ms at concurrency 20 (ideal 500 ms) and 1,000 calls of 10 ms at concurrency 50
- *    (ideal 200 ms) — each made by four contestants in alternating order, RUNS times:
+ *    (ideal 200 ms) — each against small JSON bodies sent chunked and with a content-length (which edgeloop reads
+ *    natively in one go), each made by four contestants in alternating order, RUNS times:
  *    - edgeloop: POST /v1/fanout on the built worker on Miniflare, with the default responseBody (bodies parsed and
  *      returned) and with responseBody "none";
  *    - the minimal worker (bench/baselines/minimal-fanout.ts: semaphore + fetch + allSettled) on Miniflare, the
@@ -22,10 +23,14 @@ import { startBaseline, startMiniflare } from "./lib/worker.ts";
 import type { BenchContext } from "./run.ts";
 
 const RUNS = 9;
+/** Each schedule twice: upstream bodies sent chunked (no content-length), and with a content-length. */
 const SCENARIOS = [
   { calls: 200, latencyMs: 50, concurrency: 20 },
   { calls: 1000, latencyMs: 10, concurrency: 50 },
-] as const;
+].flatMap((s) => [
+  { ...s, contentLength: false },
+  { ...s, contentLength: true },
+]);
 
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -59,7 +64,8 @@ async function postJson<T>(url: string, headers: Record<string, string>, body: u
 
 /** Run every contestant RUNS times on one schedule, rotating who goes first, after one warm-up each. */
 async function measure(upstream: Upstream, contestants: Contestant[], s: Scenario): Promise<Measured[]> {
-  const urls = Array.from({ length: s.calls }, () => `${upstream.url}/r?latency=${s.latencyMs}`);
+  const length = s.contentLength ? "&length=1" : "";
+  const urls = Array.from({ length: s.calls }, () => `${upstream.url}/r?latency=${s.latencyMs}${length}`);
   const once = async (c: Contestant, into?: Measured) => {
     const before = upstream.connections();
     let result = { fulfilled: 0, cpuMs: Number.NaN };
@@ -142,7 +148,7 @@ export default async function fanoutBench(ctx: BenchContext): Promise<string[]> 
       const med = m.map((x) => median(x.ms));
       const [ours, oursNone, minimalMs, nodeMs] = med as [number, number, number, number];
       lines.push(
-        `### ${s.calls} calls of ${s.latencyMs} ms at concurrency ${s.concurrency} (ideal ${ideal} ms), ${RUNS} alternating runs`,
+        `### ${s.calls} calls of ${s.latencyMs} ms at concurrency ${s.concurrency} (ideal ${ideal} ms), bodies ${s.contentLength ? "with a content-length" : "chunked"}, ${RUNS} alternating runs`,
         "",
         `| figure | ${contestants.map((c) => c.name).join(" | ")} |`,
         `| --- | ${contestants.map(() => "---").join(" | ")} |`,

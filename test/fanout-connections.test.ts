@@ -42,6 +42,19 @@ describe("fan-out connection reuse", () => {
     expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
   });
 
+  it("opens at most `concurrency` connections when those bodies carry a content-length too", async () => {
+    const key = newKey();
+    const body = await fanout({
+      concurrency: CONCURRENCY,
+      responseBody: "none",
+      requests: Array.from({ length: CALLS }, () => ({ url: up({ key, length: 1 }) })),
+    });
+    expect(body.summary).toMatchObject({ fulfilled: CALLS, rejected: 0 });
+    const s = await stats(key);
+    expect(s.hits).toBe(CALLS);
+    expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
+  });
+
   it("keeps the connection of every redirect hop it follows", async () => {
     const key = newKey();
     const body = await fanout({

@@ -5,6 +5,7 @@
  *   ?latency=50   wait 50 ms before answering      ?jitter=10     plus 0-10 ms at random
  *   ?status=503   answer with this status          ?hang=1        never answer (until the client gives up)
  *   ?bytes=1024   body of this many bytes          (default: a small JSON document)
+ *   ?length=1     send the default JSON document with a content-length (otherwise chunked, as every answer here)
  *   ?key=abc      count this request under "abc": GET /__stats?key=abc answers
  *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed } (aborted: the client
  *                 hung up first; connections: requests that came on a new TCP connection; closed: connections
@@ -178,7 +179,9 @@ async function respond(req: IncomingMessage, res: ServerResponse, q: URLSearchPa
     res.writeHead(status, { "content-type": q.get("type") ?? "application/octet-stream" });
     res.end(Buffer.alloc(Number(bytes), 97));
   } else {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: status < 400, path: req.url, hit }));
+    const json = JSON.stringify({ ok: status < 400, path: req.url, hit });
+    const length = q.get("length") ? { "content-length": String(Buffer.byteLength(json)) } : {};
+    res.writeHead(status, { "content-type": "application/json", ...length });
+    res.end(json);
   }
 }
