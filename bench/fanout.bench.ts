@@ -3,12 +3,13 @@
  *
  * 1. two schedules — 200 calls of 50 ms at concurrency 20 (ideal 500 ms) and 1,000 calls of 10 ms at concurrency 50
  *    (ideal 200 ms) — each against small JSON bodies sent chunked and with a content-length (which edgeloop reads
- *    natively in one go), each made by four contestants in alternating order, RUNS times:
+ *    natively in one go), each made by five contestants in alternating order, RUNS times:
  *    - edgeloop: POST /v1/fanout on the built worker on Miniflare, with the default responseBody (bodies parsed and
  *      returned) and with responseBody "none";
  *    - the minimal worker (bench/baselines/minimal-fanout.ts: semaphore + fetch + allSettled) on Miniflare, the
  *      platform's limit;
- *    - Node: undici fetch + p-limit in a worker thread (bench/baselines/node-fanout.ts);
+ *    - Node: undici fetch + p-limit in a worker thread (bench/baselines/node-fanout.ts), and (the baseline of earlier
+ *      runs) the same in this process, on the event loop the upstream also runs on;
  *    medians of wall time, their ratios (targets: edgeloop / minimal ≤ 1.15, edgeloop / Node ≤ 1.10), and the new
  *    TCP connections the upstream accepted per run (reused connections: about 0);
  * 2. timeout precision: 20 calls to a hanging upstream with timeoutMs 200; time until the response (target ≤ 250 ms);
@@ -16,6 +17,7 @@
  */
 import { Worker } from "node:worker_threads";
 import autocannon from "autocannon";
+import pLimit from "p-limit";
 import { childPids, cpuMs } from "./lib/cpu.ts";
 import { median, percentile, round } from "./lib/stats.ts";
 import { startUpstream, type Upstream } from "./lib/upstream.ts";
@@ -138,6 +140,17 @@ export default async function fanoutBench(ctx: BenchContext): Promise<string[]> 
           node.postMessage({ urls, concurrency });
         }),
     },
+    {
+      // The baseline of earlier runs: the same calls from this process, which also runs the upstream.
+      name: "Node, sharing the upstream's thread",
+      run: async (urls, concurrency) => {
+        const limit = pLimit(concurrency);
+        const settled = await Promise.allSettled(
+          urls.map((url) => limit(async () => (await fetch(url)).arrayBuffer())),
+        );
+        return { fulfilled: settled.filter((x) => x.status === "fulfilled").length, cpuMs: Number.NaN };
+      },
+    },
   ];
 
   try {
@@ -146,7 +159,7 @@ export default async function fanoutBench(ctx: BenchContext): Promise<string[]> 
       const ideal = Math.ceil(s.calls / s.concurrency) * s.latencyMs;
       const m = await measure(upstream, contestants, s);
       const med = m.map((x) => median(x.ms));
-      const [ours, oursNone, minimalMs, nodeMs] = med as [number, number, number, number];
+      const [ours, oursNone, minimalMs, nodeMs, sharedMs] = med as [number, number, number, number, number];
       lines.push(
         `### ${s.calls} calls of ${s.latencyMs} ms at concurrency ${s.concurrency} (ideal ${ideal} ms), bodies ${s.contentLength ? "with a content-length" : "chunked"}, ${RUNS} alternating runs`,
         "",
@@ -164,6 +177,7 @@ export default async function fanoutBench(ctx: BenchContext): Promise<string[]> 
         `| edgeloop (responseBody none) / minimal worker | ${round(oursNone / minimalMs)} | ≤ 1.15 |`,
         `| edgeloop (responseBody none) / Node fetch + p-limit | ${round(oursNone / nodeMs)} | ≤ 1.10 |`,
         `| minimal worker / Node fetch + p-limit (the platform against Node) | ${round(minimalMs / nodeMs)} | |`,
+        `| edgeloop / Node sharing the upstream's thread (the baseline of earlier runs) | ${round(ours / sharedMs)} | |`,
         ...(s.calls === 200
           ? [`| edgeloop schedule efficiency, wall / ideal | ${round(ours / ideal)} | ≤ 1.10 |`]
           : []),
