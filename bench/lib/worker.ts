@@ -18,10 +18,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Build the bundle once (wrangler deploy --dry-run) and return its path. */
-export function buildBundle(): string {
+/** Build the bundle once (wrangler deploy --dry-run) into `outdir` (a fresh one by default) and return its path. */
+export function buildBundle(
   // Inside the project: workerd refuses module paths that climb out of the config's root directory.
-  const outdir = join(root, ".wrangler/bundles", `${process.pid}-${Date.now()}`);
+  outdir = join(root, ".wrangler/bundles", `${process.pid}-${Date.now()}`),
+): string {
   execFileSync(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
     cwd: root,
     stdio: "ignore",
@@ -29,11 +30,26 @@ export function buildBundle(): string {
   return join(outdir, "index.js");
 }
 
-/** Start the built worker on Miniflare on a loopback port; `vars` override wrangler.toml [vars]. */
+export interface MiniflareOptions {
+  /** false leaves out the static-assets router (only to measure that hop). */
+  assets?: boolean;
+  /**
+   * Keep Durable Object, queue and cache state under this directory, laid out as `wrangler dev --persist-to` does
+   * (its default is .wrangler/state), so both servers see the same data. Without it, state lives in memory.
+   */
+  persistTo?: string;
+  /** Where to listen (default: 127.0.0.1 on a port the OS picks). */
+  host?: string;
+  port?: number;
+  /** Receives what the worker logs (default: dropped). */
+  onLog?: (log: { level: string; message: string }) => void;
+}
+
+/** Start the built worker on Miniflare; `vars` override wrangler.toml [vars] and .dev.vars. */
 export async function startMiniflare(
   bundle: string,
   vars: Record<string, string> = {},
-  opts: { assets?: boolean } = {},
+  opts: MiniflareOptions = {},
 ): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is one ES module: wrangler's module rules (for unbundled imports) do not apply to it.
@@ -52,10 +68,14 @@ export async function startMiniflare(
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       workers: [worker],
-      host: "127.0.0.1",
-      port: 0,
+      host: opts.host ?? "127.0.0.1",
+      port: opts.port ?? 0,
       // The worker logs a JSON line per request; printing them would measure the terminal, not the worker.
-      handleStructuredLogs: () => {},
+      handleStructuredLogs: opts.onLog ?? (() => {}),
+      // wrangler dev's layout: resources under <persist-to>/v3, scratch files under .wrangler/tmp.
+      ...(opts.persistTo === undefined
+        ? {}
+        : { resourcePersistencePath: join(opts.persistTo, "v3"), resourceTmpPath: join(root, ".wrangler/tmp") }),
     } as V4MiniflareOptions),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
