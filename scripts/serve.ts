@@ -7,7 +7,7 @@
  * it (.wrangler/state), so counters, locks and jobs survive a restart and are shared with `npm start`.
  * It does not watch the sources: restart it after a change.
  *
- *   npm run serve -- [--port 8787] [--ip 127.0.0.1] [--persist-to .wrangler/state]
+ *   npm run serve -- [--port 8787] [--ip 127.0.0.1] [--persist-to .wrangler/state] [--var NAME:VALUE]…
  *
  * Run by Node 22 (type stripping): `node scripts/serve.ts`.
  */
@@ -23,28 +23,41 @@ const { values } = parseArgs({
     port: { type: "string", default: process.env.PORT ?? "8787" },
     ip: { type: "string", default: "127.0.0.1" },
     "persist-to": { type: "string", default: ".wrangler/state" },
+    // Like wrangler dev's: overrides [vars], .dev.vars and npm start's values.
+    var: { type: "string", multiple: true, default: [] },
   },
 });
+
+/** `NAME:VALUE` pairs as a record. */
+function parseVars(pairs: Iterable<string>): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const pair of pairs) {
+    const colon = pair.indexOf(":");
+    if (colon < 1) throw new Error(`--var ${pair}: expected NAME:VALUE`);
+    vars[pair.slice(0, colon)] = pair.slice(colon + 1);
+  }
+  return vars;
+}
 
 /** The `--var NAME:VALUE` pairs of `npm start`, so both servers answer to the same dev token and secrets. */
 function startVars(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } };
-  const vars: Record<string, string> = {};
-  for (const [, name, value] of pkg.scripts.start.matchAll(/--var ([A-Z0-9_]+):(\S+)/g)) {
-    vars[name as string] = value as string;
-  }
-  return vars;
+  return parseVars(Array.from(pkg.scripts.start.matchAll(/--var (\S+)/g), (m) => m[1] as string));
 }
 
 const persistTo = resolve(root, values["persist-to"]);
 console.log("building the worker (wrangler deploy --dry-run)…");
 const bundle = buildBundle(join(root, ".wrangler/serve"));
-const worker = await startMiniflare(bundle, startVars(), {
-  persistTo,
-  host: values.ip,
-  port: Number(values.port),
-  onLog: ({ level, message }) => (level === "error" || level === "warn" ? console.error : console.log)(message),
-});
+const worker = await startMiniflare(
+  bundle,
+  { ...startVars(), ...parseVars(values.var) },
+  {
+    persistTo,
+    host: values.ip,
+    port: Number(values.port),
+    onLog: ({ level, message }) => (level === "error" || level === "warn" ? console.error : console.log)(message),
+  },
+);
 console.log(`edgeloop ready on ${worker.url} (state in ${persistTo}); Ctrl+C to stop`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

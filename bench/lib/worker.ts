@@ -96,10 +96,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Start `wrangler dev` (local) on a free port and wait until /healthz answers. */
-export async function startWranglerDev(port: number, vars: Record<string, string> = {}): Promise<RunningWorker> {
+/** Start `wrangler dev` (local) on a free port, with more arguments if given, and wait until /healthz answers. */
+export async function startWranglerDev(
+  port: number,
+  vars: Record<string, string> = {},
+  more: string[] = [],
+): Promise<RunningWorker> {
   const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `API_TOKEN:${BENCH_TOKEN}`];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  args.push(...more);
   const child: ChildProcess = spawn(join(root, "node_modules/.bin/wrangler"), args, {
     cwd: root,
     stdio: "ignore",
@@ -122,6 +127,44 @@ export async function startWranglerDev(port: number, vars: Record<string, string
     stop: async () => {
       if (child.pid) process.kill(-child.pid, "SIGTERM");
       await new Promise((r) => setTimeout(r, 500));
+    },
+  };
+}
+
+/**
+ * Start `npm run serve` (scripts/serve.ts) on `port` with state under `persistTo`, in a process group of its own,
+ * and resolve once it prints that it is ready.
+ */
+export async function startServe(
+  port: number,
+  persistTo: string,
+  vars: Record<string, string> = {},
+): Promise<RunningWorker> {
+  const args = ["run", "serve", "--", "--port", String(port), "--persist-to", persistTo];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn("npm", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /edgeloop ready on (http:\/\/\S+)/.exec(output);
+      if (ready) resolve(ready[1] as string);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    void exited.then(() => reject(new Error(`npm run serve exited before it was ready:\n${output}`)));
+  });
+  // Past the ready line its request log is only drained.
+  child.stdout?.removeAllListeners("data").resume();
+  child.stderr?.removeAllListeners("data").resume();
+  return {
+    url,
+    token: vars.API_TOKEN ?? "",
+    stop: async () => {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+      await exited;
     },
   };
 }
