@@ -26,57 +26,33 @@ async function fanout(body: Record<string, unknown>): Promise<Body> {
 const CALLS = 200;
 const CONCURRENCY = 20;
 
+type Case = {
+  params?: Record<string, string | number>;
+  request?: Record<string, unknown>;
+  options?: Record<string, unknown>;
+  hitsPerCall?: number;
+};
+
 describe("fan-out connection reuse", () => {
-  it("opens at most `concurrency` connections for 200 calls whose bodies it does not report", async () => {
+  it.each<[string, Case]>([
+    ["bodies it does not report", { options: { responseBody: "none" } }],
+    [
+      "bodies it does not report that carry a content-length",
+      { params: { length: 1 }, options: { responseBody: "none" } },
+    ],
+    ["a redirect hop before each answer", { params: { redirects: 1 }, hitsPerCall: 2 }],
+    ["HEAD calls", { request: { method: "HEAD" } }],
+  ])("opens at most `concurrency` connections for 200 calls with %s", async (_, c) => {
     const key = newKey();
     const body = await fanout({
       concurrency: CONCURRENCY,
-      responseBody: "none",
-      requests: Array.from({ length: CALLS }, () => ({ url: up({ key }) })),
-    });
-    expect(body.summary).toMatchObject({ fulfilled: CALLS, rejected: 0 });
-    expect(body.results.every((r) => r.status === 200 && r.body === null)).toBe(true);
-    const s = await stats(key);
-    expect(s.hits).toBe(CALLS);
-    expect(s.connections).toBeGreaterThanOrEqual(1);
-    expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
-  });
-
-  it("opens at most `concurrency` connections when those bodies carry a content-length too", async () => {
-    const key = newKey();
-    const body = await fanout({
-      concurrency: CONCURRENCY,
-      responseBody: "none",
-      requests: Array.from({ length: CALLS }, () => ({ url: up({ key, length: 1 }) })),
-    });
-    expect(body.summary).toMatchObject({ fulfilled: CALLS, rejected: 0 });
-    const s = await stats(key);
-    expect(s.hits).toBe(CALLS);
-    expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
-  });
-
-  it("keeps the connection of every redirect hop it follows", async () => {
-    const key = newKey();
-    const body = await fanout({
-      concurrency: CONCURRENCY,
-      requests: Array.from({ length: CALLS }, () => ({ url: up({ key, redirects: 1 }) })),
+      ...c.options,
+      requests: Array.from({ length: CALLS }, () => ({ url: up({ key, ...c.params }), ...c.request })),
     });
     expect(body.summary).toMatchObject({ fulfilled: CALLS, rejected: 0 });
     expect(body.results.every((r) => r.status === 200)).toBe(true);
     const s = await stats(key);
-    expect(s.hits).toBe(2 * CALLS);
-    expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
-  });
-
-  it("keeps the connection of a HEAD call", async () => {
-    const key = newKey();
-    const body = await fanout({
-      concurrency: CONCURRENCY,
-      requests: Array.from({ length: CALLS }, () => ({ url: up({ key }), method: "HEAD" })),
-    });
-    expect(body.summary).toMatchObject({ fulfilled: CALLS, rejected: 0 });
-    const s = await stats(key);
-    expect(s.hits).toBe(CALLS);
+    expect(s.hits).toBe(CALLS * (c.hitsPerCall ?? 1));
     expect(s.connections).toBeLessThanOrEqual(CONCURRENCY);
   });
 
