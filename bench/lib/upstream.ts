@@ -5,8 +5,11 @@
  *   ?latency=50   wait 50 ms before answering      ?jitter=10     plus 0-10 ms at random
  *   ?status=503   answer with this status          ?hang=1        never answer (until the client gives up)
  *   ?bytes=1024   body of this many bytes          (default: a small JSON document)
+ *   ?length=1     send the default JSON document with a content-length (otherwise chunked, as every answer here)
  *   ?key=abc      count this request under "abc": GET /__stats?key=abc answers
- *                 { hits, inFlight, maxInFlight, aborted, completed } (aborted: the client hung up first)
+ *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed } (aborted: the client
+ *                 hung up first; connections: requests that came on a new TCP connection; closed: connections
+ *                 closed since, whose last request was of this key)
  *   ?latencyFirst=500        the first request of the key waits this long instead of `latency`
  *   ?failTimes=2&failStatus=503&retryAfter=1   the first 2 requests of the key get 503 (with Retry-After: 1)
  *   ?redirect=<url>&code=302 answer with a redirect to <url>
@@ -37,7 +40,7 @@
  *   &gate=g-{page}           each page waits at its own gate: `{page}` in the gate's name is the page number
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface KeyStats {
   hits: number;
@@ -45,6 +48,8 @@ export interface KeyStats {
   maxInFlight: number;
   aborted: number;
   completed: number;
+  connections: number;
+  closed: number;
 }
 
 export interface GateStats {
@@ -61,6 +66,8 @@ export interface Upstream {
   port: number;
   /** Requests received since start (or the last reset). */
   count(): number;
+  /** TCP connections accepted since start (or the last reset). */
+  connections(): number;
   /** The counters of one key. */
   stats(key: string): KeyStats;
   /** The counters of one gate (see `?gate=`). */
@@ -154,11 +161,15 @@ type Gates = ReturnType<typeof createGates>;
 
 export async function startUpstream(): Promise<Upstream> {
   let received = 0;
+  let connected = 0;
+  // Connections that have not carried a request yet, and the key of the last request each one carried.
+  const fresh = new WeakSet<Socket>();
+  const lastKey = new WeakMap<Socket, KeyStats>();
   const keys = new Map<string, KeyStats>();
   const statsOf = (key: string): KeyStats => {
     let s = keys.get(key);
     if (!s) {
-      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0 };
+      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0, connections: 0, closed: 0 };
       keys.set(key, s);
     }
     return s;
@@ -170,6 +181,7 @@ export async function startUpstream(): Promise<Upstream> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
+    const isNew = fresh.delete(req.socket);
     if (url.pathname === "/__stats") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(statsOf(q.get("key") ?? "")));
@@ -184,6 +196,8 @@ export async function startUpstream(): Promise<Upstream> {
     const stats = key === null ? undefined : statsOf(key);
     const hit = stats ? ++stats.hits : 1;
     if (stats) {
+      if (isNew) stats.connections++;
+      lastKey.set(req.socket, stats);
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     }
@@ -202,6 +216,14 @@ export async function startUpstream(): Promise<Upstream> {
     }
     void respond(req, res, q, hit, gates, { page, pageHit }).catch(() => res.destroy());
   });
+  server.on("connection", (socket: Socket) => {
+    connected++;
+    fresh.add(socket);
+    socket.on("close", () => {
+      const last = lastKey.get(socket);
+      if (last) last.closed++;
+    });
+  });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -209,11 +231,13 @@ export async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     count: () => received,
+    connections: () => connected,
     stats: (key) => ({ ...statsOf(key) }),
     gate: (name) => gates.stats(name),
     openGate: (name) => gates.open(name),
     reset: () => {
       received = 0;
+      connected = 0;
       keys.clear();
       gates.clear();
       pageHits.clear();
@@ -324,8 +348,10 @@ async function respond(
     res.writeHead(status, { "content-type": q.get("type") ?? "application/octet-stream" });
     res.end(Buffer.alloc(Number(bytes), 97));
   } else {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: status < 400, path: req.url, hit }));
+    const json = JSON.stringify({ ok: status < 400, path: req.url, hit });
+    const length = q.get("length") ? { "content-length": String(Buffer.byteLength(json)) } : {};
+    res.writeHead(status, { "content-type": "application/json", ...length });
+    res.end(json);
   }
 }
 
