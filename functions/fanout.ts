@@ -7,6 +7,7 @@
  * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { anySignal } from "../src/async";
 import { type FanoutResult, fanout, fanoutAll } from "../src/fanout/engine";
 import { checkHeaderLimits } from "../src/fanout/limits";
 import {
@@ -18,6 +19,7 @@ import {
 } from "../src/fanout/schema";
 import { createUrlGuard } from "../src/fanout/url-guard";
 import { createApp } from "../src/http/app";
+import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
@@ -63,30 +65,14 @@ const route = createRoute({
     "result as it settles, then a summary. Outbound URLs pass the URL guard (no loopback/private addresses).",
   request: { body: jsonBody(FanoutBodySchema, example) },
   responses: {
-    200: {
-      description: "Every request settled (fulfilled or rejected), one result each",
-      content: {
-        "application/json": { schema: FanoutResponseSchema },
-        "application/x-ndjson": {
-          schema: z.string().openapi({ description: "One FanoutResult a line in completion order, then {summary}" }),
-        },
-        "text/event-stream": {
-          schema: z.string().openapi({ description: "`event: result` per FanoutResult, then `event: summary`" }),
-        },
-      },
-    },
+    200: streamableResponse(FanoutResponseSchema, "Every request settled (fulfilled or rejected), one result each", {
+      item: "FanoutResult",
+      event: "result",
+      order: "in completion order",
+    }),
     ...problemDocs,
   },
 });
-
-type Streaming = "ndjson" | "sse" | undefined;
-
-function streamingOf(accept: string | undefined): Streaming {
-  const a = (accept ?? "").toLowerCase();
-  if (a.includes("application/x-ndjson")) return "ndjson";
-  if (a.includes("text/event-stream")) return "sse";
-  return undefined;
-}
 
 /** Refuse what the settings do not allow, naming the setting. */
 function checkLimits(items: readonly FanoutItem[], s: Settings): void {
@@ -113,37 +99,12 @@ function summarize(results: Iterable<FanoutResult>, startedAt: number, concurren
   return { fulfilled, rejected, durationMs: Date.now() - startedAt, concurrency };
 }
 
-const encoder = new TextEncoder();
-
-/** A byte stream of the results in completion order, then the summary; cancelling it aborts the calls. */
-function resultStream(
-  results: AsyncGenerator<FanoutResult, void, undefined>,
-  format: "ndjson" | "sse",
-  startedAt: number,
-  concurrency: number,
-): ReadableStream<Uint8Array> {
-  const seen: FanoutResult[] = [];
-  const frame = (event: "result" | "summary", data: unknown) =>
-    encoder.encode(
-      format === "ndjson"
-        ? `${JSON.stringify(event === "summary" ? { summary: data } : data)}\n`
-        : `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
-    );
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await results.next();
-      if (next.done) {
-        controller.enqueue(frame("summary", summarize(seen, startedAt, concurrency)));
-        controller.close();
-        return;
-      }
-      seen.push(next.value);
-      controller.enqueue(frame("result", next.value));
-    },
-    async cancel() {
-      await results.return(undefined);
-    },
-  });
+/** The results as they settle, each also kept in `seen` for the summary. */
+async function* tally(results: AsyncGenerator<FanoutResult, void, undefined>, seen: FanoutResult[]) {
+  for await (const r of results) {
+    seen.push(r);
+    yield r;
+  }
 }
 
 export const fanoutApp = createApp().openapi(route, async (c) => {
@@ -158,22 +119,18 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
   // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
   createUrlGuard(s.FANOUT_ALLOW_HOSTS);
   const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
+  const abort = new AbortController();
   const ctx = {
-    signal: c.req.raw.signal,
+    signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
   };
 
   const streaming = streamingOf(c.req.header("accept"));
   if (streaming) {
-    const body = resultStream(fanout(items, options, ctx), streaming, startedAt, options.concurrency);
-    return new Response(body, {
-      status: 200,
-      headers: {
-        "content-type": streaming === "ndjson" ? "application/x-ndjson" : "text/event-stream",
-        "cache-control": "no-store",
-      },
-    });
+    const seen: FanoutResult[] = [];
+    const summary = () => summarize(seen, startedAt, options.concurrency);
+    return streamedResponse(tally(fanout(items, options, ctx), seen), streaming, "result", summary, abort);
   }
 
   const list = await fanoutAll(items, options, ctx);

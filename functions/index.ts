@@ -21,6 +21,7 @@ import { fanoutApp } from "./fanout";
 import { health } from "./health";
 import { jobs } from "./jobs";
 import { locks } from "./locks";
+import { pagesApp } from "./pages";
 import { ratelimits } from "./ratelimits";
 import { rooms } from "./rooms";
 import { semaphores } from "./semaphores";
@@ -58,6 +59,7 @@ app.route("/v1/locks", locks);
 app.route("/v1/semaphores", semaphores);
 app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
+app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
 
 serveOpenApi(app, "/openapi.json");

@@ -48,6 +48,8 @@ export const settingsSchema = z.object({
   FANOUT_MAX_HEADERS: int(32, 0, 256),
   FANOUT_MAX_HEADER_BYTES: int(8_192, 64, 65_536),
   FANOUT_ALLOW_HOSTS: hostList,
+  PAGES_MAX_PAGES: int(50, 1, 10_000),
+  PAGES_MAX_PREFETCH: int(10, 1, 100),
   ROOM_MAX_CONNECTIONS: int(256, 1, 32_768),
   ROOM_MAX_SOCKETS_PER_USER: int(4, 1, 32_768),
   ROOM_HISTORY: int(100, 0, 10_000),

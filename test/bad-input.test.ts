@@ -7,7 +7,7 @@
  * Durable Object is created for any name the bad requests used, the resource reads as a never-touched one, and the
  * loopback upstream is never called. New routes are swept as soon as they are in the document.
  *
- * The second half sends hostile URLs to the two outbound paths (POST /v1/fanout, POST /v1/jobs).
+ * The second half sends hostile URLs to the outbound paths (POST /v1/fanout, POST /v1/jobs, POST /v1/pages).
  */
 import { createExecutionContext, listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
@@ -721,6 +721,27 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
       },
     },
   ],
+  "POST /v1/pages": (t) => [
+    {
+      why: "maxPages above PAGES_MAX_PAGES",
+      body: { url: canary(t.urlKey), next: "link", maxPages: LIMITS.PAGES_MAX_PAGES + 1 },
+    },
+    { why: "prefetch on a link crawl", body: { url: canary(t.urlKey), next: "link", prefetch: 2 } },
+    {
+      why: "a cursor crawl that does not read JSON",
+      body: { url: canary(t.urlKey), next: { cursor: "/next", param: "cursor" }, responseBody: "base64" },
+    },
+    { why: "a page crawl without a parameter name", body: { url: canary(t.urlKey), next: { page: "" } } },
+    { why: "an items pointer with a bare ~", body: { url: canary(t.urlKey), next: "link", items: "/a~b" } },
+    {
+      why: "more headers than FANOUT_MAX_HEADERS",
+      body: { url: canary(t.urlKey), next: "link", headers: manyHeaders(LIMITS.FANOUT_MAX_HEADERS + 1) },
+    },
+    { why: "a hop-by-hop header", body: { url: canary(t.urlKey), next: "link", headers: { host: "example.com" } } },
+    { why: "a header value with CR LF", body: { url: canary(t.urlKey), next: "link", headers: { "x-a": "a\r\nb" } } },
+    { why: "a url that does not parse", body: { url: "no scheme, no host", next: "link" } },
+    { why: "a url without a scheme the guard allows", body: { url: "ftp://files.example.com/list", next: "link" } },
+  ],
   "GET /v1/jobs/{id}/results": () => [
     { why: "limit above JOBS_RESULTS_PAGE_MAX", query: `?limit=${LIMITS.JOBS_RESULTS_PAGE_MAX + 1}` },
     { why: "a forged cursor", query: `?cursor=${btoa("r1:-5")}` },
@@ -859,10 +880,12 @@ function readerOf(op: Operation): Operation | undefined {
  * shows instead that nothing changed. An operation without a reader that is not listed here fails the sweep.
  */
 const NO_READER: Record<string, string> = {
-  "POST /demo/api/rooms/{room}/tickets": "mints a signed ticket and stores nothing: the ROOM check shows no room touched",
+  "POST /demo/api/rooms/{room}/tickets":
+    "mints a signed ticket and stores nothing: the ROOM check shows no room touched",
   "POST /v1/ratelimits/{key}": "no GET for a key: the object check (RATE_LIMITER, raw and user: keys) covers it",
   "POST /v1/fanout": "stores nothing: the upstream count shows nothing was called",
   "POST /v1/jobs": "no id before a job exists: the JOB check (ids of the idempotency keys) and the upstream count",
+  "POST /v1/pages": "stores nothing: the upstream count shows nothing was called",
 };
 
 /**
@@ -882,6 +905,7 @@ const TYPED_BODIES = [
   "POST /v1/semaphores/{name}/renew",
   "POST /v1/semaphores/{name}/release",
   "POST /v1/ratelimits/{key}",
+  "POST /v1/pages",
 ];
 
 async function read(reader: Operation, params: Record<string, string>) {
@@ -902,7 +926,7 @@ async function upstreamHits(key: string): Promise<number> {
 describe("the bad-input sweep over the OpenAPI document", () => {
   it("finds every family's operations in the document, and a hand-written case only for a real operation", () => {
     const families = new Set(operations.map((op) => op.path.split("/")[2]));
-    for (const family of ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "jobs", "api"]) {
+    for (const family of ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "pages", "jobs", "api"]) {
       expect(families).toContain(family);
     }
     for (const name of Object.keys(HAND_WRITTEN)) expect(operations.map(opName)).toContain(name);
@@ -1088,6 +1112,37 @@ describe("hostile URLs on the outbound paths", () => {
     expect(results.at(-1)).toMatchObject({ outcome: "fulfilled", status: 200 });
     expect(await upstreamHits(key)).toBe(0);
     expect(await upstreamHits(allowed)).toBe(1);
+  });
+
+  it("POST /v1/pages refuses a hostile first URL (400) and never connects", async () => {
+    const key = `hostile-${freshName()}`;
+    const failures: string[] = [];
+    for (const url of hostileUrls(key)) {
+      const res = await callScoped("/v1/pages", { url, next: "link" });
+      const problem = await judge(res, { why: "", path: "", headers: {}, expect: [400] });
+      if (problem) failures.push(`${url}: ${problem}`);
+    }
+    expect(failures).toEqual([]);
+    expect(await upstreamHits(key)).toBe(0);
+  });
+
+  it("POST /v1/pages refuses a next page at a hostile URL as blocked, even across origins allowed, and never connects", async () => {
+    const key = `hostile-${freshName()}`;
+    const verdicts: unknown[] = [];
+    for (const next of hostileUrls(key)) {
+      const first = new URL("/pages", UPSTREAM);
+      first.searchParams.set("style", "link");
+      first.searchParams.set("nextUrl", next);
+      const res = await callScoped("/v1/pages", { url: first.href, next: "link", allowCrossOrigin: true });
+      const { pages, summary } = await res.json<{
+        pages: unknown[];
+        summary: { stop: string; error?: { kind: string } };
+      }>();
+      verdicts.push([next, res.status, pages.length, summary.stop, summary.error?.kind]);
+    }
+    // file:// is no URL a page can point to across origins: the guard calls it blocked like the rest.
+    expect(verdicts).toEqual(hostileUrls(key).map((url) => [url, 200, 1, "error", "blocked"]));
+    expect(await upstreamHits(key)).toBe(0);
   });
 
   it("POST /v1/jobs refuses a webhook or fan-out job with a hostile URL (400) and creates and queues nothing", async () => {

@@ -5,8 +5,11 @@
  *   ?latency=50   wait 50 ms before answering      ?jitter=10     plus 0-10 ms at random
  *   ?status=503   answer with this status          ?hang=1        never answer (until the client gives up)
  *   ?bytes=1024   body of this many bytes          (default: a small JSON document)
+ *   ?length=1     send the default JSON document with a content-length (otherwise chunked, as every answer here)
  *   ?key=abc      count this request under "abc": GET /__stats?key=abc answers
- *                 { hits, inFlight, maxInFlight, aborted, completed } (aborted: the client hung up first)
+ *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed } (aborted: the client
+ *                 hung up first; connections: requests that came on a new TCP connection; closed: connections
+ *                 closed since, whose last request was of this key)
  *   ?latencyFirst=500        the first request of the key waits this long instead of `latency`
  *   ?failTimes=2&failStatus=503&retryAfter=1   the first 2 requests of the key get 503 (with Retry-After: 1)
  *   ?redirect=<url>&code=302 answer with a redirect to <url>
@@ -20,9 +23,24 @@
  *                            GET /__gates/<name> answers { open, waiting, released };
  *                            GET /__gates/<name>?waiting=2&timeoutMs=5000 answers once 2 requests wait there (or
  *                            at the timeout, with the counters as they are). Tests order events with gates, not sleeps.
+ *
+ * GET /pages serves a paginated collection: `total` pages (3) of `per` items (2), `{ id }` numbered from 1, in the
+ * `style` asked, for POST /v1/pages. Every other parameter above (key, latency, gate…) is kept in the next links and
+ * applies to every page.
+ *   ?style=page              `page=N` (default 1); `{ page, data }`, with `data: []` past the last page
+ *   ?style=link              `page=N`; `{ page, data }` and two Link headers: rel="first" (absolute) and "prev"
+ *                            (path-absolute, with a quoted title holding a comma), then rel="next" as a relative
+ *                            reference (`?…`), rel="next last" when the next page is the last one
+ *   ?style=cursor            `cursor=cN` (none: page 1); `{ page, data, meta: { next_cursor }, links: { next } }`,
+ *                            the next page's cursor and relative URL, null on the last page
+ *   &loopTo=K                the last page's next is page K again (a loop) instead of none
+ *   &nextUrl=<url>           page 1's next is this URL (link and cursor styles)
+ *   &failPage=N              the first request for page N answers `failStatus` (503)
+ *   &gateFrom=N              `gate` holds only pages N and later
+ *   &gate=g-{page}           each page waits at its own gate: `{page}` in the gate's name is the page number
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface KeyStats {
   hits: number;
@@ -30,6 +48,8 @@ export interface KeyStats {
   maxInFlight: number;
   aborted: number;
   completed: number;
+  connections: number;
+  closed: number;
 }
 
 export interface GateStats {
@@ -46,6 +66,8 @@ export interface Upstream {
   port: number;
   /** Requests received since start (or the last reset). */
   count(): number;
+  /** TCP connections accepted since start (or the last reset). */
+  connections(): number;
   /** The counters of one key. */
   stats(key: string): KeyStats;
   /** The counters of one gate (see `?gate=`). */
@@ -139,21 +161,27 @@ type Gates = ReturnType<typeof createGates>;
 
 export async function startUpstream(): Promise<Upstream> {
   let received = 0;
+  let connected = 0;
+  // Connections that have not carried a request yet, and the key of the last request each one carried.
+  const fresh = new WeakSet<Socket>();
+  const lastKey = new WeakMap<Socket, KeyStats>();
   const keys = new Map<string, KeyStats>();
   const statsOf = (key: string): KeyStats => {
     let s = keys.get(key);
     if (!s) {
-      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0 };
+      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0, connections: 0, closed: 0 };
       keys.set(key, s);
     }
     return s;
   };
 
   const gates = createGates();
+  const pageHits = new Map<string, number>();
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
+    const isNew = fresh.delete(req.socket);
     if (url.pathname === "/__stats") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(statsOf(q.get("key") ?? "")));
@@ -168,6 +196,8 @@ export async function startUpstream(): Promise<Upstream> {
     const stats = key === null ? undefined : statsOf(key);
     const hit = stats ? ++stats.hits : 1;
     if (stats) {
+      if (isNew) stats.connections++;
+      lastKey.set(req.socket, stats);
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     }
@@ -177,7 +207,22 @@ export async function startUpstream(): Promise<Upstream> {
       if (res.writableFinished) stats.completed++;
       else stats.aborted++;
     });
-    void respond(req, res, q, hit, gates).catch(() => res.destroy());
+    const page = url.pathname === "/pages" ? pageOf(q) : undefined;
+    let pageHit = 0;
+    if (page !== undefined) {
+      const id = `${key}|${q.get("style")}|${page}`;
+      pageHit = (pageHits.get(id) ?? 0) + 1;
+      pageHits.set(id, pageHit);
+    }
+    void respond(req, res, q, hit, gates, { page, pageHit }).catch(() => res.destroy());
+  });
+  server.on("connection", (socket: Socket) => {
+    connected++;
+    fresh.add(socket);
+    socket.on("close", () => {
+      const last = lastKey.get(socket);
+      if (last) last.closed++;
+    });
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -186,13 +231,16 @@ export async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     count: () => received,
+    connections: () => connected,
     stats: (key) => ({ ...statsOf(key) }),
     gate: (name) => gates.stats(name),
     openGate: (name) => gates.open(name),
     reset: () => {
       received = 0;
+      connected = 0;
       keys.clear();
       gates.clear();
+      pageHits.clear();
     },
     close: () =>
       new Promise((resolve) => {
@@ -226,11 +274,14 @@ async function respond(
   q: URLSearchParams,
   hit: number,
   gates: Gates,
+  paging: { page: number | undefined; pageHit: number },
 ): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const gate = q.get("gate");
-  if (gate !== null && !(await gates.pass(gate, res))) return;
+  const gate =
+    paging.page === undefined ? q.get("gate") : (q.get("gate")?.replace("{page}", String(paging.page)) ?? null);
+  const gated = gate !== null && (paging.page ?? 0) >= Number(q.get("gateFrom") ?? 0);
+  if (gated && !(await gates.pass(gate, res))) return;
   if (q.get("hang")) return;
   if (q.get("drop")) {
     req.socket.destroy();
@@ -250,6 +301,13 @@ async function respond(
     if (retryAfter !== null) headers["retry-after"] = retryAfter;
     res.writeHead(Number(q.get("failStatus") ?? 503), headers);
     res.end(JSON.stringify({ ok: false, hit }));
+    return;
+  }
+  if (paging.page !== undefined) {
+    if (paging.page === Number(q.get("failPage")) && paging.pageHit === 1) {
+      res.writeHead(Number(q.get("failStatus") ?? 503), { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: false, page: paging.page }));
+    } else servePage(req, res, q, paging.page);
     return;
   }
   const redirects = Number(q.get("redirects") ?? 0);
@@ -290,7 +348,51 @@ async function respond(
     res.writeHead(status, { "content-type": q.get("type") ?? "application/octet-stream" });
     res.end(Buffer.alloc(Number(bytes), 97));
   } else {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: status < 400, path: req.url, hit }));
+    const json = JSON.stringify({ ok: status < 400, path: req.url, hit });
+    const length = q.get("length") ? { "content-length": String(Buffer.byteLength(json)) } : {};
+    res.writeHead(status, { "content-type": "application/json", ...length });
+    res.end(json);
   }
+}
+
+/** The page a GET /pages request asks for: `page=N`, or `cursor=cN` (none: page 1). */
+function pageOf(q: URLSearchParams): number {
+  if (q.get("style") === "cursor") return Number((q.get("cursor") ?? "c1").slice(1));
+  return Number(q.get("page") ?? 1);
+}
+
+/** One page of GET /pages in its style (see the header). */
+function servePage(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, n: number): void {
+  const style = q.get("style") ?? "page";
+  const total = Number(q.get("total") ?? 3);
+  const per = Number(q.get("per") ?? 2);
+  const data = n >= 1 && n <= total ? Array.from({ length: per }, (_, i) => ({ id: (n - 1) * per + i + 1 })) : [];
+  const self = new URL(req.url ?? "/", `http://${req.headers.host}`);
+  const loopTo = q.get("loopTo");
+  const after = n < total ? n + 1 : loopTo !== null ? Number(loopTo) : undefined;
+  const nextUrl = n === 1 ? q.get("nextUrl") : null;
+  const at = (k: number) => {
+    const u = new URL(self);
+    if (style === "cursor") u.searchParams.set("cursor", `c${k}`);
+    else u.searchParams.set("page", String(k));
+    return u;
+  };
+  if (style === "cursor") {
+    const next = after === undefined ? null : `c${after}`;
+    const link = nextUrl ?? (after === undefined ? null : at(after).search);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ page: n, data, meta: { next_cursor: next }, links: { next: link } }));
+    return;
+  }
+  const headers: Record<string, string | string[]> = { "content-type": "application/json" };
+  if (style === "link") {
+    const first = [`<${at(1).href}>; rel="first"`];
+    if (n > 1) first.push(`<${at(n - 1).pathname}${at(n - 1).search}>; rel="prev"; title="previous, page"`);
+    const link = [first.join(", ")];
+    if (nextUrl !== null) link.push(`<${nextUrl}>; rel="next"`);
+    else if (after !== undefined) link.push(`<${at(after).search}>; rel="${after === total ? "next last" : "next"}"`);
+    headers.link = link;
+  }
+  res.writeHead(200, headers);
+  res.end(JSON.stringify({ page: n, data }));
 }

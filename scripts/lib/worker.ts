@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
@@ -20,10 +21,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-/** Build the bundle once (wrangler deploy --dry-run) and return its path. */
-export function buildBundle(): string {
+/** Build the bundle once (wrangler deploy --dry-run) into `outdir` (a fresh one by default) and return its path. */
+export function buildBundle(
   // Inside the project: workerd refuses module paths that climb out of the config's root directory.
-  const outdir = join(root, ".wrangler/bundles", `${process.pid}-${Date.now()}`);
+  outdir = join(root, ".wrangler/bundles", `${process.pid}-${Date.now()}`),
+): string {
   execFileSync(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
     cwd: root,
     stdio: "ignore",
@@ -31,11 +33,26 @@ export function buildBundle(): string {
   return join(outdir, "index.js");
 }
 
-/** Start the built worker on Miniflare on a loopback port; `vars` override wrangler.toml [vars]. */
+export interface MiniflareOptions {
+  /** false leaves out the static-assets router (only to measure that hop). */
+  assets?: boolean;
+  /**
+   * Keep Durable Object, queue and cache state under this directory, laid out as `wrangler dev --persist-to` does
+   * (its default is .wrangler/state), so both servers see the same data. Without it, state lives in memory.
+   */
+  persistTo?: string;
+  /** Where to listen (default: 127.0.0.1 on a port the OS picks). */
+  host?: string;
+  port?: number;
+  /** Receives what the worker logs (default: dropped). */
+  onLog?: (log: { level: string; message: string }) => void;
+}
+
+/** Start the built worker on Miniflare; `vars` override wrangler.toml [vars] and .dev.vars. */
 export async function startMiniflare(
   bundle: string,
   vars: Record<string, string> = {},
-  opts: { assets?: boolean } = {},
+  opts: MiniflareOptions = {},
 ): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is one ES module: wrangler's module rules (for unbundled imports) do not apply to it.
@@ -54,10 +71,14 @@ export async function startMiniflare(
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       workers: [worker],
-      host: "127.0.0.1",
-      port: 0,
+      host: opts.host ?? "127.0.0.1",
+      port: opts.port ?? 0,
       // The worker logs a JSON line per request; printing them would measure the terminal, not the worker.
-      handleStructuredLogs: () => {},
+      handleStructuredLogs: opts.onLog ?? (() => {}),
+      // wrangler dev's layout: resources under <persist-to>/v3, scratch files under .wrangler/tmp.
+      ...(opts.persistTo === undefined
+        ? {}
+        : { resourcePersistencePath: join(opts.persistTo, "v3"), resourceTmpPath: join(root, ".wrangler/tmp") }),
     } as V4MiniflareOptions),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
@@ -78,10 +99,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Start `wrangler dev` (local) on a free port and wait until /healthz answers. */
-export async function startWranglerDev(port: number, vars: Record<string, string> = {}): Promise<RunningWorker> {
+/** Start `wrangler dev` (local) on a free port, with more arguments if given, and wait until /healthz answers. */
+export async function startWranglerDev(
+  port: number,
+  vars: Record<string, string> = {},
+  more: string[] = [],
+): Promise<RunningWorker> {
   const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--var", `API_TOKEN:${BENCH_TOKEN}`];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  args.push(...more);
   const child: ChildProcess = spawn(join(root, "node_modules/.bin/wrangler"), args, {
     cwd: root,
     stdio: "ignore",
@@ -106,4 +132,68 @@ export async function startWranglerDev(port: number, vars: Record<string, string
       await new Promise((r) => setTimeout(r, 500));
     },
   };
+}
+
+/**
+ * Start `npm run serve` (scripts/serve.ts) on `port` with state under `persistTo`, in a process group of its own,
+ * and resolve once it prints that it is ready.
+ */
+export async function startServe(
+  port: number,
+  persistTo: string,
+  vars: Record<string, string> = {},
+): Promise<RunningWorker> {
+  const args = ["run", "serve", "--", "--port", String(port), "--persist-to", persistTo];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child: ChildProcess = spawn("npm", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /edgeloop ready on (http:\/\/\S+)/.exec(output);
+      if (ready) resolve(ready[1] as string);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    void exited.then(() => reject(new Error(`npm run serve exited before it was ready:\n${output}`)));
+  });
+  // Past the ready line its request log is only drained.
+  child.stdout?.removeAllListeners("data").resume();
+  child.stderr?.removeAllListeners("data").resume();
+  return {
+    url,
+    token: vars.API_TOKEN ?? "",
+    stop: async () => {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/**
+ * Serve a one-file worker (a baseline under bench/baselines/) on Miniflare the way `startMiniflare` serves ours: the
+ * same compatibility date and flags, on a loopback port, bundled by esbuild.
+ */
+export async function startBaseline(entry: string): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  const built = await build({ entryPoints: [entry], bundle: true, format: "esm", target: "es2022", write: false });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [
+        {
+          name: "baseline",
+          modules: true,
+          script: built.outputFiles[0]?.text ?? "",
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+        },
+      ],
+      host: "127.0.0.1",
+      port: 0,
+    } as V4MiniflareOptions),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, token: "", stop: () => mf.dispose() };
 }

@@ -4,6 +4,7 @@
  *
  * - `settle`, `asCompleted`: asyncio.gather(return_exceptions=True) and as_completed, with a concurrency bound,
  *   per-task timeouts, an overall deadline and a caller's signal.
+ * - `prefetch`: a read-ahead buffer: tasks run a few ahead of the consumer, outcomes come in input order.
  * - `Semaphore`: asyncio.Semaphore. `WaitQueue`: a FIFO of parked callers, as asyncio.Lock keeps its waiters.
  * - `retry`: exponential backoff with full jitter, honouring Retry-After and a deadline.
  * - `sleep`, `timer`, `deadline`, `anySignal`, `isAbort`, `isTimeout`: asyncio.sleep and asyncio.timeout over
@@ -13,6 +14,7 @@
 export { asCompleted } from "./as-completed.js";
 export { anySignal, type Deadline, deadline, isAbort, isTimeout, type Timer, timer } from "./deadline.js";
 export { type GcraDecision, type GcraLimits, gcra, gcraBatch } from "./gcra.js";
+export { type PrefetchOptions, prefetch } from "./prefetch.js";
 export { backoffDelay, type RetryOptions, retry } from "./retry.js";
 export { Semaphore } from "./semaphore.js";
 export { type Settled, type SettleOptions, settle, type Task } from "./settle.js";

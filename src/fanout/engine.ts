@@ -62,6 +62,8 @@ export interface FanoutContext {
   allowHosts: readonly string[];
   /** `FANOUT_MAX_RESPONSE_BYTES`: all bodies together are capped at this. */
   maxResponseBytes?: number;
+  /** A byte budget shared with other fan-outs (the pages of one crawl); replaces `maxResponseBytes`. */
+  budget?: ByteBudget;
   /** Injected in tests; the global fetch otherwise. */
   fetch?: typeof fetch;
 }
@@ -89,7 +91,8 @@ export async function* fanout(
 ): AsyncGenerator<FanoutResult, void, undefined> {
   const guard = createUrlGuard(ctx.allowHosts);
   const budget: ByteBudget | undefined =
-    ctx.maxResponseBytes === undefined ? undefined : { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes };
+    ctx.budget ??
+    (ctx.maxResponseBytes === undefined ? undefined : { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes });
   const deadlineMessage = `deadline of ${options.deadlineMs} ms exceeded`;
   const deadline = timer(options.deadlineMs, deadlineMessage);
   const startedAt = Date.now();

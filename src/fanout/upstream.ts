@@ -1,13 +1,19 @@
 /**
  * One outbound call of a fan-out: the URL guard before any connection, redirects followed by hand (at most
  * `MAX_REDIRECTS` hops, each re-checked), the body read as a stream and cut at a byte cap (and at a budget shared by
- * the whole fan-out), bodies that will not be read cancelled, and failures turned into an `UpstreamError` whose
- * `kind` says what happened.
+ * the whole fan-out), bodies that will not be reported released (small ones read to the end, so the connection is
+ * kept alive; large ones cancelled), and failures turned into an `UpstreamError` whose `kind` says what happened.
  */
 import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
 
 const MAX_REDIRECTS = 5;
+/**
+ * A body that is not reported is read to the end when at most this much of it is left, and cancelled otherwise:
+ * workerd drops the keep-alive connection of a cancelled body, so cancelling every small body costs a new TCP (and
+ * TLS) connection per call.
+ */
+const DRAIN_MAX_BYTES = 64 * 1024;
 
 export type FanoutErrorKind =
   | "timeout"
@@ -126,7 +132,7 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
     if (!REDIRECT_STATUSES.has(res.status) || location === null) {
       return await readResponse(res, url, hop, method, options);
     }
-    await discard(res);
+    await release(res, signal);
     if (hop >= MAX_REDIRECTS) throw new UpstreamError("invalid", `more than ${MAX_REDIRECTS} redirects`);
     verdict = guard(resolve(location, url));
     if (!verdict.ok) {
@@ -152,11 +158,51 @@ function resolve(location: string, base: URL): string {
   }
 }
 
-async function discard(res: Response): Promise<void> {
+/**
+ * Let go of a body that will not be reported: read it to the end if it is small (`DRAIN_MAX_BYTES`, by its
+ * content-length or by reading), so the connection can carry the next call, or cancel it. Never throws: the answer
+ * has arrived, and a failure here only loses the connection. The attempt's signal stops the read.
+ */
+async function release(res: Response, signal: AbortSignal): Promise<void> {
+  if (res.body === null) return;
+  const length = framedLength(res);
+  // Known to be small: read natively in one go (the attempt's signal, given to fetch, aborts it).
+  if (length <= DRAIN_MAX_BYTES) await res.arrayBuffer().catch(() => {});
+  else await drain(res.body.getReader(), signal, drainBound(length, 0));
+}
+
+/**
+ * The body's length when its framing fixes it: a content-length and no content-encoding (workerd decodes gzip and
+ * brotli into more bytes than the header says). NaN when unknown.
+ */
+function framedLength(res: Response): number {
+  const encoding = res.headers.get("content-encoding");
+  if (encoding !== null && encoding.trim().toLowerCase() !== "identity") return Number.NaN;
+  const length = res.headers.get("content-length")?.trim() ?? "";
+  return /^\d{1,15}$/.test(length) ? Number(length) : Number.NaN;
+}
+
+/** How much more of a body of `length` bytes (NaN: unknown), `read` bytes into it, may be drained: -1 if too much. */
+const drainBound = (length: number, read: number): number => (length - read > DRAIN_MAX_BYTES ? -1 : DRAIN_MAX_BYTES);
+
+/** Read the rest of a stream if it is at most `max` bytes (cancelling it past that, or at once if `max` < 0). */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal, max: number): Promise<void> {
+  const cancel = () => {
+    reader.cancel().catch(() => {});
+  };
+  if (max < 0 || signal.aborted) return cancel();
+  signal.addEventListener("abort", cancel, { once: true });
   try {
-    await res.body?.cancel();
+    for (let left = max; ; ) {
+      const { done, value } = await reader.read();
+      if (done || signal.aborted) return;
+      left -= value.byteLength;
+      if (left < 0) return cancel();
+    }
   } catch {
-    // already closed or errored: nothing to release
+    // the body failed or was cancelled: nothing more to release
+  } finally {
+    signal.removeEventListener("abort", cancel);
   }
 }
 
@@ -174,10 +220,13 @@ async function readResponse(
   }
   const base = { url: url.href, status: res.status, ok: res.ok, headers, redirects };
   if (options.responseBody === "none" || method === "HEAD" || res.body === null) {
-    await discard(res);
+    await release(res, options.signal);
     return { ...base, body: null, bytes: 0, truncated: false };
   }
-  const { bytes, truncated } = await readCapped(res.body, options);
+  const length = framedLength(res);
+  const room = Math.min(options.maxBodyBytes, options.budget ? options.budget.remaining : Number.POSITIVE_INFINITY);
+  const { bytes, truncated } =
+    length <= room ? await readFramed(res, length, options) : await readCapped(res.body, length, options);
   return {
     ...base,
     body: decode(bytes, truncated, res.headers.get("content-type"), options.responseBody),
@@ -186,9 +235,41 @@ async function readResponse(
   };
 }
 
-/** Read a body stream up to the byte cap and the shared budget, cancelling the rest. */
+/**
+ * Read a body whose framing fixes its length within the caps natively, in one go: much cheaper in workerd than
+ * chunk by chunk from JavaScript. Its bytes are taken from the shared budget before the read.
+ */
+async function readFramed(
+  res: Response,
+  length: number,
+  { signal, budget }: CallOptions,
+): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  if (budget) budget.remaining -= length;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (err) {
+    if (budget) budget.remaining += length;
+    throw bodyFailed(err, signal);
+  }
+  if (budget) budget.remaining += length - bytes.byteLength;
+  if (bytes.byteLength > length) {
+    if (budget) budget.remaining += bytes.byteLength;
+    throw new UpstreamError("invalid", `the response body is longer than its content-length (${length} bytes)`);
+  }
+  return { bytes, truncated: false };
+}
+
+/** What a failed body read is: the attempt's abort reason, or a network error. */
+function bodyFailed(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason;
+  return new UpstreamError("network", `the response body failed: ${messageOf(err)}`);
+}
+
+/** Read a body stream up to the byte cap and the shared budget, releasing the rest. */
 async function readCapped(
   stream: ReadableStream<Uint8Array>,
+  length: number,
   { signal, maxBodyBytes, budget }: CallOptions,
 ): Promise<{ bytes: Uint8Array; truncated: boolean }> {
   const reader = stream.getReader();
@@ -198,6 +279,7 @@ async function readCapped(
   signal.addEventListener("abort", onAbort, { once: true });
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let read = 0;
   let truncated = false;
   let overBudget = false;
   try {
@@ -206,6 +288,7 @@ async function readCapped(
       const { done, value } = await reader.read();
       if (signal.aborted) throw signal.reason;
       if (done) break;
+      read += value.byteLength;
       const room = Math.min(maxBodyBytes - size, budget ? budget.remaining : Number.POSITIVE_INFINITY);
       const keep = value.byteLength <= room ? value : value.subarray(0, Math.max(0, room));
       if (keep.byteLength > 0) chunks.push(keep);
@@ -214,15 +297,14 @@ async function readCapped(
       if (keep.byteLength < value.byteLength) {
         if (size < maxBodyBytes) overBudget = true;
         else truncated = true;
-        await reader.cancel().catch(() => {});
+        await drain(reader, signal, drainBound(length, read));
         break;
       }
     }
   } catch (err) {
     // A body that will not be reported gives its bytes back to the shared budget.
     if (budget) budget.remaining += size;
-    if (signal.aborted) throw signal.reason;
-    throw new UpstreamError("network", `the response body failed: ${messageOf(err)}`);
+    throw bodyFailed(err, signal);
   } finally {
     signal.removeEventListener("abort", onAbort);
   }

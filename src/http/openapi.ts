@@ -16,6 +16,11 @@ export const TAGS = [
     description:
       "Many upstream calls at once, with bounded concurrency, timeouts, a deadline and retries (asyncio.gather).",
   },
+  {
+    name: "pages",
+    description:
+      "An upstream's pages fetched at the edge and answered in page order: Link headers, cursors or page numbers.",
+  },
   { name: "counters", description: "Atomic integer counters: bounded increments, compare-and-set, fenced writes." },
   { name: "locks", description: "Leased locks with fencing tokens and FIFO long-poll waiters (asyncio.Lock)." },
   {
@@ -52,7 +57,7 @@ export function serveOpenApi<E extends HonoEnv>(app: OpenAPIHono<E>, path: strin
       title: "edgeloop",
       version,
       description:
-        "asyncio's concurrency patterns as edge services: fan-out, locks, counters, semaphores, rate limits, rooms, " +
+        "asyncio's concurrency patterns as edge services: fan-out, paginated fetch, locks, counters, semaphores, rate limits, rooms, " +
         "jobs. Errors are `application/problem+json` (RFC 9457).",
       license: { name: license, url: `https://spdx.org/licenses/${license}.html` },
     },

@@ -42,6 +42,11 @@ export class FrameReader {
     }
   }
 
+  /** Stop reading: the stream is cancelled (what a client that goes away does). */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel();
+  }
+
   /** Every frame left, to the end of the stream. */
   async rest(): Promise<string[]> {
     const frames: string[] = [];

@@ -16,8 +16,8 @@ export function up(params: Record<string, string | number> = {}, base = UPSTREAM
   return url.href;
 }
 
-export async function stats(key: string): Promise<KeyStats> {
-  return (await fetch(`${UPSTREAM}/__stats?key=${encodeURIComponent(key)}`)).json();
+export async function stats(key: string, base = UPSTREAM): Promise<KeyStats> {
+  return (await fetch(`${base}/__stats?key=${encodeURIComponent(key)}`)).json();
 }
 
 /**
@@ -36,10 +36,10 @@ export async function statsWhen(key: string, check: (s: KeyStats) => boolean, ms
 
 /**
  * A fresh gate on the upstream: requests whose URL carries `?gate=<name>` (`up({ gate: g.name })`) are held until
- * the test calls `open()`, so the test, not a latency, decides the order in which answers arrive.
+ * the test calls `open()`, so the test, not a latency, decides the order in which answers arrive. `name` picks the
+ * name, for the per-page gates of GET /pages (`gate=<base>-{page}` holds page 3 at the gate `<base>-3`).
  */
-export function newGate(base = UPSTREAM) {
-  const name = crypto.randomUUID();
+export function newGate(base = UPSTREAM, name: string = crypto.randomUUID()) {
   const at = `${base}/__gates/${name}`;
   return {
     name,

@@ -46,16 +46,19 @@ const base = (f: typeof fetch): CallOptions => ({
 });
 
 describe("one upstream call", () => {
-  it("cancels the body of every redirect it follows", async () => {
-    const hops = [trackedBody(5), trackedBody(5)];
+  it("reads a small redirect body to the end, keeping its connection, and cancels a large one", async () => {
+    const small = trackedBody(5);
+    const large = trackedBody(1_000, 1_000);
     const f = scripted([
-      () => new Response(hops[0]?.stream, { status: 302, headers: { location: "/next" } }),
-      () => new Response(hops[1]?.stream, { status: 301, headers: { location: "/last" } }),
+      () => new Response(small.stream, { status: 302, headers: { location: "/next" } }),
+      () => new Response(large.stream, { status: 302, headers: { location: "/last", "content-length": "1000000" } }),
       () => new Response("done", { headers: { "content-type": "text/plain" } }),
     ]);
     const res = await callUpstream(item({ url: "https://a.example/start" }), base(f.fetch));
     expect(res).toMatchObject({ url: "https://a.example/last", status: 200, body: "done", redirects: 2 });
-    expect(hops.map((h) => h.state.cancelled)).toEqual([true, true]);
+    expect(small.state).toEqual({ cancelled: false, pulled: 5 });
+    expect(large.state.cancelled).toBe(true);
+    expect(large.state.pulled).toBeLessThanOrEqual(1);
     expect(f.calls.map((c) => c.url)).toEqual([
       "https://a.example/start",
       "https://a.example/next",
@@ -94,32 +97,127 @@ describe("one upstream call", () => {
     expect(g.calls.map((c) => c.url)).toEqual(["https://a.example/1", "https://b.example/2"]);
   });
 
-  it("cancels a body it was told not to read", async () => {
-    const none = trackedBody(5);
-    const f = scripted([() => new Response(none.stream)]);
-    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
-    expect(res).toMatchObject({ body: null, bytes: 0 });
-    expect(none.state.cancelled).toBe(true);
-    expect(none.state.pulled).toBeLessThanOrEqual(1);
-  });
-
-  it("reads nothing of a HEAD, even when the upstream sends a body", async () => {
+  it("reports nothing of a HEAD, even when the upstream sends a body, and keeps its connection", async () => {
     const sent = trackedBody(5);
     const f = scripted([() => new Response(sent.stream, { headers: { "content-type": "text/plain" } })]);
     const res = await callUpstream(item({ url: "https://a.example/", method: "HEAD" }), base(f.fetch));
     expect(f.calls.map((c) => c.method)).toEqual(["HEAD"]);
     expect(res).toMatchObject({ status: 200, body: null, bytes: 0, truncated: false });
-    // At most the one chunk a stream pulls on its own when it is created.
-    expect(sent.state.pulled).toBeLessThanOrEqual(1);
+    // A body sent with a HEAD is not reported; when it is small it is drained, not cancelled, so the connection stays.
+    expect(sent.state.cancelled).toBe(false);
   });
 
-  it("stops reading at the cap and cancels the rest of the stream", async () => {
-    const big = trackedBody(1_000);
-    const f = scripted([() => new Response(big.stream, { headers: { "content-type": "text/plain" } })]);
+  it("reads a small body it was told not to report to the end, instead of cancelling it", async () => {
+    const small = trackedBody(5);
+    const f = scripted([() => new Response(small.stream)]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 200, body: null, bytes: 0 });
+    expect(small.state).toEqual({ cancelled: false, pulled: 5 });
+  });
+
+  it("cancels an unreported body whose content-length is over 64 KiB without reading it", async () => {
+    const large = trackedBody(100, 1_000);
+    const f = scripted([() => new Response(large.stream, { headers: { "content-length": "100000" } })]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 200, body: null });
+    expect(large.state.cancelled).toBe(true);
+    expect(large.state.pulled).toBeLessThanOrEqual(1);
+  });
+
+  it("cancels an unreported body of unknown length once more than 64 KiB of it was read", async () => {
+    const large = trackedBody(1_000, 1_000);
+    const f = scripted([() => new Response(large.stream)]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 200, body: null });
+    expect(large.state.cancelled).toBe(true);
+    // 66 chunks of 1,000 bytes pass 65,536, plus what the stream's queue pulled ahead.
+    expect(large.state.pulled).toBeLessThanOrEqual(68);
+  });
+
+  it("answers normally when an unreported body fails while it is read", async () => {
+    let pulls = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (++pulls > 2) controller.error(new TypeError("connection reset"));
+        else controller.enqueue(new Uint8Array(10));
+      },
+    });
+    const f = scripted([() => new Response(failing, { status: 201 })]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 201, ok: true, body: null, bytes: 0 });
+    expect(pulls).toBe(3);
+  });
+
+  it("stops reading an unreported body when the attempt's signal fires, and still answers", async () => {
+    const controller = new AbortController();
+    let cancelled = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      // The body never ends: the first pull aborts the attempt, as its timeout would.
+      pull: () => {
+        controller.abort(new DOMException("no answer within 100 ms", "TimeoutError"));
+        return new Promise(() => {});
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    const f = scripted([() => new Response(stalled)]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), {
+      ...base(f.fetch),
+      signal: controller.signal,
+      responseBody: "none",
+    });
+    expect(res).toMatchObject({ status: 200, body: null });
+    expect(cancelled).toBe(true);
+  });
+
+  it("stops keeping at the cap, reads a small rest to the end and cancels a large one", async () => {
+    const small = trackedBody(5);
+    const f = scripted([() => new Response(small.stream, { headers: { "content-type": "text/plain" } })]);
     const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), maxBodyBytes: 250 });
     expect(res).toMatchObject({ bytes: 250, truncated: true, body: "b".repeat(250) });
+    expect(small.state).toEqual({ cancelled: false, pulled: 5 });
+
+    const big = trackedBody(1_000, 1_000);
+    const g = scripted([() => new Response(big.stream, { headers: { "content-type": "text/plain" } })]);
+    const cut = await callUpstream(item({ url: "https://a.example/" }), { ...base(g.fetch), maxBodyBytes: 250 });
+    expect(cut).toMatchObject({ bytes: 250, truncated: true, body: "b".repeat(250) });
     expect(big.state.cancelled).toBe(true);
-    expect(big.state.pulled).toBeLessThan(10);
+    expect(big.state.pulled).toBeLessThanOrEqual(68);
+  });
+
+  it("reads a body whose content-length fits the caps in one go, taking its bytes from the shared budget", async () => {
+    const budget = { remaining: 1_000, limit: 1_000 };
+    const f = scripted([
+      () => new Response('{"a":1}', { headers: { "content-type": "application/json", "content-length": "7" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), budget });
+    expect(res).toMatchObject({ body: { a: 1 }, bytes: 7, truncated: false });
+    expect(budget.remaining).toBe(993);
+  });
+
+  it("refuses a body longer than its content-length, and gives its bytes back to the budget", async () => {
+    const budget = { remaining: 1_000, limit: 1_000 };
+    const f = scripted([() => new Response("0123456789", { headers: { "content-length": "4" } })]);
+    const err = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), budget }).catch((e) => e);
+    expect(err).toMatchObject({ kind: "invalid", message: expect.stringContaining("content-length (4 bytes)") });
+    expect(budget.remaining).toBe(1_000);
+  });
+
+  it("reads an encoded body chunk by chunk under the caps, as its content-length counts encoded bytes", async () => {
+    const f = scripted([
+      () => new Response("0123456789", { headers: { "content-length": "4", "content-encoding": "gzip" } }),
+    ]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), maxBodyBytes: 6 });
+    expect(res).toMatchObject({ body: "012345", bytes: 6, truncated: true });
+  });
+
+  it("reads an unreported body whose content-length is small to the end", async () => {
+    const small = trackedBody(5);
+    const f = scripted([() => new Response(small.stream, { headers: { "content-length": "500" } })]);
+    const res = await callUpstream(item({ url: "https://a.example/" }), { ...base(f.fetch), responseBody: "none" });
+    expect(res).toMatchObject({ status: 200, body: null });
+    expect(small.state).toEqual({ cancelled: false, pulled: 5 });
   });
 
   it("drops credentials when a redirect leaves the origin, and keeps them within it", async () => {
