@@ -7,6 +7,7 @@ import { createFanout, type Fanout } from "./fanout.js";
 import { seg, Transport, type TransportOptions } from "./http.js";
 import { JobsClient } from "./jobs.js";
 import { LockClient } from "./locks.js";
+import { createPages, type Pages } from "./pages.js";
 import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
 import { SemaphoreClient } from "./semaphores.js";
@@ -20,6 +21,8 @@ export interface ClientOptions extends TransportOptions {
 export interface EdgeloopClient {
   /** Many upstream calls as one (`gather`), or streamed as they settle (`fanout.stream`, `as_completed`). */
   fanout: Fanout;
+  /** An upstream's pages, fetched at the edge and streamed back in page order (`async for page in fetch_pages`). */
+  pages: Pages;
   /** A lock (`asyncio.Lock`): `acquire` → a lease for `await using`, or `withLock(fn)`. */
   lock(name: string): LockClient;
   /** A semaphore of `limit` permits (`asyncio.Semaphore`): `acquire({ permits })`, or `withPermit(fn)`. */
@@ -53,6 +56,7 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     new RoomClient({ baseUrl: transport.baseUrl, getTicket, WebSocket: options.WebSocket, ...extra, room: name, user });
   return {
     fanout: createFanout(transport),
+    pages: createPages(transport),
     lock: (name) => new LockClient(transport, name),
     semaphore: (name, { limit }) => new SemaphoreClient(transport, name, limit),
     counter: (name) => new CounterClient(transport, name),

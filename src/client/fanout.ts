@@ -5,7 +5,7 @@
  */
 import { anySignal } from "../async/deadline.js";
 import type { Transport } from "./http.js";
-import { ndjsonLines } from "./ndjson.js";
+import { SummarizedStream } from "./ndjson.js";
 import type { FanoutOptions, FanoutRequest, FanoutResult, FanoutSummary } from "./types.js";
 
 /** A list of requests (results in the same order), or requests keyed by name (results keyed alike). */
@@ -26,25 +26,8 @@ export interface FanoutAnswer<R extends FanoutRequests> {
   summary: FanoutSummary;
 }
 
-/**
- * The results of a streamed fan-out in completion order. Iterate it once; `summary` is set when the service sent it
- * (the stream was read to its end).
- */
-export class FanoutStream implements AsyncIterable<FanoutResult> {
-  summary: FanoutSummary | undefined;
-  readonly #start: () => AsyncGenerator<FanoutResult | { summary: FanoutSummary }, void, undefined>;
-
-  constructor(start: () => AsyncGenerator<FanoutResult | { summary: FanoutSummary }, void, undefined>) {
-    this.#start = start;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<FanoutResult, void, undefined> {
-    for await (const line of this.#start()) {
-      if ("summary" in line && !("index" in line)) this.summary = line.summary;
-      else yield line as FanoutResult;
-    }
-  }
-}
+/** The results of a streamed fan-out in completion order; `summary` once the stream was read to its end. */
+export type FanoutStream = SummarizedStream<FanoutResult, FanoutSummary>;
 
 export interface Fanout {
   /**
@@ -76,15 +59,13 @@ export function createFanout(transport: Transport): Fanout {
   };
   const stream = (requests: FanoutRequests, options: FanoutCallOptions = {}) => {
     const { signal, ...rest } = options;
-    return new FanoutStream(async function* () {
-      const controller = new AbortController();
-      const res = await transport.send("/v1/fanout", {
+    return new SummarizedStream<FanoutResult, FanoutSummary>((stop) =>
+      transport.send("/v1/fanout", {
         json: { ...rest, requests },
         accept: "application/x-ndjson",
-        signal: anySignal([signal, controller.signal]),
-      });
-      yield* ndjsonLines<FanoutResult | { summary: FanoutSummary }>(res, () => controller.abort());
-    });
+        signal: anySignal([signal, stop]),
+      }),
+    );
   };
   return Object.assign(call, { stream });
 }

@@ -1,6 +1,6 @@
 /**
  * The typed client, importable as `edgeloop/client`, for Node ≥ 20 and browsers: `createClient` for every family
- * (fan-out, locks, semaphores, counters, rate limits, jobs, rooms), the errors it throws, the wire types (taken from
+ * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, rooms), the errors it throws, the wire types (taken from
  * the server's own schemas), and `RoomClient` for rooms on its own.
  *
  * @example
@@ -13,18 +13,20 @@
 export { type ClientOptions, createClient, type EdgeloopClient } from "./client.js";
 export { CounterClient, type FenceLike } from "./counters.js";
 export { EdgeloopError, LeaseLostError } from "./errors.js";
-export {
-  type Fanout,
-  type FanoutAnswer,
-  type FanoutCallOptions,
-  type FanoutRequests,
-  type FanoutResults,
+export type {
+  Fanout,
+  FanoutAnswer,
+  FanoutCallOptions,
+  FanoutRequests,
+  FanoutResults,
   FanoutStream,
 } from "./fanout.js";
 export type { RetryPolicy } from "./http.js";
 export { type CreatedJob, FINAL_STATES, JobsClient, type WatchOptions } from "./jobs.js";
 export { Lease } from "./lease.js";
 export { type LockAcquireOptions, LockClient, LockLease } from "./locks.js";
+export { SummarizedStream } from "./ndjson.js";
+export type { PageStream, Pages } from "./pages.js";
 export { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 export {
   type AckFrame,

@@ -40,6 +40,7 @@ import type {
   ResultsPageSchema,
   RetrySchema,
 } from "../jobs/schema.js";
+import type { PageSchema, PagesRequestSchema, PagesSummarySchema } from "../pages/schema.js";
 
 /** One upstream call of a fan-out, as `POST /v1/fanout` takes it. */
 export type FanoutRequest = z.input<typeof FanoutItemSchema>;
@@ -78,6 +79,11 @@ export type JobResultsPage = z.output<typeof ResultsPageSchema>;
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
 export type JobResult = JobResultsPage["items"][number];
 export type JobRetried = z.output<typeof RetrySchema>;
+
+/** What `POST /v1/pages` takes: the first URL, how to find the next page, limits. */
+export type PagesSpec = z.input<typeof PagesRequestSchema>;
+export type Page = z.output<typeof PageSchema>;
+export type PagesSummary = z.output<typeof PagesSummarySchema>;
 
 /** What `POST /v1/rooms/:room/tickets` takes. */
 export type TicketInput = z.input<typeof TicketRequest>;

@@ -5,7 +5,7 @@
  * retries, body caps and headers are the fan-out's own fields.
  */
 import { z } from "@hono/zod-openapi";
-import { FanoutItemSchema, FanoutOptionsSchema, FanoutResultSchema } from "../fanout/schema";
+import { FanoutItemSchema, FanoutOptionsSchema, FanoutResultSchema } from "../fanout/schema.js";
 
 /** An RFC 6901 JSON pointer: empty (the whole document) or `/`-separated tokens, `~` only as `~0` or `~1`. */
 const JsonPointer = z

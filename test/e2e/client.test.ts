@@ -148,6 +148,40 @@ describe("client.fanout", () => {
   });
 });
 
+describe("client.pages", () => {
+  it("yields an upstream's pages in page order, then keeps why the crawl stopped", async () => {
+    const { client } = recordingClient();
+    const pages = client.pages({ url: `${upstream.url}/pages?style=link&total=3`, next: "link", items: "/data" });
+    const seen: [number, unknown[] | undefined][] = [];
+    for await (const page of pages) seen.push([page.page, page.items]);
+    expect(seen).toEqual([
+      [1, [{ id: 1 }, { id: 2 }]],
+      [2, [{ id: 3 }, { id: 4 }]],
+      [3, [{ id: 5 }, { id: 6 }]],
+    ]);
+    expect(pages.summary).toMatchObject({ pages: 3, stop: "end" });
+  });
+
+  it("aborts the request when the loop is left early", async () => {
+    const { client, sent } = recordingClient();
+    const gate = fresh("pages");
+    const pages = client.pages({
+      url: `${upstream.url}/pages?style=page&total=3&gate=${gate}&gateFrom=2`,
+      next: { page: "page" },
+      items: "/data",
+    });
+    const seen: number[] = [];
+    for await (const page of pages) {
+      seen.push(page.page);
+      break;
+    }
+    expect(seen).toEqual([1]);
+    expect(pages.summary).toBeUndefined();
+    expect(sent.find((s) => s.path === "/v1/pages")?.signal?.aborted).toBe(true);
+    upstream.openGate(gate);
+  });
+});
+
 describe("client.lock", () => {
   it("acquires with await using, renews past the ttl while held, and releases at the end of the block", async () => {
     const { client, sent } = recordingClient();
