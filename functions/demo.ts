@@ -8,19 +8,32 @@
  * on who calls: a spoofed Host gets exactly what a loopback caller gets. All demo calls together are limited to
  * DEMO_RATE_LIMIT per DEMO_RATE_PERIOD_MS (one bucket, so no caller-chosen value ever names an object).
  *
- *   POST /demo/api/rooms/:room/tickets        → POST /v1/rooms/:room/tickets  (room demo-… or job:<id>, 60 s)
+ * The routes mirror their /v1 calls (same paths under /demo/api, same bodies, narrower), so the page uses the typed
+ * client with its `/v1/` calls sent here (public/app.js):
+ *
+ *   POST /demo/api/rooms/:room/tickets        → POST /v1/rooms/:room/tickets  (room demo-… or job:<id>, ≤ 60 s)
  *   GET  /demo/api/counters/:name             → GET  /v1/counters/:name       (name demo-…)
  *   POST /demo/api/counters/:name/increment   → POST /v1/counters/:name/increment {by: 1}
+ *   POST /demo/api/locks/:name/acquire|renew|release, GET /demo/api/locks/:name → the same on /v1/locks (ttl, wait ≤ 10 s)
+ *   POST /demo/api/fanout                     → POST /v1/fanout (≤ 8 calls, JSON or streamed) to the demo upstream
+ *   POST /demo/api/jobs, GET /demo/api/jobs/:id → POST /v1/jobs (≤ 20 calls to the demo upstream; key demo-…), GET
+ *   GET  /demo/api/upstream/delay?ms=&status=  the demo upstream itself: answers `status` after `ms` (≤ 5 s)
  *
- * A new panel (fan-out, locks, jobs) is one more route here mapped to its /v1 call.
+ * The fan-out and job routes call only the demo upstream, and only on a host FANOUT_ALLOW_HOSTS lists by name (`npm
+ * start` lists 127.0.0.1:8787): never a host a caller picks. A new panel is one more route here mapped to its /v1 call.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { FanoutResultSchema, FanoutSummarySchema } from "../src/fanout/schema";
+import { createUrlGuard } from "../src/fanout/url-guard";
 import { type AppEnv, createApp } from "../src/http/app";
 import { maxBody } from "../src/http/body-limit";
+import { streamableResponse, streamingOf } from "../src/http/event-stream";
+import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/http/locks-schema";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
 import { rateLimit } from "../src/http/rate-limit";
 import { jsonBody, jsonResponse, MemberName, problemDoc } from "../src/http/schemas";
+import { JobCreatedSchema, JobStatusSchema } from "../src/jobs/schema";
 import { settings } from "../src/settings";
 
 /** How the demo routes reach /v1: the Worker's own fetch (index.ts passes it; no network hop). */
@@ -44,6 +57,82 @@ const DemoTicket = z
 const DemoCounter = z
   .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
   .openapi("DemoCounter");
+
+/** The demo upstream's one path: demo fan-outs and jobs call nothing else. */
+const UPSTREAM_PATH = "/demo/api/upstream/delay";
+const DemoUrl = z
+  .string()
+  .max(256)
+  .regex(
+    /^https?:\/\/[^/?#@]+\/demo\/api\/upstream\/delay(\?[A-Za-z0-9=&._%-]*)?$/,
+    `must be ${UPSTREAM_PATH} (with ?ms= and ?status=) on a host FANOUT_ALLOW_HOSTS lists`,
+  )
+  .openapi({ example: "http://127.0.0.1:8787/demo/api/upstream/delay?ms=300&status=200" });
+const DemoCall = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,32}$/)
+      .optional()
+      .openapi({ example: "slow" }),
+    url: DemoUrl,
+  })
+  .strict()
+  .openapi("DemoCall");
+const demoFanoutOptions = {
+  concurrency: z.number().int().min(1).max(8).default(4),
+  timeoutMs: z.number().int().min(1).max(5_000).default(2_000),
+};
+const DemoFanout = z
+  .object({
+    requests: z.array(DemoCall).min(1).max(8),
+    ...demoFanoutOptions,
+    deadlineMs: z.number().int().min(1).max(10_000).default(10_000),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(3).default(1),
+        baseMs: z.number().int().min(1).max(1_000).default(100),
+        maxMs: z.number().int().min(1).max(2_000).default(1_000),
+      })
+      .strict()
+      .default({ attempts: 1, baseMs: 100, maxMs: 1_000 }),
+  })
+  .strict()
+  .openapi("DemoFanout");
+const DemoJob = z
+  .object({
+    type: z.literal("fanout"),
+    requests: z
+      .array(DemoCall.omit({ id: true }))
+      .min(1)
+      .max(20),
+    ...demoFanoutOptions,
+  })
+  .strict()
+  .openapi("DemoJob");
+const DemoJobId = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, "must be a job id (32 characters of 0-9 a-f)")
+  .openapi({ param: { name: "id", in: "path" }, example: "3f2a9c0e5b7d4e1fa2c8b6d0e9f17a53" });
+const DemoKey = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+  .openapi({ example: "demo-run-1" });
+
+const DemoOwner = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+  .openapi({ example: "holder-a" });
+const DemoTtl = z.number().int().min(1).max(10_000).openapi({ example: 4_000 });
+const DemoLockAcquire = z
+  .object({ owner: DemoOwner, ttlMs: DemoTtl, waitMs: z.number().int().min(0).max(10_000).default(0) })
+  .strict()
+  .openapi("DemoLockAcquire");
+const DemoLockRenew = z
+  .object({ owner: DemoOwner, token: LockToken, ttlMs: DemoTtl })
+  .strict()
+  .openapi("DemoLockRenew");
+const DemoLockRelease = z.object({ owner: DemoOwner, token: LockToken }).strict().openapi("DemoLockRelease");
 
 const route = <M extends "get" | "post", P extends string>(
   method: M,
@@ -75,7 +164,13 @@ const ticketRoute = createRoute({
   ),
   request: {
     params: z.object({ room: DemoRoom }),
-    body: jsonBody(z.object({ user: MemberName }).strict().openapi("DemoTicketRequest"), { user: "ada" }),
+    body: jsonBody(
+      z
+        .object({ user: MemberName, ttlSec: z.number().int().min(1).max(60).optional() })
+        .strict()
+        .openapi("DemoTicketRequest"),
+      { user: "ada" },
+    ),
   },
   responses: { 201: jsonResponse(DemoTicket, "A signed ticket"), ...refusals },
 });
@@ -87,15 +182,147 @@ const counterRoute = createRoute({
 });
 
 const incrementRoute = createRoute({
-  ...route(
-    "post",
-    "/demo/api/counters/{name}/increment",
-    "incrementDemoCounter",
-    "Add one to a demo- counter (no body)",
-  ),
-  request: { params: z.object({ name: DemoName }) },
+  ...route("post", "/demo/api/counters/{name}/increment", "incrementDemoCounter", "Add one to a demo- counter"),
+  request: {
+    params: z.object({ name: DemoName }),
+    body: jsonBody(
+      z
+        .object({ by: z.literal(1) })
+        .strict()
+        .openapi("DemoIncrement"),
+      { by: 1 },
+    ),
+  },
   responses: { 200: jsonResponse(DemoCounter, "The counter"), ...refusals },
 });
+
+const lockRoute = (path: string, operationId: string, summary: string) =>
+  route("post", `/demo/api/locks/{name}/${path}`, operationId, summary);
+const lockAcquireRoute = createRoute({
+  ...lockRoute("acquire", "acquireDemoLock", "Acquire a demo- lock (ttl and wait at most 10 s)"),
+  request: {
+    params: z.object({ name: DemoName }),
+    body: jsonBody(DemoLockAcquire, { owner: "holder-a", ttlMs: 4_000, waitMs: 10_000 }),
+  },
+  responses: {
+    200: jsonResponse(LockGrant, "Granted"),
+    409: problemDoc("Still held when waitMs ran out"),
+    ...refusals,
+  },
+});
+const lockRenewRoute = createRoute({
+  ...lockRoute("renew", "renewDemoLock", "Renew a demo- lock's lease"),
+  request: {
+    params: z.object({ name: DemoName }),
+    body: jsonBody(DemoLockRenew, { owner: "holder-a", token: 1, ttlMs: 4_000 }),
+  },
+  responses: { 200: jsonResponse(LockRenewed, "Renewed"), 409: problemDoc("The lease was lost"), ...refusals },
+});
+const lockReleaseRoute = createRoute({
+  ...lockRoute("release", "releaseDemoLock", "Release a demo- lock"),
+  request: { params: z.object({ name: DemoName }), body: jsonBody(DemoLockRelease, { owner: "holder-a", token: 1 }) },
+  responses: { 200: jsonResponse(LockReleased, "Released"), 409: problemDoc("Not this holder's"), ...refusals },
+});
+const lockStatusRoute = createRoute({
+  ...route("get", "/demo/api/locks/{name}", "getDemoLock", "A demo- lock's holder, token and waiters"),
+  request: { params: z.object({ name: DemoName }) },
+  responses: { 200: jsonResponse(LockStatus, "The lock"), ...refusals },
+});
+
+const DemoFanoutAnswer = z.object({ results: z.array(FanoutResultSchema), summary: FanoutSummarySchema });
+type DemoFanoutAnswer = z.infer<typeof DemoFanoutAnswer>;
+
+const fanoutRoute = createRoute({
+  ...route("post", "/demo/api/fanout", "runDemoFanout", "Fan out to the demo upstream (at most 8 calls)"),
+  request: {
+    body: jsonBody(DemoFanout, {
+      requests: [{ id: "fast", url: "http://127.0.0.1:8787/demo/api/upstream/delay?ms=100" }],
+      concurrency: 4,
+      timeoutMs: 2_000,
+    }),
+  },
+  responses: {
+    200: streamableResponse(DemoFanoutAnswer, "As POST /v1/fanout: JSON, or streamed", {
+      item: "FanoutResult",
+      event: "result",
+      order: "in completion order",
+    }),
+    ...refusals,
+  },
+});
+
+const jobCreateRoute = createRoute({
+  ...route("post", "/demo/api/jobs", "createDemoJob", "A job of at most 20 calls to the demo upstream"),
+  request: {
+    headers: z.object({ "idempotency-key": DemoKey }),
+    body: jsonBody(DemoJob, {
+      type: "fanout",
+      requests: [{ url: "http://127.0.0.1:8787/demo/api/upstream/delay?ms=200" }],
+      concurrency: 2,
+    }),
+  },
+  responses: { 202: jsonResponse(JobCreatedSchema, "Queued"), ...refusals },
+});
+const jobStatusRoute = createRoute({
+  ...route("get", "/demo/api/jobs/{id}", "getDemoJob", "A job's status"),
+  request: { params: z.object({ id: DemoJobId }) },
+  responses: {
+    200: jsonResponse(JobStatusSchema, "The job"),
+    ...refusals,
+    410: problemDoc("Deleted after its retention"),
+  },
+});
+
+const upstreamRoute = createRoute({
+  ...route("get", UPSTREAM_PATH, "demoUpstreamDelay", "The demo upstream: answers `status` after `ms`"),
+  request: {
+    query: z.object({
+      ms: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(5_000)
+        .optional()
+        .openapi({ example: 300, description: "Milliseconds to wait before answering (none: at once)" }),
+      status: z.coerce
+        .number()
+        .int()
+        .min(200)
+        .max(599)
+        .refine((s) => ![204, 205, 304].includes(s), "must be a status that carries a body (not 204, 205, 304)")
+        .default(200)
+        .openapi({ example: 200 }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ ms: z.number(), status: z.number() }), "After `ms`, with the status asked for"),
+    ...refusals,
+  },
+});
+
+/**
+ * A demo fan-out's or job's calls: each URL on the demo upstream's path (the schema says so) and on a host the
+ * FANOUT_ALLOW_HOSTS setting lists by name, so a demo call never reaches a host the caller picked.
+ */
+function checkDemoCalls(c: Context<AppEnv>, urls: readonly string[]): void {
+  const guard = createUrlGuard(settings(c.env).FANOUT_ALLOW_HOSTS);
+  const refused = urls.findIndex((url) => {
+    const verdict = guard(url);
+    return !verdict.ok || verdict.allowlisted !== true || verdict.url.pathname !== UPSTREAM_PATH;
+  });
+  if (refused >= 0) {
+    throw problem(
+      400,
+      `requests.${refused}.url: demo calls go only to ${UPSTREAM_PATH} on a host FANOUT_ALLOW_HOSTS lists.`,
+      {
+        type: "invalid-request",
+        extensions: {
+          errors: [{ path: `requests.${refused}.url`, message: "not the demo upstream on an allowlisted host" }],
+        },
+      },
+    );
+  }
+}
 
 /** Lifetime of a demo ticket: it only has to outlive the handshake. */
 const DEMO_TICKET_SECONDS = 60;
@@ -107,22 +334,34 @@ const DEMO_TICKET_SECONDS = 60;
  * app.route("/", demo((request, env, ctx) => app.fetch(request, env, ctx)));
  */
 export function demo(api: ApiFetch) {
-  /** Make one /v1 call with the API token; its JSON on success, its problem (passed on as is) otherwise. */
-  async function v1<T>(c: Context<AppEnv>, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  /** Make one /v1 call with the API token; its response when ok, its problem (passed on as is) otherwise. */
+  async function call(
+    c: Context<AppEnv>,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const request = new Request(new URL(path, "https://demo.internal"), {
       method,
       headers: {
+        ...headers,
         authorization: `Bearer ${c.env.API_TOKEN ?? ""}`,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // The page leaving (a fan-out broken off) aborts the /v1 call too.
+      signal: c.req.raw.signal,
     });
     const res = await api(request, c.env, c.executionCtx);
-    if (res.ok) return res.json<T>();
+    if (res.ok) return res;
     const answer = await res.json<ProblemBody>();
     const retryAfter = res.headers.get("retry-after");
     throw new Problem(res.status as 400, answer, retryAfter ? { "retry-after": retryAfter } : {});
   }
+  const v1 = async <T>(c: Context<AppEnv>, method: "GET" | "POST", path: string, body?: unknown): Promise<T> =>
+    (await call(c, method, path, body)).json<T>();
+  const lockPath = (name: string, action = "") => `/v1/locks/${encodeURIComponent(name)}${action}`;
 
   const app = createApp();
   app.use("/demo/api/*", async function demoMode(c, next) {
@@ -145,8 +384,8 @@ export function demo(api: ApiFetch) {
   return app
     .openapi(ticketRoute, async (c) => {
       const { room } = c.req.valid("param");
-      const { user } = c.req.valid("json");
-      const ttlSec = Math.min(DEMO_TICKET_SECONDS, settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS);
+      const { user, ttlSec: asked } = c.req.valid("json");
+      const ttlSec = Math.min(asked ?? DEMO_TICKET_SECONDS, settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS);
       const t = await v1<z.infer<typeof DemoTicket>>(c, "POST", `/v1/rooms/${encodeURIComponent(room)}/tickets`, {
         user,
         ttlSec,
@@ -160,12 +399,71 @@ export function demo(api: ApiFetch) {
     })
     .openapi(incrementRoute, async (c) => {
       const { name } = c.req.valid("param");
-      // It always adds one: a body asking for more is refused, not silently ignored.
-      if ((await c.req.text()) !== "") {
-        throw problem(400, "This demo route takes no body: it adds one.", { type: "invalid-request" });
-      }
       const path = `/v1/counters/${encodeURIComponent(name)}/increment`;
       const counter = await v1<z.infer<typeof DemoCounter>>(c, "POST", path, { by: 1 });
       return c.json({ name: counter.name, value: counter.value, updatedAt: counter.updatedAt }, 200);
+    })
+    .openapi(lockAcquireRoute, async (c) => {
+      const { name } = c.req.valid("param");
+      return c.json(
+        await v1<z.infer<typeof LockGrant>>(c, "POST", lockPath(name, "/acquire"), c.req.valid("json")),
+        200,
+      );
+    })
+    .openapi(lockRenewRoute, async (c) => {
+      const { name } = c.req.valid("param");
+      return c.json(
+        await v1<z.infer<typeof LockRenewed>>(c, "POST", lockPath(name, "/renew"), c.req.valid("json")),
+        200,
+      );
+    })
+    .openapi(lockReleaseRoute, async (c) => {
+      const { name } = c.req.valid("param");
+      const body = c.req.valid("json");
+      return c.json(await v1<z.infer<typeof LockReleased>>(c, "POST", lockPath(name, "/release"), body), 200);
+    })
+    .openapi(lockStatusRoute, async (c) => {
+      const { name } = c.req.valid("param");
+      return c.json(await v1<z.infer<typeof LockStatus>>(c, "GET", lockPath(name)), 200);
+    })
+    .openapi(fanoutRoute, async (c) => {
+      const body = c.req.valid("json");
+      checkDemoCalls(
+        c,
+        body.requests.map((r) => r.url),
+      );
+      const streaming = streamingOf(c.req.header("accept"));
+      const accept =
+        streaming === "ndjson" ? "application/x-ndjson" : streaming ? "text/event-stream" : "application/json";
+      const res = await call(c, "POST", "/v1/fanout", body, { accept });
+      if (!streaming) return c.json(await res.json<DemoFanoutAnswer>(), 200);
+      // The stream, passed on as it comes.
+      return new Response(res.body, { status: 200, headers: { "content-type": accept, "cache-control": "no-store" } });
+    })
+    .openapi(jobCreateRoute, async (c) => {
+      const body = c.req.valid("json");
+      checkDemoCalls(
+        c,
+        body.requests.map((r) => r.url),
+      );
+      // Demo keys live apart from the API's own: a demo caller can never name (or replay) another caller's job.
+      const key = `demo-${c.req.valid("header")["idempotency-key"]}`;
+      const res = await call(c, "POST", "/v1/jobs", body, { "idempotency-key": key });
+      const job = await res.json<z.infer<typeof JobCreatedSchema>>();
+      const replayed = res.headers.get("idempotent-replayed");
+      return c.json(
+        { id: job.id, state: job.state, statusUrl: `/demo/api/jobs/${job.id}`, room: job.room },
+        202,
+        replayed ? { "idempotent-replayed": replayed } : {},
+      );
+    })
+    .openapi(jobStatusRoute, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await v1<z.infer<typeof JobStatusSchema>>(c, "GET", `/v1/jobs/${id}`), 200);
+    })
+    .openapi(upstreamRoute, async (c) => {
+      const { ms = 0, status } = c.req.valid("query");
+      if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+      return c.json({ ms, status }, status as 200);
     });
 }

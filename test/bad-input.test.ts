@@ -122,13 +122,21 @@ function nameFor(pattern: string | undefined): string {
 /** Where a generated outbound URL points: the loopback upstream, counted under `key`. */
 const canary = (key: string) => `${UPSTREAM}/r?key=${key}`;
 
+/** The canary URL, or the demo upstream's path on the loopback upstream where the pattern asks for that path. */
+function urlFor(pattern: string | undefined, key: string): string {
+  if (!pattern || new RegExp(pattern, "u").test(canary(key))) return canary(key);
+  const demo = `${UPSTREAM}/demo/api/upstream/delay?key=${key}`;
+  if (!new RegExp(pattern, "u").test(demo)) throw new Error(`no canary URL fits ${pattern}`);
+  return demo;
+}
+
 /** A value the schema accepts. Every property is filled in, so that the mutations reach nested fields too. */
 function sample(schema: JsonSchema, key: string, urlKey: string): unknown {
   const s = resolve(schema);
   const branches = s.oneOf ?? s.anyOf;
   if (branches?.[0]) return sample(branches[0], key, urlKey);
   if (s.const !== undefined) return s.const;
-  if (key === "url" || s.format === "uri" || s.format === "url") return canary(urlKey);
+  if (key === "url" || s.format === "uri" || s.format === "url") return urlFor(s.pattern, urlKey);
   if (s.format === "uuid") return crypto.randomUUID();
   // Whole-object examples may name real hosts: only leaf and payload examples are used.
   if (s.example !== undefined && (typeof s.example !== "object" || !mainType(s))) return s.example;
@@ -584,8 +592,26 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   ],
   "POST /demo/api/counters/{name}/increment": () => [
     { why: "a demo increment of a counter not named demo-", params: { name: `orders-${freshName()}` } },
+    { why: "a demo increment without a body", raw: "" },
     { why: "a demo name one character too long", params: { name: `demo-${"x".repeat(33)}` } },
     { why: "a demo increment by more than one", body: { by: 1_000 } },
+  ],
+  "POST /demo/api/locks/{name}/acquire": () => [
+    { why: "a demo lock not named demo-", params: { name: `orders-${freshName()}` } },
+    { why: "a demo lock held longer than 10 s", body: { owner: "a", ttlMs: 60_000 } },
+    { why: "a demo lock waited for longer than 10 s", body: { owner: "a", ttlMs: 1_000, waitMs: 30_000 } },
+  ],
+  "POST /demo/api/fanout": (t) => [
+    { why: "a demo fan-out of more than 8 calls", body: { requests: demoCalls(t, 9) } },
+    { why: "a demo fan-out to another path", body: { requests: [{ url: canary(t.urlKey) }] } },
+  ],
+  "POST /demo/api/jobs": (t) => [
+    { why: "a demo job of more than 20 calls", body: { type: "fanout", requests: demoCalls(t, 21) } },
+    { why: "a demo job calling another path", body: { type: "fanout", requests: [{ url: canary(t.urlKey) }] } },
+  ],
+  "GET /demo/api/upstream/delay": () => [
+    { why: "a demo upstream status without a body", query: "?status=204" },
+    { why: "a demo upstream wait over 5 s", query: "?ms=60000" },
   ],
   "GET /v1/counters/{name}": () => [
     { why: "a fenced read with a lock and no token", query: "?lock=some-lock" },
@@ -749,6 +775,11 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   ],
 };
 
+/** `n` calls to the demo upstream on the loopback upstream (counted under the target's key). */
+function demoCalls(t: Target, n: number): { url: string }[] {
+  return Array.from({ length: n }, () => ({ url: `${UPSTREAM}/demo/api/upstream/delay?key=${t.urlKey}` }));
+}
+
 function manyHeaders(n: number): Record<string, string> {
   return Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, "v"]));
 }
@@ -852,7 +883,9 @@ const namespaces = Object.entries(env).filter(
 
 /** Names (in every namespace, raw and as a rate-limit key) and job ids that have an object. */
 async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): Promise<string[]> {
-  const jobIds = await Promise.all([...jobKeys].map((key) => jobIdFor(SCOPE, key)));
+  // The demo's job route prefixes its keys with demo-: a job it created would be under that key.
+  const keys = [...jobKeys].flatMap((key) => [key, `demo-${key}`]);
+  const jobIds = await Promise.all(keys.map((key) => jobIdFor(SCOPE, key)));
   const found: string[] = [];
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
@@ -885,6 +918,9 @@ const NO_READER: Record<string, string> = {
   "POST /v1/ratelimits/{key}": "no GET for a key: the object check (RATE_LIMITER, raw and user: keys) covers it",
   "POST /v1/fanout": "stores nothing: the upstream count shows nothing was called",
   "POST /v1/jobs": "no id before a job exists: the JOB check (ids of the idempotency keys) and the upstream count",
+  "POST /demo/api/fanout": "stores nothing: the upstream count shows nothing was called",
+  "POST /demo/api/jobs": "no id before a job exists: the JOB check (ids of the demo- keys) and the upstream count",
+  "GET /demo/api/upstream/delay": "the demo upstream: answers after a wait and stores nothing",
   "POST /v1/pages": "stores nothing: the upstream count shows nothing was called",
 };
 
@@ -896,6 +932,12 @@ const NO_READER: Record<string, string> = {
 const TYPED_BODIES = [
   "POST /v1/rooms/{room}/tickets",
   "POST /demo/api/rooms/{room}/tickets",
+  "POST /demo/api/counters/{name}/increment",
+  "POST /demo/api/locks/{name}/acquire",
+  "POST /demo/api/locks/{name}/renew",
+  "POST /demo/api/locks/{name}/release",
+  "POST /demo/api/fanout",
+  "POST /demo/api/jobs",
   "PUT /v1/counters/{name}",
   "POST /v1/counters/{name}/increment",
   "POST /v1/locks/{name}/acquire",

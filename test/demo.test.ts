@@ -4,8 +4,9 @@
  */
 import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import worker from "../functions/index";
+import { jobIdFor } from "../src/jobs/ids";
 
 const TOKEN = env.API_TOKEN as string;
 
@@ -120,7 +121,11 @@ describe("the demo routes with DEMO_MODE on", () => {
     const name = `demo-${fresh()}`;
     expect(await (await call(`http://127.0.0.1/demo/api/counters/${name}`)).json()).toMatchObject({ name, value: 0 });
     for (const expected of [1, 2]) {
-      const res = await call(`http://127.0.0.1/demo/api/counters/${name}/increment`, { method: "POST" });
+      const res = await call(`http://127.0.0.1/demo/api/counters/${name}/increment`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ by: 1 }),
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ name, value: expected });
     }
@@ -129,7 +134,11 @@ describe("the demo routes with DEMO_MODE on", () => {
     });
     expect(await viaApi.json()).toMatchObject({ name, value: 2 });
     const other = `orders-${fresh()}`;
-    const refused = await call(`http://127.0.0.1/demo/api/counters/${other}/increment`, { method: "POST" });
+    const refused = await call(`http://127.0.0.1/demo/api/counters/${other}/increment`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ by: 1 }),
+    });
     expect(refused.status).toBe(400);
     const untouched = await exports.default.fetch(`http://127.0.0.1/v1/counters/${other}`, {
       headers: { authorization: `Bearer ${TOKEN}` },
@@ -149,5 +158,84 @@ describe("the demo routes with DEMO_MODE on", () => {
     expect(over.status).toBe(429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await over.json()).toMatchObject({ type: "urn:edgeloop:problem:rate-limited", limit: "DEMO_RATE_LIMIT" });
+  });
+
+  it("fans out only to the demo upstream on a host FANOUT_ALLOW_HOSTS lists by name, and streams like /v1/fanout", async () => {
+    const upstream = inject("upstream");
+    const port = new URL(upstream).port;
+    const key = `demo-${fresh()}`;
+    const body = (url: string) => JSON.stringify({ requests: [{ id: "a", url }], concurrency: 1 });
+    const demoPath = `/demo/api/upstream/delay?key=${key}`;
+    const listed = demoWorker({ FANOUT_ALLOW_HOSTS: `127.0.0.1:${port}` });
+    const res = await listed("http://127.0.0.1/demo/api/fanout", {
+      method: "POST",
+      headers: { ...json, accept: "application/x-ndjson" },
+      body: body(`${upstream}${demoPath}`),
+    });
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ id: "a", outcome: "fulfilled", status: 200, startedMs: expect.any(Number) });
+    expect(lines[1]).toMatchObject({ summary: { fulfilled: 1 } });
+    // Another port of the same host, or a public host, is not listed: refused before any call.
+    for (const url of [`http://127.0.0.1:1${demoPath}`, `https://example.com${demoPath}`]) {
+      const refused = await listed("http://127.0.0.1/demo/api/fanout", {
+        method: "POST",
+        headers: json,
+        body: body(url),
+      });
+      expect(refused.status, url).toBe(400);
+    }
+    const stats = await (await fetch(`${upstream}/__stats?key=${key}`)).json<{ hits: number }>();
+    expect(stats.hits).toBe(1);
+  });
+
+  it("acquires, reads and releases demo- locks through /v1/locks", async () => {
+    const call = demoWorker();
+    const name = `demo-${fresh()}`;
+    const post = (action: string, body: unknown) =>
+      call(`http://127.0.0.1/demo/api/locks/${name}/${action}`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify(body),
+      });
+    const grant = await (await post("acquire", { owner: "holder-a", ttlMs: 5_000 })).json<{ token: number }>();
+    expect(grant).toMatchObject({ name, token: 1, owner: "holder-a" });
+    const busy = await post("acquire", { owner: "holder-b", ttlMs: 5_000 });
+    expect(busy.status).toBe(409);
+    expect(await (await call(`http://127.0.0.1/demo/api/locks/${name}`)).json()).toMatchObject({
+      holder: "holder-a",
+      token: 1,
+    });
+    expect(await (await post("release", { owner: "holder-a", token: 1 })).json()).toMatchObject({ released: true });
+  });
+
+  it("creates demo jobs under demo- keys only, and reads their status", async () => {
+    const upstream = inject("upstream");
+    const call = demoWorker({ FANOUT_ALLOW_HOSTS: `127.0.0.1:${new URL(upstream).port}` });
+    const key = fresh();
+    const res = await call("http://127.0.0.1/demo/api/jobs", {
+      method: "POST",
+      headers: { ...json, "idempotency-key": key },
+      body: JSON.stringify({ type: "fanout", requests: [{ url: `${upstream}/demo/api/upstream/delay?key=${key}` }] }),
+    });
+    expect(res.status).toBe(202);
+    const job = await res.json<{ id: string; statusUrl: string }>();
+    const scope = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(TOKEN))),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    expect(job.id).toBe(await jobIdFor(scope, `demo-${key}`));
+    expect(job.statusUrl).toBe(`/demo/api/jobs/${job.id}`);
+    expect(await (await call(`http://127.0.0.1${job.statusUrl}`)).json()).toMatchObject({ id: job.id, total: 1 });
+  });
+
+  it("serves the demo upstream: the status asked for, after the wait asked for", async () => {
+    const call = demoWorker();
+    const res = await call("http://127.0.0.1/demo/api/upstream/delay?ms=20&status=503");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ ms: 20, status: 503 });
   });
 });

@@ -22,7 +22,8 @@
 import { ip4, parseDottedIPv4, parseIPv6 } from "../http/ip";
 
 export type GuardVerdict =
-  | { ok: true; url: URL }
+  /** `allowlisted`: let through by a FANOUT_ALLOW_HOSTS entry (the demo routes call only such hosts). */
+  | { ok: true; url: URL; allowlisted?: true }
   | { ok: false; kind: "blocked" | "invalid"; reason: string; url?: URL };
 
 /** A URL guard: pure, synchronous, never opens a connection. */
@@ -64,7 +65,7 @@ export function createUrlGuard(allowHosts: readonly string[] = []): UrlGuard {
     }
     const port = url.port || (url.protocol === "https:" ? "443" : "80");
     if (allow.some((e) => e.host === url.hostname && (e.port === undefined || e.port === port))) {
-      return { ok: true, url };
+      return { ok: true, url, allowlisted: true };
     }
     const reason = hostRefusal(url.hostname);
     if (reason) return { ok: false, kind: "blocked", reason, url };
