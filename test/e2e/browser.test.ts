@@ -1,7 +1,8 @@
 /**
  * The demo page in a real browser: headless Chromium from npm (@sparticuz/chromium), driven by playwright-core, against the built
- * worker on Miniflare. Two pages join one room; one sends; the other shows the message and the member count. The page
- * works without the API token: it calls only the demo routes (DEMO_MODE) and the room sockets.
+ * worker on Miniflare. Every panel: two pages join one room and chat; a fan-out streams into its waterfall; two holders
+ * contend for a lock; a job's progress bar fills; a counter counts. The page works without the API token: its client
+ * calls only the demo routes (DEMO_MODE) and the room sockets.
  * And the API reference at /docs (Scalar): a request sent from the page, and not one request leaving the origin.
  * A screenshot of each page goes to test-results/.
  */
@@ -214,9 +215,120 @@ describe("the demo page in chromium", () => {
       await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "1");
       await page.click("#counter-increment");
       await page.waitForFunction(() => document.querySelector("#counter-value")?.textContent === "2");
+      // The status line follows the value it stands next to.
+      expect(await page.textContent("#counter-status")).toMatch(/^Updated /);
       const res = await worker.api(`/v1/counters/${name}`);
       expect(await res.json()).toMatchObject({ name, value: 2 });
       await holdsNoToken(page);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("streams a fan-out into the waterfall: a bar per call from its start, coloured by outcome, retries and timeouts shown", async () => {
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    const streamed = page.waitForRequest(
+      (r) => new URL(r.url()).pathname === "/demo/api/fanout" && r.headers().accept === "application/x-ndjson",
+    );
+    try {
+      await page.fill("#fanout-calls", "100 200\n300 500\n3000 200");
+      await page.fill("#fanout-concurrency", "2");
+      await page.fill("#fanout-timeout", "1000");
+      await page.fill("#fanout-attempts", "2");
+      await page.click("#fanout-run");
+      await streamed;
+      await page.waitForFunction(
+        () => document.querySelector("#fanout-status")?.textContent?.startsWith("3 calls"),
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
+      const rows = await page.$$eval("#waterfall li[data-index]", (items) =>
+        items.map((li) => ({
+          outcome: (li as HTMLElement).dataset.outcome,
+          startedMs: Number((li as HTMLElement).dataset.startedMs),
+          text: li.querySelector(".bar")?.textContent ?? "",
+        })),
+      );
+      expect(rows.map((r) => r.outcome)).toEqual(["ok", "http-error", "timeout"]);
+      expect(rows[0]?.text).toMatch(/^200 · \d+ ms$/);
+      // The 500 was tried twice (the retry is visible), the slow call cut at its timeout.
+      expect(rows[1]?.text).toMatch(/^500 · \d+ ms ×2$/);
+      expect(rows[2]?.text).toMatch(/^timeout · \d+ ms/);
+      // Concurrency 2: the third call waited for the first to end before it started.
+      expect(rows[2]?.startedMs).toBeGreaterThanOrEqual(100);
+      expect(await page.textContent("#fanout-status")).toMatch(
+        /^3 calls in \d+ ms at concurrency 2: 1 fulfilled, 2 rejected\.$/,
+      );
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "demo-fanout.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows two holders contending for one lock: the second waits in line, then holds it with the next fencing token", async () => {
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      await page.fill("#lock-name", `demo-e2e-${crypto.randomUUID().slice(0, 8)}`);
+      await page.click("#lock-contend");
+      await page.waitForFunction(
+        () =>
+          document.querySelector("#holder-b-state")?.textContent === "waiting in line…" &&
+          document.querySelector("#lock-holder")?.textContent === "holder-a" &&
+          document.querySelector("#lock-waiters")?.textContent === "1",
+        null,
+        { timeout: 10_000 },
+      );
+      expect(await page.textContent("#holder-a-state")).toBe("holding · fencing token 1");
+      expect(await page.textContent("#lock-token")).toBe("1");
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "demo-lock.png"), fullPage: true });
+      await page.waitForFunction(
+        () => document.querySelector("#holder-b-state")?.textContent === "holding · fencing token 2",
+        null,
+        { timeout: 10_000 },
+      );
+      expect(await page.textContent("#holder-a-state")).toBe("released token 1");
+      await page.waitForFunction(() => document.querySelector("#lock-status")?.textContent?.startsWith("Done"), null, {
+        timeout: 10_000,
+      });
+      expect(await page.textContent("#holder-b-state")).toBe("released token 2");
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("creates a job against the demo upstream and fills its progress bar from watch", async () => {
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      await page.fill("#job-calls", "6");
+      await page.fill("#job-delay", "100");
+      await page.click("#job-create");
+      await page.waitForFunction(
+        () => (document.querySelector("#job-progress") as HTMLProgressElement).value === 6,
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      const id = await page.inputValue("#job-id");
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 6/6 done.`);
+      expect(await (await worker.api(`/v1/jobs/${id}`)).json()).toMatchObject({
+        state: "succeeded",
+        total: 6,
+        done: 6,
+      });
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "demo-job.png"), fullPage: true });
       expect(problems).toEqual([]);
     } finally {
       await page.close();
