@@ -13,7 +13,6 @@ import { roomJoinRateLimit } from "../src/http/rate-limit";
 import {
   jsonBody,
   jsonResponse,
-  MemberName,
   Name,
   problemDoc,
   problemDocs,

@@ -23,8 +23,7 @@ import { ip4, parseDottedIPv4, parseIPv6 } from "../http/ip";
 
 export type GuardVerdict =
   /** `allowlisted`: let through by a FANOUT_ALLOW_HOSTS entry (the demo routes call only such hosts). */
-  | { ok: true; url: URL; allowlisted?: true }
-  | { ok: false; kind: "blocked" | "invalid"; reason: string; url?: URL };
+  { ok: true; url: URL; allowlisted?: true } | { ok: false; kind: "blocked" | "invalid"; reason: string; url?: URL };
 
 /** A URL guard: pure, synchronous, never opens a connection. */
 export type UrlGuard = (input: string | URL) => GuardVerdict;
