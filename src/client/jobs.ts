@@ -4,7 +4,7 @@
  * inside); `watch(id)` yields the job's progress from its room as the service publishes it, ending at the final
  * state; `wait(id)` resolves with the final status. A job deleted after its retention answers 410 (`job-gone`).
  */
-import type { JobProgress, JobState } from "../protocol/job-progress.js";
+import { type JobProgress, type JobState, progressOf } from "../protocol/job-progress.js";
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
 import type { RoomClient } from "./rooms.js";
@@ -32,15 +32,6 @@ export interface WatchOptions {
   /** The name the watcher joins the job's room under (default: `watch-` and a random id). */
   user?: string;
 }
-
-const progressOf = (s: JobStatus): JobProgress => ({
-  kind: "job-progress",
-  id: s.id,
-  state: s.state,
-  total: s.total,
-  done: s.done,
-  failed: s.failed,
-});
 
 export class JobsClient {
   readonly #transport: Transport;

@@ -5,7 +5,6 @@
  * and stores what they decide; unit tests call them with any clock.
  */
 import { chunkMessage, chunkRanges } from "../jobs/chunks";
-import type { JobProgress } from "../jobs/progress";
 import type {
   Claim,
   CreateJobInput,
@@ -248,14 +247,7 @@ export function statusOf(job: JobRecord, chunks: { dead: number; count: number; 
 }
 
 /** The progress update a status is published as. */
-export const progressOf = (s: JobStatus): JobProgress => ({
-  kind: "job-progress",
-  id: s.id,
-  state: s.state,
-  total: s.total,
-  done: s.done,
-  failed: s.failed,
-});
+export { progressOf } from "../protocol/job-progress";
 
 /**
  * A page of results from rows in index order (the store reads `limit + 1`, to know whether more follow): at most

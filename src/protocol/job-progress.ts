@@ -24,6 +24,22 @@ export interface JobProgress {
   failed: number;
 }
 
+/**
+ * The progress a job's status stands for (what the Job object publishes, and what a client reports for a status it
+ * read).
+ *
+ * @example
+ * publish(progressOf(status)); // {kind: "job-progress", id, state, total, done, failed}
+ */
+export const progressOf = (s: Omit<JobProgress, "kind">): JobProgress => ({
+  kind: "job-progress",
+  id: s.id,
+  state: s.state,
+  total: s.total,
+  done: s.done,
+  failed: s.failed,
+});
+
 /** The room a job's progress goes to. */
 export const progressRoom = (jobId: string): string => `job:${jobId}`;
 
