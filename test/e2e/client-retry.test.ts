@@ -2,8 +2,10 @@
  * The typed client's one retry rule against the built worker: a 429 or 503 is tried again after its Retry-After
  * (plus jitter) within the attempts and the total wait the caller allows; with `retry: false`, or a Retry-After
  * longer than that wait, it is the caller's EdgeloopError at once. The worker runs with a /v1 rate limit of one
- * request a second (exact). A 503 takes the same path (it carries Retry-After: 1 the same way).
+ * request a second (exact); a loopback stand-in answers the 503 of an overloaded Durable Object.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createClient, EdgeloopError, type RetryPolicy } from "../../src/client/index.ts";
 import { useWorker } from "./support/worker.ts";
@@ -58,6 +60,32 @@ describe("the client's retry rule", () => {
       // Each request was sent once: none was retried.
       expect(statuses).toHaveLength(2);
       expect(statuses.filter((s) => s === 429).length).toBe(answers.filter((a) => a instanceof EdgeloopError).length);
+    }
+  });
+
+  it("retries a 503 the same way, and never another status", async () => {
+    // A stand-in for an overloaded Durable Object's answer (503 + Retry-After: 1), then the real answer; and a 500.
+    let calls = 0;
+    const server = createServer((req, res) => {
+      calls++;
+      const problem = (status: number) =>
+        res
+          .writeHead(status, { "content-type": "application/problem+json", "retry-after": "1" })
+          .end(JSON.stringify({ type: "urn:edgeloop:problem:unavailable", title: "x", status, detail: "busy" }));
+      if (req.url?.startsWith("/v1/counters/broken")) return problem(500);
+      if (calls === 1) return problem(503);
+      res.writeHead(200, { "content-type": "application/json" }).end('{"name":"c","value":1,"updatedAt":1}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = createClient({ baseUrl: `http://127.0.0.1:${port}`, token: "t" });
+      expect((await c.counter("c").get()).value).toBe(1);
+      expect(calls).toBe(2);
+      await expect(c.counter("broken").get()).rejects.toMatchObject({ status: 500 });
+      expect(calls).toBe(3);
+    } finally {
+      server.close();
     }
   });
 });
