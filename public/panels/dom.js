@@ -13,5 +13,14 @@ export function setStatus(el, text, isError = false) {
 /** What an error says: an EdgeloopError's problem detail, or the error's message. */
 export const messageOf = (err) => err?.detail ?? err?.message ?? String(err);
 
-/** The demo calls the worker's own demo upstream, on this origin (`npm start` allows it as 127.0.0.1:8787). */
-export const upstreamUrl = (ms, status = 200) => `${location.origin}/demo/api/upstream/delay?ms=${ms}&status=${status}`;
+/**
+ * The demo calls the worker's own demo upstream, on this port. `npm start` allows it as 127.0.0.1:8787 (the URL guard
+ * never lets a `localhost` name through), so a page opened at http://localhost:8787 names the same server by its
+ * address.
+ */
+export const upstreamUrl = (ms, status = 200) => {
+  const url = new URL("/demo/api/upstream/delay", location.origin);
+  if (url.hostname === "localhost") url.hostname = "127.0.0.1";
+  url.search = new URLSearchParams({ ms: String(ms), status: String(status) }).toString();
+  return url.href;
+};
