@@ -14,8 +14,8 @@ export function setStatus(el, text, isError = false) {
 export const messageOf = (err) => err?.detail ?? err?.message ?? String(err);
 
 /**
- * The demo calls the worker's own demo upstream, on this port. `npm start` allows it as 127.0.0.1:8787 (the URL guard
- * never lets a `localhost` name through), so a page opened at http://localhost:8787 names the same server by its
+ * The demo calls the worker's own demo upstream, on this port. `npm start` allows it as 127.0.0.1:8787 (its
+ * FANOUT_ALLOW_HOSTS lists that host only), so a page opened at http://localhost:8787 names the same server by its
  * address.
  */
 export const upstreamUrl = (ms, status = 200) => {
