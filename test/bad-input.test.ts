@@ -859,7 +859,8 @@ function readerOf(op: Operation): Operation | undefined {
  * shows instead that nothing changed. An operation without a reader that is not listed here fails the sweep.
  */
 const NO_READER: Record<string, string> = {
-  "POST /demo/api/rooms/{room}/tickets": "mints a signed ticket and stores nothing: the ROOM check shows no room touched",
+  "POST /demo/api/rooms/{room}/tickets":
+    "mints a signed ticket and stores nothing: the ROOM check shows no room touched",
   "POST /v1/ratelimits/{key}": "no GET for a key: the object check (RATE_LIMITER, raw and user: keys) covers it",
   "POST /v1/fanout": "stores nothing: the upstream count shows nothing was called",
   "POST /v1/jobs": "no id before a job exists: the JOB check (ids of the idempotency keys) and the upstream count",

@@ -1,9 +1,9 @@
 /**
  * Rate-limit middleware on RateLimiter Durable Objects (GCRA): over the limit it answers 429 problem+json with
  * `Retry-After`; every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
- * (seconds). `apiRateLimit()` is the service's own limit on /v1, per verified bearer token; `roomJoinRateLimit()` the
- * same limit on the rooms upgrade, per verified ticket. `rateCheck` is the limit without the middleware, for a route
- * that limits by something it verifies itself.
+ * (seconds). `apiRateLimit()` is the service's own limit on /v1, per verified bearer token (the rooms upgrade, which
+ * has none, is limited by its Room object per verified ticket user: `joinLimit` there). `rateCheck` is the limit
+ * without the middleware, for a route that limits by something it verifies itself; `rateLimited` its 429.
  *
  * Exact by default: one object call per request. With `lease`, the middleware (one per isolate) takes requests from
  * the object in batches and admits them itself until the batch runs out or expires, so most requests cost no call.
@@ -15,7 +15,7 @@ import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { GcraLimits } from "../async";
 import { settings } from "../settings";
 import { callerScope } from "./auth";
-import { problem } from "./problem";
+import { type Problem, problem } from "./problem";
 
 type Setting<E extends HonoEnv> = number | ((c: Context<E>) => number);
 
@@ -163,27 +163,42 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
       max > 1 && options.lease
         ? await leased(c, key, limits, max, read(options.lease.ttlMs, c))
         : await limiter(c, key).limit(limits);
-    const headers = {
-      "ratelimit-limit": String(limit),
-      "ratelimit-remaining": String(d.remaining),
-      "ratelimit-reset": String(Math.ceil(d.resetMs / 1000)),
-    };
-    if (!d.allowed) {
-      const retryAfter = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-      const which = options.setting ? ` (${options.setting})` : "";
-      throw problem(
-        429,
-        `Rate limit of ${limit} requests per ${periodMs} ms${which} exceeded: retry in ${retryAfter} s.`,
-        {
-          type: "rate-limited",
-          extensions: { retryAfterMs: d.retryAfterMs, ...(options.setting ? { limit: options.setting } : {}) },
-          headers: { ...headers, "retry-after": String(retryAfter) },
-        },
-      );
-    }
-    return headers;
+    if (!d.allowed) throw rateLimited({ limit, periodMs }, d, options.setting);
+    return rateLimitHeaders(limit, d);
   };
 };
+
+/** The `RateLimit-*` headers of an answer under `limit`. */
+const rateLimitHeaders = (limit: number, d: RateLimitDecision): Record<string, string> => ({
+  "ratelimit-limit": String(limit),
+  "ratelimit-remaining": String(d.remaining),
+  "ratelimit-reset": String(Math.ceil(d.resetMs / 1000)),
+});
+
+/**
+ * The 429 for a request a limit refused: problem+json `rate-limited` naming the setting, with `Retry-After` and the
+ * `RateLimit-*` headers.
+ *
+ * @example
+ * if (!d.allowed) return rateLimited({ limit, periodMs }, d, "API_RATE_LIMIT").getResponse();
+ */
+export function rateLimited(
+  { limit, periodMs }: { limit: number; periodMs: number },
+  d: RateLimitDecision,
+  setting?: string,
+): Problem {
+  const retryAfter = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+  const which = setting ? ` (${setting})` : "";
+  return problem(
+    429,
+    `Rate limit of ${limit} requests per ${periodMs} ms${which} exceeded: retry in ${retryAfter} s.`,
+    {
+      type: "rate-limited",
+      extensions: { retryAfterMs: d.retryAfterMs, ...(setting ? { limit: setting } : {}) },
+      headers: { ...rateLimitHeaders(limit, d), "retry-after": String(retryAfter) },
+    },
+  );
+}
 
 /**
  * @example
@@ -235,16 +250,3 @@ export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
     ...apiLimit,
     key: (c) => `api:${callerScope(c).slice(0, 32)}`,
   });
-
-/**
- * The same limit for the rooms upgrade, which carries a ticket instead of a bearer token: keyed by the ticket's room
- * and user, once its signature is verified.
- *
- * @example
- * const joins = roomJoinRateLimit();
- * await joins(c, claims.room, claims.user); // throws the 429
- */
-export const roomJoinRateLimit = <E extends { Bindings: Env } = { Bindings: Env }>() => {
-  const check = rateCheck<E>(apiLimit);
-  return async (c: Context<E>, room: string, user: string) => check(c, `join:${await hashKey(`${room}\n${user}`)}`);
-};
