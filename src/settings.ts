@@ -54,7 +54,7 @@ export const settingsSchema = z.object({
   ROOM_MAX_MESSAGE_BYTES: int(16_384, 64, 1_048_576),
   ROOM_RATE_MESSAGES: int(20, 1, 10_000),
   ROOM_RATE_WINDOW_SECONDS: int(10, 1, 3_600),
-  ROOM_PRESENCE_TICK_MS: int(20, 0, 10_000),
+  ROOM_PRESENCE_TICK_MS: int(50, 0, 10_000),
   ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
   ROOM_ALLOWED_ORIGINS: originList,
   DEMO_MODE: bool,

@@ -3,8 +3,8 @@
  * costs nothing. While awake it keeps each open socket's connection (user, id, rate) in memory, rebuilt from the
  * sockets' attachments when it wakes, and hands the work to the decisions in `room-state.ts`; messages are ordered,
  * stored in SQLite (the last ROOM_HISTORY) and broadcast without an `await` in between, so every member gets every
- * message in seq order. Joins and departures are announced once per ROOM_PRESENCE_TICK_MS, together, and always
- * before the next message.
+ * message in seq order. Joins and departures are announced at most once per ROOM_PRESENCE_TICK_MS, together, and
+ * always before the next message.
  *
  * Reached by the Worker only: `fetch` (the WebSocket upgrade, with the user, id and expiry the Worker took from a
  * verified ticket, and the join limit of its settings) and RPC `publish` / `info`. Each ticket opens one socket: its
@@ -120,6 +120,8 @@ export class Room extends DurableObject<Env> {
   readonly #presence = new Presence();
   /** The timer of the next presence frame, while changes wait for it. */
   #tick: ReturnType<typeof setTimeout> | undefined;
+  /** When presence was last announced: the next frame goes out no sooner than ROOM_PRESENCE_TICK_MS after. */
+  #announcedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -361,12 +363,15 @@ export class Room extends DurableObject<Env> {
     return this.#members;
   }
 
-  /** Announce this tick's joins and departures when it ends (at once with a tick of 0). */
+  /**
+   * Announce the joins and departures so far at most once per ROOM_PRESENCE_TICK_MS: at once after a quiet tick, else
+   * when the tick that started with the last frame ends, together with whatever else changed meanwhile.
+   */
   private announceSoon(): void {
     if (this.#tick !== undefined || !this.#presence.pending) return;
-    const tickMs = this.settings.ROOM_PRESENCE_TICK_MS;
-    if (tickMs === 0) this.announce();
-    else this.#tick = setTimeout(() => this.announce(), tickMs);
+    const wait = this.#announcedAt + this.settings.ROOM_PRESENCE_TICK_MS - Date.now();
+    if (wait <= 0) this.announce();
+    else this.#tick = setTimeout(() => this.announce(), wait);
   }
 
   /**
@@ -377,6 +382,7 @@ export class Room extends DurableObject<Env> {
     clearTimeout(this.#tick);
     this.#tick = undefined;
     if (!this.#presence.pending) return;
+    this.#announcedAt = Date.now();
     const shared = this.#presence.frameSince(0);
     const text = shared && JSON.stringify(shared);
     for (const [ws, member] of this.members()) {
