@@ -29,6 +29,11 @@ const bool = z
   )
   .transform((v) => v === "true");
 
+const accessLogMode = z.preprocess(
+  (v) => (v === undefined || v === "" ? "errors" : String(v).trim().toLowerCase()),
+  z.enum(["all", "errors"]),
+);
+
 const originList = z.preprocess(
   (v) =>
     typeof v === "string"
@@ -42,6 +47,7 @@ const originList = z.preprocess(
 
 export const settingsSchema = z.object({
   MAX_BODY_BYTES: int(1_048_576, 1_024, 100 * 1_048_576),
+  ACCESS_LOG: accessLogMode,
   FANOUT_MAX_REQUESTS: int(50, 1, 10_000),
   FANOUT_MAX_CONCURRENCY: int(50, 1, 1_000),
   FANOUT_MAX_RESPONSE_BYTES: int(10 * 1_048_576, 1_024, 100 * 1_048_576),

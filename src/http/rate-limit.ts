@@ -73,8 +73,26 @@ interface Held {
   resetAt: number;
   /** The object refused until then: no request can be allowed before (nothing ever returns to a key). */
   refusedUntil: number;
-  /** A batch request is in flight: requests meanwhile ask for one unit each instead of another batch. */
-  asking: boolean;
+  /**
+   * The batch request in flight, if any: a request that finds nothing held waits for its answer once, then takes from
+   * the new batch or, if that is spent already, asks for one unit itself rather than for another batch.
+   */
+  asking: Promise<void> | undefined;
+}
+
+/** A decision from what `h` holds at `t` (a unit of a batch, or the refusal still running), or none: ask the object. */
+function fromHeld(h: Held, t: number): RateLimitDecision | undefined {
+  h.batches = h.batches.filter((b) => b.left > 0 && b.expiresAt > t);
+  const batch = h.batches[0];
+  if (batch) {
+    batch.left--;
+    const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+    return { allowed: true, remaining, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: 0 };
+  }
+  if (h.refusedUntil > t) {
+    return { allowed: false, remaining: 0, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: h.refusedUntil - t };
+  }
+  return undefined;
 }
 
 function checkNumber(name: string, value: unknown, min: number): void {
@@ -117,40 +135,37 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
     let h = held.get(id);
     if (!h) {
       if (held.size >= MAX_KEYS) held.delete(held.keys().next().value as string);
-      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: false };
+      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: undefined };
       held.set(id, h);
     }
-    const t = now();
-    h.batches = h.batches.filter((b) => b.left > 0 && b.expiresAt > t);
-    const batch = h.batches[0];
-    if (batch) {
-      batch.left--;
-      const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
-      return { allowed: true, remaining, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: 0 };
-    }
-    if (h.refusedUntil > t) {
-      const wait = h.refusedUntil - t;
-      return { allowed: false, remaining: 0, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: wait };
+    let decided = fromHeld(h, now());
+    if (decided) return decided;
+    if (h.asking) {
+      await h.asking;
+      decided = fromHeld(h, now());
+      if (decided) return decided;
     }
     const ask = h.asking ? 1 : max;
-    if (ask > 1) h.asking = true;
-    let d: RateLimitLease;
+    let answered = () => {};
+    if (ask > 1) h.asking = new Promise<void>((resolve) => (answered = resolve));
     try {
-      d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
+      const d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
+      const at = now();
+      h.remaining = d.remaining;
+      h.resetAt = at + d.resetMs;
+      if (d.granted === 0) {
+        h.refusedUntil = at + d.retryAfterMs;
+        return d;
+      }
+      h.refusedUntil = 0;
+      if (d.granted > 1) h.batches.push({ left: d.granted - 1, expiresAt: at + ttlMs });
+      const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+      return { ...d, remaining };
     } finally {
-      if (ask > 1) h.asking = false;
+      // Whatever the answer (or an error), those waiting for it look at what is held now.
+      if (ask > 1) h.asking = undefined;
+      answered();
     }
-    const at = now();
-    h.remaining = d.remaining;
-    h.resetAt = at + d.resetMs;
-    if (d.granted === 0) {
-      h.refusedUntil = at + d.retryAfterMs;
-      return d;
-    }
-    h.refusedUntil = 0;
-    if (d.granted > 1) h.batches.push({ left: d.granted - 1, expiresAt: at + ttlMs });
-    const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
-    return { ...d, remaining };
   }
 
   return async function rateCheck(c, key) {
@@ -215,7 +230,13 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
     if (off(c)) return next();
     const headers = await check(c, await options.key(c));
     await next();
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    // On the answer as it is: hono's c.header() after the answer is made copies the whole Response for each header.
+    // An answer whose headers are immutable (one passed through from a fetch) is copied once, by c.header().
+    try {
+      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    } catch {
+      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    }
   };
 };
 
