@@ -2,7 +2,6 @@
  * Worker entry: mounts every function family under /v1, serves /healthz, /openapi.json and /docs, and
  * exports the Durable Object classes and the queue consumer.
  */
-import { except } from "hono/combine";
 import { requestId } from "hono/request-id";
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
@@ -23,7 +22,7 @@ import { jobs } from "./jobs";
 import { locks } from "./locks";
 import { pagesApp } from "./pages";
 import { ratelimits } from "./ratelimits";
-import { rooms } from "./rooms";
+import { roomSockets, rooms } from "./rooms";
 import { semaphores } from "./semaphores";
 
 const app = createApp();
@@ -41,16 +40,14 @@ app.route(
   demo((request, env, ctx) => app.fetch(request, env, ctx)),
 );
 
+// Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket (and its joins
+// limited by its room, per ticket user). Mounted before the middleware below, it answers without running it.
+app.route("/v1/rooms", roomSockets);
 app.use(
   "/v1/*",
-  // Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket instead.
-  except(
-    "/v1/rooms/:room/ws",
-    bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
-  ),
+  bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
 );
-// The rooms upgrade is limited inside its route, by the ticket it verified.
-app.use("/v1/*", except("/v1/rooms/:room/ws", apiRateLimit()));
+app.use("/v1/*", apiRateLimit());
 app.use("/v1/*", maxBody());
 
 app.route("/v1/rooms", rooms);

@@ -3,13 +3,13 @@
  *
  *   POST /v1/rooms/:room/tickets   (bearer) a short-lived signed ticket naming room and user, and the ws URL
  *   GET  /v1/rooms/:room/ws        (ticket) the WebSocket upgrade, refused before it for a bad ticket or Origin
+ *                                  (`roomSockets`, mounted apart: no bearer token)
  *   POST /v1/rooms/:room/messages  (bearer) publish from the server side
  *   GET  /v1/rooms/:room           (bearer) members and last seq
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { type AppEnv, createApp } from "../src/http/app";
+import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
-import { roomJoinRateLimit } from "../src/http/rate-limit";
 import {
   jsonBody,
   jsonResponse,
@@ -22,7 +22,13 @@ import {
 } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
 import { signTicket, verifyTicket } from "../src/http/tickets";
-import { ROOM_TICKET_EXP_HEADER, ROOM_TICKET_ID_HEADER, ROOM_USER_HEADER } from "../src/objects/room";
+import {
+  ROOM_JOIN_LIMIT_HEADER,
+  ROOM_JOIN_PERIOD_HEADER,
+  ROOM_TICKET_EXP_HEADER,
+  ROOM_TICKET_ID_HEADER,
+  ROOM_USER_HEADER,
+} from "../src/objects/room";
 import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
 
@@ -134,14 +140,51 @@ function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): 
   });
 }
 
-const joinLimit = roomJoinRateLimit<AppEnv>();
-
 const REFUSALS = {
   invalid: [401, "The ticket is not valid (malformed or not signed by this service)."],
   expired: [401, "The ticket has expired: ask POST /v1/rooms/{room}/tickets for a new one."],
   "wrong-room": [403, "The ticket is for another room."],
 } as const;
 
+/**
+ * The WebSocket upgrade, authorised by its ticket: the entry mounts it before the bearer auth and the per-token
+ * limit that guard the rest of /v1 (browsers cannot send headers on a WebSocket).
+ */
+export const roomSockets = createApp().openapi(wsRoute, async (c) => {
+  const { room } = c.req.valid("param");
+  const { ticket, since } = c.req.valid("query");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
+  }
+  const secret = ticketSecret(c.env);
+  checkOrigin(c.req.header("origin"), c.req.url, c.env);
+  if (!ticket) {
+    throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
+      type: "ticket-missing",
+    });
+  }
+  const check = await verifyTicket(secret, ticket, room);
+  if (!check.ok) {
+    const [status, detail] = REFUSALS[check.reason];
+    throw problem(status, detail, { type: `ticket-${check.reason}` });
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(ROOM_USER_HEADER, check.claims.user);
+  headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
+  headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
+  // The room counts the ticket user's joins against the /v1 limit (one GCRA row per user in its own SQLite).
+  const { API_RATE_LIMIT, API_RATE_PERIOD_MS } = settings(c.env);
+  headers.set(ROOM_JOIN_LIMIT_HEADER, String(API_RATE_LIMIT));
+  headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
+  const target = new URL("https://room/ws");
+  if (since !== undefined) target.searchParams.set("since", String(since));
+  const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
+  // A fresh Response: the middleware adds headers, and the one from the object is immutable.
+  if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
+  return new Response(res.body, res);
+});
+
+/** The bearer-authorised rooms routes: tickets, server-side publishing, room info. */
 export const rooms = createApp()
   .openapi(ticketRoute, async (c) => {
     const { room } = c.req.valid("param");
@@ -159,36 +202,6 @@ export const rooms = createApp()
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams({ ticket }).toString();
     return c.json({ ticket, url: url.toString(), room, user, expiresAt: new Date(claims.exp).toISOString() }, 201);
-  })
-  .openapi(wsRoute, async (c) => {
-    const { room } = c.req.valid("param");
-    const { ticket, since } = c.req.valid("query");
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
-    }
-    const secret = ticketSecret(c.env);
-    checkOrigin(c.req.header("origin"), c.req.url, c.env);
-    if (!ticket) {
-      throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
-        type: "ticket-missing",
-      });
-    }
-    const check = await verifyTicket(secret, ticket, room);
-    if (!check.ok) {
-      const [status, detail] = REFUSALS[check.reason];
-      throw problem(status, detail, { type: `ticket-${check.reason}` });
-    }
-    await joinLimit(c, room, check.claims.user);
-    const headers = new Headers(c.req.raw.headers);
-    headers.set(ROOM_USER_HEADER, check.claims.user);
-    headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
-    headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
-    const target = new URL("https://room/ws");
-    if (since !== undefined) target.searchParams.set("since", String(since));
-    const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
-    // A fresh Response: the middleware adds headers, and the one from the object is immutable.
-    if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
-    return new Response(res.body, res);
   })
   .openapi(publishRoute, async (c) => {
     const { room } = c.req.valid("param");

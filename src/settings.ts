@@ -29,6 +29,11 @@ const bool = z
   )
   .transform((v) => v === "true");
 
+const accessLogMode = z.preprocess(
+  (v) => (v === undefined || v === "" ? "errors" : String(v).trim().toLowerCase()),
+  z.enum(["all", "errors"]),
+);
+
 const originList = z.preprocess(
   (v) =>
     typeof v === "string"
@@ -42,6 +47,7 @@ const originList = z.preprocess(
 
 export const settingsSchema = z.object({
   MAX_BODY_BYTES: int(1_048_576, 1_024, 100 * 1_048_576),
+  ACCESS_LOG: accessLogMode,
   FANOUT_MAX_REQUESTS: int(50, 1, 10_000),
   FANOUT_MAX_CONCURRENCY: int(50, 1, 1_000),
   FANOUT_MAX_RESPONSE_BYTES: int(10 * 1_048_576, 1_024, 100 * 1_048_576),
@@ -56,6 +62,7 @@ export const settingsSchema = z.object({
   ROOM_MAX_MESSAGE_BYTES: int(16_384, 64, 1_048_576),
   ROOM_RATE_MESSAGES: int(20, 1, 10_000),
   ROOM_RATE_WINDOW_SECONDS: int(10, 1, 3_600),
+  ROOM_PRESENCE_TICK_MS: int(50, 0, 10_000),
   ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
   ROOM_ALLOWED_ORIGINS: originList,
   DEMO_MODE: bool,

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
 import { onError } from "../src/http/problem";
 import { hashKey, type Limiter, rateLimit } from "../src/http/rate-limit";
+import { IDLE_MS } from "../src/objects/rate-limiter";
 import { BASE, call, unique } from "./helpers/api";
 
 type Decision = { key: string; allowed: boolean; remaining: number; resetMs: number; retryAfterMs: number };
@@ -54,7 +55,7 @@ describe("rate limits", () => {
     expect((await take(key, { limit: 2, periodMs: 600_000 })).body).toMatchObject({ allowed: false, remaining: 0 });
   });
 
-  it("clears an idle key's storage by alarm once its bucket is full again, and the key then starts afresh", async () => {
+  it("clears an idle key's storage by alarm IDLE_MS after its bucket is full again, and the key then starts afresh", async () => {
     const key = unique("rl");
     const stub = env.RATE_LIMITER.getByName(`user:${key}`);
     const stored = () =>
@@ -66,17 +67,22 @@ describe("rate limits", () => {
     const busy = await stored();
     const tat = busy.entries.tat as number;
     expect(tat).toBeGreaterThan(Date.now());
-    // The alarm is set for when the bucket is full again (the stored arrival time): then nothing needs keeping.
-    expect(busy.alarm).toBe(tat);
+    // The alarm is set for IDLE_MS after the bucket is full again (the stored arrival time): then nothing needs keeping.
+    expect(busy.alarm).toBe(tat + IDLE_MS);
     // Too early (the key is still spending): kept, and the alarm moves on with the key.
     expect((await take(key, { limit: 10, periodMs: 60_000 })).body).toMatchObject({ remaining: 8 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const still = await stored();
     expect(still.entries.tat).toBeGreaterThan(tat);
-    expect(still.alarm).toBe(still.entries.tat);
-    // As if the period had passed with no request: evicted (memory gone) and its arrival time in the past.
+    expect(still.alarm).toBe((still.entries.tat as number) + IDLE_MS);
+    // Full again, but for less than IDLE_MS: kept.
     await evictDurableObject(stub);
-    await runInDurableObject(stub, (_, state) => state.storage.put("tat", Date.now() - 1));
+    await runInDurableObject(stub, (_, state) => state.storage.put("tat", Date.now() - IDLE_MS + 10_000));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await stored()).entries.tat).toBeDefined();
+    // As if IDLE_MS had passed with no request since it was full: evicted (memory gone), its arrival time long past.
+    await evictDurableObject(stub);
+    await runInDurableObject(stub, (_, state) => state.storage.put("tat", Date.now() - IDLE_MS - 1));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stored()).toEqual({ entries: {}, alarm: null });
     expect((await take(key, { limit: 10, periodMs: 60_000 })).body).toMatchObject({ allowed: true, remaining: 9 });
@@ -230,6 +236,17 @@ describe("the rateLimit middleware with leases", () => {
       { max: 50, granted: 50 },
       { max: 50, granted: 50 },
     ]);
+  });
+
+  it("lets requests that find nothing held wait for the batch being asked for, instead of asking too", async () => {
+    const { calls, get } = isolate(unique("lease"), 3_200, { max: 50, ttlMs: 60_000 });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get()));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    // One call for all ten: the first asked for a batch, the nine others took from it.
+    expect(calls).toEqual([{ max: 50, granted: 50 }]);
+    expect(answers.map((r) => Number(r.headers.get("ratelimit-remaining"))).sort((a, b) => b - a)).toEqual(
+      Array.from({ length: 10 }, (_, i) => 3_199 - i),
+    );
   });
 
   it("asks the object on every request near the limit, and refuses without asking until the retry time", async () => {

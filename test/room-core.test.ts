@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  type HistoryStore,
-  members,
-  presenceAfterJoin,
-  presenceAfterLeave,
-  RateWindow,
-  RoomLog,
-} from "../src/objects/room-state";
+import { type HistoryStore, Presence, RateWindow, RoomLog } from "../src/objects/room-state";
 import { jobProgressOf } from "../src/protocol/job-progress";
 import { frameBytes, isReservedName, parseClientFrame, type RoomMessage } from "../src/protocol/room-protocol";
 
@@ -56,30 +49,78 @@ describe("RoomLog", () => {
 });
 
 describe("presence", () => {
-  it("lists distinct users sorted", () => {
-    expect(members(["bob", "ada", "bob"])).toEqual(["ada", "bob"]);
+  it("lists distinct users sorted, a user with two connections once", () => {
+    const presence = new Presence();
+    for (const user of ["bob", "ada", "bob"]) presence.add(user);
+    expect(presence.members()).toEqual(["ada", "bob"]);
+    expect(presence.count).toBe(2);
+    expect(presence.connectionsOf("bob")).toBe(2);
   });
 
-  it("announces a join only for a user not yet present", () => {
-    expect(presenceAfterJoin(["ada"], "bob")).toEqual({
-      type: "presence",
-      event: "joined",
-      user: "bob",
-      count: 2,
-      members: ["ada", "bob"],
-    });
-    expect(presenceAfterJoin(["ada", "bob"], "bob")).toBeUndefined();
+  it("announces a tick's joins and departures in one frame, sorted, with the count after them", () => {
+    const presence = new Presence();
+    presence.add("ada");
+    presence.add("dee");
+    presence.endTick();
+    presence.add("cy");
+    presence.add("bob");
+    presence.remove("dee");
+    expect(presence.frameSince(0)).toEqual({ type: "presence", joined: ["bob", "cy"], left: ["dee"], count: 3 });
+    presence.endTick();
+    expect(presence.pending).toBe(false);
+    expect(presence.frameSince(0)).toBeUndefined();
   });
 
-  it("announces a departure only when the user's last connection is gone", () => {
-    expect(presenceAfterLeave(["ada", "bob"], "bob")).toBeUndefined();
-    expect(presenceAfterLeave(["ada"], "bob")).toEqual({
-      type: "presence",
-      event: "left",
-      user: "bob",
-      count: 1,
-      members: ["ada"],
-    });
+  it("announces a join only for a user not yet present, and a departure only with the user's last connection", () => {
+    const presence = new Presence();
+    presence.add("ada");
+    presence.add("bob");
+    presence.endTick();
+    presence.add("bob");
+    expect(presence.frameSince(0)).toBeUndefined();
+    presence.remove("bob");
+    expect(presence.frameSince(0)).toBeUndefined();
+    presence.remove("bob");
+    expect(presence.frameSince(0)).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
+  });
+
+  it("announces nothing for a user who joins and leaves within one tick, or leaves and comes back", () => {
+    const presence = new Presence();
+    presence.add("ada");
+    presence.endTick();
+    presence.add("eve");
+    presence.remove("eve");
+    presence.remove("ada");
+    presence.add("ada");
+    expect(presence.pending).toBe(true);
+    expect(presence.frameSince(0)).toBeUndefined();
+    expect(presence.members()).toEqual(["ada"]);
+  });
+
+  it("gives a member who joined during the tick only the changes after its welcome", () => {
+    const presence = new Presence();
+    presence.add("ada");
+    presence.add("dee");
+    presence.endTick();
+    presence.remove("dee");
+    presence.add("bob");
+    // bob's welcome lists ada and bob: dee's departure and bob's own join are in it.
+    const bobsMark = presence.mark;
+    presence.add("dee");
+    presence.add("cy");
+    expect(presence.frameSince(0)).toEqual({ type: "presence", joined: ["bob", "cy"], left: [], count: 4 });
+    expect(presence.frameSince(bobsMark)).toEqual({ type: "presence", joined: ["cy", "dee"], left: [], count: 4 });
+    expect(presence.frameSince(presence.mark)).toBeUndefined();
+  });
+
+  it("announces the departure of a connection it did not hold only when the user has no other", () => {
+    const presence = new Presence();
+    presence.add("ada");
+    presence.endTick();
+    presence.removeUnknown("ada");
+    expect(presence.frameSince(0)).toBeUndefined();
+    presence.removeUnknown("bob");
+    expect(presence.frameSince(0)).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
   });
 });
 

@@ -3,13 +3,16 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../functions/index";
 import { signTicket } from "../src/http/tickets";
-import type { AckFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../src/protocol/room-protocol";
+import type { AckFrame, PresenceFrame, RoomMessage, ServerFrame, WelcomeFrame } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
 import { until } from "./helpers/api";
 import { AUTH, BASE, closeAll, RoomSocket, ticketFor, upgrade } from "./helpers/room-socket";
 
 const newRoom = () => `room-${crypto.randomUUID()}`;
 const isMessage = (f: { type: string }) => f.type === "message";
+const isPresence = (f: { type: string }) => f.type === "presence";
+const joinedFrame = (user: string) => (f: ServerFrame) => f.type === "presence" && f.joined.includes(user);
+const leftFrame = (user: string) => (f: ServerFrame) => f.type === "presence" && f.left.includes(user);
 
 async function roomInfo(room: string) {
   const res = await exports.default.fetch(`${BASE}/v1/rooms/${room}`, { headers: AUTH });
@@ -73,14 +76,31 @@ describe("joining and chatting", () => {
     try {
       ada = await RoomSocket.join(room, "ada");
       bob = await RoomSocket.join(room, "bob");
-      const joined = await ada.next<PresenceFrame>((f) => f.type === "presence" && f.event === "joined");
-      expect(joined).toEqual({ type: "presence", event: "joined", user: "bob", count: 2, members: ["ada", "bob"] });
+      const joined = await ada.next<PresenceFrame>(joinedFrame("bob"));
+      expect(joined).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
       bob.close();
-      const left = await ada.next<PresenceFrame>((f) => f.type === "presence" && f.event === "left");
-      expect(left).toEqual({ type: "presence", event: "left", user: "bob", count: 1, members: ["ada"] });
-      // A member learns who is there from its welcome, not from its own "joined".
-      expect(bob.frames.filter((f) => f.type === "presence")).toEqual([]);
+      const left = await ada.next<PresenceFrame>(leftFrame("bob"));
+      expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
+      expect(ada.frames.filter(isPresence)).toEqual([joined, left]);
+      // A member learns who is there from its welcome, not from its own join.
+      expect(bob.frames.filter(isPresence)).toEqual([]);
       expect(await roomInfo(room)).toMatchObject({ members: ["ada"], count: 1, connections: 1 });
+    } finally {
+      closeAll(ada, bob);
+    }
+  });
+
+  it("announces a member's join before anything it sends", async () => {
+    const room = newRoom();
+    let ada: RoomSocket | undefined;
+    let bob: RoomSocket | undefined;
+    try {
+      ada = await RoomSocket.join(room, "ada");
+      bob = await RoomSocket.join(room, "bob");
+      bob.send({ type: "message", data: "hi", id: "b1" });
+      await ada.next((f) => f.type === "message" && f.id === "b1");
+      expect(ada.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
+      expect(ada.frames[1]).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
     } finally {
       closeAll(ada, bob);
     }
@@ -164,9 +184,10 @@ describe("hibernation", () => {
         members: ["ada", "bob", "cy"],
         count: 3,
       });
+      expect(await ada.next(joinedFrame("cy"))).toEqual({ type: "presence", joined: ["cy"], left: [], count: 3 });
       bob.close();
-      const left = await ada.next<PresenceFrame>((f) => f.type === "presence" && f.event === "left");
-      expect(left).toMatchObject({ user: "bob", count: 2, members: ["ada", "cy"] });
+      const left = await ada.next<PresenceFrame>(leftFrame("bob"));
+      expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 2 });
       ada.send({ type: "message", data: "after", id: "after-1" });
       const after = await cy.next<RoomMessage>((f) => f.type === "message" && f.id === "after-1");
       expect(after).toMatchObject({ seq: 2, from: "ada", data: "after" });
@@ -203,12 +224,13 @@ describe("hibernation", () => {
       bob1 = await RoomSocket.join(room, "bob");
       bob2 = await RoomSocket.join(room, "bob");
       expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], count: 2, connections: 3 });
+      await ada.next(joinedFrame("bob"));
       bob1.close();
       bob2.close();
-      const presence = await ada.all<PresenceFrame>((f) => f.type === "presence", 2);
-      expect(presence.map((p) => [p.event, p.user, p.count])).toEqual([
-        ["joined", "bob", 2],
-        ["left", "bob", 1],
+      await ada.next(leftFrame("bob"));
+      expect(ada.frames.filter(isPresence)).toEqual([
+        { type: "presence", joined: ["bob"], left: [], count: 2 },
+        { type: "presence", joined: [], left: ["bob"], count: 1 },
       ]);
     } finally {
       closeAll(ada, bob1, bob2);
@@ -224,11 +246,14 @@ describe("limits", () => {
     try {
       ada = await RoomSocket.join(room, "ada");
       bob = await RoomSocket.join(room, "bob");
+      await ada.next(joinedFrame("bob"));
       bob.send({ type: "message", data: "x".repeat(16_384) });
       expect(await bob.closed()).toMatchObject({ code: 1009 });
       expect((await bob.closed()).reason).toContain("ROOM_MAX_MESSAGE_BYTES");
-      expect(await ada.next<PresenceFrame>((f) => f.type === "presence" && f.event === "left")).toMatchObject({
-        user: "bob",
+      expect(await ada.next<PresenceFrame>(leftFrame("bob"))).toEqual({
+        type: "presence",
+        joined: [],
+        left: ["bob"],
         count: 1,
       });
       ada.send({ type: "message", data: "still here" });
@@ -385,6 +410,39 @@ describe("sockets per user and single-use tickets", () => {
     next.webSocket?.accept();
     next.webSocket?.close(1000, "done");
     expect(await usedTickets(room)).toBe(1);
+  });
+
+  it("counts a user's joins (API_RATE_LIMIT) in a row kept only while it counts: an idle user's is gone at the next join", async () => {
+    const room = newRoom();
+    const stub = env.ROOM.getByName(room);
+    const joinRates = () =>
+      runInDurableObject(stub, (_, state) =>
+        state.storage.sql
+          .exec<{ user: string }>("SELECT user FROM join_rates ORDER BY user")
+          .toArray()
+          .map((r) => r.user),
+      );
+    // 10 joins a minute: a join keeps its row 6 s ahead of now.
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const join = async (user: string) => {
+      const req = new Request(`${BASE}/v1/rooms/${room}/ws?ticket=${await ticketFor(room, user)}`, {
+        headers: { upgrade: "websocket" },
+      });
+      const res = await app.fetch(req, { ...env, API_RATE_LIMIT: "10", API_RATE_PERIOD_MS: "60000" }, ctx);
+      expect(res.status).toBe(101);
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+    };
+    await join("u0");
+    await join("u1");
+    await join("u1");
+    expect(await joinRates()).toEqual(["u0", "u1"]);
+    // As if the period had passed for both: their buckets are full again, as if never seen.
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("UPDATE join_rates SET tat = ?", Date.now() - 1);
+    });
+    await join("u2");
+    expect(await joinRates()).toEqual(["u2"]);
   });
 });
 

@@ -49,7 +49,8 @@ export function roomPanel(client) {
     chat.on("message", (m) => addLine([[`#${m.seq}`, "seq"], [m.from, "from"], [textOf(m.data)]]));
     chat.on("presence", (p) => {
       renderMembers(p.members);
-      addLine([[`${p.user} ${p.event}`]], "system");
+      for (const user of p.joined) addLine([[`${user} joined`]], "system");
+      for (const user of p.left) addLine([[`${user} left`]], "system");
     });
     chat.on("error", (e) => setStatus($("status"), e.message, true));
     chat.on("close", (c) => {

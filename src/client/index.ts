@@ -33,6 +33,7 @@ export {
   type ErrorFrame,
   type JobProgress,
   jobProgressOf,
+  type PresenceChange,
   type PresenceFrame,
   RoomClient,
   type RoomClientOptions,

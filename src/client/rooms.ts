@@ -13,6 +13,7 @@ import {
   type AckFrame,
   CLOSE,
   type ErrorFrame,
+  type PresenceEventFrame,
   type PresenceFrame,
   type RoomMessage,
   type ServerFrame,
@@ -21,6 +22,11 @@ import {
 
 export { type JobProgress, jobProgressOf } from "../protocol/job-progress.js";
 export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
+
+/** A `presence` event: who joined and left since the last one, and the members present now (sorted). */
+export interface PresenceChange extends Omit<PresenceFrame, "type"> {
+  members: string[];
+}
 
 export interface RoomClientOptions {
   /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
@@ -49,7 +55,8 @@ export interface RoomEvents {
   message: RoomMessage;
   /** A job's progress (in room `job:<id>`): only what the service itself published, never a member's look-alike. */
   jobProgress: JobProgress;
-  presence: PresenceFrame;
+  /** Who joined and left (announced together, a few per second at most), and the members after that. */
+  presence: PresenceChange;
   welcome: WelcomeFrame;
   ack: AckFrame;
   error: ErrorFrame;
@@ -71,7 +78,7 @@ const FINAL_CLOSE_CODES = new Set<number>([CLOSE.unsupported, CLOSE.policy, CLOS
  * @example
  * const lobby = new RoomClient({ baseUrl: "http://127.0.0.1:8787", room: "lobby", user: "ada", token });
  * lobby.on("message", (m) => console.log(m.seq, m.from, m.data));
- * lobby.on("presence", (p) => console.log(p.user, p.event, p.count));
+ * lobby.on("presence", (p) => console.log("joined", p.joined, "left", p.left, "now", p.members));
  * lobby.send({ text: "hello" });
  *
  * @example
@@ -86,6 +93,7 @@ const FINAL_CLOSE_CODES = new Set<number>([CLOSE.unsupported, CLOSE.policy, CLOS
 export class RoomClient {
   /** The last seq received: the next connection asks for what came after it. */
   lastSeq = 0;
+  /** Who is in the room (sorted): from the welcome, kept up to date by presence frames. */
   members: string[] = [];
   readonly socket: ReconnectingWebSocket;
   readonly #options: RoomClientOptions;
@@ -169,8 +177,7 @@ export class RoomClient {
         this.#deliver(frame);
         break;
       case "presence":
-        this.members = frame.members;
-        this.#emit("presence", frame);
+        this.#emit("presence", this.#present(frame as PresenceFrame | PresenceEventFrame));
         break;
       case "ack":
         this.#emit("ack", frame);
@@ -179,6 +186,22 @@ export class RoomClient {
         this.#emit("error", frame);
         break;
     }
+  }
+
+  /** Apply a presence frame (or one of the old, one-change kind) to `members`. */
+  #present(frame: PresenceFrame | PresenceEventFrame): PresenceChange {
+    if ("event" in frame) {
+      this.members = frame.members;
+      const change = [frame.user];
+      return frame.event === "joined"
+        ? { joined: change, left: [], count: frame.count, members: frame.members }
+        : { joined: [], left: change, count: frame.count, members: frame.members };
+    }
+    const present = new Set(this.members);
+    for (const user of frame.left) present.delete(user);
+    for (const user of frame.joined) present.add(user);
+    this.members = [...present].sort();
+    return { joined: frame.joined, left: frame.left, count: frame.count, members: this.members };
   }
 
   #deliver(message: RoomMessage): void {

@@ -63,7 +63,8 @@ export const failedAuthLimit = (now: () => number = Date.now): FailedAuthLimit =
 
   return {
     before(c) {
-      if (settings(c.env).AUTH_FAIL_LIMIT === 0) return;
+      // Nothing remembered as over its limit here: nothing to refuse, and no address to parse.
+      if (over.size === 0 || settings(c.env).AUTH_FAIL_LIMIT === 0) return;
       const address = clientAddress(c.req.raw);
       if (address.shared) return;
       const wait = waitOf(address.key);

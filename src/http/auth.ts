@@ -35,8 +35,16 @@ const verified = new WeakMap<Context, ArrayBuffer>();
 export function callerScope(c: Context<any>): string {
   const digest = verified.get(c);
   if (!digest) throw new Error("callerScope needs a request bearerAuth accepted");
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  let hex = scopes.get(digest);
+  if (hex === undefined) {
+    hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    scopes.set(digest, hex);
+  }
+  return hex;
 }
+
+/** The hex of each verified digest: a request keeps the expected token's digest, so this is computed once. */
+const scopes = new WeakMap<ArrayBuffer, string>();
 
 /**
  * Require `Authorization: Bearer <token>` matching the token `expected` returns for the request; `failures` limits
@@ -77,7 +85,8 @@ export const bearerAuth = (
     if (!crypto.subtle.timingSafeEqual(presented, wanted)) {
       throw await refuse("The bearer token is not valid.", 'Bearer realm="edgeloop", error="invalid_token"');
     }
-    verified.set(c, presented);
+    // Equal to the presented token's digest: keeping the one object lets callerScope reuse its hex.
+    verified.set(c, wanted);
     await next();
   };
 };

@@ -1,9 +1,9 @@
 /**
  * Rate-limit middleware on RateLimiter Durable Objects (GCRA): over the limit it answers 429 problem+json with
  * `Retry-After`; every limited response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
- * (seconds). `apiRateLimit()` is the service's own limit on /v1, per verified bearer token; `roomJoinRateLimit()` the
- * same limit on the rooms upgrade, per verified ticket. `rateCheck` is the limit without the middleware, for a route
- * that limits by something it verifies itself.
+ * (seconds). `apiRateLimit()` is the service's own limit on /v1, per verified bearer token (the rooms upgrade, which
+ * has none, is limited by its Room object per verified ticket user: `joinLimit` there). `rateCheck` is the limit
+ * without the middleware, for a route that limits by something it verifies itself; `rateLimited` its 429.
  *
  * Exact by default: one object call per request. With `lease`, the middleware (one per isolate) takes requests from
  * the object in batches and admits them itself until the batch runs out or expires, so most requests cost no call.
@@ -15,7 +15,7 @@ import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { GcraLimits } from "../async";
 import { settings } from "../settings";
 import { callerScope } from "./auth";
-import { problem } from "./problem";
+import { type Problem, problem } from "./problem";
 
 type Setting<E extends HonoEnv> = number | ((c: Context<E>) => number);
 
@@ -73,8 +73,26 @@ interface Held {
   resetAt: number;
   /** The object refused until then: no request can be allowed before (nothing ever returns to a key). */
   refusedUntil: number;
-  /** A batch request is in flight: requests meanwhile ask for one unit each instead of another batch. */
-  asking: boolean;
+  /**
+   * The batch request in flight, if any: a request that finds nothing held waits for its answer once, then takes from
+   * the new batch or, if that is spent already, asks for one unit itself rather than for another batch.
+   */
+  asking: Promise<void> | undefined;
+}
+
+/** A decision from what `h` holds at `t` (a unit of a batch, or the refusal still running), or none: ask the object. */
+function fromHeld(h: Held, t: number): RateLimitDecision | undefined {
+  h.batches = h.batches.filter((b) => b.left > 0 && b.expiresAt > t);
+  const batch = h.batches[0];
+  if (batch) {
+    batch.left--;
+    const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+    return { allowed: true, remaining, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: 0 };
+  }
+  if (h.refusedUntil > t) {
+    return { allowed: false, remaining: 0, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: h.refusedUntil - t };
+  }
+  return undefined;
 }
 
 function checkNumber(name: string, value: unknown, min: number): void {
@@ -117,40 +135,37 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
     let h = held.get(id);
     if (!h) {
       if (held.size >= MAX_KEYS) held.delete(held.keys().next().value as string);
-      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: false };
+      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: undefined };
       held.set(id, h);
     }
-    const t = now();
-    h.batches = h.batches.filter((b) => b.left > 0 && b.expiresAt > t);
-    const batch = h.batches[0];
-    if (batch) {
-      batch.left--;
-      const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
-      return { allowed: true, remaining, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: 0 };
-    }
-    if (h.refusedUntil > t) {
-      const wait = h.refusedUntil - t;
-      return { allowed: false, remaining: 0, resetMs: Math.max(0, h.resetAt - t), retryAfterMs: wait };
+    let decided = fromHeld(h, now());
+    if (decided) return decided;
+    if (h.asking) {
+      await h.asking;
+      decided = fromHeld(h, now());
+      if (decided) return decided;
     }
     const ask = h.asking ? 1 : max;
-    if (ask > 1) h.asking = true;
-    let d: RateLimitLease;
+    let answered = () => {};
+    if (ask > 1) h.asking = new Promise<void>((resolve) => (answered = resolve));
     try {
-      d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
+      const d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
+      const at = now();
+      h.remaining = d.remaining;
+      h.resetAt = at + d.resetMs;
+      if (d.granted === 0) {
+        h.refusedUntil = at + d.retryAfterMs;
+        return d;
+      }
+      h.refusedUntil = 0;
+      if (d.granted > 1) h.batches.push({ left: d.granted - 1, expiresAt: at + ttlMs });
+      const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
+      return { ...d, remaining };
     } finally {
-      if (ask > 1) h.asking = false;
+      // Whatever the answer (or an error), those waiting for it look at what is held now.
+      if (ask > 1) h.asking = undefined;
+      answered();
     }
-    const at = now();
-    h.remaining = d.remaining;
-    h.resetAt = at + d.resetMs;
-    if (d.granted === 0) {
-      h.refusedUntil = at + d.retryAfterMs;
-      return d;
-    }
-    h.refusedUntil = 0;
-    if (d.granted > 1) h.batches.push({ left: d.granted - 1, expiresAt: at + ttlMs });
-    const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
-    return { ...d, remaining };
   }
 
   return async function rateCheck(c, key) {
@@ -163,27 +178,42 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
       max > 1 && options.lease
         ? await leased(c, key, limits, max, read(options.lease.ttlMs, c))
         : await limiter(c, key).limit(limits);
-    const headers = {
-      "ratelimit-limit": String(limit),
-      "ratelimit-remaining": String(d.remaining),
-      "ratelimit-reset": String(Math.ceil(d.resetMs / 1000)),
-    };
-    if (!d.allowed) {
-      const retryAfter = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-      const which = options.setting ? ` (${options.setting})` : "";
-      throw problem(
-        429,
-        `Rate limit of ${limit} requests per ${periodMs} ms${which} exceeded: retry in ${retryAfter} s.`,
-        {
-          type: "rate-limited",
-          extensions: { retryAfterMs: d.retryAfterMs, ...(options.setting ? { limit: options.setting } : {}) },
-          headers: { ...headers, "retry-after": String(retryAfter) },
-        },
-      );
-    }
-    return headers;
+    if (!d.allowed) throw rateLimited({ limit, periodMs }, d, options.setting);
+    return rateLimitHeaders(limit, d);
   };
 };
+
+/** The `RateLimit-*` headers of an answer under `limit`. */
+const rateLimitHeaders = (limit: number, d: RateLimitDecision): Record<string, string> => ({
+  "ratelimit-limit": String(limit),
+  "ratelimit-remaining": String(d.remaining),
+  "ratelimit-reset": String(Math.ceil(d.resetMs / 1000)),
+});
+
+/**
+ * The 429 for a request a limit refused: problem+json `rate-limited` naming the setting, with `Retry-After` and the
+ * `RateLimit-*` headers.
+ *
+ * @example
+ * if (!d.allowed) return rateLimited({ limit, periodMs }, d, "API_RATE_LIMIT").getResponse();
+ */
+export function rateLimited(
+  { limit, periodMs }: { limit: number; periodMs: number },
+  d: RateLimitDecision,
+  setting?: string,
+): Problem {
+  const retryAfter = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+  const which = setting ? ` (${setting})` : "";
+  return problem(
+    429,
+    `Rate limit of ${limit} requests per ${periodMs} ms${which} exceeded: retry in ${retryAfter} s.`,
+    {
+      type: "rate-limited",
+      extensions: { retryAfterMs: d.retryAfterMs, ...(setting ? { limit: setting } : {}) },
+      headers: { ...rateLimitHeaders(limit, d), "retry-after": String(retryAfter) },
+    },
+  );
+}
 
 /**
  * @example
@@ -200,7 +230,13 @@ export const rateLimit = <E extends HonoEnv = { Bindings: Env }>(
     if (off(c)) return next();
     const headers = await check(c, await options.key(c));
     await next();
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    // On the answer as it is: hono's c.header() after the answer is made copies the whole Response for each header.
+    // An answer whose headers are immutable (one passed through from a fetch) is copied once, by c.header().
+    try {
+      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    } catch {
+      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    }
   };
 };
 
@@ -235,16 +271,3 @@ export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
     ...apiLimit,
     key: (c) => `api:${callerScope(c).slice(0, 32)}`,
   });
-
-/**
- * The same limit for the rooms upgrade, which carries a ticket instead of a bearer token: keyed by the ticket's room
- * and user, once its signature is verified.
- *
- * @example
- * const joins = roomJoinRateLimit();
- * await joins(c, claims.room, claims.user); // throws the 429
- */
-export const roomJoinRateLimit = <E extends { Bindings: Env } = { Bindings: Env }>() => {
-  const check = rateCheck<E>(apiLimit);
-  return async (c: Context<E>, room: string, user: string) => check(c, `join:${await hashKey(`${room}\n${user}`)}`);
-};

@@ -58,6 +58,19 @@ export class Counter extends DurableObject<Env> {
   async increment(req: IncrementRequest): Promise<CounterResult> {
     const stale = this.#checkFence(req.fence);
     if (stale) return stale;
+    // One statement when the counter exists and the sum stays within the bounds (and the safe range); otherwise read,
+    // decide and write as below, which also says why a refused increment was refused.
+    const updatedAt = Date.now();
+    const added = this.#sql
+      .exec<{ value: number }>(
+        "UPDATE counter SET value = value + ?1, updated_at = ?2 WHERE id = 1 AND value + ?1 BETWEEN ?3 AND ?4 RETURNING value",
+        req.by,
+        updatedAt,
+        Math.max(req.min ?? -Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
+        Math.min(req.max ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      )
+      .toArray()[0];
+    if (added) return { ok: true, value: added.value, updatedAt };
     const current = this.#read();
     const next = nextValue(current.value, req);
     if (!next.ok) return { ...next, value: current.value };

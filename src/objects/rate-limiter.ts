@@ -8,9 +8,10 @@
  * trade for a limiter, and the wrong one for a lock, which waits for its writes.
  *
  * Retention: once the arrival time has passed, the key's bucket is full again, exactly the state of a key with
- * nothing stored. So the object keeps an alarm no later than its arrival time, and the alarm that finds the key idle
- * deletes its storage (one that finds it still spending moves on to the new arrival time): a key never seen again
- * leaves nothing behind.
+ * nothing stored. So the object keeps an alarm no later than IDLE_MS after its arrival time, and the alarm that finds
+ * the key idle that long deletes its storage (one that finds it still spending moves on): a key never seen again
+ * leaves nothing behind. The minute of grace spares a busy key whose bucket briefly fills between two batches of the
+ * middleware's leases a delete and a re-creation each time.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type GcraLimits, gcra, gcraBatch } from "../async";
@@ -18,6 +19,8 @@ import type { Limiter, RateLimitDecision, RateLimitLease } from "../http/rate-li
 import { EarliestAlarm } from "./alarm";
 
 const TAT = "tat";
+/** How long a key stays stored after its bucket is full again. */
+export const IDLE_MS = 60_000;
 
 /** The `Limiter` the rateLimit middleware asks, one object per key. */
 export class RateLimiter extends DurableObject<Env> implements Limiter {
@@ -42,12 +45,12 @@ export class RateLimiter extends DurableObject<Env> implements Limiter {
     return decision;
   }
 
-  /** At the arrival time: an idle key's storage is deleted; a key still spending is looked at again later. */
+  /** IDLE_MS after the arrival time: an idle key's storage is deleted; a key still spending is looked at later. */
   override async alarm(): Promise<void> {
     this.#alarm.fired();
     const tat = await this.#load();
-    if (tat > Date.now()) {
-      await this.#alarm.armBy(tat);
+    if (tat + IDLE_MS > Date.now()) {
+      await this.#alarm.armBy(tat + IDLE_MS);
       return;
     }
     await this.ctx.storage.deleteAll();
@@ -63,6 +66,6 @@ export class RateLimiter extends DurableObject<Env> implements Limiter {
   async #save(tat: number): Promise<void> {
     this.#tat = tat;
     await this.ctx.storage.put(TAT, tat, { allowUnconfirmed: true });
-    await this.#alarm.armBy(tat);
+    await this.#alarm.armBy(tat + IDLE_MS);
   }
 }

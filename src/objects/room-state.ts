@@ -1,7 +1,7 @@
 /**
  * A room's decisions, apart from the Durable Object's platform callbacks so that they can be tested without a
- * socket: ordering and history (`RoomLog` over a `HistoryStore`), presence (`members`, `presenceAfterJoin`,
- * `presenceAfterLeave`) and per-connection rate accounting (`RateWindow`). No platform imports.
+ * socket: ordering and history (`RoomLog` over a `HistoryStore`), presence (`Presence`: members and the changes a
+ * tick announces) and per-connection rate accounting (`RateWindow`). No platform imports.
  */
 import type { PresenceFrame, RoomMessage } from "../protocol/room-protocol";
 
@@ -51,24 +51,102 @@ export class RoomLog {
   }
 }
 
-/** Distinct users, sorted. */
-export function members(users: Iterable<string>): string[] {
-  return [...new Set(users)].sort();
-}
+/**
+ * Who is in a room, by user (a user with several connections is one member), and who joined or left since the last
+ * presence frame: the changes of one tick, announced together.
+ *
+ * Members who were there before the tick get the net change of the whole tick; a member who joined during it was
+ * welcomed with the members of that moment (`mark`), so it gets the net change since then. A user who joins and
+ * leaves within one tick is never announced.
+ *
+ * @example
+ * const presence = new Presence();
+ * presence.add("ada"); presence.add("bob");
+ * const mark = presence.mark; // bob's welcome lists ada and bob
+ * presence.remove("ada");
+ * presence.frameSince(0); // { type: "presence", joined: ["bob"], left: ["ada"], count: 1 }
+ * presence.frameSince(mark); // { type: "presence", joined: [], left: ["ada"], count: 1 }
+ * presence.endTick();
+ */
+export class Presence {
+  /** Open connections by user. */
+  readonly #connections = new Map<string, number>();
+  /** Users who became present (true) or absent (false) this tick, in order. */
+  #changes: { user: string; joined: boolean }[] = [];
 
-/** The `joined` frame to announce when `user` connects, or nothing if the user was already present elsewhere. */
-export function presenceAfterJoin(usersBefore: Iterable<string>, user: string): PresenceFrame | undefined {
-  const before = members(usersBefore);
-  if (before.includes(user)) return undefined;
-  const after = members([...before, user]);
-  return { type: "presence", event: "joined", user, count: after.length, members: after };
-}
+  /** Distinct users present. */
+  get count(): number {
+    return this.#connections.size;
+  }
 
-/** The `left` frame to announce when a connection of `user` ends, or nothing if the user is still connected. */
-export function presenceAfterLeave(usersRemaining: Iterable<string>, user: string): PresenceFrame | undefined {
-  const after = members(usersRemaining);
-  if (after.includes(user)) return undefined;
-  return { type: "presence", event: "left", user, count: after.length, members: after };
+  /** Where this tick's changes stand now: what a member welcomed now has already seen. */
+  get mark(): number {
+    return this.#changes.length;
+  }
+
+  /** Whether anything changed this tick. */
+  get pending(): boolean {
+    return this.#changes.length > 0;
+  }
+
+  /** The connections `user` has open. */
+  connectionsOf(user: string): number {
+    return this.#connections.get(user) ?? 0;
+  }
+
+  /** Distinct users present, sorted. */
+  members(): string[] {
+    return [...this.#connections.keys()].sort();
+  }
+
+  /** A connection of `user` opened. */
+  add(user: string): void {
+    const n = this.connectionsOf(user);
+    this.#connections.set(user, n + 1);
+    if (n === 0) this.#changes.push({ user, joined: true });
+  }
+
+  /** A connection of `user` closed; with none left, the user left. */
+  remove(user: string): void {
+    const n = this.connectionsOf(user);
+    if (n > 1) this.#connections.set(user, n - 1);
+    else {
+      this.#connections.delete(user);
+      this.#changes.push({ user, joined: false });
+    }
+  }
+
+  /**
+   * A connection this view did not hold closed (one that was already closing when the room woke from hibernation):
+   * if `user` has no other, members saw it join and must see it leave.
+   */
+  removeUnknown(user: string): void {
+    if (this.connectionsOf(user) === 0) this.#changes.push({ user, joined: false });
+  }
+
+  /** The frame for a member that has seen the changes up to `mark` (0: none of this tick), or nothing new for it. */
+  frameSince(mark: number): PresenceFrame | undefined {
+    // Per user, its first and last change after `mark`: a join then a leave (or a leave then a join) is no change.
+    const net = new Map<string, { first: boolean; last: boolean }>();
+    for (let i = mark; i < this.#changes.length; i++) {
+      const { user, joined } = this.#changes[i] as { user: string; joined: boolean };
+      const seen = net.get(user);
+      if (seen) seen.last = joined;
+      else net.set(user, { first: joined, last: joined });
+    }
+    const joined: string[] = [];
+    const left: string[] = [];
+    for (const [user, { first, last }] of net) {
+      if (first === last) (last ? joined : left).push(user);
+    }
+    if (joined.length === 0 && left.length === 0) return undefined;
+    return { type: "presence", joined: joined.sort(), left: left.sort(), count: this.count };
+  }
+
+  /** The tick's frames are out: start the next. */
+  endTick(): void {
+    this.#changes = [];
+  }
 }
 
 /** What a connection's next message may do: go through, be refused with a warning, or close the connection. */

@@ -1,15 +1,20 @@
 /**
  * Room: one chat room per object, holding its members' WebSockets with the Hibernation API so that an idle room
- * costs nothing. The platform callbacks here restore each connection from its attachment and hand the work to the
- * decisions in `room-state.ts`; messages are ordered, stored in SQLite (the last ROOM_HISTORY) and broadcast
- * without an `await` in between, so every member gets every message in seq order.
+ * costs nothing. While awake it keeps each open socket's connection (user, id, rate) in memory, rebuilt from the
+ * sockets' attachments when it wakes, and hands the work to the decisions in `room-state.ts`; messages are ordered,
+ * stored in SQLite (the last ROOM_HISTORY) and broadcast without an `await` in between, so every member gets every
+ * message in seq order. Joins and departures are announced at most once per ROOM_PRESENCE_TICK_MS, together, and
+ * always before the next message.
  *
  * Reached by the Worker only: `fetch` (the WebSocket upgrade, with the user, id and expiry the Worker took from a
- * verified ticket) and RPC `publish` / `info`. Each ticket opens one socket: its id is remembered in SQLite until the
- * ticket expires. Every frame a client sends counts against its rate, whatever it is.
+ * verified ticket, and the join limit of its settings) and RPC `publish` / `info`. Each ticket opens one socket: its
+ * id is remembered in SQLite until the ticket expires. Each user's joins are limited (GCRA, in SQLite). Every frame
+ * a client sends counts against its rate, whatever it is.
  */
 import { DurableObject } from "cloudflare:workers";
+import { gcra } from "../async";
 import { overLimit, problem } from "../http/problem";
+import { rateLimited } from "../http/rate-limit";
 import {
   CLOSE,
   type ErrorFrame,
@@ -21,12 +26,17 @@ import {
   type WelcomeFrame,
 } from "../protocol/room-protocol";
 import { type Settings, settings } from "../settings";
-import { type HistoryStore, members, presenceAfterJoin, presenceAfterLeave, RateWindow, RoomLog } from "./room-state";
+import { type HistoryStore, Presence, RateWindow, RoomLog } from "./room-state";
 
-/** Headers the Worker sets on the upgrade request it forwards: the user, id and expiry of the verified ticket. */
+/**
+ * Headers the Worker sets on the upgrade request it forwards: the user, id and expiry of the verified ticket, and
+ * the join limit of its settings (API_RATE_LIMIT joins per API_RATE_PERIOD_MS per user, 0: off).
+ */
 export const ROOM_USER_HEADER = "x-edgeloop-room-user";
 export const ROOM_TICKET_ID_HEADER = "x-edgeloop-room-ticket-id";
 export const ROOM_TICKET_EXP_HEADER = "x-edgeloop-room-ticket-exp";
+export const ROOM_JOIN_LIMIT_HEADER = "x-edgeloop-room-join-limit";
+export const ROOM_JOIN_PERIOD_HEADER = "x-edgeloop-room-join-period";
 
 /** What each socket carries through hibernation (serializeAttachment), under the project's own key. */
 interface Connection {
@@ -38,6 +48,15 @@ interface Connection {
 }
 const KEY = "edgeloop.room";
 type Attachment = { [KEY]: Connection };
+
+/** What the room holds in memory for each open socket while awake. */
+interface Member {
+  connection: Connection;
+  /** Its rate window. Memory only: hibernation (after the room idles) starts it afresh. */
+  rate?: RateWindow;
+  /** Set while it has not had a presence frame since its welcome: the presence changes its welcome included. */
+  mark?: number;
+}
 
 export interface RoomInfo {
   members: string[];
@@ -96,8 +115,13 @@ class SqlHistory implements HistoryStore {
 export class Room extends DurableObject<Env> {
   private readonly settings: Settings;
   private readonly log: RoomLog;
-  /** Rate windows by connection id. Memory only: hibernation (after the room idles) starts them afresh. */
-  private readonly rates = new Map<string, RateWindow>();
+  /** The open sockets and who is present, rebuilt from the sockets on first use after the room wakes. */
+  #members: Map<WebSocket, Member> | undefined;
+  readonly #presence = new Presence();
+  /** The timer of the next presence frame, while changes wait for it. */
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  /** When presence was last announced: the next frame goes out no sooner than ROOM_PRESENCE_TICK_MS after. */
+  #announcedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -109,6 +133,8 @@ export class Room extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS used_tickets_exp ON used_tickets (exp);
+      CREATE TABLE IF NOT EXISTS join_rates (user TEXT PRIMARY KEY, tat INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS join_rates_tat ON join_rates (tat);
     `);
     // Rooms created before messages carried who sent them: their kept messages read as members' (server = 0).
     const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
@@ -129,14 +155,16 @@ export class Room extends DurableObject<Env> {
       return problem(400, "Not an upgrade.").getResponse();
     }
     const now = Date.now();
+    const limited = this.joinLimit(request.headers, user, now);
+    if (limited) return limited;
     this.ctx.storage.sql.exec("DELETE FROM used_tickets WHERE exp <= ?", now);
     if (this.ctx.storage.sql.exec("SELECT 1 FROM used_tickets WHERE jti = ?", ticketId).toArray().length > 0) {
       const detail =
         "This ticket has been used: a ticket opens one socket. Ask POST /v1/rooms/{room}/tickets for another.";
       return problem(401, detail, { type: "ticket-used" }).getResponse();
     }
-    const open = this.openConnections();
-    const refused = this.overCapacity(open, user);
+    const members = this.members();
+    const refused = this.overCapacity(members.size, user);
     if (refused) return refused;
     // Spent only now that it opens a socket: a ticket refused for a full room may be tried again.
     this.ctx.storage.sql.exec("INSERT INTO used_tickets (jti, exp) VALUES (?, ?)", ticketId, ticketExp);
@@ -148,19 +176,19 @@ export class Room extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`user:${user.slice(0, 200)}`]);
     server.serializeAttachment({ [KEY]: connection } satisfies Attachment);
 
-    const usersBefore = open.map((c) => c.connection.user);
-    const present = members([...usersBefore, user]);
+    this.#presence.add(user);
+    // Its welcome lists who is here now: of this tick's changes it gets only those that come after.
+    members.set(server, { connection, mark: this.#presence.mark });
+    this.announceSoon();
     const welcome: WelcomeFrame = {
       type: "welcome",
       self: { user, id: connection.id },
-      members: present,
-      count: present.length,
+      members: this.#presence.members(),
+      count: this.#presence.count,
       lastSeq: this.log.lastSeq,
       history: this.log.history(since),
     };
     server.send(JSON.stringify(welcome));
-    const joined = presenceAfterJoin(usersBefore, user);
-    if (joined) this.broadcast(joined, server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -185,17 +213,19 @@ export class Room extends DurableObject<Env> {
 
   /** Who is present and the last seq. */
   async info(): Promise<RoomInfo> {
-    const open = this.openConnections();
-    const present = members(open.map((c) => c.connection.user));
-    return { members: present, count: present.length, connections: open.length, lastSeq: this.log.lastSeq };
+    const connections = this.members().size;
+    const present = this.#presence.members();
+    return { members: present, count: present.length, connections, lastSeq: this.log.lastSeq };
   }
 
   override webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
-    const connection = connectionOf(ws);
-    if (!connection || connection.left) return;
+    const member = this.members().get(ws);
+    if (!member) return;
+    const { connection } = member;
     // Every frame counts, before anything else: a malformed frame or a ping variant wakes the room as a message does.
     // (The exact PING_FRAME never gets here: the runtime answers it without waking the room.)
-    const verdict = this.rateOf(connection).hit(Date.now());
+    member.rate ??= new RateWindow(this.settings.ROOM_RATE_MESSAGES, this.settings.ROOM_RATE_WINDOW_SECONDS * 1000);
+    const verdict = member.rate.hit(Date.now());
     if (verdict === "limited") {
       send(ws, {
         type: "error",
@@ -205,12 +235,12 @@ export class Room extends DurableObject<Env> {
       return;
     }
     if (verdict === "close") {
-      this.closeAndLeave(ws, connection, CLOSE.policy, "rate limit exceeded (ROOM_RATE_MESSAGES)");
+      this.closeAndLeave(ws, CLOSE.policy, "rate limit exceeded (ROOM_RATE_MESSAGES)");
       return;
     }
     const parsed = parseClientFrame(raw, this.settings.ROOM_MAX_MESSAGE_BYTES);
     if (!parsed.ok) {
-      if ("close" in parsed) this.closeAndLeave(ws, connection, parsed.close.code, parsed.close.reason);
+      if ("close" in parsed) this.closeAndLeave(ws, parsed.close.code, parsed.close.reason);
       else send(ws, parsed.error);
       return;
     }
@@ -226,8 +256,7 @@ export class Room extends DurableObject<Env> {
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
-    const connection = connectionOf(ws);
-    if (connection) this.leave(ws, connection);
+    this.leave(ws);
     try {
       // With web_socket_auto_reply_to_close the runtime has already answered; on older dates this completes it.
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -237,14 +266,32 @@ export class Room extends DurableObject<Env> {
   }
 
   override webSocketError(ws: WebSocket): void {
-    const connection = connectionOf(ws);
-    if (connection) this.closeAndLeave(ws, connection, 1011, "connection error");
+    this.closeAndLeave(ws, 1011, "connection error");
+  }
+
+  /**
+   * Count a join of `user` against the limit the Worker passed (GCRA, one row per user who joined within the period:
+   * an idle user's row is deleted, a full bucket as if never seen); the 429 when it is over, else null.
+   */
+  private joinLimit(headers: Headers, user: string, now: number): Response | null {
+    const limits = {
+      limit: Number(headers.get(ROOM_JOIN_LIMIT_HEADER)),
+      periodMs: Number(headers.get(ROOM_JOIN_PERIOD_HEADER)),
+    };
+    if (!(limits.limit > 0 && limits.periodMs > 0)) return null;
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM join_rates WHERE tat <= ?", now);
+    const stored = sql.exec<{ tat: number }>("SELECT tat FROM join_rates WHERE user = ?", user).toArray()[0];
+    const d = gcra(stored?.tat ?? 0, now, limits);
+    if (!d.allowed) return rateLimited(limits, d, "API_RATE_LIMIT").getResponse();
+    sql.exec("INSERT OR REPLACE INTO join_rates (user, tat) VALUES (?, ?)", user, d.tat);
+    return null;
   }
 
   /** The refusal of a socket for `user` when the room, or the user's share of it, is full; else null. */
-  private overCapacity(open: { connection: Connection }[], user: string): Response | null {
+  private overCapacity(open: number, user: string): Response | null {
     const max = this.settings.ROOM_MAX_CONNECTIONS;
-    if (open.length >= max) {
+    if (open >= max) {
       const detail = `The room is full: it holds ROOM_MAX_CONNECTIONS (${max}) connections.`;
       return overLimit("ROOM_MAX_CONNECTIONS", max, detail, {
         status: 429,
@@ -253,7 +300,7 @@ export class Room extends DurableObject<Env> {
       }).getResponse();
     }
     const perUser = this.settings.ROOM_MAX_SOCKETS_PER_USER;
-    if (open.filter((c) => c.connection.user === user).length >= perUser) {
+    if (this.#presence.connectionsOf(user) >= perUser) {
       const detail = `${user} already holds ROOM_MAX_SOCKETS_PER_USER (${perUser}) sockets in this room: close one first.`;
       return overLimit("ROOM_MAX_SOCKETS_PER_USER", perUser, detail, {
         status: 429,
@@ -264,65 +311,97 @@ export class Room extends DurableObject<Env> {
     return null;
   }
 
-  private rateOf(connection: Connection): RateWindow {
-    let rate = this.rates.get(connection.id);
-    if (!rate) {
-      rate = new RateWindow(this.settings.ROOM_RATE_MESSAGES, this.settings.ROOM_RATE_WINDOW_SECONDS * 1000);
-      this.rates.set(connection.id, rate);
-    }
-    return rate;
-  }
-
-  private closeAndLeave(ws: WebSocket, connection: Connection, code: number, reason: string): void {
+  private closeAndLeave(ws: WebSocket, code: number, reason: string): void {
     try {
       ws.close(code, reason);
     } catch {
       // already closing
     }
-    this.leave(ws, connection);
-  }
-
-  /** Announce a departure once per connection: close and error can both report the same socket. */
-  private leave(ws: WebSocket, connection: Connection): void {
-    if (connection.left) return;
-    try {
-      ws.serializeAttachment({ [KEY]: { ...connection, left: true } } satisfies Attachment);
-    } catch {
-      // a socket that is gone cannot take an attachment: openConnections() skips it by its state anyway
-    }
-    this.rates.delete(connection.id);
-    const remaining = this.openConnections().filter((c) => c.connection.id !== connection.id);
-    const left = presenceAfterLeave(
-      remaining.map((c) => c.connection.user),
-      connection.user,
-    );
-    if (left) this.broadcast(left, ws);
+    this.leave(ws);
   }
 
   /**
-   * The connections still open, rebuilt from the runtime after any hibernation. `getWebSockets()` can return
-   * sockets that are closing: those, and those whose departure was announced, are not members.
+   * A connection ends: its user leaves with its last connection, announced with the next presence frame. Once per
+   * connection (close and error can both report the same socket), marked in its attachment so that a room woken from
+   * hibernation does not count it again.
    */
-  private openConnections(): { ws: WebSocket; connection: Connection }[] {
-    const open: { ws: WebSocket; connection: Connection }[] = [];
+  private leave(ws: WebSocket): void {
+    const members = this.members();
+    const member = members.get(ws);
+    // A socket the room did not hold: one already closing when the room woke. Its attachment says if it was a member.
+    const connection = member?.connection ?? connectionOf(ws);
+    if (!connection || connection.left) return;
+    try {
+      ws.serializeAttachment({ [KEY]: { ...connection, left: true } } satisfies Attachment);
+    } catch {
+      // a socket that is gone cannot take an attachment: a woken room skips it by its state anyway
+    }
+    if (member) {
+      members.delete(ws);
+      this.#presence.remove(connection.user);
+    } else this.#presence.removeUnknown(connection.user);
+    this.announceSoon();
+  }
+
+  /**
+   * The open sockets, each with its connection: kept in memory while the room is awake, rebuilt from the runtime's
+   * sockets the first time after it woke. `getWebSockets()` can return sockets that are closing: those, and those
+   * whose departure was announced, are not members.
+   */
+  private members(): Map<WebSocket, Member> {
+    if (this.#members) return this.#members;
+    this.#members = new Map();
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       const connection = connectionOf(ws);
-      if (connection && !connection.left) open.push({ ws, connection });
+      if (!connection || connection.left) continue;
+      this.#members.set(ws, { connection });
+      this.#presence.add(connection.user);
     }
-    return open;
+    // Members who were here before the room slept were told about each other then.
+    this.#presence.endTick();
+    return this.#members;
   }
 
-  private broadcast(frame: ServerFrame, except?: WebSocket): void {
-    const text = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
-      if (ws === except || ws.readyState !== WebSocket.OPEN) continue;
-      try {
-        ws.send(text);
-      } catch {
-        // closing under us: its close handler announces the departure
+  /**
+   * Announce the joins and departures so far at most once per ROOM_PRESENCE_TICK_MS: at once after a quiet tick, else
+   * when the tick that started with the last frame ends, together with whatever else changed meanwhile.
+   */
+  private announceSoon(): void {
+    if (this.#tick !== undefined || !this.#presence.pending) return;
+    const wait = this.#announcedAt + this.settings.ROOM_PRESENCE_TICK_MS - Date.now();
+    if (wait <= 0) this.announce();
+    else this.#tick = setTimeout(() => this.announce(), wait);
+  }
+
+  /**
+   * Send this tick's presence frame: one text for every member who was here before the tick, and to each member who
+   * joined during it the changes since its welcome (nothing if there are none).
+   */
+  private announce(): void {
+    clearTimeout(this.#tick);
+    this.#tick = undefined;
+    if (!this.#presence.pending) return;
+    this.#announcedAt = Date.now();
+    const shared = this.#presence.frameSince(0);
+    const text = shared && JSON.stringify(shared);
+    for (const [ws, member] of this.members()) {
+      if (member.mark === undefined) {
+        if (text) sendText(ws, text);
+        continue;
       }
+      const frame = this.#presence.frameSince(member.mark);
+      member.mark = undefined;
+      if (frame) sendText(ws, JSON.stringify(frame));
     }
+    this.#presence.endTick();
+  }
+
+  /** Send `frame` to every member, serialised once; presence waiting for its tick goes out first. */
+  private broadcast(frame: ServerFrame): void {
+    this.announce();
+    const text = JSON.stringify(frame);
+    for (const ws of this.members().keys()) sendText(ws, text);
   }
 }
 
@@ -332,9 +411,13 @@ function connectionOf(ws: WebSocket): Connection | undefined {
 }
 
 function send(ws: WebSocket, frame: ServerFrame): void {
+  sendText(ws, JSON.stringify(frame));
+}
+
+function sendText(ws: WebSocket, text: string): void {
   try {
-    ws.send(JSON.stringify(frame));
+    ws.send(text);
   } catch {
-    // closing under us
+    // closing under us: its close handler announces the departure
   }
 }

@@ -3,7 +3,8 @@
  * client frame into a checked one (or says why it is refused). Shared by the Room object and the client; no
  * platform imports.
  *
- * Server → client: `welcome`, `message`, `presence`, `ack`, `error` (and `pong`, sent by the runtime).
+ * Server → client: `welcome`, `message`, `presence` (coalesced: who joined and left since the last one), `ack`, `error`
+ * (and `pong`, sent by the runtime).
  * Client → server: `message {data, id?}`, `ping`. A message's `server` flag, set by the room, tells what the service
  * published from what a member sent; the names it publishes under are reserved (no ticket carries them).
  */
@@ -36,11 +37,27 @@ export interface WelcomeFrame {
   history: RoomMessage[];
 }
 
+/**
+ * Who joined and who left since the last presence frame (distinct users, sorted; a user with several connections joins
+ * with the first and leaves with the last), sent at most once per ROOM_PRESENCE_TICK_MS. A member keeps the list
+ * from its welcome's `members` up to date with these.
+ */
 export interface PresenceFrame {
+  type: "presence";
+  joined: string[];
+  left: string[];
+  /** Distinct users present after these changes. */
+  count: number;
+}
+
+/**
+ * The presence frame of rooms before presence was coalesced: one per change, with every member listed. Clients
+ * still read it, as a PresenceFrame of one change.
+ */
+export interface PresenceEventFrame {
   type: "presence";
   event: "joined" | "left";
   user: string;
-  /** Distinct users present after the event. */
   count: number;
   members: string[];
 }

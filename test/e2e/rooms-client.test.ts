@@ -4,10 +4,10 @@
  * apart from a member's look-alike.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WS from "ws";
+import WS, { WebSocketServer } from "ws";
 import {
   type JobProgress,
-  type PresenceFrame,
+  type PresenceChange,
   RoomClient,
   type RoomMessage,
   type WelcomeFrame,
@@ -43,7 +43,7 @@ function member(room: string, user: string) {
     fetch: countingFetch,
   });
   const messages: RoomMessage[] = [];
-  const presence: PresenceFrame[] = [];
+  const presence: PresenceChange[] = [];
   const welcomes: WelcomeFrame[] = [];
   client.on("message", (m) => messages.push(m));
   client.on("presence", (p) => presence.push(p));
@@ -69,7 +69,7 @@ describe("RoomClient", () => {
       members.push(bob);
       await until(() => bob.welcomes() === 1, "bob's welcome");
       await until(() => ada.client.members.length === 2, "ada to see bob");
-      expect(ada.presence.map((p) => [p.event, p.user, p.count])).toEqual([["joined", "bob", 2]]);
+      expect(ada.presence).toEqual([{ joined: ["bob"], left: [], count: 2, members: ["ada", "bob"] }]);
       const acks: string[] = [];
       bob.client.on("ack", (a) => acks.push(a.id));
       const id = bob.client.send({ text: "hi ada" });
@@ -78,6 +78,44 @@ describe("RoomClient", () => {
       expect(acks).toEqual([id]);
     } finally {
       for (const m of members) m.client.close();
+    }
+  });
+
+  it("keeps its members from presence frames of both shapes: coalesced ones, and the one-change kind of older rooms", async () => {
+    // A loopback server that speaks as an older room did, then as a newer one.
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise((resolve) => wss.once("listening", resolve));
+    wss.on("connection", (ws) => {
+      for (const frame of [
+        { type: "welcome", self: { user: "ada", id: "c1" }, members: ["ada"], count: 1, lastSeq: 0, history: [] },
+        { type: "presence", event: "joined", user: "bob", count: 2, members: ["ada", "bob"] },
+        { type: "presence", joined: ["cy", "dee"], left: ["bob"], count: 3 },
+        { type: "presence", event: "left", user: "cy", count: 2, members: ["ada", "dee"] },
+      ]) {
+        ws.send(JSON.stringify(frame));
+      }
+    });
+    const { port } = wss.address() as { port: number };
+    const client = new RoomClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      room: "lobby",
+      user: "ada",
+      getTicket: async () => "ticket",
+      WebSocket: WS,
+    });
+    const seen: PresenceChange[] = [];
+    client.on("presence", (p) => seen.push(p));
+    try {
+      await until(() => seen.length === 3, "three presence events");
+      expect(seen).toEqual([
+        { joined: ["bob"], left: [], count: 2, members: ["ada", "bob"] },
+        { joined: ["cy", "dee"], left: ["bob"], count: 3, members: ["ada", "cy", "dee"] },
+        { joined: [], left: ["cy"], count: 2, members: ["ada", "dee"] },
+      ]);
+      expect(client.members).toEqual(["ada", "dee"]);
+    } finally {
+      client.close();
+      await new Promise((resolve) => wss.close(resolve));
     }
   });
 
