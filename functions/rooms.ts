@@ -150,39 +150,46 @@ const REFUSALS = {
  * The WebSocket upgrade, authorised by its ticket: the entry mounts it before the bearer auth and the per-token
  * limit that guard the rest of /v1 (browsers cannot send headers on a WebSocket).
  */
-export const roomSockets = createApp().openapi(wsRoute, async (c) => {
-  const { room } = c.req.valid("param");
-  const { ticket, since } = c.req.valid("query");
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
-  }
-  const secret = ticketSecret(c.env);
-  checkOrigin(c.req.header("origin"), c.req.url, c.env);
-  if (!ticket) {
-    throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
-      type: "ticket-missing",
+export const roomSockets = createApp()
+  .openapi(wsRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const { ticket, since } = c.req.valid("query");
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
+    }
+    const secret = ticketSecret(c.env);
+    checkOrigin(c.req.header("origin"), c.req.url, c.env);
+    if (!ticket) {
+      throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
+        type: "ticket-missing",
+      });
+    }
+    const check = await verifyTicket(secret, ticket, room);
+    if (!check.ok) {
+      const [status, detail] = REFUSALS[check.reason];
+      throw problem(status, detail, { type: `ticket-${check.reason}` });
+    }
+    const headers = new Headers(c.req.raw.headers);
+    headers.set(ROOM_USER_HEADER, check.claims.user);
+    headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
+    headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
+    // The room counts the ticket user's joins against the /v1 limit (one GCRA row per user in its own SQLite).
+    const { API_RATE_LIMIT, API_RATE_PERIOD_MS } = settings(c.env);
+    headers.set(ROOM_JOIN_LIMIT_HEADER, String(API_RATE_LIMIT));
+    headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
+    const target = new URL("https://room/ws");
+    if (since !== undefined) target.searchParams.set("since", String(since));
+    const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
+    // A fresh Response: the middleware adds headers, and the one from the object is immutable.
+    if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
+    return new Response(res.body, res);
+  })
+  .all("/:room/ws", (c) => {
+    // Mounted before the bearer auth, so another method gets its answer here rather than a 401 for a missing token.
+    throw problem(405, `${c.req.method} is not allowed here: the room socket is a GET WebSocket upgrade.`, {
+      headers: { allow: "GET" },
     });
-  }
-  const check = await verifyTicket(secret, ticket, room);
-  if (!check.ok) {
-    const [status, detail] = REFUSALS[check.reason];
-    throw problem(status, detail, { type: `ticket-${check.reason}` });
-  }
-  const headers = new Headers(c.req.raw.headers);
-  headers.set(ROOM_USER_HEADER, check.claims.user);
-  headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
-  headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
-  // The room counts the ticket user's joins against the /v1 limit (one GCRA row per user in its own SQLite).
-  const { API_RATE_LIMIT, API_RATE_PERIOD_MS } = settings(c.env);
-  headers.set(ROOM_JOIN_LIMIT_HEADER, String(API_RATE_LIMIT));
-  headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
-  const target = new URL("https://room/ws");
-  if (since !== undefined) target.searchParams.set("since", String(since));
-  const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
-  // A fresh Response: the middleware adds headers, and the one from the object is immutable.
-  if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
-  return new Response(res.body, res);
-});
+  });
 
 /** The bearer-authorised rooms routes: tickets, server-side publishing, room info. */
 export const rooms = createApp()
