@@ -59,19 +59,33 @@ function client(t: Target) {
   };
 }
 
+/** Wall-clock time in ms with sub-ms resolution, comparable with the Durable Object's Date.now() (one machine). */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/** One hand-off: release sent → next grant received at the client, split where the object granted it. */
+export interface Handoff {
+  gap: number;
+  /** From the client sending the release to the object granting the next waiter (its Date.now(), ms resolution). */
+  toObject: number;
+  /** From the object granting to the grant's answer being read by the waiting client. */
+  fromObject: number;
+}
+
 /** WAITERS clients wait in line (long-poll); each releases as soon as it is granted. Gaps from release to next grant. */
-export async function longPollHandoffs(t: Target): Promise<number[]> {
+export async function longPollHandoffs(t: Target): Promise<Handoff[]> {
   const call = client(t);
   const lock = `handoff-${crypto.randomUUID()}`;
   const releasedAt = new Map<number, number>();
   const grantedAt = new Map<number, number>();
+  const objectGrantedAt = new Map<number, number>();
   const first = await call(`/locks/${lock}/acquire`, { owner: "holder", ttlMs: 60_000 });
   const queued = Array.from({ length: WAITERS }, async (_, i) => {
     const g = await call(`/locks/${lock}/acquire`, { owner: `w${i}`, ttlMs: 60_000, waitMs: 30_000 });
     if (g.status !== 200) throw new Error(`waiter ${i}: ${g.status}`);
     const token = g.body.token as number;
-    grantedAt.set(token, performance.now());
-    releasedAt.set(token, performance.now());
+    grantedAt.set(token, wallNow());
+    objectGrantedAt.set(token, g.body.grantedAt as number);
+    releasedAt.set(token, wallNow());
     await call(`/locks/${lock}/release`, { owner: `w${i}`, token });
   });
   // Let every waiter get in line before the first release.
@@ -79,15 +93,16 @@ export async function longPollHandoffs(t: Target): Promise<number[]> {
     if ((await call(`/locks/${lock}`)).body.waiters === WAITERS) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  releasedAt.set(first.body.token as number, performance.now());
+  releasedAt.set(first.body.token as number, wallNow());
   await call(`/locks/${lock}/release`, { owner: "holder", token: first.body.token });
   await Promise.all(queued);
-  const gaps: number[] = [];
+  const handoffs: Handoff[] = [];
   for (const [token, at] of grantedAt) {
     const before = releasedAt.get(token - 1);
-    if (before !== undefined) gaps.push(at - before);
+    const granted = objectGrantedAt.get(token) as number;
+    if (before !== undefined) handoffs.push({ gap: at - before, toObject: granted - before, fromObject: at - granted });
   }
-  return gaps;
+  return handoffs;
 }
 
 /** A client that polls every 100 ms while another holds the lock for a random while. Gaps from release to grant. */
@@ -163,7 +178,7 @@ export default async function coordination(ctx: BenchContext): Promise<string[]>
       await longPollHandoffs(t);
     }
     const rps = { health: [] as number[], configured: [] as number[], direct: [] as number[], bare: [] as number[] };
-    const handoffs = new Map<Target, number[]>([
+    const handoffs = new Map<Target, Handoff[]>([
       [configured, []],
       [direct, []],
       [noLimit, []],
@@ -182,7 +197,11 @@ export default async function coordination(ctx: BenchContext): Promise<string[]>
     const pairs10 = await uncontendedPairs(configured, 10);
 
     const m = (list: number[]) => median(list);
-    const gaps = (t: Target) => handoffs.get(t) as number[];
+    const gaps = (t: Target) => (handoffs.get(t) as Handoff[]).map((h) => h.gap);
+    const split = (t: Target) => {
+      const list = handoffs.get(t) as Handoff[];
+      return `${round(m(list.map((h) => h.toObject)))} / ${round(m(list.map((h) => h.fromObject)))}`;
+    };
     const handoffRow = (label: string, t: Target) =>
       `| ${label} | ${round(m(gaps(t)))} | ${round(percentile(gaps(t), 99))} | ${round(m(gaps(t)) - m(gaps(bare)))} |`;
     return [
@@ -194,6 +213,7 @@ export default async function coordination(ctx: BenchContext): Promise<string[]>
       `| counter increments: ours / bare | ${round(m(rps.configured) / m(rps.bare))} | ${round(m(rps.direct) / m(rps.bare))} | 1 | ≥ 0.85 |`,
       `| lock hand-off, ${WAITERS} long-polling waiters: release → next grant, median ms | ${round(m(gaps(configured)))} | ${round(m(gaps(direct)))} | ${round(m(gaps(bare)))} | ≤ 5 |`,
       `| lock hand-off p99 ms | ${round(percentile(gaps(configured), 99))} | ${round(percentile(gaps(direct), 99))} | ${round(percentile(gaps(bare), 99))} | |`,
+      `| hand-off split, medians ms: release sent → object grants / object grants → grant read by the waiter | ${split(configured)} | ${split(direct)} | ${split(bare)} | |`,
       "",
       "Lock hand-off budget (without the assets router hop): what each switchable part of ours adds to the bare Worker + Durable Object's hand-off.",
       "",

@@ -3,7 +3,7 @@
 // no fencing proofs.
 //   GET  /healthz                                  {"status":"ok"}
 //   POST /counters/:name/increment {by}            one SQLite upsert          → {name, value}
-//   POST /locks/:name/acquire {owner, waitMs}      grant now or wait in line  → {name, token} | 409
+//   POST /locks/:name/acquire {owner, waitMs}      grant now or wait in line  → {name, token, grantedAt} | 409
 //   POST /locks/:name/release {token}              hand over to the oldest waiter (one SQLite write) → {released}
 //   GET  /locks/:name                              {waiters}
 import { DurableObject } from "cloudflare:workers";
@@ -68,7 +68,7 @@ export class BareLock extends DurableObject {
     this.token++;
     this.holder = this.token;
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO lock (id, owner, token) VALUES (1, ?, ?)", owner, this.token);
-    return { ok: true, token: this.token };
+    return { ok: true, token: this.token, grantedAt: Date.now() };
   }
 }
 
@@ -90,6 +90,7 @@ export default {
     const lock = env.LOCK.getByName(name);
     if (action === "release") return Response.json({ name, ...(await lock.release(body.token)) });
     const grant = await lock.acquire(body.owner, body.waitMs ?? 0);
-    return grant.ok ? Response.json({ name, token: grant.token }) : Response.json({ name }, { status: 409 });
+    if (!grant.ok) return Response.json({ name }, { status: 409 });
+    return Response.json({ name, token: grant.token, grantedAt: grant.grantedAt });
   },
 };
