@@ -173,7 +173,9 @@ describe("the demo routes with DEMO_MODE on", () => {
       body: body(`${upstream}${demoPath}`),
     });
     expect(res.headers.get("content-type")).toBe("application/x-ndjson");
-    const lines = (await res.text())
+    const streamed = await res.text();
+    expect(streamed).not.toContain(TOKEN);
+    const lines = streamed
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, unknown>);
