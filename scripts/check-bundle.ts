@@ -51,8 +51,8 @@ export function sizeByPackage(meta: Metafile): [string, number][] {
 
 /**
  * Problems with the `[alias]` entries: each must replace at least one import (an alias that no longer matches would
- * silently bring the whole of zod back), and only imports made by zod (the keys are relative specifiers such as
- * "./compile.js", which any package could use).
+ * silently bring the whole of zod back), and a relative one only imports made by zod (specifiers such as
+ * "./compile.js", which any package could use; the bare "zod" means the package itself).
  */
 export function aliasProblems(meta: Metafile, aliases: Record<string, string>): string[] {
   const problems: string[] = [];
@@ -61,7 +61,9 @@ export function aliasProblems(meta: Metafile, aliases: Record<string, string>): 
       .filter(([, input]) => input.imports.some((i) => i.original === specifier))
       .map(([path]) => path);
     if (importers.length === 0) problems.push(`[alias] "${specifier}" matched no import: zod changed; update it`);
-    for (const path of importers.filter((p) => !p.includes("node_modules/zod/"))) {
+    // A bare "zod" means the package wherever it is imported; a relative specifier only inside zod.
+    const outside = specifier.startsWith(".") ? importers.filter((p) => !p.includes("node_modules/zod/")) : [];
+    for (const path of outside) {
       problems.push(`[alias] "${specifier}" (→ ${target}) also replaced an import of ${path}`);
     }
   }
