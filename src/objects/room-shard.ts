@@ -1,0 +1,216 @@
+/**
+ * RoomShard: one of the K objects (`room#i`) that hold a sharded room's sockets; the room's Room object is its
+ * sequencer. It applies the same per-socket rules as an unsharded room (socket handling shared in `room-sockets.ts`:
+ * ticket user's join limit, single-use tickets, ROOM_MAX_CONNECTIONS sockets, ROOM_MAX_SOCKETS_PER_USER per user,
+ * message size and rate), sends the sequencer its sockets' joins, messages and departures in order through one pipe,
+ * and plays the sequencer's stream to its sockets in seq order, once (`ShardStream`): a batch ahead of a gap waits
+ * while the gap is filled from the sequencer's history. It hibernates like a room: the sockets' attachments say who
+ * is here and who had its welcome, SQLite keeps the last seq it played; after it wakes it tells the sequencer who it
+ * really holds.
+ *
+ * Reached by the Worker (`fetch`: the upgrade, after it verified a ticket naming this shard) and by its sequencer
+ * (`deliver`).
+ */
+import { problem } from "../http/problem";
+import type { ClientFrame } from "../protocol/room-protocol";
+import { Pipe } from "./room-pipe";
+import { type Connection, type Member, RoomSockets, send, sendText } from "./room-sockets";
+import { type Batch, type OpResult, type ShardOp, ShardStream, type StreamStep } from "./room-stream";
+
+/** Headers the Worker adds for a sharded room's upgrade: the room, and "<shard>/<shards>" from the ticket. */
+export const ROOM_NAME_HEADER = "x-edgeloop-room-name";
+export const ROOM_SHARD_HEADER = "x-edgeloop-room-shard";
+
+interface ShardLayout {
+  room: string;
+  shard: number;
+  shards: number;
+}
+
+export class RoomShard extends RoomSockets {
+  #layout: ShardLayout | undefined;
+  #stream: ShardStream | undefined;
+  #pipe: Pipe<ShardOp, OpResult> | undefined;
+  /** Acks waiting for their message to be played here first (the sender sees its message, then its ack). */
+  readonly #acks = new Map<number, { ws: WebSocket; id: string }>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shard (key TEXT PRIMARY KEY, value)");
+    const rows = new Map(
+      ctx.storage.sql
+        .exec<{ key: string; value: string | number }>("SELECT key, value FROM shard")
+        .toArray()
+        .map((r) => [r.key, r.value]),
+    );
+    if (rows.has("room")) {
+      this.#layout = {
+        room: String(rows.get("room")),
+        shard: Number(rows.get("shard")),
+        shards: Number(rows.get("shards")),
+      };
+    }
+    const cursor = rows.get("cursor");
+    this.#stream = new ShardStream(cursor === undefined ? undefined : Number(cursor));
+  }
+
+  /** The WebSocket upgrade, forwarded by the Worker after it checked a ticket naming this shard, and the Origin. */
+  override async fetch(request: Request): Promise<Response> {
+    const room = request.headers.get(ROOM_NAME_HEADER);
+    const [shard, shards] = (request.headers.get(ROOM_SHARD_HEADER) ?? "").split("/").map(Number);
+    if (!room || !Number.isInteger(shard) || !Number.isInteger(shards))
+      return problem(400, "Not an upgrade.").getResponse();
+    const admitted = this.admit(request);
+    if (admitted instanceof Response) return admitted;
+    const { user, since, now } = admitted;
+    this.#remember({ room, shard: shard as number, shards: shards as number });
+    const { client, server, member } = this.accept(user, now, false);
+    // The shard's own presence only counts connections (the per-user cap): the sequencer announces changes.
+    this.presence.endTick();
+    let answer: OpResult;
+    try {
+      answer = await this.#sequencer().call({
+        op: "join",
+        conn: member.connection.id,
+        user,
+        ...(since === undefined ? {} : { since }),
+      });
+    } catch {
+      answer = { ok: false, reason: "stale-layout", shards: -1 };
+    }
+    if (!answer.ok) {
+      this.drop(server);
+      this.presence.endTick();
+      if (answer.shards < 0) {
+        return problem(503, "The room's sequencer did not answer: try again.", {
+          headers: { "retry-after": "1" },
+        }).getResponse();
+      }
+      const detail = `This room has ${answer.shards} shard(s), not the ${shards} of this ticket: ask POST /v1/rooms/{room}/tickets for a new one.`;
+      return problem(409, detail, { type: "ticket-stale" }).getResponse();
+    }
+    // Its welcome comes with the stream, at its place in the room's order.
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** A turn of the room's stream, from the sequencer: played to the ready sockets in seq order, once. */
+  async deliver(batch: Batch): Promise<void> {
+    const live = [...this.members().values()].some((m) => m.connection.ready);
+    this.#play(this.#streamState().receive(batch, live));
+  }
+
+  protected override received(ws: WebSocket, member: Member, frame: Extract<ClientFrame, { type: "message" }>): void {
+    const id = frame.id ?? crypto.randomUUID();
+    this.#sequencer()
+      .call({ op: "message", user: member.connection.user, id, data: frame.data })
+      .then((answer) => {
+        if (!answer.ok || answer.seq === undefined) {
+          this.closeAndLeave(ws, 1011, "the room's sequencer refused the message");
+          return;
+        }
+        if ((this.#streamState().cursor ?? 0) >= answer.seq) send(ws, { type: "ack", id, seq: answer.seq });
+        else this.#acks.set(answer.seq, { ws, id });
+      })
+      // Without an answer the message may be lost: the client reconnects and resumes with `since`.
+      .catch(() => this.closeAndLeave(ws, 1011, "the room's sequencer did not answer"));
+  }
+
+  protected override departed(connection: Connection): void {
+    this.presence.endTick();
+    if (!this.#layout) return;
+    this.#sequencer()
+      .call({ op: "leave", conn: connection.id, user: connection.user })
+      .catch(() => {});
+  }
+
+  protected override rebuilt(): void {
+    // Woken: tell the sequencer who is really here (sockets may have closed while this shard was gone).
+    if (!this.#layout) return;
+    const users: [string, number][] = this.presence.members().map((u) => [u, this.presence.connectionsOf(u)]);
+    this.presence.endTick();
+    this.#sequencer()
+      .call({ op: "sync", users })
+      .catch(() => {});
+  }
+
+  /** Play a step of the stream: messages and presence to the ready sockets, welcomes to their sockets. */
+  #play(step: StreamStep): void {
+    const members = this.members();
+    for (const item of step.play) {
+      if ("seq" in item) {
+        for (const [ws, m] of members) if (m.connection.ready) sendText(ws, item.text);
+        const ack = this.#acks.get(item.seq);
+        if (ack) {
+          this.#acks.delete(item.seq);
+          send(ack.ws, { type: "ack", id: ack.id, seq: item.seq });
+        }
+      } else if ("welcome" in item) {
+        for (const [ws, m] of members) {
+          if (m.connection.id !== item.welcome || m.connection.ready) continue;
+          sendText(ws, item.text);
+          this.markReady(ws, m);
+        }
+      } else {
+        for (const [ws, m] of members) {
+          if (!m.connection.ready) continue;
+          const own = item.personal[m.connection.id];
+          const text = own === undefined ? item.presence : own;
+          if (text !== null) sendText(ws, text);
+        }
+      }
+    }
+    const cursor = this.#streamState().cursor;
+    if (cursor !== undefined) {
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES ('cursor', ?)", cursor);
+      // Acks of messages the stream skipped (history no longer kept them).
+      for (const [seq, ack] of this.#acks) {
+        if (seq > cursor) continue;
+        this.#acks.delete(seq);
+        send(ack.ws, { type: "ack", id: ack.id, seq });
+      }
+    }
+    if (step.fill) void this.#fill(step.fill.after, step.fill.upTo);
+  }
+
+  /** Fetch a gap of the stream from the sequencer's history, then play on. */
+  async #fill(after: number, upTo: number): Promise<void> {
+    const stream = this.#streamState();
+    let messages: { seq: number; text: string }[];
+    try {
+      messages = await this.#room().history(after, upTo);
+    } catch {
+      stream.unfilled();
+      return;
+    }
+    this.#play(stream.filled(messages, upTo));
+  }
+
+  #remember(layout: ShardLayout): void {
+    const known = this.#layout;
+    if (known && known.room === layout.room && known.shard === layout.shard && known.shards === layout.shards) return;
+    this.#layout = layout;
+    for (const [key, value] of Object.entries(layout)) {
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES (?, ?)", key, value);
+    }
+  }
+
+  #streamState(): ShardStream {
+    this.#stream ??= new ShardStream();
+    return this.#stream;
+  }
+
+  #room() {
+    const layout = this.#layout;
+    if (!layout) throw new Error("a shard without a room");
+    return this.env.ROOM.getByName(layout.room);
+  }
+
+  /** The pipe of this shard's ops to its sequencer: in order, one call in flight, the rest together in the next. */
+  #sequencer(): Pipe<ShardOp, OpResult> {
+    if (!this.#pipe) {
+      const { shard, shards } = this.#layout as ShardLayout;
+      this.#pipe = new Pipe((ops) => this.#room().apply(shard, shards, ops));
+    }
+    return this.#pipe;
+  }
+}
