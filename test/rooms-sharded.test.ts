@@ -8,6 +8,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { RoomInfo } from "../src/objects/room";
 import { shardName, shardOf } from "../src/objects/room-stream";
 import type { AckFrame, PresenceFrame, RoomMessage, ServerFrame, WelcomeFrame } from "../src/protocol/room-protocol";
 import { call } from "./helpers/api";
@@ -36,14 +37,7 @@ function usersByShard(shards: number, perShard: number): string[][] {
 }
 
 async function info(room: string) {
-  const res = await call<{
-    members: string[];
-    count: number;
-    connections: number;
-    lastSeq: number;
-    shards?: number;
-    sockets?: number[];
-  }>("GET", `/v1/rooms/${room}`);
+  const res = await call<RoomInfo>("GET", `/v1/rooms/${room}`);
   expect(res.status).toBe(200);
   return res.body;
 }
