@@ -18,6 +18,8 @@ const SENDERS = 40;
 const PER_SENDER = 5;
 const TOTAL = SENDERS * PER_SENDER;
 const ROUNDS = Number(process.env.ROOMS_BENCH_ROUNDS ?? 3);
+/** The paced load: one message every this many ms (200 messages over 8 s), slower than the room delivers. */
+const PACED_GAP_MS = 40;
 
 interface Calls {
   fromShards: number;
@@ -43,7 +45,7 @@ async function roomInfo(worker: RunningWorker, room: string) {
 }
 
 /** One round of the load in a fresh room of `shards` shards. */
-async function round1(worker: RunningWorker & { cpuMs: () => number }, shards: number): Promise<Run> {
+async function round1(worker: RunningWorker & { cpuMs: () => number }, shards: number, gapMs?: number): Promise<Run> {
   const room = `bench-${crypto.randomUUID()}`;
   if (shards > 1) {
     const res = await api(worker, `/v1/rooms/${room}/shards`, { method: "PUT", body: JSON.stringify({ shards }) });
@@ -56,6 +58,7 @@ async function round1(worker: RunningWorker & { cpuMs: () => number }, shards: n
     clients: CLIENTS,
     senders: SENDERS,
     perSender: PER_SENDER,
+    ...(gapMs === undefined ? {} : { gapMs }),
     beforeSend: async () => {
       before = await roomInfo(worker, room);
     },
@@ -78,6 +81,7 @@ export default async function roomsSharded(ctx: BenchContext): Promise<string[]>
     startMiniflare(ctx.bundle, { ...ROOM_VARS, ROOM_MAX_CONNECTIONS: String(CLIENTS) }),
   );
   const runs: { one: Run[]; four: Run[] } = { one: [], four: [] };
+  const paced: { one: Run[]; four: Run[] } = { one: [], four: [] };
   try {
     // A warm-up round of each, not counted.
     await round1(worker, 1);
@@ -85,10 +89,20 @@ export default async function roomsSharded(ctx: BenchContext): Promise<string[]>
     for (let r = 0; r < ROUNDS; r++) {
       runs.one.push(await round1(worker, 1));
       runs.four.push(await round1(worker, 4));
+      paced.one.push(await round1(worker, 1, PACED_GAP_MS));
+      paced.four.push(await round1(worker, 4, PACED_GAP_MS));
     }
   } finally {
     await worker.stop();
   }
+  return [
+    ...table(runs, "all at once (each sender sends its 5 without waiting)"),
+    "",
+    ...table(paced, `paced: one message every ${PACED_GAP_MS} ms, the senders in turn`),
+  ];
+}
+
+function table(runs: { one: Run[]; four: Run[] }, load: string): string[] {
   const med = (list: Run[], f: (o: Run) => number) => median(list.map(f));
   const row = (label: string, f: (o: Run) => number, digits: number) =>
     `| ${label} | ${round(med(runs.one, f), digits)} | ${round(med(runs.four, f), digits)} | ${round(med(runs.four, f) / med(runs.one, f))} |`;
@@ -96,6 +110,8 @@ export default async function roomsSharded(ctx: BenchContext): Promise<string[]>
   const from = med(runs.four, (o) => o.calls?.fromShards ?? Number.NaN);
   const to = med(runs.four, (o) => o.calls?.toShards ?? Number.NaN);
   return [
+    `**Load: ${load}.**`,
+    "",
     `${CLIENTS} clients in one room, ${SENDERS} of them sending ${PER_SENDER} messages each (${TOTAL} messages, ${CLIENTS * TOTAL} deliveries), on the built bundle on Miniflare; \`ws\` clients in the bench process. ${ROUNDS} alternating rounds after a warm-up of each, medians. Command: \`PATH=$PWD/node_modules/.bin:$PATH node bench/run.ts rooms-sharded\`.`,
     "",
     "| figure | K = 1 (one Room object) | K = 4 (sequencer + 4 RoomShards) | K = 4 / K = 1 |",

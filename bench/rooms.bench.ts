@@ -96,6 +96,8 @@ export interface LoadShape {
   clients: number;
   senders: number;
   perSender: number;
+  /** Paced: one message every `gapMs` (the senders in turn) instead of all at once. */
+  gapMs?: number;
   /** Called once every client has joined (before the first message), and once every message has arrived. */
   beforeSend?: () => Promise<void>;
   afterDelivered?: () => Promise<void>;
@@ -141,10 +143,18 @@ export async function runLoad(
     const messagesCpu = cpu();
 
     const start = performance.now();
-    for (let s = 0; s < SENDERS; s++) {
-      const ws = sockets[s * Math.floor(CLIENTS / SENDERS)] as WebSocket;
+    const sendOne = (s: number, n: number) =>
+      (sockets[s * Math.floor(CLIENTS / SENDERS)] as WebSocket).send(
+        JSON.stringify({ type: "message", id: `s${s}-${n}`, data: { t: performance.now() } }),
+      );
+    if (shape.gapMs === undefined) {
+      for (let s = 0; s < SENDERS; s++) for (let n = 0; n < PER_SENDER; n++) sendOne(s, n);
+    } else {
       for (let n = 0; n < PER_SENDER; n++) {
-        ws.send(JSON.stringify({ type: "message", id: `s${s}-${n}`, data: { t: performance.now() } }));
+        for (let s = 0; s < SENDERS; s++) {
+          sendOne(s, n);
+          await new Promise((r) => setTimeout(r, shape.gapMs));
+        }
       }
     }
     await until(() => received.every((r) => r.length >= TOTAL), "every delivery");

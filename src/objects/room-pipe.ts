@@ -19,7 +19,11 @@ export class Pipe<T, R> {
   /** Batches sent so far. */
   calls = 0;
 
-  constructor(private readonly sendBatch: SendBatch<T, R>) {}
+  /** `max`: most items in one call (a call's size is bounded: Durable Object RPC carries at most 32 MiB). */
+  constructor(
+    private readonly sendBatch: SendBatch<T, R>,
+    private readonly max = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Queue `item`; its answer once the batch that carries it has been answered. */
   call(item: T): Promise<R> {
@@ -40,8 +44,7 @@ export class Pipe<T, R> {
 
   async #pump(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
+      const batch = this.#queue.splice(0, this.max);
       this.calls++;
       try {
         const results = await this.sendBatch(batch.map((b) => b.item));

@@ -9,7 +9,7 @@
 import type { RoomMessage, WelcomeFrame } from "../protocol/room-protocol";
 import { Pipe } from "./room-pipe";
 import type { Presence, RoomLog, Ticker } from "./room-state";
-import type { Batch, OpResult, ShardOp, StreamItem } from "./room-stream";
+import { type Batch, type OpResult, PIPE_MAX_ITEMS, type ShardOp, type StreamItem } from "./room-stream";
 
 /** The shard's end of the stream, as the sequencer calls it (RoomShard's RPC). */
 export interface ShardEnd {
@@ -219,6 +219,6 @@ export class Sequencer {
           await new Promise((r) => setTimeout(r, 10 * 4 ** attempt));
         }
       }
-    });
+    }, PIPE_MAX_ITEMS);
   }
 }

@@ -15,7 +15,7 @@ import { problem } from "../http/problem";
 import type { ClientFrame } from "../protocol/room-protocol";
 import { Pipe } from "./room-pipe";
 import { type Connection, type Member, RoomSockets, send, sendText } from "./room-sockets";
-import { type Batch, type OpResult, type ShardOp, ShardStream, type StreamStep } from "./room-stream";
+import { type Batch, type OpResult, PIPE_MAX_ITEMS, type ShardOp, ShardStream, type StreamStep } from "./room-stream";
 
 /** Headers the Worker adds for a sharded room's upgrade: the room, and "<shard>/<shards>" from the ticket. */
 export const ROOM_NAME_HEADER = "x-edgeloop-room-name";
@@ -33,6 +33,8 @@ export class RoomShard extends RoomSockets {
   #pipe: Pipe<ShardOp, OpResult> | undefined;
   /** Acks waiting for their message to be played here first (the sender sees its message, then its ack). */
   readonly #acks = new Map<number, { ws: WebSocket; id: string }>();
+  /** Sockets waiting for their welcome, by connection id. */
+  readonly #waiting = new Map<string, WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,6 +69,7 @@ export class RoomShard extends RoomSockets {
     const { client, server, member } = this.accept(user, now, false);
     // The shard's own presence only counts connections (the per-user cap): the sequencer announces changes.
     this.presence.endTick();
+    this.#waiting.set(member.connection.id, server);
     let answer: OpResult;
     try {
       answer = await this.#sequencer().call({
@@ -79,6 +82,7 @@ export class RoomShard extends RoomSockets {
       answer = { ok: false, reason: "stale-layout", shards: -1 };
     }
     if (!answer.ok) {
+      this.#waiting.delete(member.connection.id);
       this.drop(server);
       this.presence.endTick();
       if (answer.shards < 0) {
@@ -117,6 +121,7 @@ export class RoomShard extends RoomSockets {
 
   protected override departed(connection: Connection): void {
     this.presence.endTick();
+    this.#waiting.delete(connection.id);
     if (!this.#layout) return;
     this.#sequencer()
       .call({ op: "leave", conn: connection.id, user: connection.user })
@@ -145,11 +150,14 @@ export class RoomShard extends RoomSockets {
           send(ack.ws, { type: "ack", id: ack.id, seq: item.seq });
         }
       } else if ("welcome" in item) {
-        for (const [ws, m] of members) {
-          if (m.connection.id !== item.welcome || m.connection.ready) continue;
-          sendText(ws, item.text);
-          this.markReady(ws, m);
-        }
+        // A socket accepted before this shard last woke is not in the index: look for it.
+        const ws =
+          this.#waiting.get(item.welcome) ?? [...members].find(([, m]) => m.connection.id === item.welcome)?.[0];
+        const m = ws && members.get(ws);
+        this.#waiting.delete(item.welcome);
+        if (!ws || !m || m.connection.ready) continue;
+        sendText(ws, item.text);
+        this.markReady(ws, m);
       } else {
         for (const [ws, m] of members) {
           if (!m.connection.ready) continue;
@@ -209,7 +217,7 @@ export class RoomShard extends RoomSockets {
   #sequencer(): Pipe<ShardOp, OpResult> {
     if (!this.#pipe) {
       const { shard, shards } = this.#layout as ShardLayout;
-      this.#pipe = new Pipe((ops) => this.#room().apply(shard, shards, ops));
+      this.#pipe = new Pipe((ops) => this.#room().apply(shard, shards, ops), PIPE_MAX_ITEMS);
     }
     return this.#pipe;
   }

@@ -36,6 +36,13 @@ export interface Batch {
   items: StreamItem[];
 }
 
+/**
+ * Most items in one call between a shard and its sequencer, either way: with ROOM_MAX_MESSAGE_BYTES at most 1 MiB and a
+ * welcome's history at most ROOM_HISTORY messages, keeps a call well within Durable Object RPC's 32 MiB for the
+ * default settings (16 KiB messages: 4 MiB).
+ */
+export const PIPE_MAX_ITEMS = 256;
+
 /** The object name of shard `i` of `room` ("#" cannot occur in a room name). */
 export const shardName = (room: string, i: number): string => `${room}#${i}`;
 
