@@ -197,6 +197,8 @@ export class RoomShard extends RoomSockets {
     const known = this.#layout;
     if (known && known.room === layout.room && known.shard === layout.shard && known.shards === layout.shards) return;
     this.#layout = layout;
+    // A pipe made for another layout (the room's was changed before anyone joined) would send under the old one.
+    this.#pipe = undefined;
     for (const [key, value] of Object.entries(layout)) {
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES (?, ?)", key, value);
     }
