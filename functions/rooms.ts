@@ -70,25 +70,15 @@ const RoomInfo = z
     count: z.number().int(),
     connections: z.number().int(),
     lastSeq: z.number().int(),
-    shards: z.number().int().optional().openapi({ description: "Sharded rooms only: K" }),
-    sockets: z
-      .array(z.number().int())
-      .optional()
-      .openapi({ description: "Sharded rooms only: open sockets on each shard, 0..K-1" }),
-    calls: z.object({ fromShards: z.number().int(), toShards: z.number().int() }).optional().openapi({
-      description:
-        "Sharded rooms only: calls the sequencer took from shards (each carrying the ops of one or more turns) and made to them (each a batch of the stream), since it last woke",
-    }),
+    // Sharded rooms only (docs/rooms.md): K, open sockets per shard, calls between the sequencer and its shards.
+    shards: z.number().int().optional(),
+    sockets: z.array(z.number().int()).optional(),
+    calls: z.object({ fromShards: z.number().int(), toShards: z.number().int() }).optional(),
   })
   .openapi("RoomInfo");
 
 const ShardsRequest = z
-  .object({
-    shards: z.number().int().min(1).openapi({
-      description: "Objects holding the room's sockets: 1 (unsharded, the default) to ROOM_MAX_SHARDS",
-      example: 4,
-    }),
-  })
+  .object({ shards: z.number().int().min(1).openapi({ description: "1 to ROOM_MAX_SHARDS", example: 4 }) })
   .strict()
   .openapi("ShardsRequest");
 
@@ -152,8 +142,7 @@ const infoRoute = createRoute({
 
 const shardsRoute = createRoute({
   ...route("put", "/{room}/shards", "setRoomShards", "Split a room over K objects that hold its sockets"),
-  description:
-    "Set once, before the room has had a member or a message: the same value again answers 200, another 409. A sharded room keeps one sequencer (order, history, presence) and spreads its sockets over K shards by user.",
+  description: "Before the room has had a member or a message; after, the same value is 200, another 409.",
   request: { params: RoomParams, body: jsonBody(ShardsRequest, { shards: 4 }) },
   responses: {
     200: jsonResponse(ShardsResponse, "The room's shards"),
@@ -307,11 +296,10 @@ export const rooms = createApp()
     }
     const answer = await c.env.ROOM.getByName(room).setShards(room, shards);
     if (!answer.ok) {
-      throw problem(
-        409,
-        `The room has had members or messages: its shards are fixed at ${answer.shards}. Use another room name for another layout.`,
-        { type: "shards-fixed", extensions: { shards: answer.shards } },
-      );
+      throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
+        type: "shards-fixed",
+        extensions: { shards: answer.shards },
+      });
     }
     return c.json({ room, shards }, 200);
   })

@@ -14,7 +14,7 @@
 import { problem } from "../http/problem";
 import type { ClientFrame } from "../protocol/room-protocol";
 import { Pipe } from "./room-pipe";
-import { type Connection, type Member, RoomSockets, send, sendText } from "./room-sockets";
+import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
 import { type Batch, type OpResult, PIPE_MAX_ITEMS, type ShardOp, ShardStream, type StreamStep } from "./room-stream";
 
 /** Headers the Worker adds for a sharded room's upgrade: the room, and "<shard>/<shards>" from the ticket. */
@@ -45,13 +45,8 @@ export class RoomShard extends RoomSockets {
         .toArray()
         .map((r) => [r.key, r.value]),
     );
-    if (rows.has("room")) {
-      this.#layout = {
-        room: String(rows.get("room")),
-        shard: Number(rows.get("shard")),
-        shards: Number(rows.get("shards")),
-      };
-    }
+    const layout = rows.get("layout");
+    if (layout !== undefined) this.#layout = JSON.parse(String(layout)) as ShardLayout;
     const cursor = rows.get("cursor");
     this.#stream = new ShardStream(cursor === undefined ? undefined : Number(cursor));
   }
@@ -83,15 +78,10 @@ export class RoomShard extends RoomSockets {
     }
     if (!answer.ok) {
       this.#waiting.delete(member.connection.id);
-      this.drop(server);
+      this.closeAndLeave(server, 1011, "join refused", false);
       this.presence.endTick();
-      if (answer.shards < 0) {
-        return problem(503, "The room's sequencer did not answer: try again.", {
-          headers: { "retry-after": "1" },
-        }).getResponse();
-      }
-      const detail = `This room has ${answer.shards} shard(s), not the ${shards} of this ticket: ask POST /v1/rooms/{room}/tickets for a new one.`;
-      return problem(409, detail, { type: "ticket-stale" }).getResponse();
+      if (answer.shards >= 0) return staleTicket();
+      return problem(503, "The room did not answer: try again.", { headers: { "retry-after": "1" } }).getResponse();
     }
     // Its welcome comes with the stream, at its place in the room's order.
     return new Response(null, { status: 101, webSocket: client });
@@ -108,15 +98,12 @@ export class RoomShard extends RoomSockets {
     this.#sequencer()
       .call({ op: "message", user: member.connection.user, id, data: frame.data })
       .then((answer) => {
-        if (!answer.ok || answer.seq === undefined) {
-          this.closeAndLeave(ws, 1011, "the room's sequencer refused the message");
-          return;
-        }
+        if (!answer.ok || answer.seq === undefined) throw new Error("refused");
         if ((this.#streamState().cursor ?? 0) >= answer.seq) send(ws, { type: "ack", id, seq: answer.seq });
         else this.#acks.set(answer.seq, { ws, id });
       })
       // Without an answer the message may be lost: the client reconnects and resumes with `since`.
-      .catch(() => this.closeAndLeave(ws, 1011, "the room's sequencer did not answer"));
+      .catch(() => this.closeAndLeave(ws, 1011, "the room did not order the message"));
   }
 
   protected override departed(connection: Connection): void {
@@ -169,7 +156,7 @@ export class RoomShard extends RoomSockets {
     }
     const cursor = this.#streamState().cursor;
     if (cursor !== undefined) {
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES ('cursor', ?)", cursor);
+      this.#store("cursor", cursor);
       // Acks of messages the stream skipped (history no longer kept them).
       for (const [seq, ack] of this.#acks) {
         if (seq > cursor) continue;
@@ -199,9 +186,11 @@ export class RoomShard extends RoomSockets {
     this.#layout = layout;
     // A pipe made for another layout (the room's was changed before anyone joined) would send under the old one.
     this.#pipe = undefined;
-    for (const [key, value] of Object.entries(layout)) {
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES (?, ?)", key, value);
-    }
+    this.#store("layout", JSON.stringify(layout));
+  }
+
+  #store(key: string, value: string | number): void {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES (?, ?)", key, value);
   }
 
   #streamState(): ShardStream {

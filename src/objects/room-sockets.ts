@@ -83,8 +83,8 @@ export abstract class RoomSockets extends DurableObject<Env> {
 
   /** A frame that passed the per-socket rules (rate, size, JSON shape), other than a ping. */
   protected abstract received(ws: WebSocket, member: Member, frame: Extract<ClientFrame, { type: "message" }>): void;
-  /** A connection ended (once per connection); `held` is false for one already closing when the object woke. */
-  protected abstract departed(connection: Connection, held: boolean): void;
+  /** A connection ended (once per connection). */
+  protected abstract departed(connection: Connection): void;
   /** The sockets were rebuilt from the runtime's after the object woke. */
   protected abstract rebuilt(): void;
 
@@ -148,21 +148,6 @@ export abstract class RoomSockets extends DurableObject<Env> {
     }
   }
 
-  /** Take back a socket accepted for a join that was then refused: it never joined, so no departure is noticed. */
-  protected drop(ws: WebSocket): void {
-    const members = this.members();
-    const member = members.get(ws);
-    if (!member) return;
-    members.delete(ws);
-    this.presence.remove(member.connection.user);
-    try {
-      ws.serializeAttachment({ [KEY]: { ...member.connection, left: true } } satisfies Attachment);
-      ws.close(1011, "join refused");
-    } catch {
-      // already gone
-    }
-  }
-
   override webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
     const member = this.members().get(ws);
     if (!member) return;
@@ -209,20 +194,21 @@ export abstract class RoomSockets extends DurableObject<Env> {
     this.closeAndLeave(ws, 1011, "connection error");
   }
 
-  protected closeAndLeave(ws: WebSocket, code: number, reason: string): void {
+  protected closeAndLeave(ws: WebSocket, code: number, reason: string, notice = true): void {
     try {
       ws.close(code, reason);
     } catch {
       // already closing
     }
-    this.leave(ws);
+    this.leave(ws, notice);
   }
 
   /**
    * A connection ends. Once per connection (close and error can both report the same socket), marked in its
-   * attachment so that an object woken from hibernation does not count it again.
+   * attachment so that an object woken from hibernation does not count it again. `notice: false`: a socket whose
+   * join was refused after it was accepted (it never joined).
    */
-  protected leave(ws: WebSocket): void {
+  protected leave(ws: WebSocket, notice = true): void {
     const members = this.members();
     const member = members.get(ws);
     // A socket the object did not hold: one already closing when it woke. Its attachment says if it was a member.
@@ -237,7 +223,7 @@ export abstract class RoomSockets extends DurableObject<Env> {
       members.delete(ws);
       this.presence.remove(connection.user);
     } else this.presence.removeUnknown(connection.user);
-    this.departed(connection, member !== undefined);
+    if (notice) this.departed(connection);
   }
 
   /**
@@ -301,6 +287,12 @@ export abstract class RoomSockets extends DurableObject<Env> {
     return null;
   }
 }
+
+/** A ticket signed for another layout than the room's (its shards were set after the ticket was issued). */
+export const staleTicket = (): Response =>
+  problem(409, "The room's shards changed since this ticket was issued: ask for a new one.", {
+    type: "ticket-stale",
+  }).getResponse();
 
 function connectionOf(ws: WebSocket): Connection | undefined {
   const attachment = ws.deserializeAttachment() as Partial<Attachment> | null;

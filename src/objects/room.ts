@@ -13,10 +13,9 @@
  * `setShards`; the shards call `apply` and `history`. Each ticket opens one socket: its id is remembered in SQLite
  * until the ticket expires.
  */
-import { problem } from "../http/problem";
 import type { ClientFrame, RoomMessage, ServerFrame, WelcomeFrame } from "../protocol/room-protocol";
 import { Sequencer, type SequencerCounts } from "./room-sequencer";
-import { type Connection, type Member, RoomSockets, send, sendText } from "./room-sockets";
+import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
 import { type HistoryStore, RoomLog, Ticker } from "./room-state";
 import { type OpResult, type ShardOp, shardName } from "./room-stream";
 
@@ -153,10 +152,7 @@ export class Room extends RoomSockets {
 
   /** The WebSocket upgrade of an unsharded room, forwarded by the Worker after it checked the ticket and the Origin. */
   override async fetch(request: Request): Promise<Response> {
-    if (this.#sequencer) {
-      const detail = `This room has been split into ${this.#layout.shards} shards since the ticket was issued: ask POST /v1/rooms/{room}/tickets for a new one.`;
-      return problem(409, detail, { type: "ticket-stale" }).getResponse();
-    }
+    if (this.#sequencer) return staleTicket();
     const admitted = this.admit(request);
     if (admitted instanceof Response) return admitted;
     const { user, since, now } = admitted;
