@@ -111,6 +111,7 @@ const wsRoute = createRoute({
     400: problemDocs[400],
     401: problemDoc("Missing, forged, expired or already used ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
+    409: problemDoc("The room's shards changed since the ticket was issued (ticket-stale)"),
     426: problemDoc("Not a WebSocket upgrade"),
     429: problemDoc(
       "The room is full (ROOM_MAX_CONNECTIONS), the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it, or the ticket's user is over API_RATE_LIMIT",
