@@ -30,7 +30,7 @@ import {
   ROOM_TICKET_ID_HEADER,
   ROOM_USER_HEADER,
 } from "../src/objects/room";
-import { ROOM_NAME_HEADER, ROOM_SHARD_HEADER } from "../src/objects/room-shard";
+import { ROOM_SHARDS_HEADER } from "../src/objects/room-shard";
 import { shardName, shardOf } from "../src/objects/room-stream";
 import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
@@ -225,8 +225,7 @@ export const roomSockets = createApp()
     let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
     if (shards !== undefined && shard !== undefined) {
       // A sharded room: the ticket names the shard that holds this user's sockets.
-      headers.set(ROOM_NAME_HEADER, room);
-      headers.set(ROOM_SHARD_HEADER, `${shard}/${shards}`);
+      headers.set(ROOM_SHARDS_HEADER, String(shards));
       object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
     }
     const res = await object.fetch(new Request(target, { headers }));
@@ -295,7 +294,7 @@ export const rooms = createApp()
     if (shards > max) {
       throw overLimit("ROOM_MAX_SHARDS", max, `shards ${shards} is above ROOM_MAX_SHARDS (${max}).`);
     }
-    const answer = await c.env.ROOM.getByName(room).setShards(room, shards);
+    const answer = await c.env.ROOM.getByName(room).setShards(shards);
     if (!answer.ok) {
       throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
         type: "shards-fixed",

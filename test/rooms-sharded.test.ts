@@ -210,7 +210,7 @@ describe("a shard's stream", () => {
       // The sequencer is told bob's shard is empty (as a lost report would leave it): it stops feeding that shard…
       const bobShard = shardOf(bob, 2);
       const conn = (b.frames[0] as WelcomeFrame).self.id;
-      const answer = await env.ROOM.getByName(room).apply(bobShard, 2, [{ op: "leave", conn, user: bob }]);
+      const answer = await env.ROOM.getByName(room).apply(bobShard, [{ op: "leave", conn, user: bob }]);
       expect(answer).toEqual([{ ok: true }]);
       // …so messages 2-5 reach history and ada, not bob.
       for (const n of [2, 3, 4, 5]) await publish(room, `m${n}`);

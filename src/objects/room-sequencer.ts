@@ -43,6 +43,8 @@ export class Sequencer {
   readonly counts: SequencerCounts = { fromShards: 0, toShards: 0 };
 
   constructor(
+    /** K: a join whose ticket was signed for another K is refused. */
+    private readonly shards: number,
     private readonly sql: SqlStorage,
     private readonly log: RoomLog,
     private readonly presence: Presence,
@@ -66,6 +68,7 @@ export class Sequencer {
     return ops.map((op) => {
       switch (op.op) {
         case "join":
+          if (op.shards !== this.shards) return { ok: false, reason: "stale-layout", shards: this.shards };
           return this.#join(shard, op.conn, op.user, op.since);
         case "message":
           return { ok: true, seq: this.publish({ from: op.user, server: false, data: op.data, id: op.id }) };

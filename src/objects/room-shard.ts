@@ -15,20 +15,22 @@ import { problem } from "../http/problem";
 import type { ClientFrame } from "../protocol/room-protocol";
 import { Pipe } from "./room-pipe";
 import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
-import { type Batch, type OpResult, PIPE_MAX_ITEMS, type ShardOp, ShardStream, type StreamStep } from "./room-stream";
+import {
+  type Batch,
+  type OpResult,
+  PIPE_MAX_ITEMS,
+  type ShardOp,
+  ShardStream,
+  type StreamStep,
+  shardOfName,
+} from "./room-stream";
 
-/** Headers the Worker adds for a sharded room's upgrade: the room, and "<shard>/<shards>" from the ticket. */
-export const ROOM_NAME_HEADER = "x-edgeloop-room-name";
-export const ROOM_SHARD_HEADER = "x-edgeloop-room-shard";
-
-interface ShardLayout {
-  room: string;
-  shard: number;
-  shards: number;
-}
+/** The header the Worker adds for a sharded room's upgrade: the room's shard count the ticket was signed for. */
+export const ROOM_SHARDS_HEADER = "x-edgeloop-room-shards";
 
 export class RoomShard extends RoomSockets {
-  #layout: ShardLayout | undefined;
+  /** Its room and index, from its own name (`room#i`). */
+  readonly #place: { room: string; shard: number };
   #stream: ShardStream | undefined;
   #pipe: Pipe<ShardOp, OpResult> | undefined;
   /** Acks waiting for their message to be played here first (the sender sees its message, then its ack). */
@@ -45,22 +47,18 @@ export class RoomShard extends RoomSockets {
         .toArray()
         .map((r) => [r.key, r.value]),
     );
-    const layout = rows.get("layout");
-    if (layout !== undefined) this.#layout = JSON.parse(String(layout)) as ShardLayout;
+    this.#place = shardOfName(ctx.id.name ?? "");
     const cursor = rows.get("cursor");
     this.#stream = new ShardStream(cursor === undefined ? undefined : Number(cursor));
   }
 
   /** The WebSocket upgrade, forwarded by the Worker after it checked a ticket naming this shard, and the Origin. */
   override async fetch(request: Request): Promise<Response> {
-    const room = request.headers.get(ROOM_NAME_HEADER);
-    const [shard, shards] = (request.headers.get(ROOM_SHARD_HEADER) ?? "").split("/").map(Number);
-    if (!room || !Number.isInteger(shard) || !Number.isInteger(shards))
-      return problem(400, "Not an upgrade.").getResponse();
+    const shards = Number(request.headers.get(ROOM_SHARDS_HEADER));
+    if (!Number.isInteger(shards)) return problem(400, "Not an upgrade.").getResponse();
     const admitted = this.admit(request);
     if (admitted instanceof Response) return admitted;
     const { user, since, now } = admitted;
-    this.#remember({ room, shard: shard as number, shards: shards as number });
     const { client, server, member } = this.accept(user, now, false);
     // The shard's own presence only counts connections (the per-user cap): the sequencer announces changes.
     this.presence.endTick();
@@ -71,6 +69,7 @@ export class RoomShard extends RoomSockets {
         op: "join",
         conn: member.connection.id,
         user,
+        shards,
         ...(since === undefined ? {} : { since }),
       });
     } catch {
@@ -109,15 +108,15 @@ export class RoomShard extends RoomSockets {
   protected override departed(connection: Connection): void {
     this.presence.endTick();
     this.#waiting.delete(connection.id);
-    if (!this.#layout) return;
     this.#sequencer()
       .call({ op: "leave", conn: connection.id, user: connection.user })
       .catch(() => {});
   }
 
   protected override rebuilt(): void {
-    // Woken: tell the sequencer who is really here (sockets may have closed while this shard was gone).
-    if (!this.#layout) return;
+    // Woken: tell the sequencer who is really here (sockets may have closed while this shard was gone). A shard that
+    // never played the stream has nobody to tell about.
+    if (this.#streamState().cursor === undefined) return;
     const users: [string, number][] = this.presence.members().map((u) => [u, this.presence.connectionsOf(u)]);
     this.presence.endTick();
     this.#sequencer()
@@ -180,15 +179,6 @@ export class RoomShard extends RoomSockets {
     this.#play(stream.filled(messages, upTo));
   }
 
-  #remember(layout: ShardLayout): void {
-    const known = this.#layout;
-    if (known && known.room === layout.room && known.shard === layout.shard && known.shards === layout.shards) return;
-    this.#layout = layout;
-    // A pipe made for another layout (the room's was changed before anyone joined) would send under the old one.
-    this.#pipe = undefined;
-    this.#store("layout", JSON.stringify(layout));
-  }
-
   #store(key: string, value: string | number): void {
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO shard (key, value) VALUES (?, ?)", key, value);
   }
@@ -199,17 +189,12 @@ export class RoomShard extends RoomSockets {
   }
 
   #room() {
-    const layout = this.#layout;
-    if (!layout) throw new Error("a shard without a room");
-    return this.env.ROOM.getByName(layout.room);
+    return this.env.ROOM.getByName(this.#place.room);
   }
 
   /** The pipe of this shard's ops to its sequencer: in order, one call in flight, the rest together in the next. */
   #sequencer(): Pipe<ShardOp, OpResult> {
-    if (!this.#pipe) {
-      const { shard, shards } = this.#layout as ShardLayout;
-      this.#pipe = new Pipe((ops) => this.#room().apply(shard, shards, ops), PIPE_MAX_ITEMS);
-    }
+    this.#pipe ??= new Pipe((ops) => this.#room().apply(this.#place.shard, ops), PIPE_MAX_ITEMS);
     return this.#pipe;
   }
 }

@@ -9,7 +9,8 @@
 
 /** What a shard asks of the sequencer, in the order its sockets did it. */
 export type ShardOp =
-  | { op: "join"; conn: string; user: string; since?: number }
+  /** `shards`: the K the ticket was signed for. */
+  | { op: "join"; conn: string; user: string; shards: number; since?: number }
   | { op: "message"; user: string; id: string; data: unknown }
   | { op: "leave"; conn: string; user: string }
   /** After waking: the users this shard really holds (connections each), to correct what the sequencer counts. */
@@ -45,6 +46,12 @@ export const PIPE_MAX_ITEMS = 256;
 
 /** The object name of shard `i` of `room` ("#" cannot occur in a room name). */
 export const shardName = (room: string, i: number): string => `${room}#${i}`;
+
+/** The room and index a shard's object name stands for. */
+export function shardOfName(name: string): { room: string; shard: number } {
+  const at = name.lastIndexOf("#");
+  return { room: name.slice(0, at), shard: Number(name.slice(at + 1)) };
+}
 
 /**
  * The shard of `user` in a room of `shards` shards: FNV-1a of its UTF-8 bytes, so all of a user's tabs share one.

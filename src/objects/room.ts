@@ -110,7 +110,7 @@ class SqlHistory implements HistoryStore {
 export class Room extends RoomSockets {
   private readonly log: RoomLog;
   readonly #ticker: Ticker;
-  #layout: RoomLayout & { room?: string };
+  #layout: RoomLayout;
   #sequencer: Sequencer | undefined;
   readonly #history: SqlHistory;
 
@@ -121,9 +121,6 @@ export class Room extends RoomSockets {
         seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender TEXT NOT NULL, data TEXT NOT NULL, ts INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS layout (
-        id INTEGER PRIMARY KEY CHECK (id = 1), room TEXT, shards INTEGER NOT NULL, fixed INTEGER NOT NULL
-      );
       CREATE TABLE IF NOT EXISTS shard_members (
         shard INTEGER NOT NULL, user TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (shard, user)
       );
@@ -136,12 +133,14 @@ export class Room extends RoomSockets {
     const history = new SqlHistory(ctx.storage.sql);
     this.#history = history;
     this.log = new RoomLog(history, this.settings.ROOM_HISTORY);
-    const row = ctx.storage.sql
-      .exec<{ room: string | null; shards: number; fixed: number }>("SELECT room, shards, fixed FROM layout")
-      .toArray()[0];
-    this.#layout = row
-      ? { room: row.room ?? undefined, shards: row.shards, fixed: row.fixed === 1 }
-      : { shards: 1, fixed: false };
+    // The layout: meta rows 'shards' (absent: 1) and 'fixed' (absent: not yet).
+    const meta = new Map(
+      ctx.storage.sql
+        .exec<{ key: string; value: number }>("SELECT key, value FROM meta WHERE key IN ('shards', 'fixed')")
+        .toArray()
+        .map((r) => [r.key, r.value]),
+    );
+    this.#layout = { shards: meta.get("shards") ?? 1, fixed: meta.has("fixed") };
     this.#ticker = new Ticker(
       this.settings.ROOM_PRESENCE_TICK_MS,
       () => this.presence.pending,
@@ -223,29 +222,23 @@ export class Room extends RoomSockets {
    * same value again is a no-op. The layout in force when it is refused.
    *
    * @example
-   * await env.ROOM.getByName("live").setShards("live", 4); // { ok: true, shards: 4 }
+   * await env.ROOM.getByName("live").setShards(4); // { ok: true, shards: 4 }
    */
-  async setShards(room: string, shards: number): Promise<{ ok: boolean; shards: number }> {
+  async setShards(shards: number): Promise<{ ok: boolean; shards: number }> {
     if (shards === this.#layout.shards) return { ok: true, shards };
     if (this.#fixed()) return { ok: false, shards: this.#layout.shards };
-    this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO layout (id, room, shards, fixed) VALUES (1, ?, ?, 0)",
-      room,
-      shards,
-    );
-    this.#layout = { room, shards, fixed: false };
+    this.#meta("shards", shards);
+    this.#layout = { shards, fixed: false };
     this.#sequencer = this.#sequencerFor(this.#history);
     return { ok: true, shards };
   }
 
   /** A shard's ops, in the order its sockets did them (sharded rooms only). */
-  async apply(shard: number, shards: number, ops: ShardOp[]): Promise<OpResult[]> {
-    const sequencer = this.#sequencer;
-    if (!sequencer || shards !== this.#layout.shards) {
-      return ops.map(() => ({ ok: false, reason: "stale-layout", shards: this.#layout.shards }));
-    }
-    if (ops.some((op) => op.op === "join")) this.#fix();
-    return sequencer.apply(shard, ops);
+  async apply(shard: number, ops: ShardOp[]): Promise<OpResult[]> {
+    const { shards } = this.#layout;
+    if (!this.#sequencer) return ops.map(() => ({ ok: false, reason: "stale-layout", shards }));
+    if (ops.some((op) => op.op === "join" && op.shards === shards)) this.#fix();
+    return this.#sequencer.apply(shard, ops);
   }
 
   /** The kept messages after `after` up to `upTo`, as a shard fills a gap in its stream. */
@@ -279,9 +272,10 @@ export class Room extends RoomSockets {
 
   /** The sequencer of a sharded room (none for an unsharded one). */
   #sequencerFor(history: SqlHistory): Sequencer | undefined {
-    const { room, shards } = this.#layout;
-    if (shards === 1 || room === undefined) return undefined;
+    const room = this.ctx.id.name;
+    if (this.#layout.shards === 1 || room === undefined) return undefined;
     return new Sequencer(
+      this.#layout.shards,
       this.ctx.storage.sql,
       this.log,
       this.presence,
@@ -299,11 +293,11 @@ export class Room extends RoomSockets {
   #fix(): void {
     if (this.#layout.fixed) return;
     this.#layout.fixed = true;
-    this.ctx.storage.sql.exec(
-      "INSERT INTO layout (id, room, shards, fixed) VALUES (1, ?, ?, 1) ON CONFLICT (id) DO UPDATE SET fixed = 1",
-      this.#layout.room ?? null,
-      this.#layout.shards,
-    );
+    this.#meta("fixed", 1);
+  }
+
+  #meta(key: string, value: number): void {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
   }
 
   /**
