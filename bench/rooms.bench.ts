@@ -91,6 +91,18 @@ async function until(check: () => boolean, what: string, timeoutMs = 60_000): Pr
   }
 }
 
+/** How many clients, and how many of them send how many messages each (default: this file's 200, 20 × 10). */
+export interface LoadShape {
+  clients: number;
+  senders: number;
+  perSender: number;
+  /** Paced: one message every `gapMs` (the senders in turn) instead of all at once. */
+  gapMs?: number;
+  /** Called once every client has joined (before the first message), and once every message has arrived. */
+  beforeSend?: () => Promise<void>;
+  afterDelivered?: () => Promise<void>;
+}
+
 /**
  * Connect a client to each of `urls` (20 at a time), wait, if `presence`, until every client has seen the whole
  * room, then run the send load, and measure.
@@ -99,7 +111,10 @@ export async function runLoad(
   urls: string[],
   presence: boolean,
   cpu: () => number = () => Number.NaN,
+  shape: LoadShape = { clients: CLIENTS, senders: SENDERS, perSender: PER_SENDER },
 ): Promise<Outcome> {
+  const { clients: CLIENTS, senders: SENDERS, perSender: PER_SENDER } = shape;
+  const TOTAL = SENDERS * PER_SENDER;
   const received: { seq: number; id: string; at: number; t: number }[][] = Array.from({ length: CLIENTS }, () => []);
   const seen = new Array<number>(CLIENTS).fill(0);
   const sockets: WebSocket[] = [];
@@ -124,13 +139,22 @@ export async function runLoad(
     // Every client has seen the whole room (the presence of 200 joins is over) before the clock stops.
     if (presence) await until(() => seen.every((n) => n === CLIENTS), "presence to settle");
     const joinMs = performance.now() - joinStart;
+    await shape.beforeSend?.();
     const messagesCpu = cpu();
 
     const start = performance.now();
-    for (let s = 0; s < SENDERS; s++) {
-      const ws = sockets[s * Math.floor(CLIENTS / SENDERS)] as WebSocket;
+    const sendOne = (s: number, n: number) =>
+      (sockets[s * Math.floor(CLIENTS / SENDERS)] as WebSocket).send(
+        JSON.stringify({ type: "message", id: `s${s}-${n}`, data: { t: performance.now() } }),
+      );
+    if (shape.gapMs === undefined) {
+      for (let s = 0; s < SENDERS; s++) for (let n = 0; n < PER_SENDER; n++) sendOne(s, n);
+    } else {
       for (let n = 0; n < PER_SENDER; n++) {
-        ws.send(JSON.stringify({ type: "message", id: `s${s}-${n}`, data: { t: performance.now() } }));
+        for (let s = 0; s < SENDERS; s++) {
+          sendOne(s, n);
+          await new Promise((r) => setTimeout(r, shape.gapMs));
+        }
       }
     }
     await until(() => received.every((r) => r.length >= TOTAL), "every delivery");
@@ -138,6 +162,7 @@ export async function runLoad(
     const endCpu = cpu();
     // A duplicate would arrive right behind the last message: give it the time to, so that it is counted.
     await new Promise((r) => setTimeout(r, 50));
+    await shape.afterDelivered?.();
 
     // Every client got every message once, in strictly increasing seq, in the same order as everyone else.
     const reference = received[0]?.map((m) => m.id).join(",");
@@ -165,9 +190,13 @@ export async function runLoad(
 
 export const ROOM_VARS = { ROOM_TICKET_SECRET: "bench-ticket-secret", ROOM_MAX_CONNECTIONS: String(CLIENTS) };
 
-/** A fresh room on `worker` with one ticket per client; returns the URLs and how long the tickets took. */
-export async function tickets(worker: RunningWorker): Promise<{ urls: string[]; ms: number }> {
-  const room = `bench-${crypto.randomUUID()}`;
+/** A fresh room on `worker` (or `room`) with one ticket per client; returns the URLs and how long the tickets took. */
+export async function tickets(
+  worker: RunningWorker,
+  clients = CLIENTS,
+  room = `bench-${crypto.randomUUID()}`,
+): Promise<{ urls: string[]; ms: number }> {
+  const CLIENTS = clients;
   const started = performance.now();
   const urls: string[] = [];
   for (let batch = 0; batch < CLIENTS; batch += 20) {

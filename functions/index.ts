@@ -66,6 +66,7 @@ export { Job } from "../src/objects/job";
 export { Lock } from "../src/objects/lock";
 export { RateLimiter } from "../src/objects/rate-limiter";
 export { Room } from "../src/objects/room";
+export { RoomShard } from "../src/objects/room-shard";
 export { Semaphore } from "../src/objects/semaphore";
 export { app };
 

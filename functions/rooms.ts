@@ -6,6 +6,7 @@
  *                                  (`roomSockets`, mounted apart: no bearer token)
  *   POST /v1/rooms/:room/messages  (bearer) publish from the server side
  *   GET  /v1/rooms/:room           (bearer) members and last seq
+ *   PUT  /v1/rooms/:room/shards    (bearer) split the room over K socket-holding shards, before it has members
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
@@ -29,6 +30,8 @@ import {
   ROOM_TICKET_ID_HEADER,
   ROOM_USER_HEADER,
 } from "../src/objects/room";
+import { ROOM_SHARDS_HEADER } from "../src/objects/room-shard";
+import { shardName, shardOf } from "../src/objects/room-stream";
 import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
 import { settings } from "../src/settings";
 
@@ -67,8 +70,19 @@ const RoomInfo = z
     count: z.number().int(),
     connections: z.number().int(),
     lastSeq: z.number().int(),
+    // Sharded rooms only (docs/rooms.md): K, open sockets per shard, calls between the sequencer and its shards.
+    shards: z.number().int().optional(),
+    sockets: z.array(z.number().int()).optional(),
+    calls: z.object({ fromShards: z.number().int(), toShards: z.number().int() }).optional(),
   })
   .openapi("RoomInfo");
+
+const ShardsRequest = z
+  .object({ shards: z.number().int().min(1).openapi({ description: "1 to ROOM_MAX_SHARDS", example: 4 }) })
+  .strict()
+  .openapi("ShardsRequest");
+
+const ShardsResponse = z.object({ room: z.string(), shards: z.number().int() }).openapi("RoomShards");
 
 const ticketRoute = createRoute({
   ...route("post", "/{room}/tickets", "createRoomTicket", "Issue a ticket to join a room over WebSocket"),
@@ -97,6 +111,7 @@ const wsRoute = createRoute({
     400: problemDocs[400],
     401: problemDoc("Missing, forged, expired or already used ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
+    409: problemDoc("The room's shards changed since the ticket was issued (ticket-stale)"),
     426: problemDoc("Not a WebSocket upgrade"),
     429: problemDoc(
       "The room is full (ROOM_MAX_CONNECTIONS), the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it, or the ticket's user is over API_RATE_LIMIT",
@@ -126,7 +141,34 @@ const infoRoute = createRoute({
   },
 });
 
+const shardsRoute = createRoute({
+  ...route("put", "/{room}/shards", "setRoomShards", "Split a room over K objects that hold its sockets"),
+  description: "Before the room has had a member or a message; after, the same value is 200, another 409.",
+  request: { params: RoomParams, body: jsonBody(ShardsRequest, { shards: 4 }) },
+  responses: {
+    200: jsonResponse(ShardsResponse, "The room's shards"),
+    ...problemDocs,
+    409: problemDoc("The room has had members or messages: its shards are fixed"),
+  },
+});
+
 const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
+
+/** Rooms whose layout is fixed (they have had a member or a message), by name, in this isolate. */
+const fixedLayouts = new Map<string, number>();
+const FIXED_LAYOUTS_KEPT = 10_000;
+
+/** The room's shard count: from the isolate once it is fixed, else asked of the room. */
+async function shardsOf(env: Env, room: string): Promise<number> {
+  const known = fixedLayouts.get(room);
+  if (known !== undefined) return known;
+  const { shards, fixed } = await env.ROOM.getByName(room).layout();
+  if (fixed) {
+    if (fixedLayouts.size >= FIXED_LAYOUTS_KEPT) fixedLayouts.clear();
+    fixedLayouts.set(room, shards);
+  }
+  return shards;
+}
 
 /** Browsers always send Origin on a WebSocket handshake: it must be this worker's own or an allowed one. */
 function checkOrigin(origin: string | undefined, requestUrl: string, env: Env): void {
@@ -179,7 +221,14 @@ export const roomSockets = createApp()
     headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
     const target = new URL("https://room/ws");
     if (since !== undefined) target.searchParams.set("since", String(since));
-    const res = await c.env.ROOM.getByName(room).fetch(new Request(target, { headers }));
+    const { shard, shards } = check.claims;
+    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
+    if (shards !== undefined && shard !== undefined) {
+      // A sharded room: the ticket names the shard that holds this user's sockets.
+      headers.set(ROOM_SHARDS_HEADER, String(shards));
+      object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
+    }
+    const res = await object.fetch(new Request(target, { headers }));
     // A fresh Response: the middleware adds headers, and the one from the object is immutable.
     if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
     return new Response(res.body, res);
@@ -204,7 +253,10 @@ export const rooms = createApp()
         `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`,
       );
     }
-    const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
+    const secret = ticketSecret(c.env);
+    const shards = await shardsOf(c.env, room);
+    const shard = shards > 1 ? { shard: shardOf(user, shards), shards } : undefined;
+    const { ticket, claims } = await signTicket(secret, { room, user, ttlSec, ...(shard ? { shard } : {}) });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams({ ticket }).toString();
@@ -234,6 +286,22 @@ export const rooms = createApp()
     }
     const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
     return c.json({ seq }, 201);
+  })
+  .openapi(shardsRoute, async (c) => {
+    const { room } = c.req.valid("param");
+    const { shards } = c.req.valid("json");
+    const max = settings(c.env).ROOM_MAX_SHARDS;
+    if (shards > max) {
+      throw overLimit("ROOM_MAX_SHARDS", max, `shards ${shards} is above ROOM_MAX_SHARDS (${max}).`);
+    }
+    const answer = await c.env.ROOM.getByName(room).setShards(shards);
+    if (!answer.ok) {
+      throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
+        type: "shards-fixed",
+        extensions: { shards: answer.shards },
+      });
+    }
+    return c.json({ room, shards }, 200);
   })
   .openapi(infoRoute, async (c) => {
     const { room } = c.req.valid("param");

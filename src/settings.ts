@@ -65,6 +65,7 @@ export const settingsSchema = z.object({
   ROOM_PRESENCE_TICK_MS: int(50, 0, 10_000),
   ROOM_TICKET_MAX_TTL_SECONDS: int(300, 1, 3_600),
   ROOM_ALLOWED_ORIGINS: originList,
+  ROOM_MAX_SHARDS: int(16, 1, 1_024),
   DEMO_MODE: bool,
   DEMO_RATE_LIMIT: int(600, 0, 1_000_000),
   DEMO_RATE_PERIOD_MS: int(60_000, 1_000, 86_400_000),

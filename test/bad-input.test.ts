@@ -677,6 +677,13 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a ticket for the reserved name server", body: { user: "server" } },
     { why: "a ticket for the reserved name jobs, in fullwidth capitals", body: { user: "\uff2a\uff2f\uff22\uff33" } },
   ],
+  "PUT /v1/rooms/{room}/shards": () => [
+    { why: "shards above ROOM_MAX_SHARDS", body: { shards: LIMITS.ROOM_MAX_SHARDS + 1 } },
+    { why: "shards 0", body: { shards: 0 } },
+    { why: "shards not an integer", body: { shards: 1.5 } },
+    { why: "shards as a string", body: { shards: "4" } },
+    { why: "malformed JSON", raw: '{"shards": 4' },
+  ],
   "POST /v1/rooms/{room}/messages": () => [
     { why: "no data", body: { from: "server" } },
     { why: "from the name only a job's progress carries", body: { data: { kind: "job-progress" }, from: "jobs" } },
@@ -931,6 +938,7 @@ const NO_READER: Record<string, string> = {
  */
 const TYPED_BODIES = [
   "POST /v1/rooms/{room}/tickets",
+  "PUT /v1/rooms/{room}/shards",
   "POST /demo/api/rooms/{room}/tickets",
   "POST /demo/api/counters/{name}/increment",
   "POST /demo/api/locks/{name}/acquire",

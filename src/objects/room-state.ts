@@ -185,3 +185,38 @@ export class RateWindow {
     return "close";
   }
 }
+
+/**
+ * Presence at most once per `tickMs`: `soon()` announces at once after a quiet tick, else when the tick that started
+ * with the last announcement ends (together with whatever else changed meanwhile); `now()` announces what waits at
+ * once (before a message, so that a join always arrives before what the member sends).
+ *
+ * @example
+ * const ticker = new Ticker(50, () => presence.pending, () => announce());
+ * presence.add("ada"); ticker.soon();
+ */
+export class Ticker {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #announcedAt = 0;
+
+  constructor(
+    private readonly tickMs: number,
+    private readonly pending: () => boolean,
+    private readonly announce: () => void,
+  ) {}
+
+  soon(): void {
+    if (this.#timer !== undefined || !this.pending()) return;
+    const wait = this.#announcedAt + this.tickMs - Date.now();
+    if (wait <= 0) this.now();
+    else this.#timer = setTimeout(() => this.now(), wait);
+  }
+
+  now(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.pending()) return;
+    this.#announcedAt = Date.now();
+    this.announce();
+  }
+}
