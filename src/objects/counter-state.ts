@@ -20,3 +20,37 @@ export function nextValue(
   }
   return { ok: true, value };
 }
+
+/** One increment of a batch (group commit): a plain or bounded increment, no fence. */
+export interface IncrementMember {
+  by: number;
+  min?: number;
+  max?: number;
+}
+
+export type MemberOutcome =
+  | { ok: true; value: number }
+  | { ok: false; reason: "out-of-bounds" | "unsafe"; detail: string; value: number };
+
+/**
+ * A batch applied in order, exactly as if its members had come one after another: each member sees the value the
+ * members before it left, gets its own value or its own refusal (a refused member changes nothing, the next ones
+ * still apply), and `value` is what is left at the end.
+ *
+ * @example
+ * applyIncrements(8, [{ by: 1, max: 10 }, { by: 5, max: 10 }, { by: 1, max: 10 }]);
+ * // { value: 10, outcomes: [{ ok: true, value: 9 }, { ok: false, reason: "out-of-bounds", value: 9, … }, { ok: true, value: 10 }] }
+ */
+export function applyIncrements(
+  current: number,
+  members: readonly IncrementMember[],
+): { value: number; outcomes: MemberOutcome[] } {
+  let value = current;
+  const outcomes = members.map((member): MemberOutcome => {
+    const next = nextValue(value, member);
+    if (!next.ok) return { ...next, value };
+    value = next.value;
+    return next;
+  });
+  return { value, outcomes };
+}
