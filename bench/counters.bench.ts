@@ -14,7 +14,8 @@ import type { BenchContext } from "./run.ts";
 
 const DURATION_S = 4;
 const ROUNDS = Number(process.env.COUNTERS_BENCH_ROUNDS ?? 3);
-const CONNECTIONS = Number(process.env.COUNTERS_BENCH_CONNECTIONS ?? 50);
+/** Concurrency levels: group commit gains with the increments in flight at once in one isolate. */
+const CONNECTIONS = (process.env.COUNTERS_BENCH_CONNECTIONS ?? "10,50").split(",").map(Number);
 const SHARDS = 4;
 
 interface Round {
@@ -46,7 +47,7 @@ async function callsOf(w: RunningWorker, name: string, shards: number): Promise<
   );
 }
 
-async function round1(w: RunningWorker, shards: number): Promise<Round> {
+async function round1(w: RunningWorker, shards: number, connections: number): Promise<Round> {
   const name = `bench-${crypto.randomUUID()}`;
   if (shards > 1) await api(w, "PUT", `${name}/shards`, { shards });
   const before = await callsOf(w, name, shards);
@@ -55,7 +56,7 @@ async function round1(w: RunningWorker, shards: number): Promise<Round> {
     method: "POST",
     headers: { authorization: `Bearer ${w.token}`, "content-type": "application/json" },
     body: JSON.stringify({ by: 1 }),
-    connections: CONNECTIONS,
+    connections,
     duration: DURATION_S,
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
@@ -63,8 +64,8 @@ async function round1(w: RunningWorker, shards: number): Promise<Round> {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const calls = (await callsOf(w, name, shards)).map((c, i) => c - (before[i] as number));
   const { value } = await api(w, "GET", name);
-  if (value < result["2xx"] || value > result["2xx"] + CONNECTIONS) {
-    throw new Error(`counted ${value}, answered ${result["2xx"]} (+ at most ${CONNECTIONS} in flight)`);
+  if (value < result["2xx"] || value > result["2xx"] + connections) {
+    throw new Error(`counted ${value}, answered ${result["2xx"]} (+ at most ${connections} in flight)`);
   }
   return {
     rps: result.requests.average,
@@ -81,31 +82,32 @@ export default async function counters(ctx: BenchContext): Promise<string[]> {
     started.push(grouped);
     const single = await startMiniflare(ctx.bundle, { COUNTER_BATCH_WINDOW_MS: "0" }, { assets: false });
     started.push(single);
-    const variants = [
-      { label: "one RPC per increment (COUNTER_BATCH_WINDOW_MS=0)", w: single, shards: 1 },
-      { label: "group commit (COUNTER_BATCH_WINDOW_MS=2, COUNTER_BATCH_MAX=64)", w: grouped, shards: 1 },
-      { label: `one RPC per increment, ${SHARDS} shards`, w: single, shards: SHARDS },
-      { label: `group commit, ${SHARDS} shards`, w: grouped, shards: SHARDS },
-    ];
+    const variants = CONNECTIONS.flatMap((connections) => [
+      { label: "one RPC per increment (COUNTER_BATCH_WINDOW_MS=0)", w: single, shards: 1, connections },
+      { label: "group commit (COUNTER_BATCH_WINDOW_MS=2, COUNTER_BATCH_MAX=64)", w: grouped, shards: 1, connections },
+      { label: `one RPC per increment, ${SHARDS} shards`, w: single, shards: SHARDS, connections },
+      { label: `group commit, ${SHARDS} shards`, w: grouped, shards: SHARDS, connections },
+    ]);
+    type Variant = (typeof variants)[number];
     // Warm-up (JIT, first objects): not counted.
-    for (const v of variants) await round1(v.w, v.shards);
+    for (const v of variants.slice(0, 4)) await round1(v.w, v.shards, v.connections);
     const rounds = new Map(variants.map((v) => [v, [] as Round[]]));
     for (let r = 0; r < ROUNDS; r++) {
-      for (const v of variants) rounds.get(v)?.push(await round1(v.w, v.shards));
+      for (const v of variants) rounds.get(v)?.push(await round1(v.w, v.shards, v.connections));
     }
-    const med = (v: (typeof variants)[number], f: (r: Round) => number) => median((rounds.get(v) ?? []).map(f));
-    const base = variants[0] as (typeof variants)[number];
+    const med = (v: Variant, f: (r: Round) => number) => median((rounds.get(v) ?? []).map(f));
     const rows = variants.map((v) => {
+      const base = variants.find((b) => b.connections === v.connections) as Variant;
       const rps = med(v, (r) => r.rps);
       const perIncrement = med(v, (r) => r.calls / r.increments);
       const busiestPerSec = med(v, (r) => r.busiest / DURATION_S);
-      return `| ${v.label} | ${round(rps, 0)} | ${round(rps / med(base, (r) => r.rps))} | ${round(perIncrement, 3)} | ${round(1 / perIncrement, 1)} | ${round(busiestPerSec, 0)} |`;
+      return `| ${v.connections} | ${v.label} | ${round(rps, 0)} | ${round(rps / med(base, (r) => r.rps))} | ${round(perIncrement, 3)} | ${round(1 / perIncrement, 1)} | ${round(busiestPerSec, 0)} |`;
     });
     return [
-      `${ROUNDS} alternating rounds after a warm-up, ${DURATION_S} s of autocannon each, ${CONNECTIONS} connections, \`POST /v1/counters/:name/increment {"by":1}\`, a fresh counter per round; medians of the rounds. Every round's counter value equalled its 2xx answers (plus the few in flight when autocannon stopped).`,
+      `${ROUNDS} alternating rounds after a warm-up, ${DURATION_S} s of autocannon each, \`POST /v1/counters/:name/increment {"by":1}\`, a fresh counter per round; medians of the rounds. Every round's counter value equalled its 2xx answers (plus the few in flight when autocannon stopped).`,
       "",
-      "| variant | increments/s | / one RPC per increment | RPCs per increment | increments per RPC | calls/s to the busiest object |",
-      "| --- | --- | --- | --- | --- | --- |",
+      "| connections | variant | increments/s | / one RPC per increment | RPCs per increment | increments per RPC | calls/s to the busiest object |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
       ...rows,
     ];
   } finally {

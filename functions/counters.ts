@@ -75,11 +75,16 @@ const shardsRoute = createRoute({
   },
 });
 
+/** The 409 that says why the counter was not changed (or read): `counter-<reason>`, with the refusal's fields. */
+function refused(name: string, refusal: { ok: false; reason: string; detail: string }) {
+  const { ok: _, reason, detail, ...extensions } = refusal;
+  return problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+}
+
 /** The counter's value, or the 409 that says why it was not changed. */
 function answer(name: string, result: CounterResult, shards = 1, shard?: number) {
   if (result.ok) return { name, value: result.value, updatedAt: result.updatedAt, shards, shard };
-  const { ok: _, reason, detail, ...extensions } = result;
-  throw problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+  throw refused(name, result);
 }
 
 export const counters = createApp()
@@ -96,7 +101,7 @@ export const counters = createApp()
         : undefined;
     if (fence) return c.json(answer(name, await c.env.COUNTER.getByName(name).get(fence)), 200);
     const read = await countersOf(c.env).read(name);
-    if (!read.ok) throw problem(409, `Counter ${name}: ${read.detail}.`, { type: "counter-unsafe" });
+    if (!read.ok) throw refused(name, read);
     return c.json({ name, value: read.value, updatedAt: read.updatedAt, shards: read.shards }, 200);
   })
   .openapi(incrementRoute, async (c) => {
@@ -128,10 +133,10 @@ export const counters = createApp()
     const { name } = c.req.valid("param");
     const { shards } = c.req.valid("json");
     const max = settings(c.env).COUNTER_MAX_SHARDS;
-    if (shards > max)
+    if (shards > max) {
       throw overLimit("COUNTER_MAX_SHARDS", max, `shards ${shards} is above COUNTER_MAX_SHARDS (${max}).`);
+    }
     const set = await countersOf(c.env).setShards(name, shards);
-    if (set.ok) return c.json({ name, shards: set.shards }, 200);
-    const { ok: _, reason, detail, ...extensions } = set;
-    throw problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+    if (!set.ok) throw refused(name, set);
+    return c.json({ name, shards: set.shards }, 200);
   });

@@ -9,7 +9,8 @@
  * counter go to every shard at once.
  */
 import { Batcher, type KeepAlive, settle } from "../async";
-import type { Counter, CounterResult, IncrementMember, Sharded, ShardsAnswer, Snapshot } from "../objects/counter";
+import type { Counter, CounterResult, IncrementMember, ShardsAnswer, Snapshot } from "../objects/counter";
+import { sharded } from "../objects/counter-state";
 import { settings } from "../settings";
 import { ShardRoutes, shardName } from "./shards";
 
@@ -31,15 +32,6 @@ export interface CounterRouterOptions {
 const REROUTE = Symbol("reroute");
 
 const bounded = (m: IncrementMember) => m.min !== undefined || m.max !== undefined;
-
-function sharded(shards: number, what: string): Sharded {
-  return {
-    ok: false,
-    reason: "sharded",
-    detail: `it is spread over ${shards} shards, and ${what} needs one place of truth`,
-    shards,
-  };
-}
 
 /** Every task's value in order, or the first failure (gather: a shard that cannot answer fails the call). */
 async function gather<T>(tasks: (() => Promise<T>)[]): Promise<T[]> {
@@ -80,7 +72,7 @@ export class CounterRouter {
     // Twice at most: a batch the home sends back is sent again with the count it named, which never changes.
     for (let attempt = 0; attempt < 2; attempt++) {
       const shards = this.#routes.shards(name);
-      if (shards > 1 && bounded(member)) return { ...sharded(shards, "a bounded increment"), shards };
+      if (shards > 1 && bounded(member)) return sharded(shards, "a bounded increment");
       const answer = await this.#batcher.add(name, member, keepAlive);
       if (answer !== REROUTE) return answer;
     }
@@ -104,7 +96,7 @@ export class CounterRouter {
     const results = answer.results.values();
     return members.map((m) =>
       bounded(m)
-        ? { ...sharded(shards, "a bounded increment"), shards }
+        ? sharded(shards, "a bounded increment")
         : { ...(results.next().value as CounterResult), shards, shard },
     );
   }

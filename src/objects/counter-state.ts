@@ -21,6 +21,29 @@ export function nextValue(
   return { ok: true, value };
 }
 
+/** Refused because the counter is sharded: what was asked needs one place of truth. */
+export interface Sharded {
+  ok: false;
+  reason: "sharded";
+  detail: string;
+  shards: number;
+}
+
+/**
+ * The refusal of `what` on a counter spread over `shards` objects.
+ *
+ * @example
+ * sharded(4, "a bounded increment").detail; // "it is spread over 4 shards, and a bounded increment needs one place of truth"
+ */
+export function sharded(shards: number, what: string): Sharded {
+  return {
+    ok: false,
+    reason: "sharded",
+    detail: `it is spread over ${shards} shards, and ${what} needs one place of truth`,
+    shards,
+  };
+}
+
 /** One increment of a batch (group commit): a plain or bounded increment, no fence. */
 export interface IncrementMember {
   by: number;

@@ -12,9 +12,9 @@
  * place of truth (bounds, compare-and-set, fences) once sharded; the others, named `<name>#<i>`, only add.
  */
 import { DurableObject } from "cloudflare:workers";
-import { applyIncrements, type IncrementMember, nextValue } from "./counter-state";
+import { applyIncrements, type IncrementMember, nextValue, type Sharded, sharded } from "./counter-state";
 
-export type { IncrementMember } from "./counter-state";
+export type { IncrementMember, Sharded } from "./counter-state";
 
 export interface Fence {
   lock: string;
@@ -31,14 +31,6 @@ export type CounterResult =
   | { ok: false; reason: "stale-fence"; detail: string; highestToken: number }
   | { ok: false; reason: "out-of-bounds" | "mismatch" | "unsafe"; detail: string; value: number }
   | Sharded;
-
-/** Refused because the counter is sharded: what was asked needs one place of truth. */
-export interface Sharded {
-  ok: false;
-  reason: "sharded";
-  detail: string;
-  shards: number;
-}
 
 /** A batch's answers in order, or, from the home, the shard count when the caller's was wrong (nothing applied). */
 export type BatchAnswer = { ok: true; results: CounterResult[] } | { ok: false; shards: number };
@@ -204,12 +196,7 @@ export class Counter extends DurableObject<Env> {
   }
 
   #sharded(what: string): Sharded {
-    return {
-      ok: false,
-      reason: "sharded",
-      detail: `it is spread over ${this.#shards} shards, and ${what} needs one place of truth`,
-      shards: this.#shards,
-    };
+    return sharded(this.#shards, what);
   }
 
   #read(): CounterValue {
