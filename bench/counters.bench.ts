@@ -2,7 +2,7 @@
  * Counter increments through group commit against one RPC per increment (COUNTER_BATCH_WINDOW_MS=0, the way every
  * increment went before), in the same run, at the same concurrency, on one counter and on a counter spread over
  * SHARDS shards. Each round is DURATION_S of autocannon on a fresh counter; afterwards the bench reads, through
- * Miniflare, how many calls each of the counter's Counter objects served (`Counter#calls`) and the counter's value
+ * Miniflare, how many increment calls each of the counter's Counter objects served (`Counter#incrementCalls`) and the counter's value
  * (which must equal the 2xx answers, plus those in flight when autocannon stopped): RPCs per increment =
  * calls / value. Both servers serve the built bundle on
  * Miniflare without the local assets router hop (see health.bench.ts), alternating rounds, medians reported.
@@ -36,13 +36,15 @@ async function api(w: RunningWorker, method: string, path: string, body?: unknow
   return (await res.json()) as { value: number; shards: number };
 }
 
-/** Calls each of the counter's objects has served (shard 0 is the counter's own object). */
+/** Increment calls each of the counter's objects has served (shard 0 is the counter's own object). */
 async function callsOf(w: RunningWorker, name: string, shards: number): Promise<number[]> {
   const ns = await (w.miniflare as NonNullable<RunningWorker["miniflare"]>).getDurableObjectNamespace("COUNTER");
   return Promise.all(
     Array.from({ length: shards }, async (_, i) => {
-      const stub = ns.get(ns.idFromName(i === 0 ? name : `${name}#${i}`)) as unknown as { calls: Promise<number> };
-      return await stub.calls;
+      const stub = ns.get(ns.idFromName(i === 0 ? name : `${name}#${i}`)) as unknown as {
+        incrementCalls: Promise<number>;
+      };
+      return await stub.incrementCalls;
     }),
   );
 }

@@ -26,7 +26,7 @@ const Params = z.object({ name: Name });
 const json = jsonBody;
 const ok = jsonResponse(Value, "The counter");
 const conflict = problemDoc(
-  "Refused: out of bounds, compare-and-set mismatch, stale fencing token, beyond safe integers, or sharded (counter-sharded: bounds, compare-and-set and fences need one place of truth)",
+  "Refused: out of bounds, compare-and-set mismatch, stale fencing token, beyond safe integers, or sharded",
 );
 const fenced = {
   403: problemDoc("The fencing token was not issued by the lock (fence-invalid)"),
@@ -49,28 +49,16 @@ const setRoute = createRoute({
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const resetRoute = createRoute({
-  ...route(
-    "delete",
-    "/{name}",
-    "resetCounter",
-    "Reset to 0, every shard (fencing tokens seen and the shard count are kept)",
-  ),
+  ...route("delete", "/{name}", "resetCounter", "Reset to 0 (fencing tokens seen and shard count kept)"),
   request: { params: Params },
   responses: { 200: ok, ...problemDocs },
 });
 const shardsRoute = createRoute({
-  ...route(
-    "put",
-    "/{name}/shards",
-    "setCounterShards",
-    "Spread the counter's increments over N objects (set once, before the first write)",
-  ),
+  ...route("put", "/{name}/shards", "setCounterShards", "Shard the counter (once, before the first write)"),
   request: { params: Params, body: json(ShardsBody, { shards: 4 }) },
   responses: {
     200: jsonResponse(Shards, "The shard count"),
-    409: problemDoc(
-      "Refused: another shard count is set (counter-shards-set), or the counter has been written (counter-written)",
-    ),
+    409: problemDoc("Another count is set, or the counter was written"),
     ...problemDocs,
   },
 });

@@ -13,8 +13,8 @@ import { call, unique } from "./helpers/api";
 import { manualWindows } from "./helpers/windows";
 
 const MAX = 64;
-/** Calls the Counter object named `name` has served since it started. */
-const callsOf = (name: string) => runInDurableObject(env.COUNTER.getByName(name), (o: Counter) => o.calls);
+/** Increment calls the Counter object named `name` has served since it started. */
+const callsOf = (name: string) => runInDurableObject(env.COUNTER.getByName(name), (o: Counter) => o.incrementCalls);
 
 function isolate(maxSize = MAX) {
   const windows = manualWindows();

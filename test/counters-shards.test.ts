@@ -20,11 +20,11 @@ type Problem = { type: string; detail: string; shards?: number; limit?: string; 
 const shardsPut = (name: string, body: unknown) =>
   call<{ name: string; shards: number } & Problem>("PUT", `/v1/counters/${name}/shards`, body);
 const get = async (name: string) => (await call<Value>("GET", `/v1/counters/${name}`)).body;
-/** Calls each shard's object has served since it started. */
+/** Increment calls each shard's object has served since it started. */
 const callsPerShard = (name: string, shards: number) =>
   Promise.all(
     Array.from({ length: shards }, (_, i) =>
-      runInDurableObject(env.COUNTER.getByName(shardName(name, i)), (o: Counter) => o.calls),
+      runInDurableObject(env.COUNTER.getByName(shardName(name, i)), (o: Counter) => o.incrementCalls),
     ),
   );
 

@@ -49,16 +49,8 @@ export class Batcher<K, T, R> {
    */
   constructor(options: BatcherOptions<K, T, R>) {
     const { windowMs, maxSize } = options;
-    if (!(Number.isFinite(windowMs) && windowMs >= 0)) {
-      throw new RangeError(`Batcher windowMs must be ≥ 0: ${windowMs}`);
-    }
-    if (!(Number.isInteger(maxSize) && maxSize >= 1)) throw new RangeError(`Batcher maxSize must be ≥ 1: ${maxSize}`);
+    if (!(windowMs >= 0 && maxSize >= 1)) throw new RangeError(`Batcher windowMs ${windowMs}, maxSize ${maxSize}`);
     this.#options = { ...options, schedule: options.schedule ?? defaultSchedule };
-  }
-
-  /** Batches taking items right now (not yet full or sent). */
-  get open(): number {
-    return this.#open.size;
   }
 
   /**
@@ -83,7 +75,7 @@ export class Batcher<K, T, R> {
         send(key, items)
           .then((answers) => {
             if (answers.length !== items.length) {
-              throw new Error(`Batcher: send answered ${answers.length} results for ${items.length} items`);
+              throw new Error(`Batcher: ${answers.length} results for ${items.length} items`);
             }
             return answers;
           })

@@ -28,23 +28,14 @@ export interface CounterRouterOptions {
   start?: number;
 }
 
-/** Sent again where it belongs: the home said the counter has another shard count. */
-const REROUTE = Symbol("reroute");
+type Stub = DurableObjectStub<Counter>;
 
 const bounded = (m: IncrementMember) => m.min !== undefined || m.max !== undefined;
-
-/** Every task's value in order, or the first failure (gather: a shard that cannot answer fails the call). */
-async function gather<T>(tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const settled = await settle(tasks);
-  const failed = settled.find((s) => s.status === "rejected");
-  if (failed) throw failed.reason;
-  return settled.map((s) => (s as { value: T }).value);
-}
 
 export class CounterRouter {
   readonly #ns: DurableObjectNamespace<Counter>;
   readonly #routes: ShardRoutes;
-  readonly #batcher: Batcher<string, IncrementMember, Routed | typeof REROUTE>;
+  readonly #batcher: Batcher<string, IncrementMember, Routed>;
 
   /**
    * @example
@@ -68,60 +59,45 @@ export class CounterRouter {
   }
 
   /** Add `member.by` to `name` (within its bounds), batched with the other increments of `name` in this isolate. */
-  async increment(name: string, member: IncrementMember, keepAlive?: KeepAlive): Promise<Routed> {
-    // Twice at most: a batch the home sends back is sent again with the count it named, which never changes.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const shards = this.#routes.shards(name);
-      if (shards > 1 && bounded(member)) return sharded(shards, "a bounded increment");
-      const answer = await this.#batcher.add(name, member, keepAlive);
-      if (answer !== REROUTE) return answer;
-    }
-    throw new Error(`counter ${name}: its home named another shard count twice`);
+  increment(name: string, member: IncrementMember, keepAlive?: KeepAlive): Promise<Routed> {
+    const shards = this.#routes.shards(name);
+    if (shards > 1 && bounded(member)) return Promise.resolve(sharded(shards));
+    return this.#batcher.add(name, member, keepAlive);
   }
 
-  async #send(name: string, members: IncrementMember[]): Promise<(Routed | typeof REROUTE)[]> {
+  /**
+   * Send one batch to the shard whose turn it is. A home that names another shard count has applied nothing: the
+   * batch is sent again, once, with that count (which never changes once set).
+   */
+  async #send(name: string, members: IncrementMember[], again = true): Promise<Routed[]> {
     const shards = this.#routes.shards(name);
-    if (shards === 1) {
-      const answer = await this.#stub(name, 0).incrementBatch(members, 1);
-      if (!answer.ok) return this.#reroute(name, answer.shards, members);
-      return answer.results.map((r) => ({ ...r, shards }));
-    }
     // Sharded: a bounded member (added before the count was known) is refused; the rest go to the next shard.
-    const plain = members.filter((m) => !bounded(m));
+    const refused = (m: IncrementMember) => shards > 1 && bounded(m);
+    const plain = members.filter((m) => !refused(m));
     const shard = this.#routes.next(name);
     const answer = plain.length
       ? await this.#stub(name, shard).incrementBatch(plain, shard === 0 ? shards : undefined)
       : { ok: true as const, results: [] };
-    if (!answer.ok) return this.#reroute(name, answer.shards, members);
+    if (!answer.ok) {
+      if (!again) throw new Error(`counter ${name}: its shard count changed twice`);
+      this.#routes.learn(name, answer.shards);
+      return this.#send(name, members, false);
+    }
     const results = answer.results.values();
     return members.map((m) =>
-      bounded(m)
-        ? sharded(shards, "a bounded increment")
-        : { ...(results.next().value as CounterResult), shards, shard },
+      refused(m)
+        ? sharded(shards)
+        : { ...(results.next().value as CounterResult), shards, ...(shards > 1 && { shard }) },
     );
-  }
-
-  #reroute(name: string, shards: number, members: IncrementMember[]): (typeof REROUTE)[] {
-    this.#routes.learn(name, shards);
-    return members.map(() => REROUTE);
   }
 
   /** The counter's value: its home's, or the sum of every shard's snapshot, read at once. */
   async read(name: string): Promise<ReadAnswer> {
-    const believed = this.#routes.shards(name);
-    let snapshots: Snapshot[];
-    if (believed > 1) {
-      snapshots = await gather(this.#shards(name, 0, believed).map((stub) => () => stub.snapshot()));
-    } else {
-      const home = await this.#stub(name, 0).snapshot();
-      this.#routes.learn(name, home.shards);
-      const rest = await gather(this.#shards(name, 1, home.shards).map((stub) => () => stub.snapshot()));
-      snapshots = [home, ...rest];
-    }
+    const snapshots = await this.#everyShard(name, (stub) => stub.snapshot());
     const shards = snapshots.length;
     const value = snapshots.reduce((sum, s) => sum + s.value, 0);
     if (!Number.isSafeInteger(value)) {
-      return { ok: false, reason: "unsafe", detail: "the sum of its shards is beyond ±(2^53-1)", shards };
+      return { ok: false, reason: "unsafe", detail: "its sum is beyond ±(2^53-1)", shards };
     }
     const times = snapshots.flatMap((s) => (s.updatedAt === null ? [] : [s.updatedAt]));
     return { ok: true, value, updatedAt: times.length ? Math.max(...times) : null, shards };
@@ -129,15 +105,28 @@ export class CounterRouter {
 
   /** Reset every shard to 0 at once (the home keeps the shard count). */
   async reset(name: string): Promise<Snapshot> {
+    const shards = (await this.#everyShard(name, (stub) => stub.reset())).length;
+    return { value: 0, updatedAt: null, shards };
+  }
+
+  /**
+   * `call` on every shard of `name`, at once when the count is known; else on the home first, which names it.
+   * Answers in shard order; fails if any shard fails.
+   */
+  async #everyShard<T extends { shards: number }>(name: string, call: (stub: Stub) => Promise<T>): Promise<T[]> {
+    // asyncio.gather: every shard at once, answers in order, the first failure fails the call.
+    const run = async (from: number, to: number) => {
+      const settled = await settle(Array.from({ length: to - from }, (_, i) => () => call(this.#stub(name, from + i))));
+      return settled.map((s) => {
+        if (s.status === "rejected") throw s.reason;
+        return s.value;
+      });
+    };
     const believed = this.#routes.shards(name);
-    if (believed > 1) {
-      await gather(this.#shards(name, 0, believed).map((stub) => () => stub.reset()));
-      return { value: 0, updatedAt: null, shards: believed };
-    }
-    const home = await this.#stub(name, 0).reset();
+    if (believed > 1) return run(0, believed);
+    const home = await call(this.#stub(name, 0));
     this.#routes.learn(name, home.shards);
-    await gather(this.#shards(name, 1, home.shards).map((stub) => () => stub.reset()));
-    return home;
+    return [home, ...(await run(1, home.shards))];
   }
 
   /** Spread `name` over `shards` objects (set once, before the first write: the home decides). */
@@ -147,13 +136,8 @@ export class CounterRouter {
     return answer;
   }
 
-  #stub(name: string, shard: number) {
+  #stub(name: string, shard: number): Stub {
     return this.#ns.getByName(shardName(name, shard));
-  }
-
-  /** Stubs of shards `from` (inclusive) to `to` (exclusive). */
-  #shards(name: string, from: number, to: number) {
-    return Array.from({ length: Math.max(0, to - from) }, (_, i) => this.#stub(name, from + i));
   }
 }
 

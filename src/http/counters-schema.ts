@@ -31,23 +31,21 @@ export const CounterValue = z
     name: z.string(),
     value: z.number().int(),
     updatedAt: z.number().nullable(),
-    shards: z.number().int().min(1).openapi({ description: "Objects the counter is spread over (1: not sharded)" }),
-    shard: z.number().int().min(0).optional().openapi({
-      description:
-        "A sharded counter's increment only: the shard that took it. `value` is then that shard's value, not the counter's: GET sums the shards",
-    }),
+    shards: z.number().int().min(1).openapi({ description: "Objects it is spread over" }),
+    shard: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: "Sharded increments: the shard that took it; `value` is that shard's" }),
   })
   .openapi("CounterValue");
 export const CounterShardsBody = z
   .object({
-    shards: z
-      .number()
-      .int()
-      .min(1)
-      .openapi({ example: 4, description: "Objects to spread increments over: at most COUNTER_MAX_SHARDS (256)" }),
+    shards: z.number().int().min(1).openapi({ example: 4, description: "At most COUNTER_MAX_SHARDS (256)" }),
   })
   .strict();
-export const CounterShards = z.object({ name: z.string(), shards: z.number().int().min(1) }).openapi("CounterShards");
+export const CounterShards = z.object({ name: z.string(), shards: z.number().int().min(1) });
 export const CounterIncrementBody = z
   .object({
     by: SafeInt.default(1).openapi({ example: 1 }),

@@ -30,16 +30,16 @@ export interface Sharded {
 }
 
 /**
- * The refusal of `what` on a counter spread over `shards` objects.
+ * The refusal of bounds, compare-and-set or a fence on a counter spread over `shards` objects.
  *
  * @example
- * sharded(4, "a bounded increment").detail; // "it is spread over 4 shards, and a bounded increment needs one place of truth"
+ * sharded(4).detail; // "it has 4 shards: bounds, compare-and-set and fences need one place of truth"
  */
-export function sharded(shards: number, what: string): Sharded {
+export function sharded(shards: number): Sharded {
   return {
     ok: false,
     reason: "sharded",
-    detail: `it is spread over ${shards} shards, and ${what} needs one place of truth`,
+    detail: `it has ${shards} shards: bounds, compare-and-set and fences need one place of truth`,
     shards,
   };
 }

@@ -12,7 +12,7 @@
  * place of truth (bounds, compare-and-set, fences) once sharded; the others, named `<name>#<i>`, only add.
  */
 import { DurableObject } from "cloudflare:workers";
-import { applyIncrements, type IncrementMember, nextValue, type Sharded, sharded } from "./counter-state";
+import { applyIncrements, type IncrementMember, type Sharded, sharded } from "./counter-state";
 
 export type { IncrementMember, Sharded } from "./counter-state";
 
@@ -60,8 +60,8 @@ export interface SetRequest {
 
 export class Counter extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  /** The shard count this object holds as a home (1 when none was set). */
-  #shards: number;
+  /** The shard count stored in this object as a home, if one was set. */
+  #set: number | undefined;
   #calls = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -71,18 +71,25 @@ export class Counter extends DurableObject<Env> {
       id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS fence (lock TEXT PRIMARY KEY, token INTEGER NOT NULL)");
     this.#sql.exec("CREATE TABLE IF NOT EXISTS shards (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)");
-    this.#shards = this.#sql.exec<{ count: number }>("SELECT count FROM shards WHERE id = 1").toArray()[0]?.count ?? 1;
+    this.#set = this.#sql.exec<{ count: number }>("SELECT count FROM shards WHERE id = 1").toArray()[0]?.count;
   }
 
-  /** Calls this instance has served since it started (tests read it with runInDurableObject; the bench by RPC). */
-  get calls(): number {
+  /** The counter's shard count as its home knows it (1 when none was set, and in every other shard). */
+  get #shards(): number {
+    return this.#set ?? 1;
+  }
+
+  /**
+   * Increment calls (`incrementBatch`, `increment`) this instance has served since it started: tests read it with
+   * runInDurableObject, the bench by RPC.
+   */
+  get incrementCalls(): number {
     return this.#calls;
   }
 
   /** The value; with a fence, a fenced read that also registers the token (and refuses a stale one). */
   async get(fence?: Fence): Promise<CounterResult> {
-    this.#calls++;
-    if (fence && this.#shards > 1) return this.#sharded("a fenced read");
+    if (fence && this.#shards > 1) return sharded(this.#shards);
     const stale = this.#checkFence(fence);
     if (stale) return stale;
     return { ok: true, ...this.#read() };
@@ -90,7 +97,6 @@ export class Counter extends DurableObject<Env> {
 
   /** This object's value and the counter's shard count: a sharded read sums the snapshots of every shard. */
   async snapshot(): Promise<Snapshot> {
-    this.#calls++;
     return { ...this.#read(), shards: this.#shards };
   }
 
@@ -99,28 +105,22 @@ export class Counter extends DurableObject<Env> {
    * (written and not reset), is refused.
    */
   async configureShards(shards: number): Promise<ShardsAnswer> {
-    this.#calls++;
-    const set = this.#sql.exec<{ count: number }>("SELECT count FROM shards WHERE id = 1").toArray()[0];
-    if (set) {
-      if (set.count === shards) return { ok: true, shards };
-      return {
-        ok: false,
-        reason: "shards-set",
-        detail: `it is already spread over ${set.count} shards; the count is set once`,
-        shards: set.count,
-      };
+    const set = this.#set;
+    if (set !== undefined) {
+      if (set === shards) return { ok: true, shards };
+      return { ok: false, reason: "shards-set", detail: `it has ${set} shards, set once`, shards: set };
     }
     const { value, updatedAt } = this.#read();
     if (updatedAt !== null) {
       return {
         ok: false,
         reason: "written",
-        detail: `it has been written (value ${value}); shards are set before the first write`,
+        detail: `it was written (value ${value})`,
         value,
       };
     }
     this.#sql.exec("INSERT INTO shards (id, count) VALUES (1, ?)", shards);
-    this.#shards = shards;
+    this.#set = shards;
     return { ok: true, shards };
   }
 
@@ -132,45 +132,32 @@ export class Counter extends DurableObject<Env> {
   async incrementBatch(members: IncrementMember[], shards?: number): Promise<BatchAnswer> {
     this.#calls++;
     if (shards !== undefined && shards !== this.#shards) return { ok: false, shards: this.#shards };
-    return this.ctx.storage.transactionSync(() => {
-      const current = this.#read();
-      const { value, outcomes } = applyIncrements(current.value, members);
-      const written = outcomes.some((o) => o.ok) ? this.#write(value) : current;
-      const results = outcomes.map((o): CounterResult => (o.ok ? { ...o, updatedAt: written.updatedAt } : o));
-      return { ok: true, results };
-    });
+    return { ok: true, results: this.#apply(members) };
   }
 
   async increment(req: IncrementRequest): Promise<CounterResult> {
     this.#calls++;
     if (this.#shards > 1 && (req.fence || req.min !== undefined || req.max !== undefined)) {
-      return this.#sharded(req.fence ? "a fenced increment" : "a bounded increment");
+      return sharded(this.#shards);
     }
     const stale = this.#checkFence(req.fence);
     if (stale) return stale;
-    // One statement when the counter exists and the sum stays within the bounds (and the safe range); otherwise read,
-    // decide and write as below, which also says why a refused increment was refused.
-    const updatedAt = Date.now();
-    const added = this.#sql
-      .exec<{ value: number }>(
-        "UPDATE counter SET value = value + ?1, updated_at = ?2 WHERE id = 1 AND value + ?1 BETWEEN ?3 AND ?4 RETURNING value",
-        req.by,
-        updatedAt,
-        Math.max(req.min ?? -Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
-        Math.min(req.max ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
-      )
-      .toArray()[0];
-    if (added) return { ok: true, value: added.value, updatedAt };
-    const current = this.#read();
-    const next = nextValue(current.value, req);
-    if (!next.ok) return { ...next, value: current.value };
-    return { ok: true, ...this.#write(next.value) };
+    return this.#apply([req])[0] as CounterResult;
+  }
+
+  /** Increments applied in order in one transaction (`applyIncrements`), one read and at most one write. */
+  #apply(members: readonly IncrementMember[]): CounterResult[] {
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.#read();
+      const { value, outcomes } = applyIncrements(current.value, members);
+      const written = outcomes.some((o) => o.ok) ? this.#write(value) : current;
+      return outcomes.map((o): CounterResult => (o.ok ? { ...o, updatedAt: written.updatedAt } : o));
+    });
   }
 
   /** Set the value; with `ifValue`, only if the current value is that (compare-and-set). */
   async set(req: SetRequest): Promise<CounterResult> {
-    this.#calls++;
-    if (this.#shards > 1) return this.#sharded("setting the value");
+    if (this.#shards > 1) return sharded(this.#shards);
     const stale = this.#checkFence(req.fence);
     if (stale) return stale;
     const current = this.#read();
@@ -190,13 +177,8 @@ export class Counter extends DurableObject<Env> {
    * the caller resets the other shards.
    */
   async reset(): Promise<Snapshot> {
-    this.#calls++;
     this.#sql.exec("DELETE FROM counter");
     return { value: 0, updatedAt: null, shards: this.#shards };
-  }
-
-  #sharded(what: string): Sharded {
-    return sharded(this.#shards, what);
   }
 
   #read(): CounterValue {
