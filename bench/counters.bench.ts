@@ -18,6 +18,12 @@ const ROUNDS = Number(process.env.COUNTERS_BENCH_ROUNDS ?? 3);
 const CONNECTIONS = (process.env.COUNTERS_BENCH_CONNECTIONS ?? "10,50").split(",").map(Number);
 const SHARDS = 4;
 
+/** The first error lines the servers logged, shown if a round gets non-2xx answers. */
+const errors: string[] = [];
+const onLog = (log: { level: string; message: string }) => {
+  if (errors.length < 3 && /error/i.test(log.message)) errors.push(log.message.slice(0, 2_000));
+};
+
 interface Round {
   rps: number;
   increments: number;
@@ -61,7 +67,10 @@ async function round1(w: RunningWorker, shards: number, connections: number): Pr
     connections,
     duration: DURATION_S,
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0) {
+    const statuses = JSON.stringify((result as { statusCodeStats?: unknown }).statusCodeStats);
+    throw new Error(`${result.non2xx} non-2xx (${statuses}), ${result.errors} errors; logged: ${errors.join("\n")}`);
+  }
   // Requests still in flight when autocannon stops are served but not counted by it: let them land first.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const calls = (await callsOf(w, name, shards)).map((c, i) => c - (before[i] as number));
@@ -80,9 +89,9 @@ async function round1(w: RunningWorker, shards: number, connections: number): Pr
 export default async function counters(ctx: BenchContext): Promise<string[]> {
   const started: RunningWorker[] = [];
   try {
-    const grouped = await startMiniflare(ctx.bundle, {}, { assets: false });
+    const grouped = await startMiniflare(ctx.bundle, {}, { assets: false, onLog });
     started.push(grouped);
-    const single = await startMiniflare(ctx.bundle, { COUNTER_BATCH_WINDOW_MS: "0" }, { assets: false });
+    const single = await startMiniflare(ctx.bundle, { COUNTER_BATCH_WINDOW_MS: "0" }, { assets: false, onLog });
     started.push(single);
     const variants = CONNECTIONS.flatMap((connections) => [
       { label: "one RPC per increment (COUNTER_BATCH_WINDOW_MS=0)", w: single, shards: 1, connections },
@@ -95,7 +104,12 @@ export default async function counters(ctx: BenchContext): Promise<string[]> {
     for (const v of variants.slice(0, 4)) await round1(v.w, v.shards, v.connections);
     const rounds = new Map(variants.map((v) => [v, [] as Round[]]));
     for (let r = 0; r < ROUNDS; r++) {
-      for (const v of variants) rounds.get(v)?.push(await round1(v.w, v.shards, v.connections));
+      for (const v of variants) {
+        const done = await round1(v.w, v.shards, v.connections).catch((err: Error) => {
+          throw new Error(`${v.label}, ${v.connections} connections, round ${r}: ${err.message}`);
+        });
+        rounds.get(v)?.push(done);
+      }
     }
     const med = (v: Variant, f: (r: Round) => number) => median((rounds.get(v) ?? []).map(f));
     const rows = variants.map((v) => {

@@ -18,7 +18,7 @@ const callsOf = (name: string) => runInDurableObject(env.COUNTER.getByName(name)
 
 function isolate(maxSize = MAX) {
   const windows = manualWindows();
-  return { windows, router: new CounterRouter(env.COUNTER, { windowMs: 2, maxSize, schedule: windows.schedule }) };
+  return { windows, router: new CounterRouter(env.COUNTER, { windowMs: 2, maxSize, window: windows.window }) };
 }
 
 describe("group commit", () => {

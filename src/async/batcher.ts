@@ -1,38 +1,40 @@
 /**
  * `Batcher` (group commit): items added under one key within a short window, or until the batch is full, are handed
  * to `send` together, and each caller gets its own item's result. A `send` that fails fails every item of its batch
- * with the same error: no item is guessed to have succeeded. Runtime-neutral; the window is a timer that tests may
- * replace with one they fire themselves.
+ * with the same error: no item is guessed to have succeeded. Runtime-neutral.
+ *
+ * Callers share plain data, never a promise: each waits on its own timers and reads its answer from the batch. On
+ * Workers, a promise one request settles for another can wake the other's code inside the first request, where its
+ * I/O is refused ("Cannot perform I/O on behalf of a different request"), or not at all once the first request has
+ * ended (measured under load with clients hanging up); timers always fire in their own request.
  */
+import { sleep } from "./sleep.js";
 
 export interface BatcherOptions<K, T, R> {
-  /** How long the first item of a batch waits for others, in ms; 0 sends every item alone, at once. */
+  /** How long an item waits for others before its batch is sent, in ms; 0 sends every item alone, at once. */
   windowMs: number;
-  /** Most items in one batch: a full batch is sent at once, without waiting for the window. */
+  /** Most items in one batch: a full batch takes no more (the next item opens the next batch). */
   maxSize: number;
   /** Send one batch: resolves with one result per item, in the items' order. */
   send: (key: K, items: T[]) => Promise<R[]>;
-  /**
-   * Arms a batch's window: call `fire` after `ms` (default: `setTimeout`); firing for a batch already sent (it filled
-   * up first) does nothing. Tests pass their own, to send batches when they choose.
-   */
-  schedule?: (fire: () => void, ms: number) => void;
+  /** Waits out a window in the caller's own context (default: a timer). Tests pass one whose windows they open. */
+  window?: (ms: number) => Promise<void>;
 }
 
 /**
- * Keeps work this caller started alive past the caller itself (a Worker passes `ctx.waitUntil`): the window a
- * caller opened and the batch it sent serve other callers too, so they must finish even if it goes away.
+ * Keeps work this caller started alive past the caller itself (a Worker passes `ctx.waitUntil`): the batch it sends
+ * serves other callers too, so it must finish even if this caller's client goes away.
  */
 export type KeepAlive = (work: Promise<unknown>) => void;
 
 interface Batch<T, R> {
   items: T[];
-  results: Promise<R[]>;
+  sent: boolean;
+  outcome?: { results: R[] } | { error: unknown };
 }
 
-const defaultSchedule = (fire: () => void, ms: number) => {
-  setTimeout(fire, ms);
-};
+/** How long a caller looks for the answer of a batch another caller sent before giving up on it. */
+const ANSWER_TIMEOUT_MS = 60_000;
 
 export class Batcher<K, T, R> {
   readonly #options: Required<BatcherOptions<K, T, R>>;
@@ -50,42 +52,48 @@ export class Batcher<K, T, R> {
   constructor(options: BatcherOptions<K, T, R>) {
     const { windowMs, maxSize } = options;
     if (!(windowMs >= 0 && maxSize >= 1)) throw new RangeError(`Batcher windowMs ${windowMs}, maxSize ${maxSize}`);
-    this.#options = { ...options, schedule: options.schedule ?? defaultSchedule };
+    this.#options = { ...options, window: options.window ?? sleep };
   }
 
   /**
-   * Add `item` to `key`'s open batch, or open one, and wait for the item's own result. The caller that opens a batch
-   * sends it when its window ends; a full batch takes no more items and waits for that moment too. The opener's code
-   * alone sends and settles the batch: workerd refuses work done in one request on behalf of another ("Cannot perform
-   * I/O on behalf of a different request"), so a full batch is not sent from the caller that filled it.
+   * Add `item` to `key`'s open batch, or open one, and wait for the item's own result. When its window is over, the
+   * caller sends its batch unless another caller of the batch already has (the first window over is the opener's),
+   * then reads its answer once the batch is answered.
    */
-  add(key: K, item: T, keepAlive?: KeepAlive): Promise<R> {
-    const { windowMs, maxSize, schedule, send } = this.#options;
-    const open = this.#open.get(key);
-    if (open) {
-      const index = open.items.push(item) - 1;
-      if (open.items.length >= maxSize) this.#open.delete(key);
-      return open.results.then((results) => results[index] as R);
+  async add(key: K, item: T, keepAlive?: KeepAlive): Promise<R> {
+    const { windowMs, maxSize, window } = this.#options;
+    let batch = this.#open.get(key);
+    if (!batch) {
+      batch = { items: [], sent: false };
+      if (windowMs > 0) this.#open.set(key, batch);
     }
-    const items = [item];
-    const alone = windowMs === 0 || maxSize === 1;
-    const results = new Promise<R[]>((resolve, reject) => {
-      const fire = () => {
-        if (this.#open.get(key)?.items === items) this.#open.delete(key);
-        send(key, items)
-          .then((answers) => {
-            if (answers.length !== items.length) {
-              throw new Error(`Batcher: ${answers.length} results for ${items.length} items`);
-            }
-            return answers;
-          })
-          .then(resolve, reject);
-      };
-      if (alone) fire();
-      else schedule(fire, windowMs);
-    });
-    if (!alone) this.#open.set(key, { items, results });
-    keepAlive?.(results.catch(() => {}));
-    return results.then((answers) => answers[0] as R);
+    const index = batch.items.push(item) - 1;
+    if (batch.items.length >= maxSize && this.#open.get(key) === batch) this.#open.delete(key);
+    if (windowMs > 0) await window(windowMs);
+    if (!batch.sent) {
+      const sending = this.#send(key, batch);
+      keepAlive?.(sending);
+      await sending;
+    }
+    for (let waited = 0; !batch.outcome; waited++) {
+      if (waited > ANSWER_TIMEOUT_MS) throw new Error("Batcher: no answer");
+      await sleep(1);
+    }
+    if ("error" in batch.outcome) throw batch.outcome.error;
+    return batch.outcome.results[index] as R;
+  }
+
+  async #send(key: K, batch: Batch<T, R>): Promise<void> {
+    batch.sent = true;
+    if (this.#open.get(key) === batch) this.#open.delete(key);
+    try {
+      const results = await this.#options.send(key, batch.items);
+      if (results.length !== batch.items.length) {
+        throw new Error(`Batcher: ${results.length} results for ${batch.items.length} items`);
+      }
+      batch.outcome = { results };
+    } catch (error) {
+      batch.outcome = { error };
+    }
   }
 }

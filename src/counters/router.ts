@@ -22,10 +22,8 @@ export type ReadAnswer = ({ ok: true } & Snapshot) | { ok: false; reason: "unsaf
 export interface CounterRouterOptions {
   windowMs: number;
   maxSize: number;
-  /** The window's timer (tests pass one they fire themselves): see `BatcherOptions.schedule`. */
-  schedule?: (fire: () => void, ms: number) => void;
-  /** The first shard turn (default random). */
-  start?: number;
+  /** Waits out a batch window (tests pass one they open themselves): see `BatcherOptions.window`. */
+  window?: (ms: number) => Promise<void>;
 }
 
 type Stub = DurableObjectStub<Counter>;
@@ -44,11 +42,11 @@ export class CounterRouter {
    */
   constructor(ns: DurableObjectNamespace<Counter>, options: CounterRouterOptions) {
     this.#ns = ns;
-    this.#routes = new ShardRoutes({ start: options.start });
+    this.#routes = new ShardRoutes();
     this.#batcher = new Batcher({
       windowMs: options.windowMs,
       maxSize: options.maxSize,
-      schedule: options.schedule,
+      window: options.window,
       send: (name, members) => this.#send(name, members),
     });
   }

@@ -9,7 +9,7 @@ function recorder(options: { windowMs?: number; maxSize?: number } = {}) {
   const batcher = new Batcher<string, number, number>({
     windowMs: options.windowMs ?? 2,
     maxSize: options.maxSize ?? 4,
-    schedule: windows.schedule,
+    window: windows.window,
     send: async (key, items) => {
       sent.push([key, [...items]]);
       return items.map((i) => i * 10);
@@ -23,7 +23,7 @@ describe("Batcher (group commit)", () => {
     const { batcher, windows, sent } = recorder();
     const answers = [batcher.add("a", 1), batcher.add("a", 2), batcher.add("b", 3), batcher.add("a", 4)];
     expect(sent).toEqual([]);
-    expect(windows.waiting).toBe(2);
+    expect(windows.waiting).toBe(4);
     windows.fire();
     expect(await Promise.all(answers)).toEqual([10, 20, 30, 40]);
     expect(sent).toEqual([
@@ -35,7 +35,7 @@ describe("Batcher (group commit)", () => {
   it("closes a full batch to newcomers, who open the next one", async () => {
     const { batcher, windows, sent } = recorder({ maxSize: 2 });
     const answers = [1, 2, 3, 4, 5].map((i) => batcher.add("a", i));
-    expect(windows.waiting).toBe(3);
+    expect(windows.waiting).toBe(5);
     windows.fire();
     expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
     expect(sent.map(([, items]) => items)).toEqual([[1, 2], [3, 4], [5]]);
@@ -58,7 +58,7 @@ describe("Batcher (group commit)", () => {
     const batcher = new Batcher<string, number, number>({
       windowMs: 2,
       maxSize: 8,
-      schedule: windows.schedule,
+      window: windows.window,
       send: async (key, items) => {
         if (key === "down") throw boom;
         return items;
@@ -77,7 +77,7 @@ describe("Batcher (group commit)", () => {
     const batcher = new Batcher<string, number, number>({
       windowMs: 2,
       maxSize: 8,
-      schedule: windows.schedule,
+      window: windows.window,
       send: async () => [1],
     });
     const answers = [batcher.add("a", 1), batcher.add("a", 2)].map((p) => p.catch((e: Error) => e.message));
@@ -85,14 +85,36 @@ describe("Batcher (group commit)", () => {
     expect(await Promise.all(answers)).toEqual(["Batcher: 1 results for 2 items", "Batcher: 1 results for 2 items"]);
   });
 
-  it("keeps the opener's window and send alive through keepAlive, and asks nothing of the others", async () => {
-    const { batcher, windows } = recorder();
+  it("keeps the send alive through the keepAlive of the caller that sent it, and asks nothing of the others", async () => {
+    const { batcher, windows, sent } = recorder();
     const kept: Promise<unknown>[][] = [[], []];
     const answers = [0, 1].map((i) => batcher.add("a", i, (work) => kept[i]?.push(work)));
-    expect(kept.map((k) => k.length)).toEqual([1, 0]);
+    expect(kept.map((k) => k.length)).toEqual([0, 0]);
     windows.fire();
-    await Promise.all(answers);
-    await expect(Promise.all(kept[0] ?? [])).resolves.toBeDefined();
+    expect(await Promise.all(answers)).toEqual([0, 10]);
+    expect(kept.map((k) => k.length)).toEqual([1, 0]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("is sent by the next caller whose window ends when the opener's never does (its request went away)", async () => {
+    const sent: number[][] = [];
+    const windows = manualWindows();
+    let calls = 0;
+    const batcher = new Batcher<string, number, number>({
+      windowMs: 2,
+      maxSize: 8,
+      // The opener's window never ends; the others' do when the test fires them.
+      window: (ms) => (calls++ === 0 ? new Promise(() => {}) : windows.window(ms)),
+      send: async (_, items) => {
+        sent.push([...items]);
+        return items;
+      },
+    });
+    void batcher.add("a", 1);
+    const second = batcher.add("a", 2);
+    windows.fire();
+    expect(await second).toBe(2);
+    expect(sent).toEqual([[1, 2]]);
   });
 
   it("refuses a negative window or a batch size below 1 when built", () => {

@@ -1,25 +1,25 @@
 /**
- * Batch windows the test opens itself (the `schedule` option of Batcher and CounterRouter): a batch waits until
- * `fire()`, so what goes into which batch is decided by the test, never by a clock. After `release()`, windows
- * fire on their own timers (for what happens after the part a test orders).
+ * Batch windows the test opens itself (the `window` option of Batcher and CounterRouter): every caller waits in its
+ * window until `fire()`, so what goes into which batch is decided by the test, never by a clock. After `release()`,
+ * windows end on their own timers (for what happens after the part a test orders).
  */
 export function manualWindows() {
   const waiting: (() => void)[] = [];
   let released = false;
   return {
-    schedule(fire: () => void, ms: number): void {
-      if (released) setTimeout(fire, ms);
-      else waiting.push(fire);
+    window(ms: number): Promise<void> {
+      if (released) return new Promise((resolve) => setTimeout(resolve, ms));
+      return new Promise((resolve) => waiting.push(resolve));
     },
-    /** Windows armed and not fired yet. */
+    /** Callers waiting in a window now. */
     get waiting(): number {
       return waiting.length;
     },
-    /** Fire every window armed so far, oldest first. */
+    /** End every window begun so far, oldest first. */
     fire(): void {
-      for (const fire of waiting.splice(0)) fire();
+      for (const end of waiting.splice(0)) end();
     },
-    /** Fire the waiting windows; later ones fire on their own timers. */
+    /** End the waiting windows; later ones end on their own timers. */
     release(): void {
       released = true;
       this.fire();
