@@ -49,7 +49,7 @@ const setRoute = createRoute({
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const resetRoute = createRoute({
-  ...route("delete", "/{name}", "resetCounter", "Reset to 0 (fencing tokens seen and shard count kept)"),
+  ...route("delete", "/{name}", "resetCounter", "Reset to 0, every shard (fencing tokens seen are kept)"),
   request: { params: Params },
   responses: { 200: ok, ...problemDocs },
 });
@@ -58,7 +58,7 @@ const shardsRoute = createRoute({
   request: { params: Params, body: json(ShardsBody, { shards: 4 }) },
   responses: {
     200: jsonResponse(Shards, "The shard count"),
-    409: problemDoc("Another count is set, or the counter was written"),
+    409: problemDoc("Set already, or written"),
     ...problemDocs,
   },
 });

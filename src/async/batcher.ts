@@ -51,7 +51,7 @@ export class Batcher<K, T, R> {
    */
   constructor(options: BatcherOptions<K, T, R>) {
     const { windowMs, maxSize } = options;
-    if (!(windowMs >= 0 && maxSize >= 1)) throw new RangeError(`Batcher windowMs ${windowMs}, maxSize ${maxSize}`);
+    if (!(windowMs >= 0 && maxSize >= 1)) throw new RangeError("Batcher: windowMs ≥ 0, maxSize ≥ 1");
     this.#options = { ...options, window: options.window ?? sleep };
   }
 

@@ -37,7 +37,7 @@ export const CounterValue = z
       .int()
       .min(0)
       .optional()
-      .openapi({ description: "Sharded increments: the shard that took it; `value` is that shard's" }),
+      .openapi({ description: "Sharded: the shard that took it, whose value `value` is" }),
   })
   .openapi("CounterValue");
 export const CounterShardsBody = z
