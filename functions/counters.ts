@@ -1,19 +1,24 @@
 /**
- * /v1/counters: atomic integer counters (bounded increments, compare-and-set, fenced writes).
- * One Counter Durable Object per name; see src/objects/counter.ts.
+ * /v1/counters: atomic integer counters (bounded increments, compare-and-set, fenced writes, shards).
+ * One Counter Durable Object per name (per shard when sharded), see src/objects/counter.ts; increments without a
+ * fence, reads and resets go through the isolate's group commit and shard routing, src/counters/router.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { countersOf } from "../src/counters/router";
 import { createApp } from "../src/http/app";
 import {
   CounterFenceQuery as FenceQuery,
   CounterIncrementBody as IncrementBody,
   CounterSetBody as SetBody,
+  CounterShards as Shards,
+  CounterShardsBody as ShardsBody,
   CounterValue as Value,
 } from "../src/http/counters-schema";
 import { checkedFence } from "../src/http/fences";
-import { problem } from "../src/http/problem";
+import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { CounterResult } from "../src/objects/counter";
+import { settings } from "../src/settings";
 
 const route = routesOf("counters");
 
@@ -21,7 +26,7 @@ const Params = z.object({ name: Name });
 const json = jsonBody;
 const ok = jsonResponse(Value, "The counter");
 const conflict = problemDoc(
-  "Refused: out of bounds, compare-and-set mismatch, stale fencing token, or beyond safe integers",
+  "Refused: out of bounds, compare-and-set mismatch, stale fencing token, beyond safe integers, or sharded",
 );
 const fenced = {
   403: problemDoc("The fencing token was not issued by the lock (fence-invalid)"),
@@ -44,16 +49,30 @@ const setRoute = createRoute({
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const resetRoute = createRoute({
-  ...route("delete", "/{name}", "resetCounter", "Reset to 0 (fencing tokens seen are kept)"),
+  ...route("delete", "/{name}", "resetCounter", "Reset to 0, every shard (fencing tokens seen are kept)"),
   request: { params: Params },
   responses: { 200: ok, ...problemDocs },
 });
+const shardsRoute = createRoute({
+  ...route("put", "/{name}/shards", "setCounterShards", "Shard the counter (once, before the first write)"),
+  request: { params: Params, body: json(ShardsBody, { shards: 4 }) },
+  responses: {
+    200: jsonResponse(Shards, "The shard count"),
+    409: problemDoc("Set already, or written"),
+    ...problemDocs,
+  },
+});
+
+/** The 409 that says why the counter was not changed (or read): `counter-<reason>`, with the refusal's fields. */
+function refused(name: string, refusal: { ok: false; reason: string; detail: string }) {
+  const { ok: _, reason, detail, ...extensions } = refusal;
+  return problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+}
 
 /** The counter's value, or the 409 that says why it was not changed. */
-function answer(name: string, result: CounterResult) {
-  if (result.ok) return { name, value: result.value, updatedAt: result.updatedAt };
-  const { ok: _, reason, detail, ...extensions } = result;
-  throw problem(409, `Counter ${name}: ${detail}.`, { type: `counter-${reason}`, extensions });
+function answer(name: string, result: CounterResult, shards = 1, shard?: number) {
+  if (result.ok) return { name, value: result.value, updatedAt: result.updatedAt, shards, shard };
+  throw refused(name, result);
 }
 
 export const counters = createApp()
@@ -68,7 +87,10 @@ export const counters = createApp()
       lock !== undefined && token !== undefined && sig !== undefined
         ? await checkedFence(c.env, { lock, token, sig })
         : undefined;
-    return c.json(answer(name, await c.env.COUNTER.getByName(name).get(fence)), 200);
+    if (fence) return c.json(answer(name, await c.env.COUNTER.getByName(name).get(fence)), 200);
+    const read = await countersOf(c.env).read(name);
+    if (!read.ok) throw refused(name, read);
+    return c.json({ name, value: read.value, updatedAt: read.updatedAt, shards: read.shards }, 200);
   })
   .openapi(incrementRoute, async (c) => {
     const { name } = c.req.valid("param");
@@ -76,8 +98,14 @@ export const counters = createApp()
     if (body.min !== undefined && body.max !== undefined && body.min > body.max) {
       throw problem(400, `min ${body.min} is above max ${body.max}.`, { type: "invalid-request" });
     }
-    const fence = body.fence && (await checkedFence(c.env, body.fence));
-    return c.json(answer(name, await c.env.COUNTER.getByName(name).increment({ ...body, fence })), 200);
+    if (body.fence) {
+      const fence = await checkedFence(c.env, body.fence);
+      return c.json(answer(name, await c.env.COUNTER.getByName(name).increment({ ...body, fence })), 200);
+    }
+    const { by, min, max } = body;
+    const waitUntil = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+    const result = await countersOf(c.env).increment(name, { by, min, max }, waitUntil);
+    return c.json(answer(name, result, result.shards, result.shard), 200);
   })
   .openapi(setRoute, async (c) => {
     const { name } = c.req.valid("param");
@@ -87,5 +115,16 @@ export const counters = createApp()
   })
   .openapi(resetRoute, async (c) => {
     const { name } = c.req.valid("param");
-    return c.json({ name, ...(await c.env.COUNTER.getByName(name).reset()) }, 200);
+    return c.json({ name, ...(await countersOf(c.env).reset(name)) }, 200);
+  })
+  .openapi(shardsRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    const { shards } = c.req.valid("json");
+    const max = settings(c.env).COUNTER_MAX_SHARDS;
+    if (shards > max) {
+      throw overLimit("COUNTER_MAX_SHARDS", max, `shards ${shards} is above COUNTER_MAX_SHARDS (${max}).`);
+    }
+    const set = await countersOf(c.env).setShards(name, shards);
+    if (!set.ok) throw refused(name, set);
+    return c.json({ name, shards: set.shards }, 200);
   });

@@ -636,6 +636,12 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
       expect: [403],
     },
   ],
+  "PUT /v1/counters/{name}/shards": () => [
+    { why: "shards above COUNTER_MAX_SHARDS", body: { shards: LIMITS.COUNTER_MAX_SHARDS + 1 }, expect: [400] },
+    { why: "0 shards", body: { shards: 0 }, expect: [400] },
+    { why: "a fraction of a shard", body: { shards: 1.5 }, expect: [400] },
+    { why: "shards as a string", body: { shards: "4" }, expect: [400] },
+  ],
   "PUT /v1/counters/{name}": () => [
     {
       why: "a set fenced with a proof the lock never issued",
@@ -948,6 +954,7 @@ const TYPED_BODIES = [
   "POST /demo/api/jobs",
   "PUT /v1/counters/{name}",
   "POST /v1/counters/{name}/increment",
+  "PUT /v1/counters/{name}/shards",
   "POST /v1/locks/{name}/acquire",
   "POST /v1/locks/{name}/renew",
   "POST /v1/locks/{name}/release",

@@ -24,7 +24,7 @@ describe("counters", () => {
     const name = unique("c");
     const res = await call<Value>("GET", `/v1/counters/${name}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ name, value: 0, updatedAt: null });
+    expect(res.body).toEqual({ name, value: 0, updatedAt: null, shards: 1 });
   });
 
   it("increments by 1 by default and by any integer, negative included", async () => {
@@ -64,8 +64,8 @@ describe("counters", () => {
     await inc(name, { by: 5 });
     const res = await call<Value>("DELETE", `/v1/counters/${name}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ name, value: 0, updatedAt: null });
-    expect(await get(name)).toEqual({ name, value: 0, updatedAt: null });
+    expect(res.body).toEqual({ name, value: 0, updatedAt: null, shards: 1 });
+    expect(await get(name)).toEqual({ name, value: 0, updatedAt: null, shards: 1 });
   });
 
   it("refuses to leave the safe integer range rather than store a wrong number", async () => {
@@ -123,7 +123,7 @@ describe("counters", () => {
       `/v1/counters/${name}?lock=${lock}&token=${highest}&sig=${grant.body.fence.sig}`,
     );
     expect(forgedRead.status).toBe(403);
-    expect(await get(name)).toEqual({ name, value: 0, updatedAt: null });
+    expect(await get(name)).toEqual({ name, value: 0, updatedAt: null, shards: 1 });
     // The real holder's token was never shut out.
     expect(grant.body.fence).toEqual({ lock, token: 1, sig: expect.any(String) });
     const real = await inc(name, { fence: grant.body.fence });

@@ -19,6 +19,8 @@ export interface RunningWorker {
   url: string;
   token: string;
   stop(): Promise<void>;
+  /** The Miniflare instance serving it (startMiniflare only): benches read Durable Objects through it. */
+  miniflare?: Miniflare;
 }
 
 /** Build the bundle once (wrangler deploy --dry-run) into `outdir` (a fresh one by default) and return its path. */
@@ -82,7 +84,7 @@ export async function startMiniflare(
     } as V4MiniflareOptions),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, token: BENCH_TOKEN, stop: () => mf.dispose() };
+  return { url, token: BENCH_TOKEN, stop: () => mf.dispose(), miniflare: mf };
 }
 
 /** A port nobody listens on right now (the OS picks it), for servers that need a fixed one. */

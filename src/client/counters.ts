@@ -1,10 +1,19 @@
 /**
  * `client.counter(name)`: an atomic integer shared by every client: read, increment within bounds, compare-and-set,
- * reset; writes (and reads) fenced by a lock's lease so a holder whose lease expired cannot overwrite its successor.
+ * reset; writes (and reads) fenced by a lock's lease so a holder whose lease expired cannot overwrite its successor;
+ * a hot counter spread over shards.
  */
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
-import type { CounterFenceQuery, CounterIncrementInput, CounterSetInput, CounterValue, Fence } from "./types.js";
+import type {
+  CounterFenceQuery,
+  CounterIncrementInput,
+  CounterSetInput,
+  CounterShards,
+  CounterShardsInput,
+  CounterValue,
+  Fence,
+} from "./types.js";
 
 /** A fence: the `fence` of a lock grant, or the lock's lease itself. */
 export type FenceLike = Fence | { readonly fence: Fence | undefined };
@@ -80,7 +89,23 @@ export class CounterClient {
     });
   }
 
-  /** Reset to 0 (the fencing tokens seen are kept). */
+  /**
+   * Spread the counter's increments over `shards` objects, once, before its first write (409 `counter-shards-set`
+   * for another count, `counter-written` once written). A sharded counter refuses bounds, compare-and-set and fences
+   * (409 `counter-sharded`); an increment's `value` is then its shard's, and `get()` sums the shards.
+   *
+   * @example
+   * await client.counter("page-views").setShards(8);
+   */
+  setShards(shards: number, options: { signal?: AbortSignal } = {}): Promise<CounterShards> {
+    return this.#transport.json<CounterShards>(`${this.#path}/shards`, {
+      method: "PUT",
+      json: { shards } satisfies CounterShardsInput,
+      signal: options.signal,
+    });
+  }
+
+  /** Reset to 0, every shard (the fencing tokens seen and the shard count are kept). */
   reset(options: { signal?: AbortSignal } = {}): Promise<CounterValue> {
     return this.#transport.json<CounterValue>(this.#path, { method: "DELETE", signal: options.signal });
   }

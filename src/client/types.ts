@@ -14,6 +14,8 @@ import type {
   CounterFenceQuery as CounterFenceQuerySchema,
   CounterIncrementBody,
   CounterSetBody,
+  CounterShardsBody,
+  CounterShards as CounterShardsSchema,
   CounterValue as CounterValueSchema,
   Fence as FenceSchema,
 } from "../http/counters-schema.js";
@@ -55,6 +57,8 @@ export type Fence = z.output<typeof FenceSchema>;
 export type CounterIncrementInput = z.input<typeof CounterIncrementBody>;
 export type CounterSetInput = z.input<typeof CounterSetBody>;
 export type CounterFenceQuery = z.input<typeof CounterFenceQuerySchema>;
+export type CounterShardsInput = z.input<typeof CounterShardsBody>;
+export type CounterShards = z.output<typeof CounterShardsSchema>;
 
 export type LockAcquireInput = z.input<typeof LockAcquireBody>;
 export type LockRenewInput = z.input<typeof LockRenewBody>;

@@ -1,5 +1,5 @@
 /**
- * The wire schemas of /v1/counters: increments, sets, fenced reads and the value every call answers. The routes
+ * The wire schemas of /v1/counters: increments, sets, fenced reads, shard counts and the value every call answers. The routes
  * (functions/counters.ts) validate with them and the OpenAPI document is built from them; the typed client
  * (src/client/) takes its types from them (`import type`, so no zod reaches it).
  */
@@ -27,8 +27,25 @@ export const CounterFenceQuery = z.object({
   sig: FenceSig.optional(),
 });
 export const CounterValue = z
-  .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
+  .object({
+    name: z.string(),
+    value: z.number().int(),
+    updatedAt: z.number().nullable(),
+    shards: z.number().int().min(1).openapi({ description: "Objects it is spread over" }),
+    shard: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: "Sharded: the shard that took it, whose value `value` is" }),
+  })
   .openapi("CounterValue");
+export const CounterShardsBody = z
+  .object({
+    shards: z.number().int().min(1).openapi({ example: 4, description: "At most COUNTER_MAX_SHARDS (256)" }),
+  })
+  .strict();
+export const CounterShards = z.object({ name: z.string(), shards: z.number().int().min(1) });
 export const CounterIncrementBody = z
   .object({
     by: SafeInt.default(1).openapi({ example: 1 }),

@@ -5,9 +5,16 @@
  * `{lock, token}` from a Lock: the counter keeps the highest token it has seen per lock and refuses a lower one, so a
  * client whose lease ran out while it paused cannot overwrite the work of the next holder (Kleppmann's fix for lease
  * locks). Results never leave the safe-integer range.
+ *
+ * Group commit and shards (docs/counters.md): `incrementBatch` applies many increments in one call and one
+ * transaction, each with its own answer (src/counters/ batches them in the isolate). A counter may be spread over
+ * N objects: this one, the home, keeps the shard count (set once, before the first write) and refuses what needs one
+ * place of truth (bounds, compare-and-set, fences) once sharded; the others, named `<name>#<i>`, only add.
  */
 import { DurableObject } from "cloudflare:workers";
-import { nextValue } from "./counter-state";
+import { applyIncrements, type IncrementMember, type Sharded, sharded } from "./counter-state";
+
+export type { IncrementMember, Sharded } from "./counter-state";
 
 export interface Fence {
   lock: string;
@@ -22,7 +29,21 @@ export interface CounterValue {
 export type CounterResult =
   | ({ ok: true } & CounterValue)
   | { ok: false; reason: "stale-fence"; detail: string; highestToken: number }
-  | { ok: false; reason: "out-of-bounds" | "mismatch" | "unsafe"; detail: string; value: number };
+  | { ok: false; reason: "out-of-bounds" | "mismatch" | "unsafe"; detail: string; value: number }
+  | Sharded;
+
+/** A batch's answers in order, or, from the home, the shard count when the caller's was wrong (nothing applied). */
+export type BatchAnswer = { ok: true; results: CounterResult[] } | { ok: false; shards: number };
+
+/** One object's value as read, with the counter's shard count (the home's; 1 elsewhere). */
+export interface Snapshot extends CounterValue {
+  shards: number;
+}
+
+export type ShardsAnswer =
+  | { ok: true; shards: number }
+  | { ok: false; reason: "shards-set"; detail: string; shards: number }
+  | { ok: false; reason: "written"; detail: string; value: number };
 
 export interface IncrementRequest {
   by: number;
@@ -39,6 +60,9 @@ export interface SetRequest {
 
 export class Counter extends DurableObject<Env> {
   readonly #sql: SqlStorage;
+  /** The shard count stored in this object as a home, if one was set. */
+  #set: number | undefined;
+  #calls = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -46,39 +70,94 @@ export class Counter extends DurableObject<Env> {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS counter (
       id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
     this.#sql.exec("CREATE TABLE IF NOT EXISTS fence (lock TEXT PRIMARY KEY, token INTEGER NOT NULL)");
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS shards (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)");
+    this.#set = this.#sql.exec<{ count: number }>("SELECT count FROM shards WHERE id = 1").toArray()[0]?.count;
+  }
+
+  /** The counter's shard count as its home knows it (1 when none was set, and in every other shard). */
+  get #shards(): number {
+    return this.#set ?? 1;
+  }
+
+  /**
+   * Increment calls (`incrementBatch`, `increment`) this instance has served since it started: tests read it with
+   * runInDurableObject, the bench by RPC.
+   */
+  get incrementCalls(): number {
+    return this.#calls;
   }
 
   /** The value; with a fence, a fenced read that also registers the token (and refuses a stale one). */
   async get(fence?: Fence): Promise<CounterResult> {
+    if (fence && this.#shards > 1) return sharded(this.#shards);
     const stale = this.#checkFence(fence);
     if (stale) return stale;
     return { ok: true, ...this.#read() };
   }
 
+  /** This object's value and the counter's shard count: a sharded read sums the snapshots of every shard. */
+  async snapshot(): Promise<Snapshot> {
+    return { ...this.#read(), shards: this.#shards };
+  }
+
+  /**
+   * Set the shard count, once: the same count again is accepted; another one, or any count once a value is stored
+   * (written and not reset), is refused.
+   */
+  async configureShards(shards: number): Promise<ShardsAnswer> {
+    const set = this.#set;
+    if (set !== undefined) {
+      if (set === shards) return { ok: true, shards };
+      return { ok: false, reason: "shards-set", detail: `it has ${set} shards, set once`, shards: set };
+    }
+    const { value, updatedAt } = this.#read();
+    if (updatedAt !== null) {
+      return {
+        ok: false,
+        reason: "written",
+        detail: `it was written (value ${value})`,
+        value,
+      };
+    }
+    this.#sql.exec("INSERT INTO shards (id, count) VALUES (1, ?)", shards);
+    this.#set = shards;
+    return { ok: true, shards };
+  }
+
+  /**
+   * Apply `members` in order in one transaction, each with the rules of a lone increment and its own answer
+   * (`applyIncrements`). `shards`, sent to the home only, is the count the caller believes in: when it is not this
+   * home's, nothing is applied and the answer says the right one.
+   */
+  async incrementBatch(members: IncrementMember[], shards?: number): Promise<BatchAnswer> {
+    this.#calls++;
+    if (shards !== undefined && shards !== this.#shards) return { ok: false, shards: this.#shards };
+    return { ok: true, results: this.#apply(members) };
+  }
+
   async increment(req: IncrementRequest): Promise<CounterResult> {
+    this.#calls++;
+    if (this.#shards > 1 && (req.fence || req.min !== undefined || req.max !== undefined)) {
+      return sharded(this.#shards);
+    }
     const stale = this.#checkFence(req.fence);
     if (stale) return stale;
-    // One statement when the counter exists and the sum stays within the bounds (and the safe range); otherwise read,
-    // decide and write as below, which also says why a refused increment was refused.
-    const updatedAt = Date.now();
-    const added = this.#sql
-      .exec<{ value: number }>(
-        "UPDATE counter SET value = value + ?1, updated_at = ?2 WHERE id = 1 AND value + ?1 BETWEEN ?3 AND ?4 RETURNING value",
-        req.by,
-        updatedAt,
-        Math.max(req.min ?? -Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
-        Math.min(req.max ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
-      )
-      .toArray()[0];
-    if (added) return { ok: true, value: added.value, updatedAt };
-    const current = this.#read();
-    const next = nextValue(current.value, req);
-    if (!next.ok) return { ...next, value: current.value };
-    return { ok: true, ...this.#write(next.value) };
+    return this.#apply([req])[0] as CounterResult;
+  }
+
+  /** Increments applied in order in one transaction (`applyIncrements`), one read and at most one write. */
+  #apply(members: readonly IncrementMember[]): CounterResult[] {
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.#read();
+      const { value, outcomes } = applyIncrements(current.value, members);
+      const written = outcomes.some((o) => o.ok) ? this.#write(value) : current;
+      return outcomes.map((o): CounterResult => (o.ok ? { ...o, updatedAt: written.updatedAt } : o));
+    });
   }
 
   /** Set the value; with `ifValue`, only if the current value is that (compare-and-set). */
   async set(req: SetRequest): Promise<CounterResult> {
+    if (this.#shards > 1) return sharded(this.#shards);
     const stale = this.#checkFence(req.fence);
     if (stale) return stale;
     const current = this.#read();
@@ -93,10 +172,13 @@ export class Counter extends DurableObject<Env> {
     return { ok: true, ...this.#write(req.value) };
   }
 
-  /** Back to 0. The fencing tokens seen are kept: a stale holder stays stale after a reset. */
-  async reset(): Promise<CounterValue> {
+  /**
+   * Back to 0. The fencing tokens seen are kept (a stale holder stays stale after a reset), and so is the shard count:
+   * the caller resets the other shards.
+   */
+  async reset(): Promise<Snapshot> {
     this.#sql.exec("DELETE FROM counter");
-    return { value: 0, updatedAt: null };
+    return { value: 0, updatedAt: null, shards: this.#shards };
   }
 
   #read(): CounterValue {

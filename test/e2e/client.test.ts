@@ -300,6 +300,19 @@ describe("client.counter", () => {
     expect(stale).toMatchObject({ status: 409, problem: { highestToken: second.token } });
     expect((await counter.set(7, { fence: second.fence })).value).toBe(7);
   });
+
+  it("spreads a counter over shards: increments name their shard, get sums them, bounds are refused", async () => {
+    const { client } = recordingClient();
+    const counter = client.counter(fresh("sharded"));
+    expect(await counter.setShards(3)).toEqual({ name: counter.name, shards: 3 });
+    const taken = await Promise.all([1, 2, 3].map(() => counter.increment(2)));
+    expect(taken.every((t) => t.shards === 3 && typeof t.shard === "number")).toBe(true);
+    expect(await counter.get()).toMatchObject({ value: 6, shards: 3 });
+    const bounded = await counter.increment(1, { max: 100 }).catch((err: unknown) => err);
+    expect(bounded).toMatchObject({ status: 409, type: "urn:edgeloop:problem:counter-sharded" });
+    const again = await counter.setShards(4).catch((err: unknown) => err);
+    expect(again).toMatchObject({ status: 409, type: "urn:edgeloop:problem:counter-shards-set" });
+  });
 });
 
 describe("client.rateLimit", () => {
