@@ -176,13 +176,24 @@ describe("the rateLimit middleware", () => {
 describe("the rateLimit middleware with leases", () => {
   const DAY = 86_400_000;
   /** One middleware = one isolate: its own batches, asking the real RateLimiter object; every call recorded. */
-  const isolate = (key: string, limit: number, lease: { max: number; ttlMs: number }, now?: () => number) => {
+  const isolate = (
+    key: string,
+    limit: number,
+    lease: { max: number; ttlMs: number },
+    now?: () => number,
+    /** Holds every batch request (max > 1) until it resolves; `asked` is told when one starts. */
+    hold?: { gate: Promise<void>; asked: () => void },
+  ) => {
     const calls: { max: number; granted: number }[] = [];
     const limiter = (c: { env: Env }, k: string): Limiter => {
       const stub = c.env.RATE_LIMITER.getByName(k);
       return {
         limit: (l) => stub.limit(l),
         lease: async (l, max, divisor) => {
+          if (hold && max > 1) {
+            hold.asked();
+            await hold.gate;
+          }
           const d = await stub.lease(l, max, divisor);
           calls.push({ max, granted: d.granted });
           return d;
@@ -238,15 +249,38 @@ describe("the rateLimit middleware with leases", () => {
     ]);
   });
 
-  it("lets requests that find nothing held wait for the batch being asked for, instead of asking too", async () => {
+  it("asks for one unit, not a second batch, while a batch is being asked for (no request waits on another's call)", async () => {
     const { calls, get } = isolate(unique("lease"), 3_200, { max: 50, ttlMs: 60_000 });
     const answers = await Promise.all(Array.from({ length: 10 }, () => get()));
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
-    // One call for all ten: the first asked for a batch, the nine others took from it.
-    expect(calls).toEqual([{ max: 50, granted: 50 }]);
-    expect(answers.map((r) => Number(r.headers.get("ratelimit-remaining"))).sort((a, b) => b - a)).toEqual(
-      Array.from({ length: 10 }, (_, i) => 3_199 - i),
-    );
+    // One batch was asked for; those that found nothing held while it was asked for took one unit each.
+    expect(calls.filter((call) => call.max > 1)).toEqual([{ max: 50, granted: 50 }]);
+    const single = calls.filter((call) => call.max === 1);
+    expect(single).toEqual(Array(single.length).fill({ max: 1, granted: 1 }));
+    expect(calls.length).toBeLessThanOrEqual(10);
+    // The next ten come from the batch without asking.
+    const asked = calls.length;
+    const more = await Promise.all(Array.from({ length: 10 }, () => get()));
+    expect(more.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(calls).toHaveLength(asked);
+  });
+
+  it("answers requests that find nothing held while a batch is asked for without waiting for that call", async () => {
+    // The request asking for the batch is held (as one whose client went away might never finish): the others
+    // must not depend on it.
+    let open = () => {};
+    let asked = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const started = new Promise<void>((resolve) => (asked = resolve));
+    const { calls, get } = isolate(unique("lease"), 3_200, { max: 50, ttlMs: 60_000 }, undefined, { gate, asked });
+    const first = get();
+    await started;
+    const others = await Promise.all(Array.from({ length: 5 }, () => get()));
+    expect(others.map((r) => r.status)).toEqual(Array(5).fill(200));
+    expect(calls).toEqual(Array(5).fill({ max: 1, granted: 1 }));
+    open();
+    expect((await first).status).toBe(200);
+    expect(calls.at(-1)).toEqual({ max: 50, granted: 50 });
   });
 
   it("asks the object on every request near the limit, and refuses without asking until the retry time", async () => {

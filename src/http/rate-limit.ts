@@ -74,10 +74,11 @@ interface Held {
   /** The object refused until then: no request can be allowed before (nothing ever returns to a key). */
   refusedUntil: number;
   /**
-   * The batch request in flight, if any: a request that finds nothing held waits for its answer once, then takes from
-   * the new batch or, if that is spent already, asks for one unit itself rather than for another batch.
+   * A batch request is in flight: requests meanwhile ask for one unit each rather than for another batch. They do not
+   * wait for its answer: a promise one request made and another awaits ties the second to the first's I/O context
+   * (workerd warns, and a first request cancelled by its client would leave the others waiting for ever).
    */
-  asking: Promise<void> | undefined;
+  asking: boolean;
 }
 
 /** A decision from what `h` holds at `t` (a unit of a batch, or the refusal still running), or none: ask the object. */
@@ -135,19 +136,13 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
     let h = held.get(id);
     if (!h) {
       if (held.size >= MAX_KEYS) held.delete(held.keys().next().value as string);
-      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: undefined };
+      h = { batches: [], remaining: 0, resetAt: 0, refusedUntil: 0, asking: false };
       held.set(id, h);
     }
-    let decided = fromHeld(h, now());
+    const decided = fromHeld(h, now());
     if (decided) return decided;
-    if (h.asking) {
-      await h.asking;
-      decided = fromHeld(h, now());
-      if (decided) return decided;
-    }
     const ask = h.asking ? 1 : max;
-    let answered = () => {};
-    if (ask > 1) h.asking = new Promise<void>((resolve) => (answered = resolve));
+    if (ask > 1) h.asking = true;
     try {
       const d = await limiter(c, key).lease(limits, ask, LEASE_DIVISOR);
       const at = now();
@@ -162,9 +157,7 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
       const remaining = h.remaining + h.batches.reduce((sum, b) => sum + b.left, 0);
       return { ...d, remaining };
     } finally {
-      // Whatever the answer (or an error), those waiting for it look at what is held now.
-      if (ask > 1) h.asking = undefined;
-      answered();
+      if (ask > 1) h.asking = false;
     }
   }
 
