@@ -12,6 +12,8 @@ export interface BenchContext {
   bundle: string;
 }
 
+// wrangler dev (health, rooms) would otherwise look up workers.cloudflare.com for the `cf` object: loopback only.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 const dir = new URL("./", import.meta.url).pathname;
 const wanted = process.argv.slice(2);
 const files = readdirSync(dir)

@@ -113,7 +113,8 @@ export async function startWranglerDev(
   const child: ChildProcess = spawn(join(root, "node_modules/.bin/wrangler"), args, {
     cwd: root,
     stdio: "ignore",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    // No lookup of workers.cloudflare.com for the `cf` object (a placeholder instead): loopback only.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
