@@ -32,7 +32,7 @@ import { streamableResponse, streamingOf } from "../src/http/event-stream";
 import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/http/locks-schema";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
 import { rateLimit } from "../src/http/rate-limit";
-import { jsonBody, jsonResponse, MemberName, problemDoc } from "../src/http/schemas";
+import { jsonBody, jsonResponse, MemberName, problemDoc, routesOf } from "../src/http/schemas";
 import { JobCreatedSchema, JobStatusSchema } from "../src/jobs/schema";
 import { settings } from "../src/settings";
 
@@ -134,17 +134,14 @@ const DemoLockRenew = z
   .openapi("DemoLockRenew");
 const DemoLockRelease = z.object({ owner: DemoOwner, token: LockToken }).strict().openapi("DemoLockRelease");
 
+const demoRoute = routesOf("demo");
 const route = <M extends "get" | "post", P extends string>(
   method: M,
   path: P,
   operationId: string,
   summary: string,
 ) => ({
-  method,
-  path,
-  tags: ["demo"],
-  operationId,
-  summary: `${summary} (demo page; DEMO_MODE only)`,
+  ...demoRoute(method, path, operationId, `${summary} (demo page; DEMO_MODE only)`),
   security: [],
 });
 
