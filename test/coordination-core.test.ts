@@ -111,6 +111,14 @@ describe("shard routes", () => {
     expect([routes.shards("v"), routes.next("v")]).toEqual([1, 0]);
   });
 
+  it("keeps its turn when told the same count again, so batches refused together take different shards", () => {
+    const routes = new ShardRoutes({ start: 4 });
+    routes.learn("v", 4);
+    const first = routes.next("v");
+    routes.learn("v", 4);
+    expect([first, routes.next("v")]).toEqual([0, 1]);
+  });
+
   it("forgets the counter learned first beyond its bound", () => {
     const routes = new ShardRoutes({ max: 2 });
     routes.learn("a", 2);

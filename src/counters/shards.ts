@@ -39,8 +39,12 @@ export class ShardRoutes {
     return this.#known.get(name)?.shards ?? 1;
   }
 
-  /** Remember what the home said; 1 is the default and is not stored. */
+  /**
+   * Remember what the home said; 1 is the default and is not stored. Hearing the same count again (batches refused
+   * together) keeps the turn where it is, so they still take different shards.
+   */
   learn(name: string, shards: number): void {
+    if (this.#known.get(name)?.shards === shards) return;
     this.#known.delete(name);
     if (shards <= 1) return;
     if (this.#known.size >= this.#max) this.#known.delete(this.#known.keys().next().value as string);
