@@ -10,48 +10,21 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
-import { parse } from "smol-toml";
 import { breakdownTable, sizeByPackage, uploadSize } from "../scripts/check-bundle.ts";
 import { startMiniflare } from "../scripts/lib/worker.ts";
+import { startBaselineWorker } from "./lib/baseline-worker.ts";
 import { median, round } from "./lib/stats.ts";
 import type { BenchContext } from "./run.ts";
 
 const RUNS = 15;
 const root = new URL("../", import.meta.url).pathname;
 const minimalWorker = join(root, "bench/baselines/minimal-worker.js");
-const config = parse(readFileSync(join(root, "wrangler.toml"), "utf8")) as {
-  compatibility_date: string;
-  compatibility_flags?: string[];
-};
 
 interface Start {
   /** Until Miniflare is ready (workerd started, scripts loaded), ms. */
   ready: number;
   /** From the start until the first /healthz answer was read, ms. */
   firstAnswer: number;
-}
-
-/** Start one script alone on Miniflare, as the minimal worker is started. */
-async function startScript(scriptPath: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      workers: [
-        {
-          name: "worker",
-          modules: true,
-          scriptPath,
-          compatibilityDate: config.compatibility_date,
-          compatibilityFlags: config.compatibility_flags ?? [],
-        },
-      ],
-      host: "127.0.0.1",
-      port: 0,
-      handleStructuredLogs: () => {},
-    } as V4MiniflareOptions),
-  );
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, stop: () => mf.dispose() };
 }
 
 async function timeStart(start: () => Promise<{ url: string; stop(): Promise<void> }>): Promise<Start> {
@@ -84,12 +57,12 @@ function metafileOf(): Parameters<typeof sizeByPackage>[0] {
 export default async function startup(ctx: BenchContext): Promise<string[]> {
   const { bytes, gzipBytes } = uploadSize(dirname(ctx.bundle));
   const variants: [string, () => Promise<{ url: string; stop(): Promise<void> }>][] = [
-    ["minimal worker (constant answer)", () => startScript(minimalWorker)],
-    ["ours, script only", () => startScript(ctx.bundle)],
+    ["minimal worker (constant answer)", () => startBaselineWorker(minimalWorker)],
+    ["ours, script only", () => startBaselineWorker(ctx.bundle)],
     ["ours as configured (bindings, Durable Objects, queues, assets)", () => startMiniflare(ctx.bundle)],
   ];
   const runs = new Map<string, Start[]>(variants.map(([name]) => [name, []]));
-  await timeStart(() => startScript(minimalWorker)); // warm the disk cache and workerd's binary
+  await timeStart(() => startBaselineWorker(minimalWorker)); // warm the disk cache and workerd's binary
   for (let i = 0; i < RUNS; i++) {
     for (const [name, start] of variants) runs.get(name)?.push(await timeStart(start));
   }
