@@ -16,7 +16,7 @@ export default defineConfig({
               bindings: {
                 API_TOKEN: "test-token",
                 // The bad-input sweep sends hundreds of wrong tokens, each of which must get its 401: the failed-auth
-                // limit is off here; test/unauthenticated.test.ts turns it on for its own requests.
+                // limit is off here; test/http/unauthenticated.test.ts turns it on for its own requests.
                 AUTH_FAIL_LIMIT: "0",
                 // The loopback upstream started by the global setup may be reached; nothing else private is.
                 FANOUT_ALLOW_HOSTS: "127.0.0.1",

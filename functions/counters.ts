@@ -1,11 +1,11 @@
 /**
  * /v1/counters: atomic integer counters (bounded increments, compare-and-set, fenced writes, shards).
- * One Counter Durable Object per name (per shard when sharded), see src/objects/counter.ts; increments without a
+ * One Counter Durable Object per name (per shard when sharded), see src/counters/counter.ts; increments without a
  * fence, reads and resets go through the isolate's group commit and shard routing, src/counters/router.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { CounterResult } from "../src/counters/counter";
 import { countersOf } from "../src/counters/router";
-import { createApp } from "../src/http/app";
 import {
   CounterFenceQuery as FenceQuery,
   CounterIncrementBody as IncrementBody,
@@ -13,11 +13,11 @@ import {
   CounterShards as Shards,
   CounterShardsBody as ShardsBody,
   CounterValue as Value,
-} from "../src/http/counters-schema";
-import { checkedFence } from "../src/http/fences";
+} from "../src/counters/schema";
+import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
-import type { CounterResult } from "../src/objects/counter";
+import { checkedFence } from "../src/locks/fences";
 import { settings } from "../src/settings";
 
 const route = routesOf("counters");

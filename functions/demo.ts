@@ -29,11 +29,11 @@ import { createUrlGuard } from "../src/fanout/url-guard";
 import { type AppEnv, createApp } from "../src/http/app";
 import { maxBody } from "../src/http/body-limit";
 import { streamableResponse, streamingOf } from "../src/http/event-stream";
-import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/http/locks-schema";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
-import { rateLimit } from "../src/http/rate-limit";
 import { jsonBody, jsonResponse, MemberName, problemDoc, routesOf } from "../src/http/schemas";
 import { JobCreatedSchema, JobStatusSchema } from "../src/jobs/schema";
+import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/locks/schema";
+import { rateLimit } from "../src/ratelimits/rate-limit";
 import { settings } from "../src/settings";
 
 /** How the demo routes reach /v1: the Worker's own fetch (index.ts passes it; no network hop). */

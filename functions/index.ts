@@ -10,9 +10,9 @@ import { failedAuthLimit } from "../src/http/auth-failures";
 import { maxBody } from "../src/http/body-limit";
 import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
-import { apiRateLimit } from "../src/http/rate-limit";
 import { queue } from "../src/jobs/consumer";
 import type { JobMessage } from "../src/jobs/types";
+import { apiRateLimit } from "../src/ratelimits/rate-limit";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
@@ -61,13 +61,13 @@ app.route("/v1/jobs", jobs);
 
 serveOpenApi(app, "/openapi.json");
 
-export { Counter } from "../src/objects/counter";
-export { Job } from "../src/objects/job";
-export { Lock } from "../src/objects/lock";
-export { RateLimiter } from "../src/objects/rate-limiter";
-export { Room } from "../src/objects/room";
-export { RoomShard } from "../src/objects/room-shard";
-export { Semaphore } from "../src/objects/semaphore";
+export { Counter } from "../src/counters/counter";
+export { Job } from "../src/jobs/job";
+export { Lock } from "../src/locks/lock";
+export { RateLimiter } from "../src/ratelimits/rate-limiter";
+export { Room } from "../src/rooms/room";
+export { RoomShard } from "../src/rooms/room-shard";
+export { Semaphore } from "../src/semaphores/semaphore";
 export { app };
 
 export default {

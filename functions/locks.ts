@@ -1,11 +1,14 @@
 /**
  * /v1/locks: leased locks with fencing tokens and FIFO long-poll waiters (asyncio.Lock for every client).
- * One Lock Durable Object per name; see src/objects/lock.ts.
+ * One Lock Durable Object per name; see src/locks/lock.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
-import { signFence } from "../src/http/fences";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
+import { problem } from "../src/http/problem";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import { signFence } from "../src/locks/fences";
+import type { AcquireResult } from "../src/locks/lock";
 import {
   LockAcquireBody as AcquireBody,
   LockGrant as Grant,
@@ -14,10 +17,7 @@ import {
   LockRenewBody as RenewBody,
   LockRenewed as Renewed,
   LockStatus as Status,
-} from "../src/http/locks-schema";
-import { problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
-import type { AcquireResult } from "../src/objects/lock";
+} from "../src/locks/schema";
 import { settings } from "../src/settings";
 
 const Params = z.object({ name: Name });

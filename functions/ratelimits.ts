@@ -4,8 +4,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
-import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/http/ratelimits-schema";
 import { jsonBody, Name, problemDocs } from "../src/http/schemas";
+import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/ratelimits/schema";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
 const userKey = (key: string) => `user:${key}`;

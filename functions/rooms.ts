@@ -22,17 +22,17 @@ import {
   UserName,
 } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
-import { signTicket, verifyTicket } from "../src/http/tickets";
+import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/rooms/protocol";
 import {
   ROOM_JOIN_LIMIT_HEADER,
   ROOM_JOIN_PERIOD_HEADER,
   ROOM_TICKET_EXP_HEADER,
   ROOM_TICKET_ID_HEADER,
   ROOM_USER_HEADER,
-} from "../src/objects/room";
-import { ROOM_SHARDS_HEADER } from "../src/objects/room-shard";
-import { shardName, shardOf } from "../src/objects/room-stream";
-import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/protocol/room-protocol";
+} from "../src/rooms/room";
+import { ROOM_SHARDS_HEADER } from "../src/rooms/room-shard";
+import { shardName, shardOf } from "../src/rooms/room-stream";
+import { signTicket, verifyTicket } from "../src/rooms/tickets";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");

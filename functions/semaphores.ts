@@ -1,6 +1,6 @@
 /**
  * /v1/semaphores: weighted, leased permits under a limit, with FIFO long-poll waiters (asyncio.Semaphore for every
- * client). One Semaphore Durable Object per name; see src/objects/semaphore.ts.
+ * client). One Semaphore Durable Object per name; see src/semaphores/semaphore.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
@@ -16,8 +16,8 @@ import {
   SemaphoreReleased,
   SemaphoreRenewed,
   SemaphoreStatus as Status,
-} from "../src/http/semaphores-schema";
-import type { SemaphoreAcquireResult } from "../src/objects/semaphore";
+} from "../src/semaphores/schema";
+import type { SemaphoreAcquireResult } from "../src/semaphores/semaphore";
 import { settings } from "../src/settings";
 
 const route = routesOf("semaphores");

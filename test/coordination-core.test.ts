@@ -2,10 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { gcra, gcraBatch } from "../src/async/gcra";
 import { WaitQueue } from "../src/async/wait-queue";
+import { applyIncrements, nextValue } from "../src/counters/counter-state";
 import { ShardRoutes, shardName } from "../src/counters/shards";
-import { applyIncrements, nextValue } from "../src/objects/counter-state";
-import { emptyLock, expire, grant, isFree, release, renew } from "../src/objects/lock-state";
-import { fits, inUse, nextExpiry, type SemaphoreLease } from "../src/objects/semaphore-state";
+import { emptyLock, expire, grant, isFree, release, renew } from "../src/locks/lock-state";
+import { fits, inUse, nextExpiry, type SemaphoreLease } from "../src/semaphores/semaphore-state";
 
 describe("lock decisions", () => {
   it("hands out strictly increasing tokens across grants, releases and expiries", () => {

@@ -4,7 +4,7 @@
  * inside); `watch(id)` yields the job's progress from its room as the service publishes it, ending at the final
  * state; `wait(id)` resolves with the final status. A job deleted after its retention answers 410 (`job-gone`).
  */
-import { type JobProgress, type JobState, progressOf } from "../protocol/job-progress.js";
+import { type JobProgress, type JobState, progressOf } from "../jobs/protocol.js";
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
 import type { RoomClient } from "./rooms.js";

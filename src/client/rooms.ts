@@ -8,7 +8,7 @@
  * a consumer's TypeScript checks it under moduleResolution `bundler` and `nodenext` alike.
  */
 import ReconnectingWebSocket from "partysocket/ws";
-import { type JobProgress, jobProgressOf } from "../protocol/job-progress.js";
+import { type JobProgress, jobProgressOf } from "../jobs/protocol.js";
 import {
   type AckFrame,
   CLOSE,
@@ -18,10 +18,10 @@ import {
   type RoomMessage,
   type ServerFrame,
   type WelcomeFrame,
-} from "../protocol/room-protocol.js";
+} from "../rooms/protocol.js";
 
-export { type JobProgress, jobProgressOf } from "../protocol/job-progress.js";
-export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../protocol/room-protocol.js";
+export { type JobProgress, jobProgressOf } from "../jobs/protocol.js";
+export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../rooms/protocol.js";
 
 /** A `presence` event: who joined and left since the last one, and the members present now (sorted). */
 export interface PresenceChange extends Omit<PresenceFrame, "type"> {

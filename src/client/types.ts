@@ -1,15 +1,9 @@
 /**
  * The wire types of the typed client, taken from the zod schemas the server validates with (`z.input` for what the
  * client sends, `z.output` for what it receives). Only types are imported: no zod code reaches the client, and a
- * field renamed in a schema changes these types, so the client's callers and test/client-types.test.ts see it.
+ * field renamed in a schema changes these types, so the client's callers and test/client/client-types.test.ts see it.
  */
 import type { z } from "@hono/zod-openapi";
-import type {
-  FanoutItemSchema,
-  FanoutOptionsSchema,
-  FanoutResultSchema,
-  FanoutSummarySchema,
-} from "../fanout/schema.js";
 import type {
   CounterFenceQuery as CounterFenceQuerySchema,
   CounterIncrementBody,
@@ -18,23 +12,14 @@ import type {
   CounterShards as CounterShardsSchema,
   CounterValue as CounterValueSchema,
   Fence as FenceSchema,
-} from "../http/counters-schema.js";
+} from "../counters/schema.js";
 import type {
-  LockAcquireBody,
-  LockGrant as LockGrantSchema,
-  LockReleaseBody,
-  LockRenewBody,
-  LockStatus as LockStatusSchema,
-} from "../http/locks-schema.js";
-import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../http/ratelimits-schema.js";
+  FanoutItemSchema,
+  FanoutOptionsSchema,
+  FanoutResultSchema,
+  FanoutSummarySchema,
+} from "../fanout/schema.js";
 import type { ProblemSchema, TicketRequest } from "../http/schemas.js";
-import type {
-  SemaphoreAcquireBody,
-  SemaphoreLease as SemaphoreLeaseSchema,
-  SemaphoreReleaseBody,
-  SemaphoreRenewBody,
-  SemaphoreStatus as SemaphoreStatusSchema,
-} from "../http/semaphores-schema.js";
 import type {
   CreateJobSchema,
   JobCreatedSchema,
@@ -42,7 +27,22 @@ import type {
   ResultsPageSchema,
   RetrySchema,
 } from "../jobs/schema.js";
+import type {
+  LockAcquireBody,
+  LockGrant as LockGrantSchema,
+  LockReleaseBody,
+  LockRenewBody,
+  LockStatus as LockStatusSchema,
+} from "../locks/schema.js";
 import type { PageSchema, PagesRequestSchema, PagesSummarySchema } from "../pages/schema.js";
+import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../ratelimits/schema.js";
+import type {
+  SemaphoreAcquireBody,
+  SemaphoreLease as SemaphoreLeaseSchema,
+  SemaphoreReleaseBody,
+  SemaphoreRenewBody,
+  SemaphoreStatus as SemaphoreStatusSchema,
+} from "../semaphores/schema.js";
 
 /** One upstream call of a fan-out, as `POST /v1/fanout` takes it. */
 export type FanoutRequest = z.input<typeof FanoutItemSchema>;

@@ -9,9 +9,9 @@
  * counter go to every shard at once.
  */
 import { Batcher, type KeepAlive, settle } from "../async";
-import type { Counter, CounterResult, IncrementMember, ShardsAnswer, Snapshot } from "../objects/counter";
-import { sharded } from "../objects/counter-state";
 import { settings } from "../settings";
+import type { Counter, CounterResult, IncrementMember, ShardsAnswer, Snapshot } from "./counter";
+import { sharded } from "./counter-state";
 import { ShardRoutes, shardName } from "./shards";
 
 /** An increment's answer: the object's, with the counter's shard count and, when sharded, the shard that took it. */

@@ -2,7 +2,7 @@
  * Schemas shared by several function families.
  */
 import { z } from "@hono/zod-openapi";
-import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "../protocol/room-protocol.js";
+import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "../rooms/protocol.js";
 
 /** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;

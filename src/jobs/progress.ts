@@ -1,10 +1,11 @@
 /**
  * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists.
  * Without the binding it does nothing, so jobs work on their own. The room marks it `server: true`; it is sent as
- * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/protocol/job-progress.ts).
+ * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/jobs/protocol.ts).
  */
-import { type JobProgress, progressRoom } from "../protocol/job-progress";
-import { JOBS_SENDER } from "../protocol/room-protocol";
+
+import { JOBS_SENDER } from "../rooms/protocol";
+import { type JobProgress, progressRoom } from "./protocol";
 
 export { type JobProgress, progressRoom };
 

@@ -4,7 +4,7 @@
  * return).
  */
 
-import type { JobState } from "../protocol/job-progress.js";
+import type { JobState } from "./protocol.js";
 
 export type { JobState };
 export type JobType = "fanout" | "webhook";

@@ -70,7 +70,7 @@ async function openDemo(problems: string[]): Promise<Page> {
       text = await response.text();
     } catch (err) {
       // Chromium keeps no body of a stream the page is done with or was closed while reading (the fan-out's
-      // ndjson): test/demo.test.ts checks that stream for the token instead.
+      // ndjson): test/demo/demo.test.ts checks that stream for the token instead.
       const gone = /has been closed|No data found for resource|navigated away/.test(String(err));
       if (!gone) problems.push(`unreadable ${response.url()}: ${String(err)}`);
       return;

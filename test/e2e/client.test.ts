@@ -125,7 +125,7 @@ describe("client.fanout", () => {
     expect(request?.signal?.aborted).toBe(true);
     // Miniflare over real HTTP does not fire the worker's request.signal when a client hangs up (docs/testing.md):
     // the held calls are still waiting at the gate. In workerd the same disconnect aborts them
-    // (test/fanout.test.ts, "disconnect aborts every call").
+    // (test/fanout/fanout.test.ts, "disconnect aborts every call").
     const held = await fetch(`${upstream.url}/__gates/${gate}?waiting=2&timeoutMs=10000`);
     expect(await held.json()).toMatchObject({ waiting: 2 });
     upstream.openGate(gate);

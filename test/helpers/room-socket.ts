@@ -3,7 +3,7 @@
  * Every wait rejects when the socket errors, closes or a timeout passes, so a broken room fails fast.
  */
 import { exports } from "cloudflare:workers";
-import type { ServerFrame } from "../../src/protocol/room-protocol";
+import type { ServerFrame } from "../../src/rooms/protocol";
 
 export const BASE = "http://edgeloop.test";
 export const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };

@@ -101,7 +101,7 @@ export async function received(p: string): Promise<{ headers: Record<string, str
   return res.json();
 }
 
-export async function allResults(stub: DurableObjectStub<import("../../src/objects/job").Job>) {
+export async function allResults(stub: DurableObjectStub<import("../../src/jobs/job").Job>) {
   const page = await stub.results(-1, 10_000, 64 * 1_048_576);
   return (page?.items ?? []).map(
     (item) => JSON.parse(item) as Record<string, unknown> & { index: number; ok: boolean },

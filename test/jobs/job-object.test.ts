@@ -1,8 +1,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import type { Job } from "../../src/jobs/job";
 import type { JobProgress } from "../../src/jobs/progress";
-import type { Job } from "../../src/objects/job";
 import { allResults, deliver, hits, path, seedFanoutJob, UP } from "./helpers";
 
 const ok = (index: number) => ({ index, ok: true, status: 200 });

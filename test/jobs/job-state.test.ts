@@ -3,8 +3,8 @@
  * how a job ends, the stall deadline and the watchdog's plan, the status a client reads, and result pages.
  */
 import { describe, expect, it } from "vitest";
-import type { ChunkRecord, JobRecord } from "../../src/objects/job-state";
-import * as state from "../../src/objects/job-state";
+import type { ChunkRecord, JobRecord } from "../../src/jobs/job-state";
+import * as state from "../../src/jobs/job-state";
 
 const job = (over: Partial<JobRecord> = {}): JobRecord => ({
   id: "j1",

@@ -8,8 +8,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import type { Job } from "../../src/jobs/job";
 import type { JobStatus } from "../../src/jobs/types";
-import type { Job } from "../../src/objects/job";
 import { settings } from "../../src/settings";
 import { AUTH, BASE, hits, path, UP } from "./helpers";
 

@@ -7,8 +7,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import type { Job } from "../../src/jobs/job";
 import type { JobMessage } from "../../src/jobs/types";
-import type { Job } from "../../src/objects/job";
 import { settings } from "../../src/settings";
 import { allResults, deliver, hits, openGate, path, seedFanoutJob, UP } from "./helpers";
 

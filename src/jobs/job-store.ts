@@ -1,0 +1,298 @@
+/**
+ * A Job object's storage, in one place: the SQLite schema (the job, its chunks, its results by request index, and the
+ * tombstone a deleted job leaves) and every read and write of it, reading rows as the records job-state.ts decides
+ * on. No decisions here: what to write is decided by the object and job-state.ts. Callers group writes that belong
+ * together in `transaction`.
+ */
+
+import type { ChunkRecord, DeadChunks, JobPlan, JobRecord } from "./job-state";
+import type { CreateJobInput, JobResult, JobState, JobTombstone } from "./types";
+
+/** The columns of a job row, named as `JobRecord` names them. */
+const JOB = `id, type, body_hash AS bodyHash, state, total, spec, done, failed, attempts, error,
+  created_at AS createdAt, updated_at AS updatedAt`;
+/** The columns of a chunk row that `ChunkRecord` carries. */
+const CHUNK = "idx, start, count, requests, state, error, resends, sent, touched_at AS touchedAt";
+
+/** A record as the SQL API types a row. */
+type Row<T> = T & Record<string, SqlStorageValue>;
+
+export class JobStore {
+  readonly #storage: DurableObjectStorage;
+  readonly #sql: SqlStorage;
+
+  constructor(storage: DurableObjectStorage) {
+    this.#storage = storage;
+    this.#sql = storage.sql;
+    this.#createSchema();
+  }
+
+  #createSchema(): void {
+    // Schema v1; v2 adds the tombstone table.
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS job (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      id TEXT NOT NULL, type TEXT NOT NULL, body_hash TEXT NOT NULL, state TEXT NOT NULL,
+      total INTEGER NOT NULL, spec TEXT NOT NULL,
+      done INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+      error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
+      idx INTEGER PRIMARY KEY, start INTEGER NOT NULL, count INTEGER NOT NULL, requests TEXT NOT NULL,
+      state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+      recorded INTEGER NOT NULL DEFAULT 0, error TEXT,
+      touched_at INTEGER NOT NULL DEFAULT 0, resends INTEGER NOT NULL DEFAULT 0)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS results (
+      idx INTEGER PRIMARY KEY, chunk INTEGER NOT NULL, ok INTEGER NOT NULL, data TEXT NOT NULL)`);
+    this.#sql.exec(`CREATE TABLE IF NOT EXISTS tombstone (
+      singleton INTEGER PRIMARY KEY CHECK (singleton = 1), id TEXT NOT NULL, state TEXT NOT NULL,
+      ended_at INTEGER NOT NULL, deleted_at INTEGER NOT NULL, forget_at INTEGER NOT NULL)`);
+  }
+
+  // ---- retention
+
+  /** Delete everything the object stores (its alarm aside); the schema is created again, empty. */
+  async deleteAll(): Promise<void> {
+    await this.#storage.deleteAll();
+    this.#createSchema();
+  }
+
+  tombstone(): JobTombstone | null {
+    return (
+      this.#sql
+        .exec<Row<JobTombstone>>(
+          `SELECT id, state, ended_at AS endedAt, deleted_at AS deletedAt, forget_at AS forgetAt
+           FROM tombstone WHERE singleton = 1`,
+        )
+        .toArray()[0] ?? null
+    );
+  }
+
+  insertTombstone(t: JobTombstone): void {
+    this.#sql.exec(
+      "INSERT INTO tombstone (singleton, id, state, ended_at, deleted_at, forget_at) VALUES (1, ?, ?, ?, ?, ?)",
+      t.id,
+      t.state,
+      t.endedAt,
+      t.deletedAt,
+      t.forgetAt,
+    );
+  }
+
+  /** Run `fn`'s writes as one transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.#storage.transactionSync(fn);
+  }
+
+  // ---- the job
+
+  job(): JobRecord | null {
+    return this.#sql.exec<Row<JobRecord>>(`SELECT ${JOB} FROM job WHERE singleton = 1`).toArray()[0] ?? null;
+  }
+
+  mustJob(): JobRecord {
+    const job = this.job();
+    if (!job) throw new Error("job row missing");
+    return job;
+  }
+
+  /** Store a new job (queued) and its chunks (pending, touched now), in one transaction. */
+  insertJob(input: Pick<CreateJobInput, "id" | "type" | "bodyHash">, plan: JobPlan, now: number): void {
+    this.transaction(() => {
+      this.#sql.exec(
+        `INSERT INTO job (singleton, id, type, body_hash, state, total, spec, created_at, updated_at)
+         VALUES (1, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        input.id,
+        input.type,
+        input.bodyHash,
+        plan.total,
+        plan.spec,
+        now,
+        now,
+      );
+      for (const c of plan.chunks) {
+        this.#sql.exec(
+          "INSERT INTO chunks (idx, start, count, requests, touched_at) VALUES (?, ?, ?, ?, ?)",
+          c.index,
+          c.start,
+          c.count,
+          c.requests,
+          now,
+        );
+      }
+    });
+  }
+
+  /** A delivery ran: count the attempt; a queued job is running from now. */
+  countAttempt(chunk: number, now: number): void {
+    this.#sql.exec("UPDATE chunks SET attempts = attempts + 1, touched_at = ? WHERE idx = ?", now, chunk);
+    this.#sql.exec(
+      "UPDATE job SET attempts = attempts + 1, state = CASE state WHEN 'queued' THEN 'running' ELSE state END, updated_at = ?",
+      now,
+    );
+  }
+
+  /** Add `inserted` new results (`failed` of them not ok) of `chunk`; the chunk is done once all have one. */
+  countResults(chunk: number, inserted: number, failed: number, lastError: string | null, now: number): void {
+    this.#sql.exec(
+      `UPDATE chunks SET recorded = recorded + ?, error = COALESCE(?, error), touched_at = ?,
+         state = CASE WHEN recorded + ? >= count THEN 'done' ELSE state END WHERE idx = ?`,
+      inserted,
+      lastError,
+      now,
+      inserted,
+      chunk,
+    );
+    this.#sql.exec(
+      `UPDATE job SET done = done + ?, failed = failed + ?, updated_at = ?,
+         state = CASE state WHEN 'queued' THEN 'running' ELSE state END`,
+      inserted,
+      failed,
+      now,
+    );
+  }
+
+  setError(error: string): void {
+    this.#sql.exec("UPDATE job SET error = ?", error);
+  }
+
+  touch(now: number): void {
+    this.#sql.exec("UPDATE job SET updated_at = ?", now);
+  }
+
+  /** Set the job's state and error. */
+  end(state: JobState, error: string | null, now: number): void {
+    this.#sql.exec("UPDATE job SET state = ?, error = ?, updated_at = ?", state, error, now);
+  }
+
+  cancel(now: number): void {
+    this.#sql.exec("UPDATE job SET state = 'canceled', updated_at = ? ", now);
+  }
+
+  // ---- chunks
+
+  chunk(idx: number): ChunkRecord | null {
+    return this.#sql.exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE idx = ?`, idx).toArray()[0] ?? null;
+  }
+
+  /** Pending chunks, in order. */
+  pending(): ChunkRecord[] {
+    return this.#sql
+      .exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE state = 'pending' ORDER BY idx`)
+      .toArray();
+  }
+
+  /** Pending chunks whose message has not been sent, in order. */
+  unsent(): ChunkRecord[] {
+    return this.#sql
+      .exec<Row<ChunkRecord>>(`SELECT ${CHUNK} FROM chunks WHERE sent = 0 AND state = 'pending' ORDER BY idx`)
+      .toArray();
+  }
+
+  pendingCount(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE state = 'pending'").one().n;
+  }
+
+  /** Mark every pending chunk not sent yet as sent (touched now), before their messages go out. */
+  markSent(now: number): void {
+    this.#sql.exec("UPDATE chunks SET sent = 1, touched_at = ? WHERE sent = 0 AND state = 'pending'", now);
+  }
+
+  /** A send failed: the chunk is left for the next dispatch. */
+  markUnsent(idx: number): void {
+    this.#sql.exec("UPDATE chunks SET sent = 0 WHERE idx = ?", idx);
+  }
+
+  /** The watchdog sends the chunk again. */
+  markResent(idx: number, now: number): void {
+    this.#sql.exec("UPDATE chunks SET resends = resends + 1, sent = 1, touched_at = ? WHERE idx = ?", now, idx);
+  }
+
+  /** The chunk's message was lost for good: dead, with the reason. */
+  markLost(idx: number, error: string): void {
+    this.#sql.exec("UPDATE chunks SET state = 'dead', error = ? WHERE idx = ?", error, idx);
+  }
+
+  /** The chunk ran out of retries (the dead-letter queue): dead, keeping its last error if it has one. */
+  markDead(idx: number, error: string): void {
+    this.#sql.exec("UPDATE chunks SET state = 'dead', error = COALESCE(error, ?) WHERE idx = ?", error, idx);
+  }
+
+  deadChunkCount(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE state = 'dead'").one().n;
+  }
+
+  /** Requests of dead chunks that have no result, and each dead chunk's error (`errors` only when asked). */
+  dead(withErrors = false): DeadChunks {
+    const requests =
+      this.#sql.exec<{ n: number | null }>("SELECT SUM(count - recorded) AS n FROM chunks WHERE state = 'dead'").one()
+        .n ?? 0;
+    if (!withErrors) return { requests, errors: [] };
+    const errors = this.#sql
+      .exec<{ error: string | null }>("SELECT error FROM chunks WHERE state = 'dead' ORDER BY idx")
+      .toArray()
+      .map((r) => r.error);
+    return { requests, errors };
+  }
+
+  /** Dead chunks become pending with fresh attempts; the job runs again. */
+  reviveDead(now: number): void {
+    this.transaction(() => {
+      this.#sql.exec(
+        "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, resends = 0, error = NULL WHERE state = 'dead'",
+      );
+      this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", now);
+    });
+  }
+
+  /** Pending chunks and the latest activity of any chunk, for the stall deadline. */
+  activity(): { pending: number; last: number | null } {
+    return this.#sql
+      .exec<{ pending: number; last: number | null }>(
+        "SELECT SUM(state = 'pending') AS pending, MAX(touched_at) AS last FROM chunks",
+      )
+      .one();
+  }
+
+  /** Counts for the status: requests of dead chunks, chunks, re-sends. */
+  counts(): { dead: number; count: number; resends: number } {
+    return {
+      dead: this.dead().requests,
+      count: this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n,
+      resends: this.#sql.exec<{ n: number | null }>("SELECT SUM(resends) AS n FROM chunks").one().n ?? 0,
+    };
+  }
+
+  // ---- results
+
+  /** Job-wide indices of `chunk`'s requests that have a result. */
+  recorded(chunk: number): Set<number> {
+    return new Set(
+      this.#sql
+        .exec<{ idx: number }>("SELECT idx FROM results WHERE chunk = ?", chunk)
+        .toArray()
+        .map((r) => r.idx),
+    );
+  }
+
+  /** Store a result unless its index has one already; true if it was new. */
+  insertResult(chunk: number, result: JobResult): boolean {
+    const cursor = this.#sql.exec(
+      "INSERT OR IGNORE INTO results (idx, chunk, ok, data) VALUES (?, ?, ?, ?)",
+      result.index,
+      chunk,
+      result.ok ? 1 : 0,
+      JSON.stringify(result),
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  /** Results after index `after`, in index order, at most `limit`. */
+  resultsAfter(after: number, limit: number): { idx: number; data: string }[] {
+    return this.#sql
+      .exec<{ idx: number; data: string }>(
+        "SELECT idx, data FROM results WHERE idx > ? ORDER BY idx LIMIT ?",
+        after,
+        limit,
+      )
+      .toArray();
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * Job: one Durable Object per job. Its SQLite (job-store.ts) holds the job (type, spec, state, counters), its chunks
+ * (requests, delivery attempts, pending/done/dead) and its results by request index, so a chunk delivered twice
+ * (Queues are at-least-once) is applied once. It sends its own chunks to the queue and publishes throttled progress.
+ * This class is the RPC surface and the alarm; what they decide is decided in job-state.ts.
+ *
+ * Watchdog: each chunk records when it was last sent, delivered or recorded (`touched_at`). While chunks are
+ * pending the object keeps one alarm at the job's stall deadline (its latest activity + JOBS_STALL_SECONDS). Quiet
+ * is not loss: a chunk may be waiting behind other jobs' messages. So at the deadline the alarm asks the queue for
+ * its backlog (`metrics()`), and a chunk whose message the queue may still hold (it holds messages sent no later
+ * than the chunk's last activity) is left alone and looked at again a stall period later. Only a message the queue
+ * has moved past is lost (the local in-memory broker restarted, a dead letter that could not be marked): it is sent
+ * again, at most JOBS_STALL_RESENDS times, then the chunk is dead, so the job ends partial or failed, not hanging.
+ *
+ * Retention: once the job has ended, the same alarm waits JOBS_RETENTION_HOURS, then deletes the object's storage
+ * (`deleteAll`) and leaves a tombstone, so the id answers 410 Gone (and its Idempotency-Key does not run the job
+ * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { log } from "../http/log";
+import { settings } from "../settings";
+import { batchesOf } from "./chunks";
+import {
+  type Backlog,
+  type ChunkRecord,
+  claimOf,
+  endOf,
+  isStalled,
+  isTerminal,
+  type JobRecord,
+  messagesOf,
+  pageOf,
+  planJob,
+  progressOf,
+  resultsOf,
+  retentionEnd,
+  stallDeadline,
+  statusOf,
+  tombstoneOf,
+  watchdogPlan,
+} from "./job-state";
+import { JobStore } from "./job-store";
+import { publishProgress } from "./progress";
+import { Throttle } from "./throttle";
+import type {
+  CancelOutcome,
+  Claim,
+  CreateJobInput,
+  CreateOutcome,
+  DispatchOutcome,
+  JobResult,
+  JobStatus,
+  JobTombstone,
+  ResultsPage,
+  RetryOutcome,
+} from "./types";
+
+/** At most ~5 progress updates a second per job. */
+const PROGRESS_INTERVAL_MS = 200;
+
+export class Job extends DurableObject<Env> {
+  readonly #store: JobStore;
+  readonly #throttle = new Throttle(PROGRESS_INTERVAL_MS);
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new JobStore(ctx.storage);
+  }
+
+  /**
+   * Create the job once: a second call with the same body hash returns the existing job ("existing"), one with
+   * a different body returns "conflict". Nothing is sent: call `dispatch()` next (the watchdog's alarm is armed,
+   * so chunks never sent are sent by it after JOBS_STALL_SECONDS).
+   */
+  async create(input: CreateJobInput): Promise<CreateOutcome> {
+    const tombstone = this.#store.tombstone();
+    if (tombstone) return { outcome: "gone", tombstone };
+    const existing = this.#store.job();
+    if (existing) {
+      return {
+        outcome: existing.bodyHash === input.bodyHash ? "existing" : "conflict",
+        status: this.#status(existing),
+      };
+    }
+    this.#store.insertJob(input, planJob(input), Date.now());
+    await this.#arm();
+    return { outcome: "created", status: this.#status(this.#store.mustJob()) };
+  }
+
+  /**
+   * Send every pending chunk not sent yet to the queue (idempotent: a chunk is marked sent before the send, and
+   * unmarked if the send fails, so concurrent calls never send a chunk twice). Returns the number sent, and the
+   * queue's error when a send failed (the chunks it left are sent by the next call).
+   */
+  async dispatch(): Promise<DispatchOutcome> {
+    const job = this.#store.job();
+    if (!job || job.state === "canceled") return { sent: 0 };
+    const chunks = this.#store.unsent();
+    if (chunks.length === 0) return { sent: 0 };
+    this.#store.markSent(Date.now());
+    const outcome = await this.#send(job, chunks);
+    for (const c of chunks.slice(outcome.sent)) this.#store.markUnsent(c.idx);
+    return outcome;
+  }
+
+  /** What is left of this id's job if it was deleted after its retention (410 Gone), else null. */
+  gone(): JobTombstone | null {
+    return this.#store.tombstone();
+  }
+
+  /** The job's status, or null when no job has this id. */
+  status(): JobStatus | null {
+    const job = this.#store.job();
+    return job ? this.#status(job) : null;
+  }
+
+  /**
+   * A delivery of chunk `chunk` starts: count the attempt and say what to run (only requests without a result),
+   * or why to skip it (canceled job, chunk already done or dead).
+   */
+  claim(chunk: number, withRequests: boolean): Claim {
+    const job = this.#store.job();
+    const claim = claimOf(job, this.#store.chunk(chunk), () => this.#store.recorded(chunk), withRequests);
+    if (claim.action === "run") {
+      this.#store.countAttempt(chunk, Date.now());
+      if (job?.state === "queued") this.#progress(false);
+    }
+    return claim;
+  }
+
+  /**
+   * Record final results of chunk `chunk` (by job-wide index; an index already recorded is ignored, so duplicate
+   * deliveries are applied once). The chunk is done when all its requests have a result; the job ends when no
+   * chunk is pending. `note.lastError` keeps the chunk's last transient failure (shown if it dies);
+   * `note.jobError` sets the job's error (a webhook delivery that ended without a 2xx). Returns the status after.
+   */
+  async record(
+    chunk: number,
+    resultsJson: string,
+    note: { lastError?: string; jobError?: string } = {},
+  ): Promise<JobStatus | null> {
+    const job = this.#store.job();
+    const row = this.#store.chunk(chunk);
+    if (!job || !row) return null;
+    const results = resultsOf(row, JSON.parse(resultsJson) as JobResult[]);
+    this.#store.transaction(() => {
+      let inserted = 0;
+      let failed = 0;
+      for (const result of results) {
+        if (!this.#store.insertResult(chunk, result)) continue;
+        inserted++;
+        if (!result.ok) failed++;
+      }
+      this.#store.countResults(chunk, inserted, failed, note.lastError ?? null, Date.now());
+      if (note.jobError) this.#store.setError(note.jobError);
+      this.#finish();
+    });
+    await this.#settled();
+    return this.status();
+  }
+
+  /** The dead-letter consumer: chunk `chunk` ran out of retries. The job ends partial or failed, not hanging. */
+  async markDead(chunk: number, error: string): Promise<JobStatus | null> {
+    const job = this.#store.job();
+    const row = this.#store.chunk(chunk);
+    if (!job || !row) return null;
+    if (row.state === "pending") {
+      this.#store.transaction(() => {
+        this.#store.markDead(chunk, error);
+        this.#store.touch(Date.now());
+        this.#finish();
+      });
+      await this.#settled();
+    }
+    return this.status();
+  }
+
+  /** Cancel: chunks not yet run are skipped (and acked) when delivered. A finished job cannot be canceled. */
+  async cancel(): Promise<CancelOutcome | null> {
+    const job = this.#store.job();
+    if (!job) return null;
+    if (job.state === "canceled") return { outcome: "canceled", status: this.#status(job) };
+    if (isTerminal(job.state)) return { outcome: "conflict", status: this.#status(job) };
+    this.#store.cancel(Date.now());
+    this.#progress(true);
+    await this.#arm();
+    return { outcome: "canceled", status: this.#status(this.#store.mustJob()) };
+  }
+
+  /**
+   * Put dead chunks back on the queue (fresh attempts); the job runs again until they end. `requeued` counts the
+   * chunks sent now (a failed send leaves the rest for the next call).
+   */
+  async retryDead(): Promise<RetryOutcome | null> {
+    const job = this.#store.job();
+    if (!job) return null;
+    if (job.state === "canceled") return { outcome: "conflict", requeued: 0, status: this.#status(job) };
+    const dead = this.#store.deadChunkCount();
+    if (dead > 0) this.#store.reviveDead(Date.now());
+    // Also sends pending chunks an earlier failed send left behind.
+    const dispatched = await this.dispatch();
+    if (dead > 0) await this.#arm();
+    if (dead === 0 && dispatched.sent === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
+    this.#progress(false);
+    return { outcome: "requeued", requeued: dispatched.sent, status: this.#status(this.#store.mustJob()) };
+  }
+
+  /**
+   * The watchdog. At the stall deadline (no chunk of the job sent, delivered or recorded for JOBS_STALL_SECONDS),
+   * each pending chunk whose message the queue may still hold waits (looked at again a stall period later); the
+   * others are lost: sent again (counted in `resends`) or, after JOBS_STALL_RESENDS re-sends, marked dead so the
+   * job ends. Fired early (activity moved the deadline), again, or for a finished job, it changes nothing but the
+   * next alarm. A failed send is logged, not thrown: it counts as a lost message.
+   */
+  override async alarm(): Promise<void> {
+    const s = settings(this.env);
+    const now = Date.now();
+    const tombstone = this.#store.tombstone();
+    if (tombstone) {
+      await this.#forget(tombstone, now);
+      return;
+    }
+    const job = this.#store.job();
+    if (!job) return;
+    if (isTerminal(job.state)) {
+      await this.#expire(job, now);
+      return;
+    }
+    if (!isStalled(stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS), now)) {
+      await this.#arm();
+      return;
+    }
+    const backlog = await this.#backlog(job.id);
+    const { waiting, resend, lost } = watchdogPlan(
+      this.#store.pending(),
+      { seconds: s.JOBS_STALL_SECONDS, resends: s.JOBS_STALL_RESENDS },
+      backlog,
+    );
+    this.#store.transaction(() => {
+      for (const c of resend) this.#store.markResent(c.idx, now);
+      for (const c of lost) this.#store.markLost(c.idx, c.error);
+      if (lost.length > 0) {
+        this.#store.touch(now);
+        this.#finish();
+      }
+    });
+    if (waiting.length > 0) {
+      log("info", "job chunks quiet but still in the queue's backlog", {
+        jobId: job.id,
+        chunks: waiting.map((c) => c.idx),
+        backlog,
+      });
+    }
+    if (resend.length > 0) {
+      const outcome = await this.#send(job, resend);
+      log(outcome.error ? "error" : "warn", "job chunks re-sent after a stall", {
+        jobId: job.id,
+        chunks: resend.map((c) => c.idx),
+        sent: outcome.sent,
+        ...(outcome.error ? { error: outcome.error } : {}),
+      });
+    }
+    if (lost.length > 0) {
+      log("warn", "job chunks lost", {
+        jobId: job.id,
+        chunks: lost.map((c) => c.idx),
+        state: this.#store.job()?.state,
+      });
+    }
+    this.#progress(this.#isTerminal());
+    // Chunks still in the backlog are looked at again a stall period from now, not at once.
+    await this.#arm(waiting.length > 0 ? now + s.JOBS_STALL_SECONDS * 1_000 : 0);
+  }
+
+  /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */
+  results(after: number, limit: number, maxBytes: number): ResultsPage | null {
+    if (!this.#store.job()) return null;
+    return pageOf(this.#store.resultsAfter(after, limit + 1), limit, maxBytes);
+  }
+
+  // ---- internals
+
+  /** Send these chunks' messages (sendBatch calls within the queue's limits); `sent` counts those that went out. */
+  async #send(job: JobRecord, chunks: ChunkRecord[]): Promise<DispatchOutcome> {
+    let sent = 0;
+    try {
+      for (const batch of batchesOf(messagesOf(job, chunks))) {
+        await this.env.JOBS_QUEUE.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+        sent += batch.length;
+      }
+    } catch (err) {
+      return { sent, error: err instanceof Error ? err.message : String(err) };
+    }
+    return { sent };
+  }
+
+  /**
+   * Keep the one alarm at the stall deadline (not before `notBefore`) while the job runs, and at the end of its
+   * retention once it has ended.
+   */
+  async #arm(notBefore = 0): Promise<void> {
+    const s = settings(this.env);
+    const job = this.#store.job();
+    const deadline =
+      job && isTerminal(job.state)
+        ? retentionEnd(job, s.JOBS_RETENTION_HOURS)
+        : stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS);
+    if (deadline === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.max(deadline, notBefore));
+  }
+
+  /** A finished job whose retention is over: delete its storage, leaving a tombstone with its own alarm. */
+  async #expire(job: JobRecord, now: number): Promise<void> {
+    const s = settings(this.env);
+    if (now < retentionEnd(job, s.JOBS_RETENTION_HOURS)) {
+      await this.#arm();
+      return;
+    }
+    const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
+    await this.#store.deleteAll();
+    this.#store.insertTombstone(tombstone);
+    await this.ctx.storage.setAlarm(tombstone.forgetAt);
+    log("info", "job deleted after its retention", { jobId: job.id, state: job.state, endedAt: job.updatedAt });
+  }
+
+  /** The tombstone's own retention: once over, the object holds nothing (and has no alarm). */
+  async #forget(tombstone: JobTombstone, now: number): Promise<void> {
+    if (now < tombstone.forgetAt) {
+      await this.ctx.storage.setAlarm(tombstone.forgetAt);
+      return;
+    }
+    await this.#store.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  /** The queue's backlog, or null when its metrics cannot be read (then every sent chunk may still arrive). */
+  async #backlog(jobId: string): Promise<Backlog | null> {
+    try {
+      const m = await this.env.JOBS_QUEUE.metrics();
+      // Typed as a Date; the local broker answers milliseconds (0 when empty).
+      const oldest = m.oldestMessageTimestamp as Date | number | undefined;
+      const oldestAt = oldest === undefined ? null : typeof oldest === "number" ? oldest : oldest.getTime();
+      return { count: m.backlogCount, oldestAt: oldestAt || null };
+    } catch (err) {
+      log("warn", "the queue's backlog is unknown: the job watchdog re-sends nothing sent", {
+        jobId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return null;
+    }
+  }
+
+  #isTerminal(): boolean {
+    const state = this.#store.job()?.state;
+    return state !== undefined && isTerminal(state);
+  }
+
+  /** After results or a dead chunk: publish progress, and clear the alarm of a job that has ended. */
+  async #settled(): Promise<void> {
+    const ended = this.#isTerminal();
+    this.#progress(ended);
+    if (ended) await this.#arm();
+  }
+
+  /** When no chunk is pending, settle the job's final state (a canceled job stays canceled). */
+  #finish(): void {
+    const job = this.#store.mustJob();
+    if (job.state === "canceled" || this.#store.pendingCount() > 0) return;
+    const dead = this.#store.dead(true);
+    const end = endOf(job, dead);
+    this.#store.end(end.state, end.error, Date.now());
+  }
+
+  #status(job: JobRecord): JobStatus {
+    return statusOf(job, this.#store.counts());
+  }
+
+  /** Publish progress, throttled; the final state always goes out. */
+  #progress(final: boolean): void {
+    const decision = this.#throttle.offer(Date.now(), final);
+    if (decision.action === "now") {
+      this.#publish();
+    } else if (decision.action === "later") {
+      setTimeout(() => {
+        this.#throttle.fired(Date.now());
+        this.#publish();
+      }, decision.delayMs);
+    }
+  }
+
+  #publish(): void {
+    const status = this.status();
+    if (status) this.ctx.waitUntil(publishProgress(this.env, progressOf(status)));
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A job's progress as the service publishes it into the room `job:<id>`: the data of a message with `server: true`
+ * from `jobs`. `jobProgressOf` is how a client reads it, trusting nothing a member could have sent.
+ */
+import { JOBS_SENDER, type RoomMessage } from "../rooms/protocol.js";
+
+export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
+
+const STATES: ReadonlySet<string> = new Set<JobState>([
+  "queued",
+  "running",
+  "succeeded",
+  "partial",
+  "failed",
+  "canceled",
+]);
+
+export interface JobProgress {
+  kind: "job-progress";
+  id: string;
+  state: JobState;
+  total: number;
+  done: number;
+  failed: number;
+}
+
+/**
+ * The progress a job's status stands for (what the Job object publishes, and what a client reports for a status it
+ * read).
+ *
+ * @example
+ * publish(progressOf(status)); // {kind: "job-progress", id, state, total, done, failed}
+ */
+export const progressOf = (s: Omit<JobProgress, "kind">): JobProgress => ({
+  kind: "job-progress",
+  id: s.id,
+  state: s.state,
+  total: s.total,
+  done: s.done,
+  failed: s.failed,
+});
+
+/** The room a job's progress goes to. */
+export const progressRoom = (jobId: string): string => `job:${jobId}`;
+
+const count = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+/**
+ * The job progress a room message carries, if the service published it: `server: true`, from `jobs`, a
+ * well-formed `job-progress`. Anything else — a member's message shaped like progress included — is undefined.
+ *
+ * @example
+ * room.on("message", (m) => {
+ *   const progress = jobProgressOf(m);
+ *   if (progress) bar.value = progress.done + progress.failed;
+ * });
+ */
+export function jobProgressOf(message: RoomMessage): JobProgress | undefined {
+  if (message.server !== true || message.from !== JOBS_SENDER) return undefined;
+  const d = message.data as Partial<Record<keyof JobProgress, unknown>> | null;
+  if (typeof d !== "object" || d === null || d.kind !== "job-progress" || typeof d.id !== "string") return undefined;
+  if (typeof d.state !== "string" || !STATES.has(d.state)) return undefined;
+  if (!count(d.total) || !count(d.done) || !count(d.failed)) return undefined;
+  return { kind: "job-progress", id: d.id, state: d.state as JobState, total: d.total, done: d.done, failed: d.failed };
+}
