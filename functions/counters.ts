@@ -4,20 +4,20 @@
  * fence, reads and resets go through the isolate's group commit and shard routing, src/counters/router.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { CounterResult } from "../src/counters/counter";
-import { countersOf } from "../src/counters/router";
+import type { CounterResult } from "../src/counters";
 import {
+  countersOf,
   CounterFenceQuery as FenceQuery,
   CounterIncrementBody as IncrementBody,
   CounterSetBody as SetBody,
   CounterShards as Shards,
   CounterShardsBody as ShardsBody,
   CounterValue as Value,
-} from "../src/counters/schema";
+} from "../src/counters";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
-import { checkedFence } from "../src/locks/fences";
+import { checkedFence } from "../src/locks";
 import { settings } from "../src/settings";
 
 const route = routesOf("counters");

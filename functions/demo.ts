@@ -24,16 +24,16 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { FanoutResultSchema, FanoutSummarySchema } from "../src/fanout/schema";
-import { createUrlGuard } from "../src/fanout/url-guard";
+import { createUrlGuard, FanoutResultSchema, FanoutSummarySchema } from "../src/fanout";
 import { type AppEnv, createApp } from "../src/http/app";
 import { maxBody } from "../src/http/body-limit";
 import { streamableResponse, streamingOf } from "../src/http/event-stream";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
-import { jsonBody, jsonResponse, MemberName, problemDoc, routesOf } from "../src/http/schemas";
-import { JobCreatedSchema, JobStatusSchema } from "../src/jobs/schema";
-import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/locks/schema";
-import { rateLimit } from "../src/ratelimits/rate-limit";
+import { jsonBody, jsonResponse, problemDoc, routesOf } from "../src/http/schemas";
+import { JobCreatedSchema, JobStatusSchema } from "../src/jobs";
+import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/locks";
+import { rateLimit } from "../src/ratelimits";
+import { MemberName } from "../src/rooms";
 import { settings } from "../src/settings";
 
 /** How the demo routes reach /v1: the Worker's own fetch (index.ts passes it; no network hop). */

@@ -8,16 +8,18 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { anySignal } from "../src/async";
-import { type FanoutResult, fanout, fanoutAll } from "../src/fanout/engine";
-import { checkHeaderLimits } from "../src/fanout/limits";
 import {
+  checkHeaderLimits,
+  createUrlGuard,
   type FanoutItem,
   FanoutItemSchema,
   FanoutOptionsSchema,
+  type FanoutResult,
   FanoutResultSchema,
   FanoutSummarySchema,
-} from "../src/fanout/schema";
-import { createUrlGuard } from "../src/fanout/url-guard";
+  fanout,
+  fanoutAll,
+} from "../src/fanout";
 import { createApp } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";

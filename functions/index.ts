@@ -10,9 +10,8 @@ import { failedAuthLimit } from "../src/http/auth-failures";
 import { maxBody } from "../src/http/body-limit";
 import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
-import { queue } from "../src/jobs/consumer";
-import type { JobMessage } from "../src/jobs/types";
-import { apiRateLimit } from "../src/ratelimits/rate-limit";
+import { type JobMessage, queue } from "../src/jobs";
+import { apiRateLimit } from "../src/ratelimits";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
@@ -61,13 +60,12 @@ app.route("/v1/jobs", jobs);
 
 serveOpenApi(app, "/openapi.json");
 
-export { Counter } from "../src/counters/counter";
-export { Job } from "../src/jobs/job";
-export { Lock } from "../src/locks/lock";
-export { RateLimiter } from "../src/ratelimits/rate-limiter";
-export { Room } from "../src/rooms/room";
-export { RoomShard } from "../src/rooms/room-shard";
-export { Semaphore } from "../src/semaphores/semaphore";
+export { Counter } from "../src/counters";
+export { Job } from "../src/jobs";
+export { Lock } from "../src/locks";
+export { RateLimiter } from "../src/ratelimits";
+export { Room, RoomShard } from "../src/rooms";
+export { Semaphore } from "../src/semaphores";
 export { app };
 
 export default {

@@ -3,25 +3,28 @@
  * status and pages through its results, DELETE cancels it, POST …/retry puts its dead chunks back on the queue.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { headerLimitProblem } from "../src/fanout/limits";
+import { headerLimitProblem } from "../src/fanout";
 import { createApp } from "../src/http/app";
 import { callerScope } from "../src/http/auth";
 import { overLimit, type Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
-import { type CreateJobOutcome, createJob } from "../src/jobs/create";
-import { decodeCursor, encodeCursor, JOB_ID_PATTERN } from "../src/jobs/ids";
-import { progressRoom } from "../src/jobs/progress";
+import type { JobStatus, JobTombstone } from "../src/jobs";
 import {
+  type CreateJobOutcome,
   CreateJobSchema,
+  createJob,
+  decodeCursor,
+  encodeCursor,
   IdempotencyHeaders,
+  JOB_ID_PATTERN,
   JobCreatedSchema,
   JobIdParams,
   JobStatusSchema,
+  progressRoom,
   ResultsPageSchema,
   ResultsQuery,
   RetrySchema,
-} from "../src/jobs/schema";
-import type { JobStatus, JobTombstone } from "../src/jobs/types";
+} from "../src/jobs";
 import { settings } from "../src/settings";
 
 const route = routesOf("jobs");

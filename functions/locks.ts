@@ -7,8 +7,7 @@ import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
-import { signFence } from "../src/locks/fences";
-import type { AcquireResult } from "../src/locks/lock";
+import type { AcquireResult } from "../src/locks";
 import {
   LockAcquireBody as AcquireBody,
   LockGrant as Grant,
@@ -17,7 +16,8 @@ import {
   LockRenewBody as RenewBody,
   LockRenewed as Renewed,
   LockStatus as Status,
-} from "../src/locks/schema";
+  signFence,
+} from "../src/locks";
 import { settings } from "../src/settings";
 
 const Params = z.object({ name: Name });

@@ -9,14 +9,20 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { anySignal } from "../src/async";
-import { checkHeaderLimits } from "../src/fanout/limits";
-import { createUrlGuard } from "../src/fanout/url-guard";
+import { checkHeaderLimits, createUrlGuard } from "../src/fanout";
 import { createApp } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, problemDocs, routesOf } from "../src/http/schemas";
-import { type Crawl, crawl, crawlAll } from "../src/pages/crawl";
-import { PageSchema, type PagesRequest, PagesRequestSchema, PagesSummarySchema } from "../src/pages/schema";
+import {
+  type Crawl,
+  crawl,
+  crawlAll,
+  PageSchema,
+  type PagesRequest,
+  PagesRequestSchema,
+  PagesSummarySchema,
+} from "../src/pages";
 import { settings } from "../src/settings";
 
 const route = routesOf("pages");

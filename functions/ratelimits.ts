@@ -5,7 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { problem } from "../src/http/problem";
 import { jsonBody, Name, problemDocs } from "../src/http/schemas";
-import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/ratelimits/schema";
+import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/ratelimits";
 
 /** Keys given by clients live apart from the service's own per-token keys (`api:`). */
 const userKey = (key: string) => `user:${key}`;

@@ -11,28 +11,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApp } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
-import {
-  jsonBody,
-  jsonResponse,
-  Name,
-  problemDoc,
-  problemDocs,
-  routesOf,
-  TicketRequest,
-  UserName,
-} from "../src/http/schemas";
+import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
-import { JOBS_SENDER, nameKey, SERVER_SENDER } from "../src/rooms/protocol";
 import {
+  JOBS_SENDER,
+  nameKey,
   ROOM_JOIN_LIMIT_HEADER,
   ROOM_JOIN_PERIOD_HEADER,
+  ROOM_SHARDS_HEADER,
   ROOM_TICKET_EXP_HEADER,
   ROOM_TICKET_ID_HEADER,
   ROOM_USER_HEADER,
-} from "../src/rooms/room";
-import { ROOM_SHARDS_HEADER } from "../src/rooms/room-shard";
-import { shardName, shardOf } from "../src/rooms/room-stream";
-import { signTicket, verifyTicket } from "../src/rooms/tickets";
+  SERVER_SENDER,
+  shardName,
+  shardOf,
+  signTicket,
+  TicketRequest,
+  UserName,
+  verifyTicket,
+} from "../src/rooms";
 import { settings } from "../src/settings";
 
 const route = routesOf("rooms");

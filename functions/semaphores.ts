@@ -7,6 +7,7 @@ import { createApp } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
+import type { SemaphoreAcquireResult } from "../src/semaphores";
 import {
   SemaphoreAcquireBody as AcquireBody,
   LEASE_ID_EXAMPLE,
@@ -16,8 +17,7 @@ import {
   SemaphoreReleased,
   SemaphoreRenewed,
   SemaphoreStatus as Status,
-} from "../src/semaphores/schema";
-import type { SemaphoreAcquireResult } from "../src/semaphores/semaphore";
+} from "../src/semaphores";
 import { settings } from "../src/settings";
 
 const route = routesOf("semaphores");

@@ -3,12 +3,19 @@
  * already due sooner is kept: when it fires it finds nothing due yet and is armed again for what is. One left over
  * after the work went away finds nothing to do. Setting an alarm costs a storage write, so a busy Lock or Semaphore
  * sets about one per lease length instead of one per grant, and a busy RateLimiter about one per period.
+ *
+ * Runtime-neutral: it needs only the two alarm calls of a Durable Object's storage.
  */
+export interface AlarmStorage {
+  getAlarm(): Promise<number | null>;
+  setAlarm(scheduledTime: number): Promise<void>;
+}
+
 export class EarliestAlarm {
   /** When the alarm is set for (null: none; undefined: not read yet since the object started). */
   #at: number | null | undefined;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(private readonly storage: AlarmStorage) {}
 
   /**
    * Make sure the alarm fires no later than `at`.

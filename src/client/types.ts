@@ -19,7 +19,7 @@ import type {
   FanoutResultSchema,
   FanoutSummarySchema,
 } from "../fanout/schema.js";
-import type { ProblemSchema, TicketRequest } from "../http/schemas.js";
+import type { ProblemSchema } from "../http/schemas.js";
 import type {
   CreateJobSchema,
   JobCreatedSchema,
@@ -36,6 +36,7 @@ import type {
 } from "../locks/schema.js";
 import type { PageSchema, PagesRequestSchema, PagesSummarySchema } from "../pages/schema.js";
 import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../ratelimits/schema.js";
+import type { TicketRequest } from "../rooms/schema.js";
 import type {
   SemaphoreAcquireBody,
   SemaphoreLease as SemaphoreLeaseSchema,

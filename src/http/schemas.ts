@@ -2,7 +2,6 @@
  * Schemas shared by several function families.
  */
 import { z } from "@hono/zod-openapi";
-import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "../rooms/protocol.js";
 
 /** Names of counters, locks, rooms, jobs…: checked before they reach `idFromName`. */
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -11,37 +10,6 @@ export const Name = z
   .string()
   .regex(NAME_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
   .openapi({ example: "orders-2026" });
-
-/** A display name (a room member, a message's sender): 1-64 characters, no control characters. */
-export const UserName = z
-  .string()
-  .min(1)
-  .max(64)
-  // The control characters (\p{Cc}) spelled as ranges: a regex with the u flag is published in the OpenAPI document
-  // with "/u" glued to its pattern, which no client could match.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters")
-  .openapi({ example: "ada" });
-
-/** The user a room ticket names: a display name that is not one the service publishes under ("server", "jobs"). */
-export const MemberName = UserName.refine((user) => !isReservedName(user), {
-  message: `is reserved for messages the service publishes ("${SERVER_SENDER}", "${JOBS_SENDER}")`,
-}).openapi({
-  example: "ada",
-  description: `A display name; "${SERVER_SENDER}" and "${JOBS_SENDER}" (in any case or width) are reserved for the service.`,
-});
-
-/** What `POST /v1/rooms/:room/tickets` takes (the demo's ticket route takes a narrower one). */
-export const TicketRequest = z
-  .object({
-    user: MemberName,
-    ttlSec: z.number().int().min(1).optional().openapi({
-      description: "Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS).",
-      example: 60,
-    }),
-  })
-  .strict()
-  .openapi("TicketRequest");
 
 /**
  * `z.record`, refusing a "__proto__" key. zod leaves that key out of what it parses (assigning it would set a

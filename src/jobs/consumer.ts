@@ -8,7 +8,7 @@
  */
 
 import { Semaphore } from "../async";
-import type { FanoutOptions } from "../fanout/schema";
+import type { FanoutOptions } from "../fanout";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";

@@ -4,8 +4,7 @@
  * object stores it once however often it is posted; then its chunks are queued. Every way this can end is an
  * outcome, which the route turns into a response.
  */
-import { type HeaderLimitBreach, headerLimitBreach } from "../fanout/limits";
-import { createUrlGuard } from "../fanout/url-guard";
+import { createUrlGuard, type HeaderLimitBreach, headerLimitBreach } from "../fanout";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";

@@ -4,7 +4,7 @@
  * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/jobs/protocol.ts).
  */
 
-import { JOBS_SENDER } from "../rooms/protocol";
+import { JOBS_SENDER } from "../rooms";
 import { type JobProgress, progressRoom } from "./protocol";
 
 export { type JobProgress, progressRoom };

@@ -3,8 +3,7 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutResult, fanoutAll } from "../fanout/engine";
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema } from "../fanout/schema";
+import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema, type FanoutResult, fanoutAll } from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
 import { chunkDeadlineMs } from "./budget";

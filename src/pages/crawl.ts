@@ -12,9 +12,8 @@
  *   on a next page on another origin (unless allowed), or when the caller's signal fires (a client disconnect).
  */
 import { anySignal, prefetch, timer } from "../async";
-import { type FanoutResult, fanoutAll } from "../fanout/engine";
-import type { FanoutOptions } from "../fanout/schema";
-import type { ByteBudget } from "../fanout/upstream";
+import type { ByteBudget, FanoutOptions } from "../fanout";
+import { type FanoutResult, fanoutAll } from "../fanout";
 import { itemsAt, type NextPage, nextFromBody, nextLink, withParam } from "./next";
 import type { Page, PageErrorKind, PagesRequest, PagesSummary, StopReason } from "./schema";
 

@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { gcra } from "../async";
 import { overLimit, problem } from "../http/problem";
-import { rateLimited } from "../ratelimits/rate-limit";
+import { rateLimited } from "../ratelimits";
 import { type Settings, settings } from "../settings";
 import {
   CLOSE,

@@ -1,0 +1,17 @@
+/**
+ * The fan-out wing: the engine (settle, retries, hedging, budgets), one upstream call with its redirects, the
+ * outbound URL guard, header limits and the wire schemas. Its face to functions/ and to the other wings (pages and jobs
+ * run on the engine).
+ */
+export { type FanoutResult, fanout, fanoutAll } from "./engine";
+export { checkHeaderLimits, type HeaderLimitBreach, headerLimitBreach, headerLimitProblem } from "./limits";
+export {
+  type FanoutItem,
+  FanoutItemSchema,
+  type FanoutOptions,
+  FanoutOptionsSchema,
+  FanoutResultSchema,
+  FanoutSummarySchema,
+} from "./schema";
+export type { ByteBudget } from "./upstream";
+export { createUrlGuard } from "./url-guard";
