@@ -1,6 +1,15 @@
 /** The semaphore's admission decisions (limit in force; grant, refuse or wait; the lease), by a chosen clock. */
 import { describe, expect, it } from "vitest";
-import { admit, conflictingLimit, newLease, notHeld, type SemaphoreLease } from "../../src/semaphores/semaphore-state";
+import {
+  admit,
+  conflictingLimit,
+  fits,
+  inUse,
+  newLease,
+  nextExpiry,
+  notHeld,
+  type SemaphoreLease,
+} from "../../src/semaphores/semaphore-state";
 
 const lease = (permits: number, expiresAt: number): SemaphoreLease => ({
   leaseId: `l${permits}-${expiresAt}`,
@@ -49,5 +58,26 @@ describe("semaphore admission", () => {
   it("says whether a lease belongs to someone else or is gone", () => {
     expect(notHeld("L1", lease(1, 10))).toBe("lease L1 belongs to another holder");
     expect(notHeld("L1", undefined)).toBe("lease L1 is not held (released or expired)");
+  });
+});
+
+describe("semaphore decisions", () => {
+  const lease = (permits: number, expiresAt: number): SemaphoreLease => ({
+    leaseId: crypto.randomUUID(),
+    holder: "h",
+    permits,
+    grantedAt: 0,
+    expiresAt,
+    waiterId: null,
+  });
+
+  it("counts only live permits and knows what fits", () => {
+    const leases = [lease(2, 100), lease(1, 50)];
+    expect(inUse(leases, 10)).toBe(3);
+    expect(inUse(leases, 50)).toBe(2);
+    expect(fits(leases, 1, 3, 10)).toBe(false);
+    expect(fits(leases, 1, 3, 50)).toBe(true);
+    expect(nextExpiry(leases)).toBe(50);
+    expect(nextExpiry([])).toBeNull();
   });
 });
