@@ -19,14 +19,6 @@ import { type Connection, type Member, RoomSockets, send, sendText, staleTicket 
 import { type HistoryStore, RoomLog, Ticker } from "./room-state";
 import { type OpResult, type ShardOp, shardName } from "./room-stream";
 
-export {
-  ROOM_JOIN_LIMIT_HEADER,
-  ROOM_JOIN_PERIOD_HEADER,
-  ROOM_TICKET_EXP_HEADER,
-  ROOM_TICKET_ID_HEADER,
-  ROOM_USER_HEADER,
-} from "./room-sockets";
-
 export interface RoomInfo {
   members: string[];
   count: number;
