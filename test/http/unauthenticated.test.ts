@@ -79,6 +79,24 @@ describe("the rooms upgrade without a bearer token", () => {
     expect(await refused.json()).toMatchObject({ type: "urn:edgeloop:problem:rate-limited", limit: "API_RATE_LIMIT" });
     expect((await join("bob")).status).toBe(101);
   });
+
+  it("counts joins under the API_RATE_LIMIT in force: a user who used up a mistaken hourly limit joins once it is raised", async () => {
+    const room = `joins-${crypto.randomUUID()}`;
+    const join = async (vars: Record<string, string>) => {
+      const ticket = await ticketFor(room, "ada");
+      const res = await withVars(vars)(
+        new Request(`${BASE}/v1/rooms/${room}/ws?ticket=${encodeURIComponent(ticket)}`, {
+          headers: { upgrade: "websocket" },
+        }),
+      );
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+      return res.status;
+    };
+    const hourly = { API_RATE_LIMIT: "2", API_RATE_PERIOD_MS: "3600000" };
+    expect([await join(hourly), await join(hourly), await join(hourly)]).toEqual([101, 101, 429]);
+    expect(await join({ API_RATE_LIMIT: "100000", API_RATE_PERIOD_MS: "60000" })).toBe(101);
+  });
 });
 
 // --- Failed authentication ------------------------------------------------------------------------------------------
