@@ -46,9 +46,14 @@ export class SemaphoreLease extends Lease {
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
               json: { leaseId, holder, ttlMs: options.ttlMs } satisfies SemaphoreRenewInput,
+              idempotent: true, // renewing twice ends where renewing once does
             })
           ).expiresAt,
-        release: () => transport.json(`${path}/release`, { json: { leaseId, holder } satisfies SemaphoreReleaseInput }),
+        release: () =>
+          transport.json(`${path}/release`, {
+            json: { leaseId, holder } satisfies SemaphoreReleaseInput,
+            idempotent: true, // a second release of the same lease is harmless
+          }),
       },
       { ...options, expiresAt: grant.expiresAt },
     );
