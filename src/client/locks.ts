@@ -36,11 +36,12 @@ export class LockLease extends Lease {
     const { owner, token } = grant;
     super(
       {
-        renew: async () =>
+        renew: async (signal) =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
               json: { owner, token, ttlMs: options.ttlMs } satisfies LockRenewInput,
               idempotent: true, // renewing twice ends where renewing once does
+              signal,
             })
           ).expiresAt,
         release: () =>

@@ -42,11 +42,12 @@ export class SemaphoreLease extends Lease {
     const { leaseId, holder } = grant;
     super(
       {
-        renew: async () =>
+        renew: async (signal) =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
               json: { leaseId, holder, ttlMs: options.ttlMs } satisfies SemaphoreRenewInput,
               idempotent: true, // renewing twice ends where renewing once does
+              signal,
             })
           ).expiresAt,
         release: () =>
