@@ -9,14 +9,14 @@
  * - `retry`: exponential backoff with full jitter, honouring Retry-After and a deadline.
  * - `sleep`, `timer`, `deadline`, `anySignal`, `isAbort`, `isTimeout`: asyncio.sleep and asyncio.timeout over
  *   AbortSignals.
- * - `gcra`, `gcraBatch`: a smooth rate limit kept as one number per key.
+ * - `gcra`, `gcraBatch`: a smooth rate limit kept as one number per key; `gcraRescale` reads it under a new limit.
  * - `Batcher`: group commit: what callers add under one key within a short window is sent as one batch, each caller
  *   answered with its own result.
  */
 export { asCompleted } from "./as-completed.js";
 export { Batcher, type BatcherOptions, type KeepAlive } from "./batcher.js";
 export { anySignal, type Deadline, deadline, isAbort, isTimeout, type Timer, timer } from "./deadline.js";
-export { type GcraDecision, type GcraLimits, gcra, gcraBatch } from "./gcra.js";
+export { type GcraDecision, type GcraLimits, gcra, gcraBatch, gcraInterval, gcraRescale } from "./gcra.js";
 export { type PrefetchOptions, prefetch } from "./prefetch.js";
 export { backoffDelay, type RetryOptions, retry } from "./retry.js";
 export { Semaphore } from "./semaphore.js";

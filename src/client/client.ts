@@ -50,6 +50,7 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     (
       await transport.json<{ ticket: string }>(`/v1/rooms/${seg(room)}/tickets`, {
         json: { user, ttlSec: 60 } satisfies TicketInput,
+        idempotent: true, // another ticket spends nothing
       })
     ).ticket;
   const room = (name: string, user: string, extra: Partial<Omit<RoomClientOptions, "room" | "user">> = {}) =>

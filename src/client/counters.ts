@@ -86,6 +86,8 @@ export class CounterClient {
       method: "PUT",
       json: { value, ifValue: options.ifValue, fence: fenceOf(options.fence) } satisfies CounterSetInput,
       signal: options.signal,
+      // Applied once, a compare-and-set sent again would find its own value and answer a mismatch.
+      idempotent: options.ifValue === undefined,
     });
   }
 

@@ -4,7 +4,7 @@
  * as it settles (`as_completed`), over NDJSON. Leaving the loop early, or the caller's signal, aborts the request.
  */
 import { anySignal } from "../async/deadline.js";
-import type { Transport } from "./http.js";
+import { IDEMPOTENT_METHODS, type Transport } from "./http.js";
 import { SummarizedStream } from "./ndjson.js";
 import type { FanoutOptions, FanoutRequest, FanoutResult, FanoutSummary } from "./types.js";
 
@@ -52,10 +52,20 @@ export interface Fanout {
   stream(requests: FanoutRequests, options?: FanoutCallOptions): FanoutStream;
 }
 
+/** A fan-out is as idempotent as its requests: sent again after a 503, it may send each of them again. */
+const idempotent = (requests: FanoutRequests): boolean =>
+  Object.values(requests).every(
+    (r: FanoutRequest) => r.idempotent === true || IDEMPOTENT_METHODS.has((r.method ?? "GET").toUpperCase()),
+  );
+
 export function createFanout(transport: Transport): Fanout {
   const call = async <R extends FanoutRequests>(requests: R, options: FanoutCallOptions = {}) => {
     const { signal, ...rest } = options;
-    return transport.json<FanoutAnswer<R>>("/v1/fanout", { json: { ...rest, requests }, signal });
+    return transport.json<FanoutAnswer<R>>("/v1/fanout", {
+      json: { ...rest, requests },
+      signal,
+      idempotent: idempotent(requests),
+    });
   };
   const stream = (requests: FanoutRequests, options: FanoutCallOptions = {}) => {
     const { signal, ...rest } = options;
@@ -64,6 +74,7 @@ export function createFanout(transport: Transport): Fanout {
         json: { ...rest, requests },
         accept: "application/x-ndjson",
         signal: anySignal([signal, stop]),
+        idempotent: idempotent(requests),
       }),
     );
   };

@@ -1,12 +1,18 @@
 /**
  * The client's one way to call the service: URL, bearer token, JSON in and out, problem+json into `EdgeloopError`,
- * and the one retry rule: 429 and 503 are tried again after their `Retry-After` plus jitter (or a full-jitter backoff
- * without one), within the attempts and the total wait the caller allows. Nothing else is retried.
+ * and the one retry rule, after the answer's `Retry-After` plus jitter (or a full-jitter backoff without one), within
+ * the attempts and the total wait the caller allows:
+ *
+ * - a 429 is tried again: the service refuses with it before anything is applied;
+ * - a 503 only for a call that applying twice cannot change (`idempotent`), or a 503 that says nothing was applied
+ *   (`too-many-waiters`): a Durable Object reset mid-call answers 503 too, and the call may have been applied.
+ *
+ * Nothing else is retried.
  */
 import { retry } from "../async/retry.js";
 import { EdgeloopError } from "./errors.js";
 
-/** How 429 and 503 answers are retried: `false` never. */
+/** How 429 and 503 answers are retried (503 only for idempotent calls): `false` never. */
 export interface RetryPolicy {
   /** Attempts in all, the first included (default 3). */
   attempts?: number;
@@ -32,7 +38,18 @@ export interface CallOptions {
   headers?: Record<string, string>;
   accept?: string;
   signal?: AbortSignal;
+  /**
+   * Sending the call twice has the effect of sending it once, so a 503 (which may come after the call was applied)
+   * is retried. Default: true for GET, PUT and DELETE (RFC 9110 §9.2.2), false for POST.
+   */
+  idempotent?: boolean;
 }
+
+/** The 503s sent before anything was applied: retried whatever the call. */
+const NOT_APPLIED = new Set(["urn:edgeloop:problem:too-many-waiters"]);
+
+/** Methods whose calls are idempotent unless they say otherwise (RFC 9110 §9.2.2). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
 /** Thrown inside the retry loop so its delay is the server's `Retry-After` plus jitter. */
 class Retryable extends Error {
@@ -75,13 +92,15 @@ export class Transport {
     return `${this.baseUrl}${path}${search}`;
   }
 
-  /** Send a request; the response when it is ok, else an `EdgeloopError` (after the 429/503 retries). */
+  /** Send a request; the response when it is ok, else an `EdgeloopError` (after the retries the rule allows). */
   async send(path: string, options: CallOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { accept: options.accept ?? "application/json", ...options.headers };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (options.json !== undefined) headers["content-type"] = "application/json";
+    const method = options.method ?? (options.json === undefined ? "GET" : "POST");
+    const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);
     const init: RequestInit = {
-      method: options.method ?? (options.json === undefined ? "GET" : "POST"),
+      method,
       headers,
       body: options.json === undefined ? undefined : JSON.stringify(options.json),
       signal: options.signal,
@@ -93,7 +112,8 @@ export class Transport {
           const res = await this.fetch(url, init);
           if (res.ok) return res;
           const error = await EdgeloopError.from(res);
-          if (res.status !== 429 && res.status !== 503) throw error;
+          const again = res.status === 429 || (res.status === 503 && (idempotent || NOT_APPLIED.has(error.type)));
+          if (!again) throw error;
           throw new Retryable(error, error.retryAfterMs === undefined ? undefined : jittered(error.retryAfterMs));
         },
         {

@@ -56,6 +56,7 @@ export class JobsClient {
       json: spec,
       headers: { "idempotency-key": idempotencyKey },
       signal: options.signal,
+      idempotent: true, // the key makes a second POST the same job
     });
     const created = (await res.json()) as JobCreated;
     return { ...created, idempotencyKey, replayed: res.headers.get("idempotent-replayed") === "true" };

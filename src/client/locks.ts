@@ -36,13 +36,19 @@ export class LockLease extends Lease {
     const { owner, token } = grant;
     super(
       {
-        renew: async () =>
+        renew: async (signal) =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
               json: { owner, token, ttlMs: options.ttlMs } satisfies LockRenewInput,
+              idempotent: true, // renewing twice ends where renewing once does
+              signal,
             })
           ).expiresAt,
-        release: () => transport.json(`${path}/release`, { json: { owner, token } satisfies LockReleaseInput }),
+        release: () =>
+          transport.json(`${path}/release`, {
+            json: { owner, token } satisfies LockReleaseInput,
+            idempotent: true, // a second release of the same lease is harmless
+          }),
       },
       { ...options, expiresAt: grant.expiresAt },
     );

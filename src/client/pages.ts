@@ -25,6 +25,11 @@ export type Pages = (spec: PagesSpec & { signal?: AbortSignal }) => PageStream;
 export function createPages(transport: Transport): Pages {
   return ({ signal, ...spec }) =>
     new SummarizedStream<Page, PagesSummary>((stop) =>
-      transport.send("/v1/pages", { json: spec, accept: "application/x-ndjson", signal: anySignal([signal, stop]) }),
+      transport.send("/v1/pages", {
+        json: spec,
+        accept: "application/x-ndjson",
+        signal: anySignal([signal, stop]),
+        idempotent: true, // a crawl only GETs
+      }),
     );
 }

@@ -42,13 +42,19 @@ export class SemaphoreLease extends Lease {
     const { leaseId, holder } = grant;
     super(
       {
-        renew: async () =>
+        renew: async (signal) =>
           (
             await transport.json<{ expiresAt: number }>(`${path}/renew`, {
               json: { leaseId, holder, ttlMs: options.ttlMs } satisfies SemaphoreRenewInput,
+              idempotent: true, // renewing twice ends where renewing once does
+              signal,
             })
           ).expiresAt,
-        release: () => transport.json(`${path}/release`, { json: { leaseId, holder } satisfies SemaphoreReleaseInput }),
+        release: () =>
+          transport.json(`${path}/release`, {
+            json: { leaseId, holder } satisfies SemaphoreReleaseInput,
+            idempotent: true, // a second release of the same lease is harmless
+          }),
       },
       { ...options, expiresAt: grant.expiresAt },
     );

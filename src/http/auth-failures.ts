@@ -3,11 +3,11 @@
  * a RateLimiter object keyed `auth-fail:<address>`), then 429 with `Retry-After`. It is apart from the per-token
  * limit, which only ever counts verified tokens.
  *
- * Only failures reach the object: an accepted token costs no object call. While an address is over its limit this
- * isolate remembers it until the `Retry-After`, so further failures from it are answered without an object call
- * either, and a client address (one caller, set by the platform) is refused before its token is even compared: that
- * is what makes guessing slow. A shared address (none, loopback: see client-address.ts) stands for many callers, so
- * there a valid token is still compared and let through, and only the failures get 429.
+ * It counts and refuses failures only: every token is compared, and the right one is let through whatever its
+ * address did, so a guesser behind a shared address (an office, a carrier's NAT, one IPv6 /64) cannot lock the
+ * token's holders out. The price: a guesser that ignores the 429 still learns each guess is wrong (docs/api.md#auth).
+ * Only failures reach the object, and while an address is over its limit this isolate remembers it until the
+ * `Retry-After`, so its further failures cost no object call either.
  */
 import type { Context } from "hono";
 import { settings } from "../settings";
@@ -20,8 +20,6 @@ const MAX_REMEMBERED = 1_024;
 type Ctx = Context<{ Bindings: Env }>;
 
 export interface FailedAuthLimit {
-  /** Before the token is compared: throws the 429 for a client address this isolate knows to be over its limit. */
-  before(c: Ctx): void;
   /** After a failure: counts it, and gives the problem to throw: the 429 once the address is over, else `refusal`. */
   failed(c: Ctx, refusal: Problem): Promise<Problem>;
 }
@@ -29,7 +27,6 @@ export interface FailedAuthLimit {
 /**
  * @example
  * const failures = failedAuthLimit();
- * failures.before(c);
  * if (!valid) throw await failures.failed(c, problem(401, "The bearer token is not valid."));
  */
 export const failedAuthLimit = (now: () => number = Date.now): FailedAuthLimit => {
@@ -62,15 +59,6 @@ export const failedAuthLimit = (now: () => number = Date.now): FailedAuthLimit =
   };
 
   return {
-    before(c) {
-      // Nothing remembered as over its limit here: nothing to refuse, and no address to parse.
-      if (over.size === 0 || settings(c.env).AUTH_FAIL_LIMIT === 0) return;
-      const address = clientAddress(c.req.raw);
-      if (address.shared) return;
-      const wait = waitOf(address.key);
-      if (wait > 0) throw throttled(c, address.key, wait);
-    },
-
     async failed(c, refusal) {
       const s = settings(c.env);
       if (s.AUTH_FAIL_LIMIT === 0) return refusal;

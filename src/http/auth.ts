@@ -5,7 +5,7 @@
  * token's digest is computed once per isolate. The presented token's digest stays with the request (`callerScope`),
  * so the per-token rate limit and the jobs' idempotency scope key by it without hashing again. With a
  * `FailedAuthLimit`, a missing or wrong token counts against its client address (auth-failures.ts); an accepted one
- * costs nothing more.
+ * costs nothing more and is accepted whatever its address's failures.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { FailedAuthLimit } from "./auth-failures";
@@ -70,7 +70,6 @@ export const bearerAuth = (
         },
       );
     }
-    failures?.before(c);
     const refuse = async (detail: string, challenge: string) => {
       const refusal = problem(401, detail, { type: "unauthorized", headers: { "www-authenticate": challenge } });
       return failures ? failures.failed(c, refusal) : refusal;

@@ -4,25 +4,23 @@
  * caller cannot choose it. An IPv6 client is its /64 (one household or host usually holds a whole /64, and would
  * otherwise get 2^64 buckets).
  *
- * Some addresses stand for many clients at once and are `shared`: none at all (vitest's `exports.default.fetch`
- * sends no `CF-Connecting-IP`), loopback (wrangler dev and Miniflare put the socket's peer there, so every local
- * client is 127.0.0.1), or a value that is not an IP literal. Locally the header is not trustworthy either:
- * wrangler dev and Miniflare keep a `CF-Connecting-IP` the caller sends, and fill it in only when it is absent.
+ * Some keys stand for many clients at once: `unknown` (no header, as from vitest's `exports.default.fetch`, or a
+ * value that is not an IP literal) and loopback (wrangler dev and Miniflare put the socket's peer there, so every
+ * local client is 127.0.0.1); so does any NAT. Locally the header is not trustworthy either: wrangler dev and
+ * Miniflare keep a `CF-Connecting-IP` the caller sends, and fill it in only when it is absent. A limit keyed by it
+ * must therefore never refuse a caller that proved who it is (auth-failures.ts counts failures only).
  */
 import { parseDottedIPv4, parseIPv6 } from "./ip";
 
 export interface ClientAddress {
   /** The limiter key: `ip:<a.b.c.d>`, `ip:<first four words>::/64`, or `unknown`. */
   key: string;
-  /** The address stands for many clients (none, loopback, not an IP): a limit on it must not lock out a valid caller. */
-  shared: boolean;
 }
 
-const UNKNOWN: ClientAddress = { key: "unknown", shared: true };
+const UNKNOWN: ClientAddress = { key: "unknown" };
 
 function v4(address: number): ClientAddress {
-  const dotted = [24, 16, 8, 0].map((shift) => (address >>> shift) & 0xff).join(".");
-  return { key: `ip:${dotted}`, shared: address >>> 24 === 127 };
+  return { key: `ip:${[24, 16, 8, 0].map((shift) => (address >>> shift) & 0xff).join(".")}` };
 }
 
 /**
@@ -30,7 +28,7 @@ function v4(address: number): ClientAddress {
  *
  * @example
  * clientAddress(new Request(url, { headers: { "cf-connecting-ip": "2001:db8:1:2::7" } }))
- * // { key: "ip:2001:db8:1:2::/64", shared: false }
+ * // { key: "ip:2001:db8:1:2::/64" }
  */
 export function clientAddress(request: Request): ClientAddress {
   const header = request.headers.get("cf-connecting-ip")?.trim();
@@ -41,12 +39,11 @@ export function clientAddress(request: Request): ClientAddress {
   if (!words) return UNKNOWN;
   const [w0, w1, w2, w3, w4, w5, w6 = 0, w7 = 0] = words;
   if (w0 === 0 && w1 === 0 && w2 === 0 && w3 === 0 && w4 === 0 && w5 === 0xffff) return v4(((w6 << 16) | w7) >>> 0);
-  if (words.slice(0, 7).every((w) => w === 0) && w7 === 1) return { key: "ip:::1", shared: true };
+  if (words.slice(0, 7).every((w) => w === 0) && w7 === 1) return { key: "ip:::1" };
   return {
     key: `ip:${words
       .slice(0, 4)
       .map((w) => w.toString(16))
       .join(":")}::/64`,
-    shared: false,
   };
 }

@@ -247,7 +247,9 @@ export abstract class RoomSockets extends DurableObject<Env> {
 
   /**
    * Count a join of `user` against the limit the Worker passed (GCRA, one row per user who joined within the period:
-   * an idle user's row is deleted, a full bucket as if never seen); the 429 when it is over, else null.
+   * an idle user's row is deleted, a full bucket as if never seen); the 429 when it is over, else null. A row counts
+   * under one limit only: after API_RATE_LIMIT changes, a user starts on a full bucket of the new one, never waits
+   * out the old one's arrival time (its row goes once that time has passed).
    */
   private joinLimit(headers: Headers, user: string, now: number): Response | null {
     const limits = {
@@ -256,11 +258,12 @@ export abstract class RoomSockets extends DurableObject<Env> {
     };
     if (!(limits.limit > 0 && limits.periodMs > 0)) return null;
     const sql = this.ctx.storage.sql;
+    const row = `${user}\n${limits.limit}/${limits.periodMs}`;
     sql.exec("DELETE FROM join_rates WHERE tat <= ?", now);
-    const stored = sql.exec<{ tat: number }>("SELECT tat FROM join_rates WHERE user = ?", user).toArray()[0];
+    const stored = sql.exec<{ tat: number }>("SELECT tat FROM join_rates WHERE user = ?", row).toArray()[0];
     const d = gcra(stored?.tat ?? 0, now, limits);
     if (!d.allowed) return rateLimited(limits, d, "API_RATE_LIMIT").getResponse();
-    sql.exec("INSERT OR REPLACE INTO join_rates (user, tat) VALUES (?, ?)", user, d.tat);
+    sql.exec("INSERT OR REPLACE INTO join_rates (user, tat) VALUES (?, ?)", row, d.tat);
     return null;
   }
 

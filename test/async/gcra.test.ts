@@ -1,6 +1,6 @@
 /** GCRA, the rate limiters' arithmetic, called directly with a chosen clock. */
 import { describe, expect, it } from "vitest";
-import { gcra, gcraBatch } from "../../src/async/gcra";
+import { gcra, gcraBatch, gcraInterval, gcraRescale } from "../../src/async/gcra";
 
 describe("GCRA", () => {
   const limits = { limit: 10, periodMs: 1_000 };
@@ -55,5 +55,55 @@ describe("GCRA", () => {
       remaining: 9_950,
     });
     expect(gcraBatch(tat, 0, big, 50, 32)).toMatchObject({ granted: 0, allowed: false, retryAfterMs: 1 });
+  });
+
+  it("reads a TAT stored under another limit in the current one's terms: the units spent, at most a full bucket", () => {
+    const two = { limit: 2, periodMs: 1_000 }; // 500 ms a unit
+    const hundred = { limit: 100, periodMs: 1_000 }; // 10 ms a unit
+    // Two units spent at 2 a second (TAT 1 s ahead) are 20 ms at 100 a second, and 250 ms later 1.5 units: 15 ms.
+    expect(gcraRescale(1_000, 500, 0, hundred)).toBe(20);
+    expect(gcraRescale(1_000, 500, 250, hundred)).toBe(265);
+    // 100 units spent at 100 a second are more than a bucket of 2: a full bucket, 1 s ahead.
+    expect(gcraRescale(1_000, 10, 0, two)).toBe(1_000);
+    expect(gcraRescale(1_000, 10, 0, { ...two, burst: 1 })).toBe(500);
+    // The same limit, an idle key, a state stored without its interval (capped only).
+    expect(gcraRescale(700, 500, 0, two)).toBe(700);
+    expect(gcraRescale(-5, 500, 0, hundred)).toBe(-5);
+    expect(gcraRescale(3_600_000, undefined, 0, hundred)).toBe(1_000);
+    expect(gcraRescale(15, undefined, 0, hundred)).toBe(15);
+  });
+
+  it("never answers a wait beyond the current limit's, and the call passes once that wait is over", () => {
+    const limits = [
+      { limit: 30, periodMs: 3_600_000 },
+      { limit: 100_000, periodMs: 60_000 },
+      { limit: 2, periodMs: 1_000 },
+      { limit: 1, periodMs: 100 },
+      { limit: 10, periodMs: 1_000, burst: 3 },
+    ];
+    for (const before of limits) {
+      for (const after of limits) {
+        // Use `before` up at t = 0, then ask under `after` at t = 1.
+        let tat = 0;
+        for (let d = gcra(tat, 0, before); d.allowed; d = gcra(tat, 0, before)) tat = d.tat;
+        const interval = gcraInterval(after);
+        const read = gcraRescale(tat, gcraInterval(before), 1, after);
+        const d = gcra(read, 1, after);
+        const pair = `${JSON.stringify(before)} then ${JSON.stringify(after)}`;
+        expect(d.retryAfterMs, pair).toBeLessThanOrEqual(Math.ceil(interval));
+        expect(d.resetMs, pair).toBeLessThanOrEqual(Math.ceil(interval * (after.burst ?? after.limit)));
+        if (d.allowed) continue;
+        // Refused: the state kept (in the current terms) lets the call through when the answer said it would.
+        const at = 1 + d.retryAfterMs;
+        expect(gcra(gcraRescale(d.tat, interval, at, after), at, after).allowed, pair).toBe(true);
+      }
+    }
+    // A bare TAT far ahead of a full bucket (no interval known) is capped by gcra itself.
+    expect(gcra(3_600_000, 0, { limit: 10, periodMs: 1_000 })).toMatchObject({
+      allowed: false,
+      retryAfterMs: 100,
+      resetMs: 1_000,
+      tat: 1_000,
+    });
   });
 });

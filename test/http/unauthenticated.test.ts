@@ -79,6 +79,24 @@ describe("the rooms upgrade without a bearer token", () => {
     expect(await refused.json()).toMatchObject({ type: "urn:edgeloop:problem:rate-limited", limit: "API_RATE_LIMIT" });
     expect((await join("bob")).status).toBe(101);
   });
+
+  it("counts joins under the API_RATE_LIMIT in force: a user who used up a mistaken hourly limit joins once it is raised", async () => {
+    const room = `joins-${crypto.randomUUID()}`;
+    const join = async (vars: Record<string, string>) => {
+      const ticket = await ticketFor(room, "ada");
+      const res = await withVars(vars)(
+        new Request(`${BASE}/v1/rooms/${room}/ws?ticket=${encodeURIComponent(ticket)}`, {
+          headers: { upgrade: "websocket" },
+        }),
+      );
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, "done");
+      return res.status;
+    };
+    const hourly = { API_RATE_LIMIT: "2", API_RATE_PERIOD_MS: "3600000" };
+    expect([await join(hourly), await join(hourly), await join(hourly)]).toEqual([101, 101, 429]);
+    expect(await join({ API_RATE_LIMIT: "100000", API_RATE_PERIOD_MS: "60000" })).toBe(101);
+  });
 });
 
 // --- Failed authentication ------------------------------------------------------------------------------------------
@@ -118,8 +136,8 @@ describe("failed authentication", () => {
       limit: "AUTH_FAIL_LIMIT",
       max: 3,
     });
-    // While it is over, the address's requests are refused before their token is looked at.
-    expect((await callFrom(`${net}::5`, "test-token")).status).toBe(429);
+    // While it is over, its wrong tokens keep getting 429.
+    expect((await callFrom(`${net}::5`, "wrong-token")).status).toBe(429);
     // Another client is not affected, and a valid token there carries the per-token limit's headers as before.
     const other = fresh64();
     expect((await callFrom(`${other}::1`, "wrong-token")).status).toBe(401);
@@ -128,7 +146,31 @@ describe("failed authentication", () => {
     expect(ok.headers.get("ratelimit-limit")).toBe(String(100_000));
   });
 
-  it("lets a valid token through from a shared address (none, as in local tests, or loopback) while failures from it get 429", async () => {
+  it("slows a guesser while a valid token from the same address, or the same /64, is let through and not counted", async () => {
+    // 198.18.0.0/15 (benchmarking): a fresh IPv4 client; and a fresh /64, whose addresses are one client.
+    const [a = 0, b = 0] = crypto.getRandomValues(new Uint8Array(2));
+    const v4 = `198.${18 + (a % 2)}.${b}.${a}`;
+    const net = fresh64();
+    for (const [guesser, neighbour] of [
+      [v4, v4],
+      [`${net}::bad`, `${net}::600d`],
+    ] as const) {
+      const guesses = [];
+      for (let i = 0; i < 5; i++) guesses.push((await callFrom(guesser, `guess-${i}`)).status);
+      // The guesser is slowed: past AUTH_FAIL_LIMIT (3) its failures get 429 with a Retry-After.
+      expect(guesses, guesser).toEqual([401, 401, 401, 429, 429]);
+      // The right token from the same address (or the same /64) is compared and served, however often.
+      const served = [];
+      for (let i = 0; i < 5; i++) served.push((await callFrom(neighbour, "test-token")).status);
+      expect(served, neighbour).toEqual([200, 200, 200, 200, 200]);
+      // Serving it neither counted against the address nor lifted its limit: the next guess still gets 429.
+      const after = await callFrom(guesser, "guess-5");
+      expect(after.status, guesser).toBe(429);
+      expect(Number(after.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it("does the same where many clients share one key (no address, as in local tests, or loopback)", async () => {
     for (const address of [undefined, "127.0.0.1"]) {
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await callFrom(address, "wrong-token")).status);
@@ -148,18 +190,18 @@ describe("failed authentication", () => {
 
 describe("clientAddress", () => {
   it.each([
-    [undefined, "unknown", true],
-    ["203.0.113.9", "ip:203.0.113.9", false],
-    ["127.0.0.1", "ip:127.0.0.1", true],
-    ["127.9.9.9", "ip:127.9.9.9", true],
-    ["::ffff:203.0.113.9", "ip:203.0.113.9", false],
-    ["::1", "ip:::1", true],
-    ["2001:db8:a:b:1:2:3:4", "ip:2001:db8:a:b::/64", false],
-    ["2001:0DB8:000A:000B::99", "ip:2001:db8:a:b::/64", false],
-    ["not an address", "unknown", true],
-    ["0x7f.1", "unknown", true],
-  ])("takes CF-Connecting-IP %s as %s (shared: %s)", (header, key, shared) => {
+    [undefined, "unknown"],
+    ["203.0.113.9", "ip:203.0.113.9"],
+    ["127.0.0.1", "ip:127.0.0.1"],
+    ["127.9.9.9", "ip:127.9.9.9"],
+    ["::ffff:203.0.113.9", "ip:203.0.113.9"],
+    ["::1", "ip:::1"],
+    ["2001:db8:a:b:1:2:3:4", "ip:2001:db8:a:b::/64"],
+    ["2001:0DB8:000A:000B::99", "ip:2001:db8:a:b::/64"],
+    ["not an address", "unknown"],
+    ["0x7f.1", "unknown"],
+  ])("takes CF-Connecting-IP %s as %s", (header, key) => {
     const request = new Request(BASE, { headers: header ? { "cf-connecting-ip": header } : {} });
-    expect(clientAddress(request)).toEqual({ key, shared });
+    expect(clientAddress(request)).toEqual({ key });
   });
 });

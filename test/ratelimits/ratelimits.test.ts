@@ -109,6 +109,61 @@ describe("rate limits", () => {
   });
 });
 
+describe("a limit that changes (a key's state is read under the limit in force)", () => {
+  it("lowered, used up, then raised: the next call passes, and lowered again it waits at most one unit's interval", async () => {
+    const key = unique("rl");
+    const low = { limit: 2, periodMs: 1_000 };
+    const high = { limit: 100, periodMs: 1_000 };
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await take(key, low)).body);
+    expect(answers.map((a) => a.allowed)).toEqual([true, true, false]);
+    // Two units spent of 100: another caller of the key at the higher limit has 97 left after this one.
+    const raised = (await take(key, high)).body;
+    expect(raised).toMatchObject({ allowed: true, retryAfterMs: 0 });
+    expect(raised.remaining).toBeGreaterThanOrEqual(96);
+    // Lowered again, with three spent: the bucket of 2 is empty, and the wait is what the limit of 2 allows.
+    const lowered = (await take(key, low)).body;
+    expect(lowered.allowed).toBe(false);
+    expect(lowered.retryAfterMs).toBeGreaterThan(0);
+    expect(lowered.retryAfterMs).toBeLessThanOrEqual(500);
+    expect(lowered.resetMs).toBeLessThanOrEqual(1_000);
+  });
+
+  it("never asks for a wait longer than the current limit allows, however much was spent under another", async () => {
+    const key = unique("rl");
+    for (let i = 0; i < 10; i++) await take(key, { limit: 10, periodMs: 3_600_000 });
+    const refused = (await take(key, { limit: 1, periodMs: 100 })).body;
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(100);
+    expect(refused.resetMs).toBeLessThanOrEqual(100);
+  });
+
+  it("lets a token through once API_RATE_LIMIT is raised, though it used up a lower one", async () => {
+    const token = `secret-${crypto.randomUUID()}`;
+    const get = async (vars: Record<string, string>) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`${BASE}/v1/counters/${unique("c")}`, { headers: { authorization: `Bearer ${token}` } }),
+        { ...env, API_TOKEN: token, ...vars },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    // A mistaken 3 an hour (exact, no leases), used up: 429 for 20 minutes.
+    const hourly = { API_RATE_LIMIT: "3", API_RATE_PERIOD_MS: "3600000", API_RATE_LEASE_MAX: "1" };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(hourly)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // Set back to 100000 a minute: the same token passes at once, leased or exact.
+    const fixed = await get({ API_RATE_LIMIT: "100000", API_RATE_PERIOD_MS: "60000" });
+    expect(fixed.status).toBe(200);
+    expect(Number(fixed.headers.get("ratelimit-remaining"))).toBeGreaterThan(99_000);
+    expect((await get({ API_RATE_LIMIT: "100000", API_RATE_PERIOD_MS: "60000", API_RATE_LEASE_MAX: "1" })).status).toBe(
+      200,
+    );
+  });
+});
+
 describe("the rateLimit middleware", () => {
   const limited = (key: string) =>
     new Hono<{ Bindings: Env }>()
