@@ -395,7 +395,7 @@ describe("the demo page in chromium", () => {
       // Then each call's result: its index, status and duration.
       const lines = await page.$$eval("#job-results li", (items) => items.map((li) => li.textContent));
       expect(lines).toHaveLength(12);
-      lines.forEach((text, i) => expect(text).toMatch(new RegExp(`^#${i + 1} 200 · \\d+ ms$`)));
+      for (const [i, text] of lines.entries()) expect(text).toMatch(new RegExp(`^#${i + 1} 200 · \\d+ ms$`));
       expect(await (await worker.api(`/v1/jobs/${id}`)).json()).toMatchObject({
         state: "succeeded",
         total: 12,
