@@ -17,6 +17,7 @@
  *   POST /demo/api/locks/:name/acquire|renew|release, GET /demo/api/locks/:name → the same on /v1/locks (ttl, wait ≤ 10 s)
  *   POST /demo/api/fanout                     → POST /v1/fanout (≤ 8 calls, JSON or streamed) to the demo upstream
  *   POST /demo/api/jobs, GET /demo/api/jobs/:id → POST /v1/jobs (≤ 20 calls to the demo upstream; key demo-…), GET
+ *   GET  /demo/api/jobs/:id/results           → GET  /v1/jobs/:id/results (≤ 20 a page)
  *   GET  /demo/api/upstream/delay?ms=&status=  the demo upstream itself: answers `status` after `ms` (≤ 5 s)
  *
  * The fan-out and job routes call only the demo upstream, and only on a host FANOUT_ALLOW_HOSTS lists by name (`npm
@@ -30,7 +31,7 @@ import { maxBody } from "../src/http/body-limit";
 import { streamableResponse, streamingOf } from "../src/http/event-stream";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, routesOf } from "../src/http/schemas";
-import { JobCreatedSchema, JobStatusSchema } from "../src/jobs";
+import { JobCreatedSchema, JobStatusSchema, ResultsPageSchema } from "../src/jobs";
 import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/locks";
 import { rateLimit } from "../src/ratelimits";
 import { MemberName } from "../src/rooms";
@@ -270,6 +271,21 @@ const jobStatusRoute = createRoute({
   },
 });
 
+const jobResultsRoute = createRoute({
+  ...route("get", "/demo/api/jobs/{id}/results", "listDemoJobResults", "A page of a job's results"),
+  request: {
+    params: z.object({ id: DemoJobId }),
+    query: z.object({
+      cursor: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/)
+        .optional(),
+      limit: z.coerce.number().int().min(1).max(20).optional(),
+    }),
+  },
+  responses: { 200: jsonResponse(ResultsPageSchema, "The page"), ...refusals, 410: problemDoc("Deleted") },
+});
+
 const upstreamRoute = createRoute({
   ...route("get", UPSTREAM_PATH, "demoUpstreamDelay", "The demo upstream: answers `status` after `ms`"),
   request: {
@@ -458,8 +474,16 @@ export function demo(api: ApiFetch) {
       const { id } = c.req.valid("param");
       return c.json(await v1<z.infer<typeof JobStatusSchema>>(c, "GET", `/v1/jobs/${id}`), 200);
     })
+    .openapi(jobResultsRoute, async (c) => {
+      const { id } = c.req.valid("param");
+      const { cursor, limit = 20 } = c.req.valid("query");
+      const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+      return c.json(await v1<z.infer<typeof ResultsPageSchema>>(c, "GET", `/v1/jobs/${id}/results?${query}`), 200);
+    })
     .openapi(upstreamRoute, async (c) => {
       const { ms = 0, status } = c.req.valid("query");
+      // The status asked for is the demo's result, not a failure: the access log does not report it as an error.
+      c.set("asAsked", true);
       if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
       return c.json({ ms, status }, status as 200);
     });

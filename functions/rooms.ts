@@ -9,8 +9,9 @@
  *   PUT  /v1/rooms/:room/shards    (bearer) split the room over K socket-holding shards, before it has members
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
-import { overLimit, problem } from "../src/http/problem";
+import type { Context } from "hono";
+import { type AppEnv, createApp } from "../src/http/app";
+import { overLimit, Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
 import {
@@ -22,6 +23,7 @@ import {
   ROOM_TICKET_EXP_HEADER,
   ROOM_TICKET_ID_HEADER,
   ROOM_USER_HEADER,
+  refusedSocket,
   SERVER_SENDER,
   shardName,
   shardOf,
@@ -101,6 +103,10 @@ const wsRoute = createRoute({
     query: z.object({
       ticket: z.string().optional().openapi({ description: "From POST /v1/rooms/{room}/tickets" }),
       since: z.coerce.number().int().min(0).optional().openapi({ description: "Last seq seen: history after it" }),
+      refusal: z.literal("close").optional().openapi({
+        description:
+          "close: a refused join opens and closes at once with 4000 + the status and `<problem slug> <detail>` as the close reason (a WebSocket client cannot read a refused upgrade)",
+      }),
     }),
   },
   responses: {
@@ -185,50 +191,63 @@ const REFUSALS = {
   "wrong-room": [403, "The ticket is for another room."],
 } as const;
 
+/** The upgrade, once it is one: checks the Origin and the ticket, and hands the socket to the room (or its shard). */
+async function join(c: Context<AppEnv>, room: string, ticket?: string, since?: number): Promise<Response> {
+  const secret = ticketSecret(c.env);
+  checkOrigin(c.req.header("origin"), c.req.url, c.env);
+  if (!ticket) {
+    throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
+      type: "ticket-missing",
+    });
+  }
+  const check = await verifyTicket(secret, ticket, room);
+  if (!check.ok) {
+    const [status, detail] = REFUSALS[check.reason];
+    throw problem(status, detail, { type: `ticket-${check.reason}` });
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(ROOM_USER_HEADER, check.claims.user);
+  headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
+  headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
+  // The room counts the ticket user's joins against the /v1 limit (one GCRA row per user in its own SQLite).
+  const { API_RATE_LIMIT, API_RATE_PERIOD_MS } = settings(c.env);
+  headers.set(ROOM_JOIN_LIMIT_HEADER, String(API_RATE_LIMIT));
+  headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
+  const target = new URL("https://room/ws");
+  if (since !== undefined) target.searchParams.set("since", String(since));
+  const { shard, shards } = check.claims;
+  let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
+  if (shards !== undefined && shard !== undefined) {
+    // A sharded room: the ticket names the shard that holds this user's sockets.
+    headers.set(ROOM_SHARDS_HEADER, String(shards));
+    object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
+  }
+  const res = await object.fetch(new Request(target, { headers }));
+  // A fresh Response: the middleware adds headers, and the one from the object is immutable.
+  if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
+  return new Response(res.body, res);
+}
+
 /**
  * The WebSocket upgrade, authorised by its ticket: the entry mounts it before the bearer auth and the per-token
- * limit that guard the rest of /v1 (browsers cannot send headers on a WebSocket).
+ * limit that guard the rest of /v1 (browsers cannot send headers on a WebSocket). With `?refusal=close` a refused
+ * join is a socket that closes at once with the refusal's status and type (src/rooms/refusal.ts).
  */
 export const roomSockets = createApp()
   .openapi(wsRoute, async (c) => {
-    const { room } = c.req.valid("param");
-    const { ticket, since } = c.req.valid("query");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw problem(426, "This endpoint only accepts a WebSocket upgrade.", { headers: { upgrade: "websocket" } });
     }
-    const secret = ticketSecret(c.env);
-    checkOrigin(c.req.header("origin"), c.req.url, c.env);
-    if (!ticket) {
-      throw problem(401, "A ticket is required: ?ticket= from POST /v1/rooms/{room}/tickets.", {
-        type: "ticket-missing",
-      });
+    const { room } = c.req.valid("param");
+    const { ticket, since, refusal } = c.req.valid("query");
+    if (refusal !== "close") return join(c, room, ticket, since);
+    try {
+      const res = await join(c, room, ticket, since);
+      return res.webSocket ? res : refusedSocket(res);
+    } catch (err) {
+      if (err instanceof Problem) return refusedSocket(err.getResponse());
+      throw err;
     }
-    const check = await verifyTicket(secret, ticket, room);
-    if (!check.ok) {
-      const [status, detail] = REFUSALS[check.reason];
-      throw problem(status, detail, { type: `ticket-${check.reason}` });
-    }
-    const headers = new Headers(c.req.raw.headers);
-    headers.set(ROOM_USER_HEADER, check.claims.user);
-    headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
-    headers.set(ROOM_TICKET_EXP_HEADER, String(check.claims.exp));
-    // The room counts the ticket user's joins against the /v1 limit (one GCRA row per user in its own SQLite).
-    const { API_RATE_LIMIT, API_RATE_PERIOD_MS } = settings(c.env);
-    headers.set(ROOM_JOIN_LIMIT_HEADER, String(API_RATE_LIMIT));
-    headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
-    const target = new URL("https://room/ws");
-    if (since !== undefined) target.searchParams.set("since", String(since));
-    const { shard, shards } = check.claims;
-    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
-    if (shards !== undefined && shard !== undefined) {
-      // A sharded room: the ticket names the shard that holds this user's sockets.
-      headers.set(ROOM_SHARDS_HEADER, String(shards));
-      object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
-    }
-    const res = await object.fetch(new Request(target, { headers }));
-    // A fresh Response: the middleware adds headers, and the one from the object is immutable.
-    if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
-    return new Response(res.body, res);
   })
   .all("/:room/ws", (c) => {
     // Mounted before the bearer auth, so another method gets its answer here rather than a 401 for a missing token.

@@ -1,7 +1,8 @@
 /**
  * The bundle check of `npm test` (`npm run check:bundle`): after `wrangler deploy --dry-run --outdir <dir>
- * --metafile <dir>/meta.json`, fails when the upload grows past its limits, prints the size by package, and checks
- * that every wrangler.toml `[alias]` (which trims zod) still matches, and only inside zod.
+ * --metafile <dir>/meta.json`, fails when the upload grows past its limits, prints the size by package, checks
+ * that every wrangler.toml `[alias]` (which trims zod) still matches, and only inside zod, and that wrangler.toml's
+ * migrations create exactly the Durable Object classes the Worker exports (scripts/lib/migrations.ts).
  *
  * Sizes are counted as wrangler's "Total Upload" line counts them: every module file, raw and gzipped together.
  * Workers parse the whole script at every cold start; see bench/RESULTS.md ("Bundle") for the figures.
@@ -12,6 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { parse } from "smol-toml";
+import { type DurableObjectConfig, migrationProblems } from "./lib/migrations.ts";
 
 /** Largest upload, raw, in KiB. */
 export const MAX_UPLOAD_KIB = 350;
@@ -23,7 +25,10 @@ const MODULE = /\.(m?js|cjs|wasm)$/;
 
 interface Metafile {
   inputs: Record<string, { imports: { path: string; original?: string }[] }>;
-  outputs: Record<string, { entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
+  outputs: Record<
+    string,
+    { entryPoint?: string; exports?: string[]; inputs: Record<string, { bytesInOutput: number }> }
+  >;
 }
 
 /** Raw and gzipped size of the modules in `outdir`, as wrangler reports them. */
@@ -87,12 +92,16 @@ export function breakdownTable(rows: [string, number][]): string[] {
 if (import.meta.main) {
   const outdir = join(root, process.argv[2] ?? ".wrangler/dry-run");
   const meta = JSON.parse(readFileSync(join(outdir, "meta.json"), "utf8")) as Metafile;
-  const config = parse(readFileSync(join(root, "wrangler.toml"), "utf8")) as { alias?: Record<string, string> };
+  const config = parse(readFileSync(join(root, "wrangler.toml"), "utf8")) as DurableObjectConfig & {
+    alias?: Record<string, string>;
+  };
   const { bytes, gzipBytes } = uploadSize(outdir);
 
   console.log(breakdownTable(sizeByPackage(meta)).join("\n"));
   const sizes = `upload ${kib(bytes)} (limit ${MAX_UPLOAD_KIB} KiB), gzip ${kib(gzipBytes)} (limit ${MAX_GZIP_KIB} KiB)`;
   const problems = aliasProblems(meta, config.alias ?? {});
+  const exported = Object.values(meta.outputs).find((o) => o.entryPoint)?.exports ?? [];
+  problems.push(...migrationProblems(config, exported).map((p) => `wrangler.toml migrations: ${p}`));
   if (bytes > MAX_UPLOAD_KIB * 1024 || gzipBytes > MAX_GZIP_KIB * 1024) {
     problems.push(`the bundle grew past its limits: ${sizes}. See the table above for what takes the room.`);
   }
@@ -100,5 +109,5 @@ if (import.meta.main) {
     for (const p of problems) console.error(`check:bundle: ${p}`);
     process.exit(1);
   }
-  console.log(`check:bundle: ${sizes}: ok`);
+  console.log(`check:bundle: ${sizes}; migrations create exactly the exported classes: ok`);
 }

@@ -3,7 +3,7 @@
  * bundle) and serves it on Miniflare directly: no wrangler dev proxy in front and no inspector, several times the
  * throughput of `npm start` (bench/RESULTS.md, health.bench.ts). Everything else is as under `npm start`: the
  * bindings of wrangler.toml (Durable Objects, queues, static assets), .dev.vars and the dev values `npm start`
- * passes with `--var` (read from its script in package.json), and state persisted on disk where wrangler dev keeps
+ * passes (scripts/lib/dev-vars.ts: FANOUT_ALLOW_HOSTS names this server's own address), and state persisted on disk where wrangler dev keeps
  * it (.wrangler/state), so counters, locks and jobs survive a restart and are shared with `npm start`.
  * It does not watch the sources: restart it after a change.
  *
@@ -11,9 +11,9 @@
  *
  * Run by Node 22 (type stripping): `node scripts/serve.ts`.
  */
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { allowHostsFor, DEV_VARS, parseVars } from "./lib/dev-vars.ts";
 import { buildBundle, startMiniflare } from "./lib/worker.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -28,33 +28,18 @@ const { values } = parseArgs({
   },
 });
 
-/** `NAME:VALUE` pairs as a record. */
-function parseVars(pairs: Iterable<string>): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const pair of pairs) {
-    const colon = pair.indexOf(":");
-    if (colon < 1) throw new Error(`--var ${pair}: expected NAME:VALUE`);
-    vars[pair.slice(0, colon)] = pair.slice(colon + 1);
-  }
-  return vars;
-}
-
-/** The `--var NAME:VALUE` pairs of `npm start`, so both servers answer to the same dev token and secrets. */
-function startVars(): Record<string, string> {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } };
-  return parseVars(Array.from(pkg.scripts.start.matchAll(/--var (\S+)/g), (m) => m[1] as string));
-}
-
+const given = parseVars(values.var);
+const port = Number(values.port);
 const persistTo = resolve(root, values["persist-to"]);
 console.log("building the worker (wrangler deploy --dry-run)…");
 const bundle = buildBundle(join(root, ".wrangler/serve"));
 const worker = await startMiniflare(
   bundle,
-  { ...startVars(), ...parseVars(values.var) },
+  { ...DEV_VARS, ...given, FANOUT_ALLOW_HOSTS: allowHostsFor(values.ip, port, given.FANOUT_ALLOW_HOSTS) },
   {
     persistTo,
     host: values.ip,
-    port: Number(values.port),
+    port,
     onLog: ({ level, message }) => (level === "error" || level === "warn" ? console.error : console.log)(message),
   },
 );

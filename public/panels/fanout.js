@@ -1,7 +1,9 @@
 /**
  * The fan-out panel: a few calls to the demo upstream through `client.fanout.stream`, drawn as a waterfall while the
  * results stream in (completion order): one bar per call from its start (`startedMs`) to its end (`durationMs`),
- * coloured by outcome, with its attempts. Stop aborts the request, and with it the calls still running.
+ * coloured by outcome, with its attempts. Stop closes the request. Deployed, the service then aborts the calls still
+ * running; locally (npm start) it is not told that the page left, so they run to their end unseen, and the panel
+ * says so.
  */
 import { $, messageOf, setStatus, upstreamUrl } from "./dom.js";
 
@@ -51,7 +53,7 @@ export function fanoutPanel(client) {
     return li;
   }
 
-  function draw(calls, results, scaleMs) {
+  function draw(calls, results, scaleMs, stopped = false) {
     $("waterfall").replaceChildren(
       ...calls.map((call, i) => {
         const result = results[i];
@@ -79,7 +81,7 @@ export function fanoutPanel(client) {
           }
           bar.title = result.error ? result.error.message : `answered ${result.status}`;
         } else {
-          bar.textContent = "waiting…";
+          bar.textContent = stopped ? "not read: stopped" : "waiting…";
         }
         track.append(bar);
         li.append(name, track);
@@ -127,9 +129,14 @@ export function fanoutPanel(client) {
       );
     } catch (err) {
       const stopped = controller.signal.aborted;
+      if (stopped) draw(calls, results, scaleMs, true);
       setStatus(
         $("fanout-status"),
-        stopped ? "Stopped: the request was aborted, and the service aborts the calls still running." : messageOf(err),
+        stopped
+          ? `Stopped after ${results.filter(Boolean).length} of ${calls.length} results: the page closed the request. ` +
+              "Deployed on Cloudflare, the service then aborts the calls still running; locally (npm start) it is " +
+              "not told that the page left, so those calls run to their end, unseen."
+          : messageOf(err),
         !stopped,
       );
     } finally {

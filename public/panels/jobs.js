@@ -1,6 +1,7 @@
 /**
  * The job panel: a small job against the demo upstream (`client.jobs.create`), its progress bar filled from
- * `client.jobs.watch(id)`: what the service publishes into room `job:<id>`, never a member's look-alike.
+ * `client.jobs.watch(id)` (what the service publishes into room `job:<id>` as calls finish, never a member's
+ * look-alike), then its results (`client.jobs.results(id)`) once it has ended.
  */
 import { $, messageOf, setStatus, upstreamUrl } from "./dom.js";
 
@@ -12,7 +13,8 @@ export function jobsPanel(client) {
   function show(p) {
     const total = Math.max(p.total, 0);
     $("job-progress").max = total || 1;
-    $("job-progress").value = Math.min(p.done + p.failed, total);
+    // `done` counts every call with a result, ok or not (`failed` are those of them that are not ok).
+    $("job-progress").value = Math.min(p.done, total);
     setStatus(
       $("job-status"),
       `${p.id}: ${p.state}, ${p.done}/${total} done${p.failed ? `, ${p.failed} failed` : ""}.`,
@@ -20,15 +22,31 @@ export function jobsPanel(client) {
     );
   }
 
+  /** One line per result: its call, its status (or why it failed), how long it took. */
+  async function showResults(id, signal) {
+    const items = [];
+    for await (const r of client.jobs.results(id, { pageSize: 20, signal })) {
+      const li = document.createElement("li");
+      li.dataset.index = String(r.index);
+      li.className = r.ok ? "ok" : "not-ok";
+      const outcome = r.error?.kind === "status" || !r.error ? `${r.status}` : r.error.kind;
+      li.textContent = `#${r.index + 1} ${outcome}${typeof r.durationMs === "number" ? ` · ${r.durationMs} ms` : ""}`;
+      items.push(li);
+    }
+    $("job-results").replaceChildren(...items);
+  }
+
   async function watch(id) {
     watching?.abort();
     const controller = new AbortController();
     watching = controller;
     $("job-progress").value = 0;
+    $("job-results").replaceChildren();
     setStatus($("job-status"), `Watching job:${id}…`);
     try {
       const user = $("name").value.trim() || "watcher";
       for await (const progress of client.jobs.watch(id, { user, signal: controller.signal })) show(progress);
+      await showResults(id, controller.signal);
     } catch (err) {
       if (!controller.signal.aborted) setStatus($("job-status"), messageOf(err), true);
     }

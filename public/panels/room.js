@@ -1,5 +1,12 @@
-/** The room panel: join a demo- room, see who is there, chat; history on join (`client.room(name, user)`). */
-import { $, DEMO_NAME, setStatus } from "./dom.js";
+/**
+ * The room panel: join a demo- room, see who is there, chat; history on join. It reads the way asyncio's websockets
+ * does: `await room.ready` (the welcome, or why the join was refused), `for await` over the messages and the presence
+ * changes, `await room.send()` (the ack, or why the room refused the message), `await room.close()`.
+ */
+import { $, DEMO_NAME, messageOf, setStatus } from "./dom.js";
+
+/** "No earlier messages.", "1 earlier message.", "3 earlier messages." */
+const earlier = (n) => (n === 0 ? "No earlier messages." : `${n} earlier message${n === 1 ? "" : "s"}.`);
 
 export function roomPanel(client) {
   let chat;
@@ -33,31 +40,45 @@ export function roomPanel(client) {
   const textOf = (data) =>
     data && typeof data === "object" && typeof data.text === "string" ? data.text : JSON.stringify(data);
 
-  function join(user, room) {
-    chat?.close();
+  const enable = (on) => {
+    $("text").disabled = !on;
+    $("send").disabled = !on;
+  };
+
+  async function join(user, name) {
+    await chat?.close();
     $("messages").replaceChildren();
     renderMembers([]);
-    setStatus($("status"), `Joining ${room}…`);
-    chat = client.room(room, user);
-    chat.on("welcome", (w) => {
-      renderMembers(w.members);
-      setStatus($("status"), `In room ${room} as ${w.self.user}. ${w.history.length} earlier message(s).`);
-      $("text").disabled = false;
-      $("send").disabled = false;
-      $("text").focus();
-    });
-    chat.on("message", (m) => addLine([[`#${m.seq}`, "seq"], [m.from, "from"], [textOf(m.data)]]));
-    chat.on("presence", (p) => {
-      renderMembers(p.members);
-      for (const user of p.joined) addLine([[`${user} joined`]], "system");
-      for (const user of p.left) addLine([[`${user} left`]], "system");
-    });
-    chat.on("error", (e) => setStatus($("status"), e.message, true));
-    chat.on("close", (c) => {
-      $("text").disabled = true;
-      $("send").disabled = true;
+    enable(false);
+    setStatus($("status"), `Joining ${name}…`);
+    const room = client.room(name, user);
+    chat = room;
+    room.on("close", (c) => {
+      if (chat !== room) return;
+      enable(false);
       setStatus($("status"), `Disconnected (${c.code}${c.reason ? ` ${c.reason}` : ""}); reconnecting…`, true);
     });
+    room.on("welcome", (w) => {
+      if (chat !== room) return;
+      renderMembers(w.members);
+      setStatus($("status"), `In room ${name} as ${w.self.user}. ${earlier(w.history.length)}`);
+      enable(true);
+    });
+    try {
+      await room.ready;
+      $("text").focus();
+      void (async () => {
+        for await (const change of room.presence()) {
+          renderMembers(change.members);
+          for (const who of change.joined) addLine([[`${who} joined`]], "system");
+          for (const who of change.left) addLine([[`${who} left`]], "system");
+        }
+      })();
+      for await (const m of room) addLine([[`#${m.seq}`, "seq"], [m.from, "from"], [textOf(m.data)]]);
+    } catch (err) {
+      // The join was refused (its problem's detail), or the room closed for a reason reconnecting would not fix.
+      if (chat === room) setStatus($("status"), messageOf(err), true);
+    }
   }
 
   $("join-form").addEventListener("submit", (e) => {
@@ -71,12 +92,17 @@ export function roomPanel(client) {
     join(user, room);
   });
 
-  $("send-form").addEventListener("submit", (e) => {
+  $("send-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const text = $("text").value.trim();
-    if (!text || !chat) return;
-    chat.send({ text });
+    const room = chat;
+    if (!text || !room) return;
     $("text").value = "";
+    try {
+      await room.send({ text });
+    } catch (err) {
+      if (chat === room) setStatus($("status"), `Not sent: ${messageOf(err)}`, true);
+    }
   });
 
   $("name").value = localStorage.getItem("edgeloop-name") ?? "";

@@ -1,6 +1,8 @@
 /**
- * `EdgeloopError`: every refusal the service answers (an `application/problem+json` body) becomes one, carrying the
- * problem's fields; `LeaseLostError` is the reason a lease's signal fires when the lease is lost.
+ * `EdgeloopError`: every refusal the service answers (an `application/problem+json` body, or a room's refusal of a
+ * join or a message) becomes one, carrying the problem's fields; `LeaseLostError` is the reason a lease's signal fires
+ * when the lease is lost; `RoomClosedError` what a room's pending work rejects with once its socket is closed for good.
+ * `unreachable` turns a request that got no answer into an error naming where it went (never the token).
  */
 import type { Problem } from "./types.js";
 
@@ -68,6 +70,40 @@ export class EdgeloopError extends Error {
 /** The reason a lease's `signal` fires: it could not be renewed (expired, or taken over) before it was released. */
 export class LeaseLostError extends Error {
   override readonly name = "LeaseLostError";
+}
+
+/**
+ * What a room's `ready`, `send()` and loops reject with once its socket is closed for good: by `close()`, or by the
+ * service for a reason reconnecting would only repeat (1008 over the rate, 1009 a frame too large).
+ */
+export class RoomClosedError extends Error {
+  override readonly name = "RoomClosedError";
+  /** The WebSocket close code (1000 when the client closed it). */
+  readonly code: number;
+  readonly reason: string;
+
+  constructor(code: number, reason: string) {
+    super(`the room's socket closed (${code}${reason ? `: ${reason}` : ""})`);
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A request that got no answer (connection refused, unknown host, TLS…): an error naming the URL it went to (without
+ * its query) and what to check, the runtime's own error as its `cause`. The token is never in it.
+ *
+ * @example
+ * unreachable("http://127.0.0.1:9999/v1/counters/c", err).message
+ * // "could not reach http://127.0.0.1:9999/v1/counters/c (fetch failed: connect ECONNREFUSED 127.0.0.1:9999): check
+ * //  the client's baseUrl and that the service is running"
+ */
+export function unreachable(url: string, cause: unknown): TypeError {
+  const inner = cause instanceof Error && cause.cause instanceof Error ? `: ${cause.cause.message}` : "";
+  const why = cause instanceof Error ? `${cause.message}${inner}` : String(cause);
+  return new TypeError(`could not reach ${url} (${why}): check the client's baseUrl and that the service is running`, {
+    cause,
+  });
 }
 
 /** `Retry-After` in ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -10,7 +10,7 @@
  * Nothing else is retried.
  */
 import { retry } from "../async/retry.js";
-import { EdgeloopError } from "./errors.js";
+import { EdgeloopError, unreachable } from "./errors.js";
 
 /** How 429 and 503 answers are retried (503 only for idempotent calls): `false` never. */
 export interface RetryPolicy {
@@ -126,7 +126,9 @@ export class Transport {
         },
       );
     } catch (err) {
-      throw err instanceof Retryable ? err.error : err;
+      if (err instanceof Retryable) throw err.error;
+      // No answer at all (fetch's TypeError): say where the request went, without its query (it may carry a fence).
+      throw err instanceof TypeError ? unreachable(`${this.baseUrl}${path}`, err) : err;
     }
   }
 

@@ -1,97 +1,384 @@
 /**
- * The wire types of the typed client, taken from the zod schemas the server validates with (`z.input` for what the
- * client sends, `z.output` for what it receives). Only types are imported: no zod code reaches the client, and a
- * field renamed in a schema changes these types, so the client's callers and test/client/client-types.test.ts see it.
+ * The wire types of the typed client, written out as plain TypeScript so that the package's declarations stand on
+ * their own: a user's project needs no zod, hono or any other server dependency to type-check against them.
+ *
+ * They are the server's types all the same: test/client/client-types.test.ts (part of `npm run typecheck`) holds each
+ * one equal to its zod schema's `z.output` (what the client receives) or, for what the client sends, to the keys of
+ * the schema's `z.input` and assignable to it. A field renamed, added or retyped in a schema fails the typecheck until
+ * this file says the same.
  */
-import type { z } from "@hono/zod-openapi";
-import type {
-  CounterFenceQuery as CounterFenceQuerySchema,
-  CounterIncrementBody,
-  CounterSetBody,
-  CounterShardsBody,
-  CounterShards as CounterShardsSchema,
-  CounterValue as CounterValueSchema,
-  Fence as FenceSchema,
-} from "../counters/schema.js";
-import type {
-  FanoutItemSchema,
-  FanoutOptionsSchema,
-  FanoutResultSchema,
-  FanoutSummarySchema,
-} from "../fanout/schema.js";
-import type { ProblemSchema } from "../http/schemas.js";
-import type {
-  CreateJobSchema,
-  JobCreatedSchema,
-  JobStatusSchema,
-  ResultsPageSchema,
-  RetrySchema,
-} from "../jobs/schema.js";
-import type {
-  LockAcquireBody,
-  LockGrant as LockGrantSchema,
-  LockReleaseBody,
-  LockRenewBody,
-  LockStatus as LockStatusSchema,
-} from "../locks/schema.js";
-import type { PageSchema, PagesRequestSchema, PagesSummarySchema } from "../pages/schema.js";
-import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../ratelimits/schema.js";
-import type { TicketRequest } from "../rooms/schema.js";
-import type {
-  SemaphoreAcquireBody,
-  SemaphoreLease as SemaphoreLeaseSchema,
-  SemaphoreReleaseBody,
-  SemaphoreRenewBody,
-  SemaphoreStatus as SemaphoreStatusSchema,
-} from "../semaphores/schema.js";
+import type { JobState } from "../jobs/protocol.js";
+
+export type { JobState };
+
+/** An HTTP method a fan-out request may use. */
+export type FanoutMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
 
 /** One upstream call of a fan-out, as `POST /v1/fanout` takes it. */
-export type FanoutRequest = z.input<typeof FanoutItemSchema>;
+export interface FanoutRequest {
+  /** The upstream URL (http or https; checked by the service's URL guard). */
+  url: string;
+  /** Echoed in the result (defaults to the key, or the index). */
+  id?: string | undefined;
+  /** Default `GET`. */
+  method?: FanoutMethod | undefined;
+  /** Request headers (not hop-by-hop ones such as `host` or `connection`). */
+  headers?: Record<string, string> | undefined;
+  /** A string is sent as is; an object or array as JSON (content-type added). */
+  body?: string | Record<string, unknown> | unknown[] | null | undefined;
+  /** Per-attempt timeout; defaults to the options' `timeoutMs`. */
+  timeoutMs?: number | undefined;
+  /** Allow retries and hedging for a non-idempotent method (POST, PATCH). */
+  idempotent?: boolean | undefined;
+}
+
+/** How a fan-out's failed calls are retried. */
+export interface FanoutRetry {
+  /** Total attempts, the first included (default 1). */
+  attempts?: number | undefined;
+  /** Backoff base, in ms (default 100). */
+  baseMs?: number | undefined;
+  /** Longest backoff, in ms (default 2 000). */
+  maxMs?: number | undefined;
+}
+
 /** The options of a whole fan-out (concurrency, timeouts, deadline, retry, hedging, bodies). */
-export type FanoutOptions = z.input<typeof FanoutOptionsSchema>;
-export type FanoutResult = z.output<typeof FanoutResultSchema>;
-export type FanoutSummary = z.output<typeof FanoutSummarySchema>;
+export interface FanoutOptions {
+  /** Calls in flight at once (default 6; capped by FANOUT_MAX_CONCURRENCY). */
+  concurrency?: number | undefined;
+  /** Per-attempt timeout for each request, in ms (default 5 000). */
+  timeoutMs?: number | undefined;
+  /** Overall deadline, in ms (default 15 000): everything still running or waiting is aborted then. */
+  deadlineMs?: number | undefined;
+  retry?: FanoutRetry | undefined;
+  /** Start a second identical call if the first has not answered by then (default: no hedging). */
+  hedgeAfterMs?: number | null | undefined;
+  /** Largest body kept per call, in bytes (default 1 MiB). */
+  maxBodyBytes?: number | undefined;
+  /** auto (default): JSON when the upstream says JSON, text when textual, else base64. */
+  responseBody?: "auto" | "json" | "text" | "base64" | "none" | undefined;
+}
 
-export type CounterValue = z.output<typeof CounterValueSchema>;
-/** The `fence` of a lock grant: `{lock, token, sig}`. */
-export type Fence = z.output<typeof FenceSchema>;
-export type CounterIncrementInput = z.input<typeof CounterIncrementBody>;
-export type CounterSetInput = z.input<typeof CounterSetBody>;
-export type CounterFenceQuery = z.input<typeof CounterFenceQuerySchema>;
-export type CounterShardsInput = z.input<typeof CounterShardsBody>;
-export type CounterShards = z.output<typeof CounterShardsSchema>;
+/** Why a fan-out call was rejected. */
+export type FanoutErrorKind =
+  | "timeout"
+  | "deadline"
+  | "aborted"
+  | "network"
+  | "blocked"
+  | "too_large"
+  | "invalid"
+  | "status";
 
-export type LockAcquireInput = z.input<typeof LockAcquireBody>;
-export type LockRenewInput = z.input<typeof LockRenewBody>;
-export type LockReleaseInput = z.input<typeof LockReleaseBody>;
-export type LockGrant = z.output<typeof LockGrantSchema>;
-export type LockStatus = z.output<typeof LockStatusSchema>;
+/** One settled call of a fan-out. */
+export interface FanoutResult {
+  id: string;
+  /** Its place in the requests. */
+  index: number;
+  url: string;
+  outcome: "fulfilled" | "rejected";
+  status: number | null;
+  ok: boolean;
+  headers: Record<string, string>;
+  /** Parsed JSON, text, or base64; null when no body was kept. */
+  body: unknown;
+  bytes: number;
+  truncated: boolean;
+  attempts: number;
+  durationMs: number;
+  /** When the first call started, in ms after the fan-out started (null if it never started). */
+  startedMs: number | null;
+  error?: { kind: FanoutErrorKind; message: string } | undefined;
+}
 
-export type SemaphoreAcquireInput = z.input<typeof SemaphoreAcquireBody>;
-export type SemaphoreRenewInput = z.input<typeof SemaphoreRenewBody>;
-export type SemaphoreReleaseInput = z.input<typeof SemaphoreReleaseBody>;
-export type SemaphoreGrant = z.output<typeof SemaphoreLeaseSchema>;
-export type SemaphoreStatus = z.output<typeof SemaphoreStatusSchema>;
+export interface FanoutSummary {
+  fulfilled: number;
+  rejected: number;
+  durationMs: number;
+  /** The concurrency used (after FANOUT_MAX_CONCURRENCY). */
+  concurrency: number;
+}
 
-export type RateLimitInput = z.input<typeof RateLimitBody>;
-export type RateLimitDecision = z.output<typeof RateLimitDecisionSchema>;
+export interface CounterValue {
+  name: string;
+  value: number;
+  updatedAt: number | null;
+  /** Objects it is spread over. */
+  shards: number;
+  /** Sharded: the shard that took it, whose value `value` is. */
+  shard?: number | undefined;
+}
+
+/** The `fence` of a lock grant: the token with the lock's signature, passed as is to what the lock protects. */
+export interface Fence {
+  lock: string;
+  token: number;
+  sig: string;
+}
+
+export interface CounterIncrementInput {
+  by?: number | undefined;
+  min?: number | undefined;
+  max?: number | undefined;
+  fence?: Fence | undefined;
+}
+
+export interface CounterSetInput {
+  value: number;
+  ifValue?: number | undefined;
+  fence?: Fence | undefined;
+}
+
+/** A fenced read's query: the lock, its token and the grant's `fence.sig`. */
+export interface CounterFenceQuery {
+  lock?: string | undefined;
+  token?: number | undefined;
+  sig?: string | undefined;
+}
+
+export interface CounterShardsInput {
+  shards: number;
+}
+
+export interface CounterShards {
+  name: string;
+  shards: number;
+}
+
+export interface LockAcquireInput {
+  owner: string;
+  /** Lease length, LEASE_MIN_TTL_MS to LEASE_MAX_TTL_MS. */
+  ttlMs: number;
+  /** Long-poll up to this long (default 0). */
+  waitMs?: number | undefined;
+}
+
+export interface LockRenewInput {
+  owner: string;
+  token: number;
+  ttlMs: number;
+}
+
+export interface LockReleaseInput {
+  owner: string;
+  token: number;
+}
+
+export interface LockGrant {
+  name: string;
+  token: number;
+  owner: string;
+  grantedAt: number;
+  expiresAt: number;
+  /** Absent when the service has no FENCE_SECRET. */
+  fence?: Fence | undefined;
+}
+
+export interface LockStatus {
+  name: string;
+  holder: string | null;
+  token: number | null;
+  expiresAt: number | null;
+  waiters: number;
+  lastToken: number;
+}
+
+export interface SemaphoreAcquireInput {
+  holder: string;
+  /** At most SEMAPHORE_MAX_LIMIT. */
+  limit: number;
+  ttlMs: number;
+  /** Default 1. */
+  permits?: number | undefined;
+  /** Default 0. */
+  waitMs?: number | undefined;
+}
+
+export interface SemaphoreRenewInput {
+  leaseId: string;
+  holder: string;
+  ttlMs: number;
+}
+
+export interface SemaphoreReleaseInput {
+  leaseId: string;
+  holder: string;
+}
+
+export interface SemaphoreGrant {
+  name: string;
+  leaseId: string;
+  holder: string;
+  permits: number;
+  grantedAt: number;
+  expiresAt: number;
+}
+
+export interface SemaphoreStatus {
+  name: string;
+  inUse: number;
+  limit: number | null;
+  leases: number;
+  waiters: number;
+}
+
+export interface RateLimitInput {
+  limit: number;
+  periodMs: number;
+  /** Default 1. */
+  cost?: number | undefined;
+  /** Defaults to `limit`. */
+  burst?: number | undefined;
+}
+
+export interface RateLimitDecision {
+  key: string;
+  allowed: boolean;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs: number;
+}
+
+/** A fan-out job: requests and options as for `POST /v1/fanout`, run in chunks by the queue consumer. */
+export interface FanoutJobSpec extends FanoutOptions {
+  type: "fanout";
+  requests: FanoutRequest[];
+}
+
+/** A webhook job: one signed POST (Standard Webhooks), retried until it is answered. */
+export interface WebhookJobSpec {
+  type: "webhook";
+  url: string;
+  payload: unknown;
+  headers?: Record<string, string> | undefined;
+}
 
 /** What `POST /v1/jobs` takes: a fan-out job or a webhook job. */
-export type JobSpec = z.input<typeof CreateJobSchema>;
-export type JobCreated = z.output<typeof JobCreatedSchema>;
-export type JobStatus = z.output<typeof JobStatusSchema>;
-export type JobResultsPage = z.output<typeof ResultsPageSchema>;
+export type JobSpec = FanoutJobSpec | WebhookJobSpec;
+
+export interface JobCreated {
+  id: string;
+  state: JobState;
+  statusUrl: string;
+  /** The room its progress is published in: `job:<id>`. */
+  room: string;
+}
+
+export interface JobStatus {
+  id: string;
+  type: "fanout" | "webhook";
+  state: JobState;
+  total: number;
+  /** Requests with a result (ok or not). */
+  done: number;
+  /** Results that are not ok, and dead chunks. */
+  failed: number;
+  dead: number;
+  attempts: number;
+  /** Times a chunk was sent again because its queue message was lost (JOBS_STALL_SECONDS). */
+  resends: number;
+  chunks: number;
+  createdAt: string;
+  updatedAt: string;
+  error?: string | undefined;
+}
+
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
-export type JobResult = JobResultsPage["items"][number];
-export type JobRetried = z.output<typeof RetrySchema>;
+export interface JobResult {
+  [field: string]: unknown;
+  index: number;
+  ok: boolean;
+}
+
+export interface JobResultsPage {
+  items: JobResult[];
+  next: string | null;
+}
+
+export interface JobRetried {
+  requeued: number;
+  status: JobStatus;
+}
+
+/** How a crawl finds the next page: the `Link` header, a cursor in each JSON page, or a page-number parameter. */
+export type PagesNext =
+  | "link"
+  | { cursor: string; param?: string | undefined }
+  | { page: string; start?: number | undefined };
 
 /** What `POST /v1/pages` takes: the first URL, how to find the next page, limits. */
-export type PagesSpec = z.input<typeof PagesRequestSchema>;
-export type Page = z.output<typeof PageSchema>;
-export type PagesSummary = z.output<typeof PagesSummarySchema>;
+export interface PagesSpec {
+  url: string;
+  next: PagesNext;
+  /** Pages fetched at most (at most, and by default, PAGES_MAX_PAGES). */
+  maxPages?: number | undefined;
+  /** Page-number crawls only: pages fetched at once ahead of the one answered next (default 1). */
+  prefetch?: number | undefined;
+  /** Where the array of items is in each JSON page (a JSON pointer): pages then carry `items` instead of `body`. */
+  items?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  /** Follow a next page on another origin than the first page's (refused by default). */
+  allowCrossOrigin?: boolean | undefined;
+  timeoutMs?: number | undefined;
+  deadlineMs?: number | undefined;
+  retry?: FanoutRetry | undefined;
+  maxBodyBytes?: number | undefined;
+  responseBody?: "auto" | "json" | "text" | "base64" | "none" | undefined;
+}
+
+export interface Page {
+  /** 1 for the first page fetched, then 2, 3… */
+  page: number;
+  /** The URL asked for (before redirects). */
+  url: string;
+  status: number;
+  bytes: number;
+  truncated: boolean;
+  attempts: number;
+  durationMs: number;
+  /** The page's items, when `items` was given. */
+  items?: unknown[] | undefined;
+  /** The page's body, when `items` was not given. */
+  body?: unknown;
+}
+
+export interface PagesSummary {
+  /** Pages answered. */
+  pages: number;
+  /** Why the crawl stopped. */
+  stop: "end" | "maxPages" | "deadline" | "error" | "loop" | "aborted";
+  /** The reason in words. */
+  detail: string;
+  /** Pages fetched at once (after PAGES_MAX_PREFETCH). */
+  prefetch: number;
+  durationMs: number;
+  /** The page the crawl would have fetched next (not for `end`): a crawl can go on from there. */
+  next?: string | undefined;
+  /** What failed, for `error`: the upstream's answer when there was one. */
+  error?:
+    | {
+        kind: FanoutErrorKind | "cross_origin" | "format";
+        message: string;
+        page: number;
+        url: string;
+        status: number | null;
+        body?: unknown;
+      }
+    | undefined;
+}
 
 /** What `POST /v1/rooms/:room/tickets` takes. */
-export type TicketInput = z.input<typeof TicketRequest>;
+export interface TicketInput {
+  user: string;
+  /** Seconds the ticket is valid (default 60, at most ROOM_TICKET_MAX_TTL_SECONDS). */
+  ttlSec?: number | undefined;
+}
 
 /** An RFC 9457 problem as the service answers it (extensions such as `waiters` or `limit` besides). */
-export type Problem = z.output<typeof ProblemSchema> & Record<string, unknown>;
+export type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { path: string; message: string }[] | undefined;
+} & Record<string, unknown>;

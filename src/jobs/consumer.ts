@@ -13,6 +13,8 @@ import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { JOB_ID_PATTERN } from "./ids";
+import { PROGRESS_INTERVAL_MS } from "./progress";
+import { ChunkRecorder } from "./recorder";
 import { deliverWebhook, runFanoutChunk } from "./run";
 import type { JobMessage, JobResult, WebhookSpec } from "./types";
 
@@ -82,10 +84,16 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
       const options = JSON.parse(claim.optionsJson) as FanoutOptions;
-      outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s);
-      if (outcome.results.length > 0 || outcome.lastError) {
-        await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError });
+      // Each result is recorded as its call finishes (throttled as progress is), so progress moves call by call.
+      const recorder = new ChunkRecorder((json, note) => stub.record(body.chunk, json, note), PROGRESS_INTERVAL_MS);
+      try {
+        outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s, (r) =>
+          recorder.add(r),
+        );
+      } finally {
+        recorder.stop();
       }
+      await recorder.finish({ lastError: outcome.lastError });
     }
     if (outcome.transient > 0) {
       const delaySeconds = backoffSeconds(msg.attempts, backoff);

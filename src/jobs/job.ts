@@ -40,7 +40,7 @@ import {
   watchdogPlan,
 } from "./job-state";
 import { JobStore } from "./job-store";
-import { publishProgress } from "./progress";
+import { PROGRESS_INTERVAL_MS, publishProgress } from "./progress";
 import { Throttle } from "./throttle";
 import type {
   CancelOutcome,
@@ -54,9 +54,6 @@ import type {
   ResultsPage,
   RetryOutcome,
 } from "./types";
-
-/** At most ~5 progress updates a second per job. */
-const PROGRESS_INTERVAL_MS = 200;
 
 export class Job extends DurableObject<Env> {
   readonly #store: JobStore;

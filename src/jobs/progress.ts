@@ -9,6 +9,12 @@ import { type JobProgress, progressRoom } from "./protocol";
 
 export { type JobProgress, progressRoom };
 
+/**
+ * At most ~5 progress updates a second per job: how often a Job object publishes its progress, and how often a chunk
+ * being run records its finished calls in it (src/jobs/recorder.ts).
+ */
+export const PROGRESS_INTERVAL_MS = 200;
+
 /** The part of the Room binding this module needs (its RPC `publish`). */
 interface RoomNamespaceLike {
   getByName(name: string): { publish(from: string, data: unknown): Promise<{ seq: number }> };

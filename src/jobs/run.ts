@@ -3,7 +3,14 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema, type FanoutResult, fanoutAll } from "../fanout";
+import {
+  type FanoutItem,
+  type FanoutOptions,
+  FanoutOptionsSchema,
+  type FanoutResult,
+  fanout,
+  fanoutAll,
+} from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
 import { chunkDeadlineMs } from "./budget";
@@ -53,7 +60,8 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 }
 
 /**
- * Run the requests of a chunk that have no result yet.
+ * Run the requests of a chunk that have no result yet; `onResult` gets each final result as its call finishes (in
+ * completion order), before the outcome of the whole chunk.
  *
  * @example
  * await runFanoutChunk({ pending: [100, 103], start: 100, requests, options: { concurrency: 10 } }, settings(env))
@@ -61,17 +69,29 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 export async function runFanoutChunk(
   chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
   s: Settings,
+  onResult: (result: JobResult) => void = () => {},
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
     const item = chunk.requests[i - chunk.start] as FanoutItem;
     return { ...item, id: item.id ?? String(i) };
   });
   const options = chunkFanoutOptions(chunk.options, s);
-  const results = await fanoutAll(items, options, {
+  const out: ChunkOutcome = { results: [], transient: 0 };
+  const calls = fanout(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
   });
-  return sort(results, (r) => chunk.pending[r.index] ?? -1);
+  for await (const r of calls) {
+    if (classifyOutcome(r) === "final") {
+      const result = { ...r, index: chunk.pending[r.index] ?? -1 };
+      out.results.push(result);
+      onResult(result);
+    } else {
+      out.transient++;
+      out.lastError = describe(r);
+    }
+  }
+  return out;
 }
 
 /** A webhook delivery attempt's options: JOBS_WEBHOOK_TIMEOUT_MS, within a chunk's deadline (`chunkDeadlineMs`). */

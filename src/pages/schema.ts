@@ -51,6 +51,11 @@ const PageNumberNext = z
   .strict()
   .openapi("PagesPageNumber");
 
+/** What a missing or unknown `next` is told: the forms it takes (a caller in plain JavaScript has no types to ask). */
+const NEXT_FORMS =
+  'must be "link" (the Link header), {"cursor": "/json/pointer", "param"?: "name"} (a cursor in each JSON page) or ' +
+  '{"page": "name", "start"?: 1} (a page-number parameter)';
+
 const { timeoutMs, deadlineMs, retry, maxBodyBytes, responseBody } = FanoutOptionsSchema.shape;
 
 export const PagesRequestSchema = z
@@ -59,7 +64,9 @@ export const PagesRequestSchema = z
       description: "The first page (http or https, checked by the URL guard)",
       example: "https://api.example.com/orders?per_page=100",
     }),
-    next: z.union([LinkNext, CursorNext, PageNumberNext]).openapi({ description: "How to find the next page" }),
+    next: z
+      .union([LinkNext, CursorNext, PageNumberNext], { error: NEXT_FORMS })
+      .openapi({ description: "How to find the next page" }),
     maxPages: z
       .number()
       .int()

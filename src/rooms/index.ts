@@ -3,6 +3,7 @@
  * protocol, tickets and the wire schemas. Its face to functions/ and to the other wings.
  */
 export { JOBS_SENDER, nameKey, SERVER_SENDER } from "./protocol";
+export { refusedSocket } from "./refusal";
 export { Room } from "./room";
 export { ROOM_SHARDS_HEADER, RoomShard } from "./room-shard";
 export {

@@ -72,6 +72,8 @@ export interface ErrorFrame {
   type: "error";
   code: "rate-limited" | "bad-message";
   message: string;
+  /** The `id` of the frame it refuses, when that frame carried a well-formed one (so a client knows which send). */
+  id?: string;
 }
 
 export type ServerFrame = WelcomeFrame | RoomMessage | PresenceFrame | AckFrame | ErrorFrame | { type: "pong" };
@@ -110,6 +112,14 @@ export const CLOSE = {
   /** RFC 6455: message too big (over ROOM_MAX_MESSAGE_BYTES). */
   tooBig: 1009,
 } as const;
+
+/**
+ * A join refused to a client that asked for it with `?refusal=close` closes with 4000 + the HTTP status of the
+ * refusal (4401 `ticket-used`, 4403 `origin-not-allowed`, 4429 `room-full`…) and `<problem slug> <detail>` as its
+ * reason, cut to this many bytes (RFC 6455: a close frame's reason is at most 123 bytes).
+ */
+export const REFUSAL_CLOSE_BASE = 4000;
+export const CLOSE_REASON_MAX_BYTES = 123;
 
 const MAX_ID_LENGTH = 64;
 
@@ -155,18 +165,34 @@ export function parseClientFrame(raw: string | ArrayBuffer, maxBytes: number): P
   }
   const frame = value as Record<string, unknown>;
   if (frame.type === "ping") return { ok: true, frame: { type: "ping" } };
-  if (frame.type !== "message") return badMessage('"type" must be "message" or "ping"');
-  if (!("data" in frame) || frame.data === undefined) return badMessage('a message needs "data"');
   const id = frame.id;
-  if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH)) {
-    return badMessage(`"id" must be a string of 1-${MAX_ID_LENGTH} characters`);
-  }
+  if (id !== undefined && !isFrameId(id)) return badMessage(`"id" must be a string of 1-${MAX_ID_LENGTH} characters`);
+  if (frame.type !== "message") return badMessage('"type" must be "message" or "ping"', id);
+  if (!("data" in frame) || frame.data === undefined) return badMessage('a message needs "data"', id);
   return {
     ok: true,
     frame: id === undefined ? { type: "message", data: frame.data } : { type: "message", data: frame.data, id },
   };
 }
 
-function badMessage(message: string): ParsedFrame {
-  return { ok: false, error: { type: "error", code: "bad-message", message } };
+const isFrameId = (id: unknown): id is string => typeof id === "string" && id.length > 0 && id.length <= MAX_ID_LENGTH;
+
+/**
+ * The `id` of a raw client frame, if it is JSON with a well-formed one: what the error frame refusing it carries.
+ *
+ * @example
+ * frameIdOf('{"type":"message","data":1,"id":"m1"}') // "m1"
+ */
+export function frameIdOf(raw: string | ArrayBuffer): string | undefined {
+  if (typeof raw !== "string") return undefined;
+  try {
+    const id = (JSON.parse(raw) as { id?: unknown } | null)?.id;
+    return isFrameId(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function badMessage(message: string, id?: string): ParsedFrame {
+  return { ok: false, error: { type: "error", code: "bad-message", message, ...(id === undefined ? {} : { id }) } };
 }

@@ -15,6 +15,8 @@ import {
   CLOSE,
   type ClientFrame,
   type ErrorFrame,
+  frameBytes,
+  frameIdOf,
   PING_FRAME,
   PONG_FRAME,
   parseClientFrame,
@@ -156,10 +158,13 @@ export abstract class RoomSockets extends DurableObject<Env> {
     member.rate ??= new RateWindow(this.settings.ROOM_RATE_MESSAGES, this.settings.ROOM_RATE_WINDOW_SECONDS * 1000);
     const verdict = member.rate.hit(Date.now());
     if (verdict === "limited") {
+      // Read only for its id (one frame a window: the next one over the rate closes the socket), within the size cap.
+      const id = frameBytes(raw) <= this.settings.ROOM_MAX_MESSAGE_BYTES ? frameIdOf(raw) : undefined;
       send(ws, {
         type: "error",
         code: "rate-limited",
         message: `Slow down: ROOM_RATE_MESSAGES (${this.settings.ROOM_RATE_MESSAGES}) per ROOM_RATE_WINDOW_SECONDS (${this.settings.ROOM_RATE_WINDOW_SECONDS}); more closes the connection.`,
+        ...(id === undefined ? {} : { id }),
       } satisfies ErrorFrame);
       return;
     }

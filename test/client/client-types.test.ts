@@ -1,41 +1,92 @@
 /**
- * The typed client's types are the server's: what each method answers is the `z.output` of the route's response
- * schema, and what it sends must satisfy the `z.input` of the request schema (the client checks its bodies with
- * `satisfies`, so a field renamed in a schema fails `npm run typecheck`). These are compile-time checks:
- * `npm run typecheck` fails when they do not hold.
+ * The typed client's types are the server's. src/client/types.ts writes them out as plain TypeScript (so the package's
+ * declarations need no zod), and this file holds every one of them to its zod schema: what the client receives equals
+ * the response schema's `z.output`; what it sends has exactly the request schema's fields (`z.input`) and is accepted
+ * by it. The client's methods answer these types. These are compile-time checks: `npm run typecheck` fails when one
+ * does not hold (a field renamed, added, dropped or retyped on either side).
  */
 import type { z } from "@hono/zod-openapi";
 import { describe, expectTypeOf, it } from "vitest";
+import type * as T from "../../src/client/index";
 import type { createClient, FanoutResult, JobStatus, LockLease } from "../../src/client/index";
-import type { CounterIncrementBody, CounterValue } from "../../src/counters/schema";
-import type { FanoutOptionsSchema, FanoutResultSchema } from "../../src/fanout/schema";
-import type { JobStatusSchema, ResultsPageSchema } from "../../src/jobs/schema";
-import type { LockAcquireBody, LockGrant, LockStatus } from "../../src/locks/schema";
-import type { RateLimitDecision } from "../../src/ratelimits/schema";
-import type { SemaphoreStatus } from "../../src/semaphores/schema";
+import type * as counters from "../../src/counters/schema";
+import type * as fanout from "../../src/fanout/schema";
+import type { ProblemSchema } from "../../src/http/schemas";
+import type * as jobs from "../../src/jobs/schema";
+import type * as locks from "../../src/locks/schema";
+import type * as pages from "../../src/pages/schema";
+import type * as ratelimits from "../../src/ratelimits/schema";
+import type { TicketRequest } from "../../src/rooms/schema";
+import type * as semaphores from "../../src/semaphores/schema";
 
 type Client = ReturnType<typeof createClient>;
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+type Out<S extends z.ZodType> = z.output<S>;
+type In<S extends z.ZodType> = z.input<S>;
 
 describe("the client's types are the schemas' types", () => {
-  it("answers what the response schemas describe", () => {
-    expectTypeOf<Answer<ReturnType<Client["counter"]>["increment"]>>().toEqualTypeOf<z.output<typeof CounterValue>>();
-    expectTypeOf<Answer<ReturnType<Client["lock"]>["status"]>>().toEqualTypeOf<z.output<typeof LockStatus>>();
-    expectTypeOf<Answer<ReturnType<Client["semaphore"]>["status"]>>().toEqualTypeOf<z.output<typeof SemaphoreStatus>>();
-    expectTypeOf<Answer<ReturnType<Client["rateLimit"]>["take"]>>().toEqualTypeOf<z.output<typeof RateLimitDecision>>();
-    expectTypeOf<Answer<Client["jobs"]["get"]>>().toEqualTypeOf<JobStatus>();
-    expectTypeOf<JobStatus>().toEqualTypeOf<z.output<typeof JobStatusSchema>>();
-    expectTypeOf<FanoutResult>().toEqualTypeOf<z.output<typeof FanoutResultSchema>>();
-    expectTypeOf<LockLease["fence"]>().toEqualTypeOf<z.output<typeof LockGrant>["fence"]>();
-    type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer T> ? T : never;
-    expectTypeOf<Result>().toEqualTypeOf<z.output<typeof ResultsPageSchema>["items"][number]>();
+  it("what the client receives equals each response schema's z.output", () => {
+    expectTypeOf<T.FanoutResult>().toEqualTypeOf<Out<typeof fanout.FanoutResultSchema>>();
+    expectTypeOf<T.FanoutSummary>().toEqualTypeOf<Out<typeof fanout.FanoutSummarySchema>>();
+    expectTypeOf<T.CounterValue>().toEqualTypeOf<Out<typeof counters.CounterValue>>();
+    expectTypeOf<T.CounterShards>().toEqualTypeOf<Out<typeof counters.CounterShards>>();
+    expectTypeOf<T.Fence>().toEqualTypeOf<Out<typeof counters.Fence>>();
+    expectTypeOf<T.LockGrant>().toEqualTypeOf<Out<typeof locks.LockGrant>>();
+    expectTypeOf<T.LockStatus>().toEqualTypeOf<Out<typeof locks.LockStatus>>();
+    expectTypeOf<T.SemaphoreGrant>().toEqualTypeOf<Out<typeof semaphores.SemaphoreLease>>();
+    expectTypeOf<T.SemaphoreStatus>().toEqualTypeOf<Out<typeof semaphores.SemaphoreStatus>>();
+    expectTypeOf<T.RateLimitDecision>().toEqualTypeOf<Out<typeof ratelimits.RateLimitDecision>>();
+    expectTypeOf<T.JobCreated>().toEqualTypeOf<Out<typeof jobs.JobCreatedSchema>>();
+    expectTypeOf<T.JobStatus>().toEqualTypeOf<Out<typeof jobs.JobStatusSchema>>();
+    expectTypeOf<T.JobResultsPage>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>>();
+    expectTypeOf<T.JobRetried>().toEqualTypeOf<Out<typeof jobs.RetrySchema>>();
+    expectTypeOf<T.Page>().toEqualTypeOf<Out<typeof pages.PageSchema>>();
+    expectTypeOf<T.PagesSummary>().toEqualTypeOf<Out<typeof pages.PagesSummarySchema>>();
+    expectTypeOf<T.Problem>().toEqualTypeOf<Out<typeof ProblemSchema> & Record<string, unknown>>();
   });
 
-  it("takes what the request schemas accept", () => {
-    expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<z.input<typeof FanoutOptionsSchema> | undefined>();
-    expectTypeOf<{ min: 0; max: 10 }>().toExtend<Pick<z.input<typeof CounterIncrementBody>, "min" | "max">>();
+  it("what the client sends has the request schema's fields and is accepted by it", () => {
+    expectTypeOf<T.FanoutRequest>().toExtend<In<typeof fanout.FanoutItemSchema>>();
+    expectTypeOf<keyof T.FanoutRequest>().toEqualTypeOf<keyof In<typeof fanout.FanoutItemSchema>>();
+    expectTypeOf<T.FanoutOptions>().toEqualTypeOf<In<typeof fanout.FanoutOptionsSchema>>();
+    expectTypeOf<T.CounterIncrementInput>().toEqualTypeOf<In<typeof counters.CounterIncrementBody>>();
+    expectTypeOf<T.CounterSetInput>().toEqualTypeOf<In<typeof counters.CounterSetBody>>();
+    expectTypeOf<T.CounterShardsInput>().toEqualTypeOf<In<typeof counters.CounterShardsBody>>();
+    // The token is coerced from the query string (its z.input is unknown): the client sends a number.
+    expectTypeOf<T.CounterFenceQuery>().toExtend<In<typeof counters.CounterFenceQuery>>();
+    expectTypeOf<keyof T.CounterFenceQuery>().toEqualTypeOf<keyof In<typeof counters.CounterFenceQuery>>();
+    expectTypeOf<T.LockAcquireInput>().toEqualTypeOf<In<typeof locks.LockAcquireBody>>();
+    expectTypeOf<T.LockRenewInput>().toEqualTypeOf<In<typeof locks.LockRenewBody>>();
+    expectTypeOf<T.LockReleaseInput>().toEqualTypeOf<In<typeof locks.LockReleaseBody>>();
+    expectTypeOf<T.SemaphoreAcquireInput>().toEqualTypeOf<In<typeof semaphores.SemaphoreAcquireBody>>();
+    expectTypeOf<T.SemaphoreRenewInput>().toEqualTypeOf<In<typeof semaphores.SemaphoreRenewBody>>();
+    expectTypeOf<T.SemaphoreReleaseInput>().toEqualTypeOf<In<typeof semaphores.SemaphoreReleaseBody>>();
+    expectTypeOf<T.RateLimitInput>().toEqualTypeOf<In<typeof ratelimits.RateLimitBody>>();
+    expectTypeOf<T.TicketInput>().toEqualTypeOf<In<typeof TicketRequest>>();
+
+    // Headers are a record of strings to the client; the schema reads them through a check (its z.input is unknown).
+    type JobIn = In<typeof jobs.CreateJobSchema>;
+    expectTypeOf<T.JobSpec>().toExtend<JobIn>();
+    expectTypeOf<keyof T.FanoutJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "fanout" }>>();
+    expectTypeOf<keyof T.WebhookJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "webhook" }>>();
+    expectTypeOf<T.PagesSpec>().toExtend<In<typeof pages.PagesRequestSchema>>();
+    expectTypeOf<keyof T.PagesSpec>().toEqualTypeOf<keyof In<typeof pages.PagesRequestSchema>>();
+    expectTypeOf<T.PagesNext>().toEqualTypeOf<In<typeof pages.PagesRequestSchema>["next"]>();
+  });
+
+  it("the client's methods answer those types", () => {
+    expectTypeOf<Answer<ReturnType<Client["counter"]>["increment"]>>().toEqualTypeOf<T.CounterValue>();
+    expectTypeOf<Answer<ReturnType<Client["lock"]>["status"]>>().toEqualTypeOf<T.LockStatus>();
+    expectTypeOf<Answer<ReturnType<Client["semaphore"]>["status"]>>().toEqualTypeOf<T.SemaphoreStatus>();
+    expectTypeOf<Answer<ReturnType<Client["rateLimit"]>["take"]>>().toEqualTypeOf<T.RateLimitDecision>();
+    expectTypeOf<Answer<Client["jobs"]["get"]>>().toEqualTypeOf<JobStatus>();
+    expectTypeOf<FanoutResult>().toEqualTypeOf<Out<typeof fanout.FanoutResultSchema>>();
+    expectTypeOf<LockLease["fence"]>().toEqualTypeOf<Out<typeof locks.LockGrant>["fence"]>();
+    type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer R> ? R : never;
+    expectTypeOf<Result>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>["items"][number]>();
+    expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<In<typeof fanout.FanoutOptionsSchema> | undefined>();
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
-    ({ owner: "o", ttl: 1_000 }) satisfies z.input<typeof LockAcquireBody>;
+    ({ owner: "o", ttl: 1_000 }) satisfies T.LockAcquireInput;
   });
 });

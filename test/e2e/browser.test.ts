@@ -136,6 +136,7 @@ describe("the demo page in chromium", () => {
     const bob = await openDemo(problems);
     try {
       await joinAs(ada, "ada", room);
+      expect(await ada.textContent("#status")).toBe(`In room ${room} as ada. No earlier messages.`);
       await joinAs(bob, "bob", room);
       await memberCount(ada, 2);
       await memberCount(bob, 2);
@@ -158,7 +159,7 @@ describe("the demo page in chromium", () => {
         await joinAs(cy, "cy", room);
         await cy.waitForSelector('#messages li:has-text("hello from ada")', { timeout: 10_000 });
         await memberCount(cy, 3);
-        expect(await cy.textContent("#status")).toContain("1 earlier message(s)");
+        expect(await cy.textContent("#status")).toBe(`In room ${room} as cy. 1 earlier message.`);
       } finally {
         await cy.close();
       }
@@ -281,6 +282,55 @@ describe("the demo page in chromium", () => {
     }
   });
 
+  it("says what Stop does: the page closes the request; locally the calls still running finish unseen", async () => {
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      await page.fill("#fanout-calls", "50 200\n4000 200");
+      await page.fill("#fanout-concurrency", "2");
+      await page.fill("#fanout-timeout", "5000");
+      await page.fill("#fanout-attempts", "1");
+      await page.click("#fanout-run");
+      await page.waitForSelector('#waterfall li[data-index="0"][data-outcome="ok"]', { timeout: 10_000 });
+      await page.click("#fanout-stop");
+      await page.waitForFunction(() => document.querySelector("#fanout-status")?.textContent?.startsWith("Stopped"));
+      expect(await page.textContent("#fanout-status")).toBe(
+        "Stopped after 1 of 2 results: the page closed the request. Deployed on Cloudflare, the service then aborts " +
+          "the calls still running; locally (npm start) it is not told that the page left, so those calls run to " +
+          "their end, unseen.",
+      );
+      expect(await page.textContent('#waterfall li[data-index="1"] .bar')).toBe("not read: stopped");
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("fits a 420 px wide screen: the chat box and its Send button stay inside the room panel", async () => {
+    const problems: string[] = [];
+    const page = await openDemo(problems);
+    try {
+      await page.setViewportSize({ width: 420, height: 900 });
+      await joinAs(page, "narrow", `demo-e2e-${crypto.randomUUID().slice(0, 8)}`);
+      const box = (selector: string) =>
+        page.$eval(selector, (el) => {
+          const r = el.getBoundingClientRect();
+          return { left: r.left, right: r.right };
+        });
+      const panel = await box("#room-panel");
+      for (const part of ["#messages", "#text", "#send"]) {
+        const b = await box(part);
+        expect(b.right, part).toBeLessThanOrEqual(panel.right);
+      }
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+      mkdirSync(results, { recursive: true });
+      await page.screenshot({ path: join(results, "demo-420px.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("shows two holders contending for one lock: the second waits in line, then holds it with the next fencing token", async () => {
     const problems: string[] = [];
     const page = await openDemo(problems);
@@ -315,27 +365,41 @@ describe("the demo page in chromium", () => {
     }
   });
 
-  it("creates a job against the demo upstream and fills its progress bar from watch", async () => {
+  it("creates a job against the demo upstream, fills its progress bar call by call from watch, then lists its results", async () => {
     const problems: string[] = [];
     const page = await openDemo(problems);
     try {
-      await page.fill("#job-calls", "6");
-      await page.fill("#job-delay", "100");
+      // Every value the bar takes, as the page sets it.
+      await page.evaluate(() => {
+        const bar = document.querySelector("#job-progress") as HTMLProgressElement;
+        const seen: number[] = [];
+        (window as unknown as { barValues: number[] }).barValues = seen;
+        new MutationObserver(() => seen.push(bar.value)).observe(bar, { attributes: true, attributeFilter: ["value"] });
+      });
+      // 12 calls of 300 ms, two at a time: one chunk (JOBS_CHUNK_SIZE is 50), six rounds of calls.
+      await page.fill("#job-calls", "12");
+      await page.fill("#job-delay", "300");
       await page.click("#job-create");
-      await page.waitForFunction(
-        () => (document.querySelector("#job-progress") as HTMLProgressElement).value === 6,
-        null,
-        {
-          timeout: 30_000,
-        },
-      );
+      await page.waitForFunction(() => document.querySelectorAll("#job-results li").length === 12, null, {
+        timeout: 30_000,
+      });
       const id = await page.inputValue("#job-id");
       expect(id).toMatch(/^[0-9a-f]{32}$/);
-      expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 6/6 done.`);
+      expect(await page.textContent("#job-status")).toBe(`${id}: succeeded, 12/12 done.`);
+      expect(await page.$eval("#job-progress", (p) => (p as HTMLProgressElement).value)).toBe(12);
+      // The bar moved as calls finished, not from 0 to 12 at the end of the chunk.
+      const values = await page.evaluate(() => (window as unknown as { barValues: number[] }).barValues);
+      const between = [...new Set(values)].filter((v) => v > 0 && v < 12);
+      expect(between.length, `the bar took ${JSON.stringify(values)}`).toBeGreaterThanOrEqual(5);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+      // Then each call's result: its index, status and duration.
+      const lines = await page.$$eval("#job-results li", (items) => items.map((li) => li.textContent));
+      expect(lines).toHaveLength(12);
+      for (const [i, text] of lines.entries()) expect(text).toMatch(new RegExp(`^#${i + 1} 200 · \\d+ ms$`));
       expect(await (await worker.api(`/v1/jobs/${id}`)).json()).toMatchObject({
         state: "succeeded",
-        total: 6,
-        done: 6,
+        total: 12,
+        done: 12,
       });
       mkdirSync(results, { recursive: true });
       await page.screenshot({ path: join(results, "demo-job.png"), fullPage: true });

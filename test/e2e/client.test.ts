@@ -452,4 +452,32 @@ describe("errors", () => {
     });
     expect(sent).toHaveLength(1);
   });
+
+  it("a service that does not answer is a TypeError naming the URL and what to check, never the token", async () => {
+    const { freePort } = await import("../../scripts/lib/worker.ts");
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const client = createClient({ baseUrl: nowhere, token: "a-secret-token", retry: false });
+    const err = await client
+      .counter("c")
+      .get({ fence: { lock: "l", token: 1, sig: "x".repeat(43) } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as TypeError).message).toMatch(
+      new RegExp(`^could not reach ${nowhere}/v1/counters/c \\(fetch failed.*\\): check the client's baseUrl`),
+    );
+    // Neither the token nor the query (a fence's signature) is in it; the runtime's error is its cause.
+    expect((err as TypeError).message).not.toMatch(/a-secret-token|xxxx|sig=/);
+    expect((err as TypeError).cause).toBeInstanceOf(TypeError);
+  });
+
+  it("pages without next says which forms next takes", async () => {
+    const { client } = recordingClient();
+    const err = await client
+      .pages({ url: `${upstream.url}/pages` } as never)
+      [Symbol.asyncIterator]()
+      .next()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EdgeloopError);
+    expect((err as EdgeloopError).detail).toContain('next: must be "link" (the Link header), {"cursor"');
+  });
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type RunningWorker, startServe } from "../../scripts/lib/worker.ts";
 
-// The dev token `npm start` passes (package.json), which `npm run serve` takes from there.
+// The dev token `npm start` and `npm run serve` pass (scripts/lib/dev-vars.ts).
 const AUTH = { authorization: "Bearer edgeloop-dev-token", "content-type": "application/json" };
 
 let state: string;

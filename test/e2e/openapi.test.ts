@@ -2,8 +2,8 @@
  * The OpenAPI document the built worker serves, checked with tools no one here wrote, as a caller would:
  *  - Redocly CLI's recommended lint: no error, no warning, and only the two reviewed exceptions of
  *    .redocly.lint-ignore.yaml ignored; with a preload that reports any socket or DNS lookup, to prove it ran offline;
- *  - openapi-typescript: types generated from the document must type-check a small typed client (TypeScript 7,
- *    strict) that then runs against the worker. The same client against a document with one response field renamed
+ *  - openapi-typescript, run as its users run it (its CLI): types generated from the document must type-check a
+ *    small typed client (TypeScript 7, strict) that then runs against the worker. The same client against a document with one response field renamed
  *    must not type-check, so the document and the server cannot drift apart unnoticed.
  */
 import { execFile } from "node:child_process";
@@ -17,6 +17,8 @@ import { useWorker } from "./support/worker.ts";
 const run = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
 const bin = (name: string) => join(root, "node_modules/.bin", name);
+/** The tools' scripts run on the project's Node 22, as under `npm test`. */
+const env = { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH ?? ""}` };
 /** Where the document is written: the path .redocly.lint-ignore.yaml names. */
 const dir = join(root, ".wrangler/openapi");
 const documentPath = join(dir, "openapi.json");
@@ -84,11 +86,8 @@ export async function main(base: string, token: string, name: string) {
 async function typeCheck(doc: OpenApiDocument, into: string): Promise<{ ok: boolean; output: string }> {
   mkdirSync(into, { recursive: true });
   writeFileSync(join(into, "openapi.json"), JSON.stringify(doc));
-  await run(bin("node"), [
-    join(root, "scripts/openapi-types.ts"),
-    join(into, "openapi.json"),
-    join(into, "schema.d.ts"),
-  ]);
+  // The standard command, as docs/api.md gives it (`npx openapi-typescript openapi.json -o schema.d.ts`).
+  await run(bin("openapi-typescript"), [join(into, "openapi.json"), "-o", join(into, "schema.d.ts")], { env });
   writeFileSync(join(into, "client.ts"), TYPED_CLIENT);
   writeFileSync(
     join(into, "tsconfig.json"),

@@ -1,10 +1,14 @@
 /**
- * The rooms client (src/client/rooms.ts) in Node against the built worker on Miniflare, over real sockets:
- * typed events, resuming with `since` after a reconnection, buffering while connecting, a real job's progress told
- * apart from a member's look-alike.
+ * The rooms client (src/client/rooms.ts) in Node against the built worker on Miniflare, over real sockets: the
+ * asyncio-like face (`ready`, `send()` resolving with the ack, `for await` over messages and presence, `await using`
+ * and `close()`), refusals of a join and of a message as errors with the problem's type, typed events, resuming with
+ * `since` after a reconnection, buffering while connecting, a real job's progress told apart from a member's
+ * look-alike.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS, { WebSocketServer } from "ws";
+import { createClient } from "../../src/client/client.ts";
+import { EdgeloopError, RoomClosedError } from "../../src/client/errors.ts";
 import {
   type JobProgress,
   type PresenceChange,
@@ -24,7 +28,13 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const worker = useWorker({ ROOM_TICKET_SECRET: "e2e-ticket-secret", FANOUT_ALLOW_HOSTS: "127.0.0.1" });
+const worker = useWorker({
+  ROOM_TICKET_SECRET: "e2e-ticket-secret",
+  FANOUT_ALLOW_HOSTS: "127.0.0.1",
+  ROOM_MAX_SOCKETS_PER_USER: "2",
+  ROOM_RATE_MESSAGES: "5",
+  ROOM_MAX_MESSAGE_BYTES: "1024",
+});
 
 function member(room: string, user: string) {
   const tickets: string[] = [];
@@ -57,6 +67,176 @@ async function publish(room: string, data: unknown): Promise<number> {
   return ((await res.json()) as { seq: number }).seq;
 }
 
+/** The room as the API reports it: who is there, how many sockets. */
+async function roomInfo(room: string): Promise<{ members: string[]; connections: number; lastSeq: number }> {
+  const res = await worker.api(`/v1/rooms/${room}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { members: string[]; connections: number; lastSeq: number };
+}
+
+const client = () => createClient({ baseUrl: worker.url, token: worker.token, WebSocket: WS });
+
+describe("RoomClient, the way asyncio's websockets reads", () => {
+  it("await ready (the welcome), await send (the ack), for await over messages, ended by close()", async () => {
+    const room = `client-${crypto.randomUUID()}`;
+    await publish(room, "before ada");
+    const ada = client().room(room, "ada");
+    const bob = client().room(room, "bob");
+    try {
+      const welcome = await ada.ready;
+      expect(welcome).toMatchObject({ type: "welcome", self: { user: "ada" }, lastSeq: 1 });
+      expect(welcome.history.map((m) => m.data)).toEqual(["before ada"]);
+      await bob.ready;
+      const sent = await bob.send({ text: "hi ada" });
+      expect(sent).toEqual({ type: "ack", id: expect.any(String), seq: 2 });
+      const second = await ada.send("hi bob", "ada-1");
+      expect(second).toEqual({ type: "ack", id: "ada-1", seq: 3 });
+
+      // The loop starts after ready resolved and still gets the history that came with the welcome.
+      const read: unknown[] = [];
+      for await (const message of ada) {
+        read.push([message.seq, message.from, message.data]);
+        if (message.seq === 3) break;
+      }
+      expect(read).toEqual([
+        [1, "server", "before ada"],
+        [2, "bob", { text: "hi ada" }],
+        [3, "ada", "hi bob"],
+      ]);
+
+      // A loop running when the room is closed ends (no error), and sends after it reject.
+      const ended = (async () => {
+        const seqs: number[] = [];
+        for await (const message of bob) seqs.push(message.seq);
+        return seqs;
+      })();
+      await until(async () => (await roomInfo(room)).lastSeq === 3, "the room at seq 3");
+      await bob.close();
+      // bob's first loop: the history of his welcome, then what came after.
+      expect(await ended).toEqual([1, 2, 3]);
+      await expect(bob.send("too late")).rejects.toBeInstanceOf(RoomClosedError);
+      await until(async () => (await roomInfo(room)).members.join() === "ada", "bob gone from the room");
+    } finally {
+      await ada.close();
+      await bob.close();
+    }
+  });
+
+  it("await using closes the socket at the end of the block", async () => {
+    const room = `client-${crypto.randomUUID()}`;
+    {
+      await using ada = client().room(room, "ada");
+      await ada.ready;
+      expect((await roomInfo(room)).connections).toBe(1);
+    }
+    await until(async () => (await roomInfo(room)).connections === 0, "the socket closed by dispose");
+  });
+
+  it("presence as its own async iterable: who joined and left, with the members after", async () => {
+    const room = `client-${crypto.randomUUID()}`;
+    const ada = client().room(room, "ada");
+    try {
+      await ada.ready;
+      const changes = ada.presence()[Symbol.asyncIterator]();
+      const bob = client().room(room, "bob");
+      await bob.ready;
+      expect((await changes.next()).value).toEqual({ joined: ["bob"], left: [], count: 2, members: ["ada", "bob"] });
+      await bob.close();
+      expect((await changes.next()).value).toEqual({ joined: [], left: ["bob"], count: 1, members: ["ada"] });
+      await ada.close();
+      expect(await changes.next()).toEqual({ done: true, value: undefined });
+    } finally {
+      await ada.close();
+    }
+  });
+
+  it("ready rejects with the refusal's problem type: ticket-used, too-many-sockets, origin-not-allowed, a refused ticket", async () => {
+    const room = `client-${crypto.randomUUID()}`;
+    const res = await worker.api(`/v1/rooms/${room}/tickets`, { method: "POST", json: { user: "ada" } });
+    const { ticket } = (await res.json()) as { ticket: string };
+    // A getTicket that hands out the same ticket twice: the second join is refused.
+    const reuse = () =>
+      new RoomClient({ baseUrl: worker.url, room, user: "ada", getTicket: async () => ticket, WebSocket: WS });
+    const first = reuse();
+    const second = reuse();
+    const holders = [first];
+    try {
+      await first.ready;
+      const used = await second.ready.catch((e: unknown) => e);
+      expect(used).toBeInstanceOf(EdgeloopError);
+      expect(used).toMatchObject({
+        type: "urn:edgeloop:problem:ticket-used",
+        status: 401,
+        detail: expect.stringContaining("a ticket opens one socket"),
+      });
+      // A refused join closes the client: its loops end with the refusal, its sends reject.
+      await expect(second[Symbol.asyncIterator]().next()).rejects.toBe(used);
+      await expect(second.send("x")).rejects.toBe(used);
+
+      // ROOM_MAX_SOCKETS_PER_USER is 2 here: ada's third socket is refused.
+      holders.push(client().room(room, "ada"));
+      await holders[1]?.ready;
+      await expect(client().room(room, "ada").ready).rejects.toMatchObject({
+        type: "urn:edgeloop:problem:too-many-sockets",
+        status: 429,
+      });
+
+      // A browser on an origin the service does not allow (its WebSocket sends that Origin).
+      class FromElsewhere extends WS {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols, { origin: "https://elsewhere.example" });
+        }
+      }
+      const foreign = client().room(room, "eve", { WebSocket: FromElsewhere });
+      await expect(foreign.ready).rejects.toMatchObject({
+        type: "urn:edgeloop:problem:origin-not-allowed",
+        status: 403,
+        detail: expect.stringContaining("ROOM_ALLOWED_ORIGINS"),
+      });
+
+      // A ticket the service will not issue (a reserved name) rejects with its problem as well.
+      await expect(client().room(room, "server").ready).rejects.toMatchObject({
+        type: "urn:edgeloop:problem:invalid-request",
+        status: 400,
+      });
+      expect((await roomInfo(room)).members).toEqual(["ada"]);
+    } finally {
+      for (const holder of holders) await holder.close();
+    }
+  });
+
+  it("send rejects when the room refuses the message: rate-limited (by id), then closed for a frame too large", async () => {
+    const room = `client-${crypto.randomUUID()}`;
+    const ada = client().room(room, "ada");
+    try {
+      await ada.ready;
+      // ROOM_RATE_MESSAGES is 5 here: the 6th frame of the window is refused, the others acknowledged.
+      const sends = Array.from({ length: 6 }, (_, i) => ada.send(i, `m${i + 1}`));
+      const settled = await Promise.allSettled(sends);
+      expect(settled.slice(0, 5).map((s) => s.status === "fulfilled" && s.value.seq)).toEqual([1, 2, 3, 4, 5]);
+      const refused = settled[5];
+      expect(refused?.status).toBe("rejected");
+      expect(refused?.status === "rejected" && refused.reason).toMatchObject({
+        type: "urn:edgeloop:problem:rate-limited",
+        status: 429,
+        detail: expect.stringContaining("ROOM_RATE_MESSAGES"),
+      });
+    } finally {
+      await ada.close();
+    }
+    const bob = client().room(room, "bob");
+    try {
+      await bob.ready;
+      // ROOM_MAX_MESSAGE_BYTES is 1024: the room closes the socket with 1009, and the client does not reconnect.
+      const tooBig = await bob.send("x".repeat(2_000)).catch((e: unknown) => e);
+      expect(tooBig).toBeInstanceOf(RoomClosedError);
+      expect(tooBig).toMatchObject({ code: 1009, reason: expect.stringContaining("ROOM_MAX_MESSAGE_BYTES") });
+    } finally {
+      await bob.close();
+    }
+  });
+});
+
 describe("RoomClient", () => {
   it("joins with a ticket it asks for, sees presence, and receives what others send", async () => {
     const room = `client-${crypto.randomUUID()}`;
@@ -72,10 +252,11 @@ describe("RoomClient", () => {
       expect(ada.presence).toEqual([{ joined: ["bob"], left: [], count: 2, members: ["ada", "bob"] }]);
       const acks: string[] = [];
       bob.client.on("ack", (a) => acks.push(a.id));
-      const id = bob.client.send({ text: "hi ada" });
-      await until(() => ada.messages.length === 1 && acks.length === 1, "the message and its ack");
-      expect(ada.messages[0]).toMatchObject({ seq: 1, id, from: "bob", data: { text: "hi ada" } });
-      expect(acks).toEqual([id]);
+      const ack = await bob.client.send({ text: "hi ada" });
+      await until(() => ada.messages.length === 1 && acks.length === 1, "the message, and the ack frame");
+      expect(ada.messages[0]).toMatchObject({ seq: 1, id: ack.id, from: "bob", data: { text: "hi ada" } });
+      expect(ack).toEqual({ type: "ack", id: ack.id, seq: 1 });
+      expect(acks).toEqual([ack.id]);
     } finally {
       for (const m of members) m.client.close();
     }

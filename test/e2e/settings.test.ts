@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { type DurableObjectConfig, migrationProblems } from "../../scripts/lib/migrations.ts";
 import { JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget.ts";
 import { settingsSchema } from "../../src/settings.ts";
 
@@ -35,5 +36,49 @@ describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
       max_batch_size?: number;
     }[];
     expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_batch_size).toBe(JOBS_MAX_BATCH_SIZE);
+  });
+});
+
+describe("wrangler.toml's migrations and the Worker's classes (checked on the bundle by npm run check:bundle)", () => {
+  const config = wrangler as DurableObjectConfig;
+  const exported = ["Counter", "Job", "Lock", "RateLimiter", "Room", "RoomShard", "Semaphore", "app", "default"];
+
+  it("agree today: v1 and v2 create every class functions/index.ts exports, and each binding names one", () => {
+    expect(migrationProblems(config, exported)).toEqual([]);
+  });
+
+  it("catch a class exported without a migration, a migrated class no longer exported, a reused tag", () => {
+    expect(migrationProblems(config, [...exported, "Schedule"])).toEqual([
+      "the Worker exports Schedule, which no migration creates: add a migration",
+    ]);
+    expect(
+      migrationProblems(
+        config,
+        exported.filter((e) => e !== "RoomShard"),
+      ),
+    ).toEqual([
+      "a migration creates RoomShard, which the Worker does not export: export it, or delete it in a new migration",
+    ]);
+    const reused = { ...config, migrations: [...(config.migrations ?? []), { tag: "v2", new_sqlite_classes: ["X"] }] };
+    expect(migrationProblems(reused, [...exported, "X"])).toEqual(["migration tags used twice: v2"]);
+  });
+
+  it("follow renames and deletions in order", () => {
+    const renamed: DurableObjectConfig = {
+      migrations: [
+        { tag: "v1", new_sqlite_classes: ["Old", "Gone"] },
+        { tag: "v2", renamed_classes: [{ from: "Old", to: "New" }], deleted_classes: ["Gone"] },
+      ],
+      durable_objects: { bindings: [{ name: "NEW", class_name: "New" }] },
+    };
+    expect(migrationProblems(renamed, ["New", "default"])).toEqual([]);
+    expect(migrationProblems(renamed, ["Old", "default"])).toEqual([
+      "the Worker exports Old, which no migration creates: add a migration",
+      "a migration creates New, which the Worker does not export: export it, or delete it in a new migration",
+    ]);
+    const unbound = { ...renamed, durable_objects: { bindings: [{ name: "GONE", class_name: "Gone" }] } };
+    expect(migrationProblems(unbound, ["New", "default"])).toEqual([
+      "a binding names Gone, which no migration creates",
+    ]);
   });
 });

@@ -9,16 +9,19 @@ import { app } from "../../functions/index";
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const AUTH = { authorization: "Bearer test-token" };
 
-/** The access-log lines printed while `run` ran. */
+/** The access-log lines printed (console.log, .warn or .error) while `run` ran. */
 async function linesOf(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const out = vi.spyOn(console, "log").mockImplementation(() => {});
+  const lines: unknown[] = [];
+  const spies = (["log", "warn", "error"] as const).map((level) =>
+    vi.spyOn(console, level).mockImplementation((line: unknown) => {
+      lines.push(line);
+    }),
+  );
   try {
     await run();
-    return out.mock.calls
-      .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
-      .filter((l) => l.msg === "request");
+    return lines.map((line) => JSON.parse(String(line)) as Record<string, unknown>).filter((l) => l.msg === "request");
   } finally {
-    out.mockRestore();
+    for (const spy of spies) spy.mockRestore();
   }
 }
 
@@ -43,6 +46,17 @@ describe("the access log", () => {
     expect(lines).toEqual([
       expect.objectContaining({ requestId: "trace-7", method: "GET", path: "/v1/nothing-here", status: 404 }),
     ]);
+  });
+
+  it("does not log the demo upstream's deliberate error answers as errors: they are what the caller asked for", async () => {
+    const lines = await linesOf(async () => {
+      expect((await get("/demo/api/upstream/delay?status=503", { DEMO_MODE: "true" })).status).toBe(503);
+      expect((await get("/demo/api/upstream/delay?status=500", { DEMO_MODE: "true", ACCESS_LOG: "all" })).status).toBe(
+        500,
+      );
+    });
+    // By default not at all; with ACCESS_LOG=all as the request it is, at info.
+    expect(lines).toEqual([expect.objectContaining({ level: "info", path: "/demo/api/upstream/delay", status: 500 })]);
   });
 
   it("logs every request with ACCESS_LOG=all", async () => {

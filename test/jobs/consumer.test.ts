@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { until } from "../helpers/api";
 import { newGate, newKey, stats, up } from "../helpers/upstream";
 import { allResults, deliver, hits, path, received, seedFanoutJob, seedWebhookJob, UP } from "./helpers";
 import { verifyStandardWebhook } from "./verify-webhook";
@@ -33,6 +34,34 @@ describe("the jobs consumer", () => {
     expect(results[3]).toMatchObject({ index: 4, outcome: "fulfilled", status: 404, ok: false });
     expect(results[4]).toMatchObject({ index: 5, outcome: "rejected", ok: false, error: { kind: "blocked" } });
     expect(await hits(p[3] as string)).toBe(1);
+  });
+
+  it("records each call's result as it finishes, so the job's progress moves call by call within a chunk", async () => {
+    // One chunk of three calls, each held at a gate of its own: the test decides when each one answers.
+    const gates = [newGate(), newGate(), newGate()];
+    const { id, stub } = await seedFanoutJob(
+      gates.map((gate) => up({ key: newKey(), gate: gate.name })),
+      3,
+      { concurrency: 3 },
+    );
+    const run = deliver(JOBS, [{ id: "p1", body: { jobId: id, chunk: 0 } }]);
+    const done = async () => (await stub.status())?.done;
+    try {
+      await Promise.all(gates.map((gate) => gate.waiting(1)));
+      expect(await stub.status()).toMatchObject({ done: 0, total: 3 });
+      for (const [i, gate] of gates.slice(0, 2).entries()) {
+        await gate.open();
+        // Recorded while the chunk still runs: its other calls are still held.
+        await until(async () => (await done()) === i + 1);
+        expect(await stub.status()).toMatchObject({ state: "running", done: i + 1, total: 3 });
+        expect((await allResults(stub)).map((r) => r.index)).toHaveLength(i + 1);
+      }
+    } finally {
+      for (const gate of gates) await gate.open();
+    }
+    expect((await run).explicitAcks).toEqual(["p1"]);
+    expect(await stub.status()).toMatchObject({ state: "succeeded", done: 3, failed: 0 });
+    expect((await allResults(stub)).map((r) => r.index)).toEqual([0, 1, 2]);
   });
 
   it("applies a chunk delivered twice once, even when both deliveries run at the same time", async () => {

@@ -405,6 +405,22 @@ describe("POST /v1/pages: failures, retries and limits", () => {
     expect((await stats(key)).hits).toBe(0);
   });
 
+  it.each([
+    ["without next", {}],
+    ["with an unknown next", { next: "links" }],
+  ])("tells a crawl %s which forms next takes", async (_what, fields) => {
+    const key = newKey();
+    const res = await post({ url: collection({ style: "link", key }), ...fields });
+    expect(res.status).toBe(400);
+    const problem = await res.json<{ detail: string; errors: Array<{ path: string; message: string }> }>();
+    const forms =
+      'must be "link" (the Link header), {"cursor": "/json/pointer", "param"?: "name"} (a cursor in each JSON page) ' +
+      'or {"page": "name", "start"?: 1} (a page-number parameter)';
+    expect(problem.errors).toEqual([{ path: "next", message: forms }]);
+    expect(problem.detail).toBe(`The request body is invalid: next: ${forms}`);
+    expect((await stats(key)).hits).toBe(0);
+  });
+
   it("refuses a first URL the guard blocks with 400 url-blocked, calling nothing", async () => {
     const key = newKey();
     const res = await post({ url: `http://localhost:${port}/pages?key=${key}`, next: "link" });

@@ -270,9 +270,10 @@ describe("limits", () => {
     try {
       ada = await RoomSocket.join(room, "ada");
       bob = await RoomSocket.join(room, "bob");
-      for (let i = 1; i <= 21; i++) bob.send({ type: "message", data: i });
+      for (let i = 1; i <= 21; i++) bob.send({ type: "message", data: i, id: `m${i}` });
       const error = await bob.next((f) => f.type === "error");
-      expect(error).toMatchObject({ type: "error", code: "rate-limited" });
+      // It names the frame it refuses, so a client knows which of its sends failed.
+      expect(error).toMatchObject({ type: "error", code: "rate-limited", id: "m21" });
       expect(JSON.stringify(error)).toContain("ROOM_RATE_MESSAGES");
       // The first 20 went through, the 21st did not.
       const delivered = await ada.all<RoomMessage>(isMessage, 20);
@@ -390,6 +391,40 @@ describe("sockets per user and single-use tickets", () => {
     fresh.webSocket?.accept();
     fresh.webSocket?.close(1000, "done");
     expect(await usedTickets(room)).toBe(2);
+  });
+
+  it("tells a refused join as a close when the client asks (refusal=close): 4401 ticket-used, 4403 origin-not-allowed", async () => {
+    const room = newRoom();
+    /** The close a refused upgrade's socket reports, once it is accepted. */
+    const closeOf = async (res: Response) => {
+      expect(res.status).toBe(101);
+      const ws = res.webSocket as WebSocket;
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+      );
+      ws.accept();
+      return closed;
+    };
+    const ticket = await ticketFor(room, "ada");
+    const first = await upgrade(room, `ticket=${ticket}&refusal=close`);
+    first.webSocket?.accept();
+    expect(await closeOf(await upgrade(room, `ticket=${ticket}&refusal=close`))).toEqual({
+      code: 4401,
+      reason: expect.stringMatching(/^ticket-used This ticket has been used: a ticket opens one socket/),
+    });
+    const foreign = await upgrade(room, `ticket=${await ticketFor(room, "bob")}&refusal=close`, {
+      origin: "https://evil.example",
+    });
+    const refused = await closeOf(foreign);
+    expect(refused.code).toBe(4403);
+    expect(refused.reason).toMatch(/^origin-not-allowed Origin https:\/\/evil\.example may not join rooms/);
+    expect(new TextEncoder().encode(refused.reason).byteLength).toBeLessThanOrEqual(123);
+    // Nobody joined through them, and without the parameter a refusal is still its problem+json answer.
+    expect(await roomInfo(room)).toMatchObject({ members: ["ada"], connections: 1 });
+    const plain = await upgrade(room, `ticket=${ticket}`);
+    expect(plain.status).toBe(401);
+    expect(await plain.json()).toMatchObject({ type: "urn:edgeloop:problem:ticket-used" });
+    first.webSocket?.close(1000, "done");
   });
 
   it("remembers a used ticket only until it expires", async () => {
