@@ -9,7 +9,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AckFrame, PresenceFrame, RoomMessage, ServerFrame, WelcomeFrame } from "../../src/rooms/protocol";
-import type { RoomInfo } from "../../src/rooms/room";
+import { Room, type RoomInfo } from "../../src/rooms/room";
 import { shardName, shardOf } from "../../src/rooms/room-stream";
 import { call } from "../helpers/api";
 import { closeAll, RoomSocket, ticketFor, upgrade } from "../helpers/room-socket";
@@ -192,6 +192,33 @@ describe("a room over 4 shards", () => {
       });
     } finally {
       first.webSocket?.close();
+    }
+  });
+});
+
+describe("a join the room refuses for its own reasons", () => {
+  it("leaves the ticket usable: after the sequencer did not answer (503), the same ticket joins", async () => {
+    const room = await shardedRoom(2);
+    const ticket = await ticketFor(room, "ada");
+    // The sequencer fails (its RPC throws) for this one upgrade: the shard cannot confirm the join.
+    const apply = Room.prototype.apply;
+    Room.prototype.apply = () => Promise.reject(new Error("the sequencer is down"));
+    let refused: Response;
+    try {
+      refused = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
+    } finally {
+      Room.prototype.apply = apply;
+    }
+    expect(refused.status).toBe(503);
+    expect(refused.webSocket).toBeNull();
+    expect(refused.headers.get("retry-after")).toBe("1");
+    const again = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
+    expect(again.status).toBe(101);
+    again.webSocket?.accept();
+    try {
+      expect(await info(room)).toMatchObject({ members: ["ada"], connections: 1 });
+    } finally {
+      again.webSocket?.close();
     }
   });
 });
