@@ -585,6 +585,7 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a demo ticket for a job room whose id is not a job id", params: { room: `job:${freshName()}x` } },
     { why: "a demo ticket for the reserved name server", body: { user: "server" } },
     { why: "a demo ticket for the reserved name jobs", body: { user: "Jobs" } },
+    { why: "a demo ticket for a name with a zero-width space", body: { user: "ad\u200ba" } },
     { why: "a demo ticket with a ttlSec (the demo's is fixed)", body: { user: "ada", ttlSec: 3_600 } },
   ],
   "GET /demo/api/counters/{name}": () => [
@@ -682,6 +683,10 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a user name with a control character", body: { user: "a\u0007b" } },
     { why: "a ticket for the reserved name server", body: { user: "server" } },
     { why: "a ticket for the reserved name jobs, in fullwidth capitals", body: { user: "\uff2a\uff2f\uff22\uff33" } },
+    { why: "a user name with a zero-width space", body: { user: "se\u200brver" } },
+    { why: "a user name mixing a Cyrillic letter into Latin ones", body: { user: "\u0455erver" } },
+    { why: "a user name with a right-to-left override", body: { user: "ada\u202e" } },
+    { why: "a user name in fullwidth letters", body: { user: "\uff41\uff44\uff41" } },
   ],
   "PUT /v1/rooms/{room}/shards": () => [
     { why: "shards above ROOM_MAX_SHARDS", body: { shards: LIMITS.ROOM_MAX_SHARDS + 1 } },
@@ -694,6 +699,8 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "no data", body: { from: "server" } },
     { why: "from the name only a job's progress carries", body: { data: { kind: "job-progress" }, from: "jobs" } },
     { why: "from a name with a control character", body: { data: 1, from: "ci\u0000" } },
+    { why: "from a name with a zero-width space", body: { data: 1, from: "se\u200brver" } },
+    { why: "from a name mixing scripts", body: { data: 1, from: "\u0455erver" } },
     { why: "data over ROOM_MAX_MESSAGE_BYTES", body: { data: "x".repeat(LIMITS.ROOM_MAX_MESSAGE_BYTES + 1) } },
   ],
   "GET /v1/rooms/{room}/ws": () => [
