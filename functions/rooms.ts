@@ -31,6 +31,7 @@ import {
   verifyTicket,
 } from "../src/rooms";
 import { settings } from "../src/settings";
+import { countDemoSocket } from "./demo";
 
 const route = routesOf("rooms");
 
@@ -208,6 +209,8 @@ export const roomSockets = createApp()
       const [status, detail] = REFUSALS[check.reason];
       throw problem(status, detail, { type: `ticket-${check.reason}` });
     }
+    // A demo ticket's socket is a demo call: it counts against DEMO_RATE_LIMIT.
+    if (check.claims.demo) await countDemoSocket(c);
     const headers = new Headers(c.req.raw.headers);
     headers.set(ROOM_USER_HEADER, check.claims.user);
     headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);

@@ -8,11 +8,11 @@
  */
 
 import { Semaphore } from "../async";
-import type { FanoutOptions } from "../fanout";
+import { demoUpstreamGuard, type FanoutOptions } from "../fanout";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
-import { JOB_ID_PATTERN } from "./ids";
+import { isDemoJobId, JOB_ID_PATTERN } from "./ids";
 import { deliverWebhook, runFanoutChunk } from "./run";
 import type { JobMessage, JobResult, WebhookSpec } from "./types";
 
@@ -82,7 +82,9 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
       const options = JSON.parse(claim.optionsJson) as FanoutOptions;
-      outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s);
+      // A demo job calls the demo upstream's path only, redirects included.
+      const guard = (await isDemoJobId(body.jobId)) ? demoUpstreamGuard(s.FANOUT_ALLOW_HOSTS) : undefined;
+      outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s, guard);
       if (outcome.results.length > 0 || outcome.lastError) {
         await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError });
       }

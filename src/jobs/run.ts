@@ -3,7 +3,14 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema, type FanoutResult, fanoutAll } from "../fanout";
+import {
+  type FanoutItem,
+  type FanoutOptions,
+  FanoutOptionsSchema,
+  type FanoutResult,
+  fanoutAll,
+  type UrlGuard,
+} from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
 import { chunkDeadlineMs } from "./budget";
@@ -61,6 +68,8 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 export async function runFanoutChunk(
   chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
   s: Settings,
+  /** The guard of every call and hop (a demo job's); FANOUT_ALLOW_HOSTS's by default. */
+  guard?: UrlGuard,
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
     const item = chunk.requests[i - chunk.start] as FanoutItem;
@@ -69,6 +78,7 @@ export async function runFanoutChunk(
   const options = chunkFanoutOptions(chunk.options, s);
   const results = await fanoutAll(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
+    ...(guard ? { guard } : {}),
     maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
   });
   return sort(results, (r) => chunk.pending[r.index] ?? -1);

@@ -23,6 +23,8 @@ export interface TicketClaims {
   /** Sharded rooms: the shard the ticket opens a socket on (hash of the user), and the room's shard count. */
   shard?: number;
   shards?: number;
+  /** Minted by a demo route: its socket counts against DEMO_RATE_LIMIT. */
+  demo?: true;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
@@ -43,11 +45,12 @@ export async function signTicket(
     user,
     ttlSec,
     shard,
-  }: { room: string; user: string; ttlSec: number; shard?: { shard: number; shards: number } },
+    demo,
+  }: { room: string; user: string; ttlSec: number; shard?: { shard: number; shards: number }; demo?: true },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
   const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...shard };
+  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...shard, ...(demo ? { demo } : {}) };
   const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
   return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
@@ -79,8 +82,11 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  const { user, exp, jti, shard, shards } = claims;
-  return { ok: true, claims: { room, user, exp, jti, ...(shards === undefined ? {} : { shard, shards }) } };
+  const { user, exp, jti, shard, shards, demo } = claims;
+  return {
+    ok: true,
+    claims: { room, user, exp, jti, ...(shards === undefined ? {} : { shard, shards }), ...(demo ? { demo } : {}) },
+  };
 }
 
 /** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
@@ -94,6 +100,7 @@ function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
     typeof c.exp === "number" &&
     typeof c.jti === "string" &&
     /^[A-Za-z0-9_-]{16,64}$/.test(c.jti) &&
+    (c.demo === undefined || c.demo === true) &&
     (c.shards === undefined ||
       (Number.isInteger(c.shards) &&
         Number.isInteger(c.shard) &&

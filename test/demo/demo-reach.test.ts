@@ -6,7 +6,7 @@
  */
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import worker from "../../functions/index";
 
 const upstream = inject("upstream");
@@ -124,6 +124,31 @@ describe("a demo fan-out's redirects", () => {
     // The two demo-path calls, and nothing past their redirects.
     expect(await hits(upstream)).toBe(2);
     expect(await hits(other)).toBe(0);
+  });
+});
+
+describe("a demo job's redirects", () => {
+  it("stay on the demo upstream's path too: the consumer blocks a hop elsewhere", async () => {
+    const call = demoWorker({ FANOUT_ALLOW_HOSTS: "127.0.0.1" });
+    const key = fresh();
+    const other = inject("otherUpstream");
+    const url = `${upstream}/demo/api/upstream/delay?redirect=${encodeURIComponent(`${other}/r?key=${key}`)}&key=${key}`;
+    const res = await call("/demo/api/jobs", {
+      method: "POST",
+      headers: { ...json, "idempotency-key": key },
+      body: JSON.stringify({ type: "fanout", requests: [{ url }] }),
+    });
+    expect(res.status).toBe(202);
+    const { id, statusUrl } = await res.json<{ id: string; statusUrl: string }>();
+    await vi.waitFor(
+      async () => expect(await (await call(statusUrl)).json()).toMatchObject({ state: "failed", done: 1, failed: 1 }),
+      { timeout: 20_000, interval: 50 },
+    );
+    const results = await call(`/v1/jobs/${id}/results`, { headers: { authorization: `Bearer ${env.API_TOKEN}` } });
+    expect(await results.json()).toMatchObject({
+      items: [{ index: 0, outcome: "rejected", error: { kind: "blocked" } }],
+    });
+    expect((await (await fetch(`${other}/__stats?key=${key}`)).json<{ hits: number }>()).hits).toBe(0);
   });
 });
 
