@@ -9,33 +9,59 @@
  * DEMO_RATE_LIMIT per DEMO_RATE_PERIOD_MS (one bucket, so no caller-chosen value ever names an object).
  *
  * The routes mirror their /v1 calls (same paths under /demo/api, same bodies, narrower), so the page uses the typed
- * client with its `/v1/` calls sent here (public/app.js):
+ * client with its `/v1/` calls sent here (public/app.js). They reach only what demo routes created: `demo-` names,
+ * and jobs whose id is in the demo's own space (`isDemoJobId`, decided from the id alone), so a /v1 job is never
+ * read, watched or joined from here. Tickets, fan-outs and jobs are made here rather than through /v1, because what
+ * makes them demo ones (a ticket whose socket counts against DEMO_RATE_LIMIT, the demo upstream guard on every
+ * redirect, the demo's job scope) is nothing a /v1 request could ask for:
  *
- *   POST /demo/api/rooms/:room/tickets        → POST /v1/rooms/:room/tickets  (room demo-… or job:<id>, ≤ 60 s)
+ *   POST /demo/api/rooms/:room/tickets        a demo ticket (room demo-… or job:<demo job id>, ≤ 60 s)
  *   GET  /demo/api/counters/:name             → GET  /v1/counters/:name       (name demo-…)
  *   POST /demo/api/counters/:name/increment   → POST /v1/counters/:name/increment {by: 1}
  *   POST /demo/api/locks/:name/acquire|renew|release, GET /demo/api/locks/:name → the same on /v1/locks (ttl, wait ≤ 10 s)
- *   POST /demo/api/fanout                     → POST /v1/fanout (≤ 8 calls, JSON or streamed) to the demo upstream
- *   POST /demo/api/jobs, GET /demo/api/jobs/:id → POST /v1/jobs (≤ 20 calls to the demo upstream; key demo-…), GET
- *   GET  /demo/api/jobs/:id/results           → GET  /v1/jobs/:id/results (≤ 20 a page)
+ *   POST /demo/api/fanout                     as POST /v1/fanout (≤ 8 calls, JSON or streamed) to the demo upstream
+ *   POST /demo/api/jobs, GET /demo/api/jobs/:id as POST /v1/jobs (≤ 20 calls to the demo upstream; the demo's own
+ *                                               key scope), → GET /v1/jobs/:id for a demo job only
+ *   GET  /demo/api/jobs/:id/results           → GET  /v1/jobs/:id/results (≤ 20 a page), for a demo job only
  *   GET  /demo/api/upstream/delay?ms=&status=  the demo upstream itself: answers `status` after `ms` (≤ 5 s)
  *
  * The fan-out and job routes call only the demo upstream, and only on a host FANOUT_ALLOW_HOSTS lists by name (`npm
- * start` lists 127.0.0.1:8787): never a host a caller picks. A new panel is one more route here mapped to its /v1 call.
+ * start` lists 127.0.0.1:8787), redirects included: never a host or path a caller picks. A demo ticket's socket (on
+ * /v1/rooms/:room/ws, where the client opens it) counts against the demo limit (`countDemoSocket`). A new panel is
+ * one more route here mapped to its /v1 call.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { createUrlGuard, FanoutResultSchema, FanoutSummarySchema } from "../src/fanout";
+import {
+  DEMO_UPSTREAM_PATH,
+  demoUpstreamGuard,
+  FanoutItemSchema,
+  FanoutOptionsSchema,
+  FanoutResultSchema,
+  FanoutSummarySchema,
+} from "../src/fanout";
 import { type AppEnv, createApp } from "../src/http/app";
 import { maxBody } from "../src/http/body-limit";
-import { streamableResponse, streamingOf } from "../src/http/event-stream";
+import { streamableResponse } from "../src/http/event-stream";
 import { Problem, type ProblemBody, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, routesOf } from "../src/http/schemas";
-import { JobCreatedSchema, JobStatusSchema, ResultsPageSchema } from "../src/jobs";
+import { requireSecret } from "../src/http/secrets";
+import {
+  CreateJobSchema,
+  createJob,
+  DEMO_SCOPE,
+  isDemoJobId,
+  JobCreatedSchema,
+  JobStatusSchema,
+  progressRoom,
+  ResultsPageSchema,
+} from "../src/jobs";
 import { LockGrant, LockReleased, LockRenewed, LockStatus, LockToken } from "../src/locks";
-import { rateLimit } from "../src/ratelimits";
-import { MemberName } from "../src/rooms";
+import { rateCheck, rateLimit } from "../src/ratelimits";
+import { MemberName, signTicket } from "../src/rooms";
 import { settings } from "../src/settings";
+import { runFanout } from "./fanout";
+import { refused } from "./jobs";
 
 /** How the demo routes reach /v1: the Worker's own fetch (index.ts passes it; no network hop). */
 export type ApiFetch = (request: Request, env: Env, ctx: Context["executionCtx"]) => Response | Promise<Response>;
@@ -59,8 +85,7 @@ const DemoCounter = z
   .object({ name: z.string(), value: z.number().int(), updatedAt: z.number().nullable() })
   .openapi("DemoCounter");
 
-/** The demo upstream's one path: demo fan-outs and jobs call nothing else. */
-const UPSTREAM_PATH = "/demo/api/upstream/delay";
+const UPSTREAM_PATH = DEMO_UPSTREAM_PATH;
 const DemoUrl = z
   .string()
   .max(256)
@@ -146,6 +171,8 @@ const route = <M extends "get" | "post", P extends string>(
   security: [],
 });
 
+const notDemoJob = problemDoc("Not a job a demo route created");
+
 const refusals = {
   400: problemDoc("Malformed or invalid request (names must start with demo-)"),
   404: problemDoc("DEMO_MODE is off"),
@@ -170,7 +197,7 @@ const ticketRoute = createRoute({
       { user: "ada" },
     ),
   },
-  responses: { 201: jsonResponse(DemoTicket, "A signed ticket"), ...refusals },
+  responses: { 201: jsonResponse(DemoTicket, "A signed ticket"), ...refusals, 404: notDemoJob },
 });
 
 const counterRoute = createRoute({
@@ -228,7 +255,6 @@ const lockStatusRoute = createRoute({
 });
 
 const DemoFanoutAnswer = z.object({ results: z.array(FanoutResultSchema), summary: FanoutSummarySchema });
-type DemoFanoutAnswer = z.infer<typeof DemoFanoutAnswer>;
 
 const fanoutRoute = createRoute({
   ...route("post", "/demo/api/fanout", "runDemoFanout", "Fan out to the demo upstream (at most 8 calls)"),
@@ -267,6 +293,7 @@ const jobStatusRoute = createRoute({
   responses: {
     200: jsonResponse(JobStatusSchema, "The job"),
     ...refusals,
+    404: notDemoJob,
     410: problemDoc("Deleted after its retention"),
   },
 });
@@ -315,26 +342,56 @@ const upstreamRoute = createRoute({
 
 /**
  * A demo fan-out's or job's calls: each URL on the demo upstream's path (the schema says so) and on a host the
- * FANOUT_ALLOW_HOSTS setting lists by name, so a demo call never reaches a host the caller picked.
+ * FANOUT_ALLOW_HOSTS setting lists by name, so a demo call never reaches a host the caller picked. The guard, which
+ * the calls' redirects pass too.
  */
-function checkDemoCalls(c: Context<AppEnv>, urls: readonly string[]): void {
-  const guard = createUrlGuard(settings(c.env).FANOUT_ALLOW_HOSTS);
-  const refused = urls.findIndex((url) => {
-    const verdict = guard(url);
-    return !verdict.ok || verdict.allowlisted !== true || verdict.url.pathname !== UPSTREAM_PATH;
-  });
-  if (refused >= 0) {
+function checkDemoCalls(c: Context<AppEnv>, urls: readonly string[]) {
+  const guard = demoUpstreamGuard(settings(c.env).FANOUT_ALLOW_HOSTS);
+  const at = urls.findIndex((url) => !guard(url).ok);
+  if (at >= 0) {
     throw problem(
       400,
-      `requests.${refused}.url: demo calls go only to ${UPSTREAM_PATH} on a host FANOUT_ALLOW_HOSTS lists.`,
+      `requests.${at}.url: demo calls go only to ${UPSTREAM_PATH} on a host FANOUT_ALLOW_HOSTS lists.`,
       {
         type: "invalid-request",
         extensions: {
-          errors: [{ path: `requests.${refused}.url`, message: "not the demo upstream on an allowlisted host" }],
+          errors: [{ path: `requests.${at}.url`, message: "not the demo upstream on an allowlisted host" }],
         },
       },
     );
   }
+  return guard;
+}
+
+/** A job id from a demo caller: a demo job's, or 404 before anything is reached. */
+async function demoJob(id: string): Promise<string> {
+  if (await isDemoJobId(id)) return id;
+  throw problem(404, `No demo job with id ${id}: the demo routes reach only the jobs they created.`, {
+    type: "demo-job-not-found",
+  });
+}
+
+/** The demo limit's settings: all demo calls together (one bucket, named by no caller). */
+const demoLimit = {
+  limit: (c: Context<AppEnv>) => settings(c.env).DEMO_RATE_LIMIT,
+  periodMs: (c: Context<AppEnv>) => settings(c.env).DEMO_RATE_PERIOD_MS,
+  setting: "DEMO_RATE_LIMIT",
+};
+const DEMO_BUCKET = "demo";
+const demoSockets = rateCheck<AppEnv>(demoLimit);
+
+/**
+ * The socket of a demo ticket (on /v1/rooms/:room/ws, where the client opens it) counts against DEMO_RATE_LIMIT,
+ * in the bucket of every other demo call; with DEMO_MODE off a demo ticket opens nothing.
+ *
+ * @example
+ * if (check.claims.demo) await countDemoSocket(c); // throws the 429
+ */
+export async function countDemoSocket(c: Context<AppEnv>): Promise<void> {
+  if (!settings(c.env).DEMO_MODE) {
+    throw problem(404, "Demo tickets open sockets only with DEMO_MODE=true (npm start).", { type: "demo-off" });
+  }
+  await demoSockets(c, DEMO_BUCKET);
 }
 
 /** Lifetime of a demo ticket: it only has to outlive the handshake. */
@@ -347,33 +404,24 @@ const DEMO_TICKET_SECONDS = 60;
  * app.route("/", demo((request, env, ctx) => app.fetch(request, env, ctx)));
  */
 export function demo(api: ApiFetch) {
-  /** Make one /v1 call with the API token; its response when ok, its problem (passed on as is) otherwise. */
-  async function call(
-    c: Context<AppEnv>,
-    method: "GET" | "POST",
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
+  /** Make one /v1 call with the API token; its JSON answer when ok, its problem (passed on as is) otherwise. */
+  async function v1<T>(c: Context<AppEnv>, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
     const request = new Request(new URL(path, "https://demo.internal"), {
       method,
       headers: {
-        ...headers,
         authorization: `Bearer ${c.env.API_TOKEN ?? ""}`,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      // The page leaving (a fan-out broken off) aborts the /v1 call too.
+      // The page leaving aborts the /v1 call too.
       signal: c.req.raw.signal,
     });
     const res = await api(request, c.env, c.executionCtx);
-    if (res.ok) return res;
+    if (res.ok) return res.json<T>();
     const answer = await res.json<ProblemBody>();
     const retryAfter = res.headers.get("retry-after");
     throw new Problem(res.status as 400, answer, retryAfter ? { "retry-after": retryAfter } : {});
   }
-  const v1 = async <T>(c: Context<AppEnv>, method: "GET" | "POST", path: string, body?: unknown): Promise<T> =>
-    (await call(c, method, path, body)).json<T>();
   const lockPath = (name: string, action = "") => `/v1/locks/${encodeURIComponent(name)}${action}`;
 
   const app = createApp();
@@ -383,27 +431,18 @@ export function demo(api: ApiFetch) {
     }
     await next();
   });
-  app.use(
-    "/demo/api/*",
-    rateLimit({
-      key: () => "demo",
-      limit: (c) => settings(c.env).DEMO_RATE_LIMIT,
-      periodMs: (c) => settings(c.env).DEMO_RATE_PERIOD_MS,
-      setting: "DEMO_RATE_LIMIT",
-    }),
-  );
+  app.use("/demo/api/*", rateLimit<AppEnv>({ ...demoLimit, key: () => DEMO_BUCKET }));
   app.use("/demo/api/*", maxBody());
 
   return app
     .openapi(ticketRoute, async (c) => {
       const { room } = c.req.valid("param");
       const { user, ttlSec: asked } = c.req.valid("json");
+      if (room.startsWith("job:")) await demoJob(room.slice(4));
       const ttlSec = Math.min(asked ?? DEMO_TICKET_SECONDS, settings(c.env).ROOM_TICKET_MAX_TTL_SECONDS);
-      const t = await v1<z.infer<typeof DemoTicket>>(c, "POST", `/v1/rooms/${encodeURIComponent(room)}/tickets`, {
-        user,
-        ttlSec,
-      });
-      return c.json({ ticket: t.ticket, room: t.room, user: t.user, expiresAt: t.expiresAt }, 201);
+      const secret = requireSecret(c.env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
+      const { ticket, claims } = await signTicket(secret, { room, user, ttlSec, demo: true });
+      return c.json({ ticket, room, user, expiresAt: new Date(claims.exp).toISOString() }, 201);
     })
     .openapi(counterRoute, async (c) => {
       const { name } = c.req.valid("param");
@@ -440,18 +479,14 @@ export function demo(api: ApiFetch) {
       return c.json(await v1<z.infer<typeof LockStatus>>(c, "GET", lockPath(name)), 200);
     })
     .openapi(fanoutRoute, async (c) => {
-      const body = c.req.valid("json");
-      checkDemoCalls(
+      const { requests, ...options } = c.req.valid("json");
+      const guard = checkDemoCalls(
         c,
-        body.requests.map((r) => r.url),
+        requests.map((r) => r.url),
       );
-      const streaming = streamingOf(c.req.header("accept"));
-      const accept =
-        streaming === "ndjson" ? "application/x-ndjson" : streaming ? "text/event-stream" : "application/json";
-      const res = await call(c, "POST", "/v1/fanout", body, { accept });
-      if (!streaming) return c.json(await res.json<DemoFanoutAnswer>(), 200);
-      // The stream, passed on as it comes.
-      return new Response(res.body, { status: 200, headers: { "content-type": accept, "cache-control": "no-store" } });
+      const items = requests.map((r, i) => FanoutItemSchema.parse({ id: String(i), ...r }));
+      // The /v1 fan-out's engine and answer, with the demo guard on every hop.
+      return runFanout(c, items, FanoutOptionsSchema.parse(options), guard);
     })
     .openapi(jobCreateRoute, async (c) => {
       const body = c.req.valid("json");
@@ -459,23 +494,23 @@ export function demo(api: ApiFetch) {
         c,
         body.requests.map((r) => r.url),
       );
-      // Demo keys live apart from the API's own: a demo caller can never name (or replay) another caller's job.
-      const key = `demo-${c.req.valid("header")["idempotency-key"]}`;
-      const res = await call(c, "POST", "/v1/jobs", body, { "idempotency-key": key });
-      const job = await res.json<z.infer<typeof JobCreatedSchema>>();
-      const replayed = res.headers.get("idempotent-replayed");
+      // The demo's own scope: its ids are demo ones, and no /v1 key (whatever its spelling) names a demo job.
+      const key = c.req.valid("header")["idempotency-key"];
+      const outcome = await createJob(c.env, { body: CreateJobSchema.parse(body), key, scope: DEMO_SCOPE });
+      if (outcome.outcome !== "queued") throw refused(outcome, key);
+      const { id, state } = outcome.status;
       return c.json(
-        { id: job.id, state: job.state, statusUrl: `/demo/api/jobs/${job.id}`, room: job.room },
+        { id, state, statusUrl: `/demo/api/jobs/${id}`, room: progressRoom(id) },
         202,
-        replayed ? { "idempotent-replayed": replayed } : {},
+        outcome.replayed ? { "idempotent-replayed": "true" } : {},
       );
     })
     .openapi(jobStatusRoute, async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await demoJob(c.req.valid("param").id);
       return c.json(await v1<z.infer<typeof JobStatusSchema>>(c, "GET", `/v1/jobs/${id}`), 200);
     })
     .openapi(jobResultsRoute, async (c) => {
-      const { id } = c.req.valid("param");
+      const id = await demoJob(c.req.valid("param").id);
       const { cursor, limit = 20 } = c.req.valid("query");
       const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
       return c.json(await v1<z.infer<typeof ResultsPageSchema>>(c, "GET", `/v1/jobs/${id}/results?${query}`), 200);

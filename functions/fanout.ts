@@ -7,20 +7,23 @@
  * settings, content negotiation, and tying the client's connection (`request.signal`) to the calls.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { anySignal } from "../src/async";
 import {
   checkHeaderLimits,
   createUrlGuard,
   type FanoutItem,
   FanoutItemSchema,
+  type FanoutOptions,
   FanoutOptionsSchema,
   type FanoutResult,
   FanoutResultSchema,
   FanoutSummarySchema,
   fanout,
   fanoutAll,
+  type UrlGuard,
 } from "../src/fanout";
-import { createApp } from "../src/http/app";
+import { type AppEnv, createApp } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
@@ -110,7 +113,6 @@ async function* tally(results: AsyncGenerator<FanoutResult, void, undefined>, se
 }
 
 export const fanoutApp = createApp().openapi(route, async (c) => {
-  const startedAt = Date.now();
   const s = settings(c.env);
   const { requests, ...rest } = c.req.valid("json");
   const keys = Array.isArray(requests) ? undefined : Object.keys(requests);
@@ -119,12 +121,31 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
     : Object.entries(requests).map(([key, item]) => ({ ...item, id: item.id ?? key }));
   checkLimits(items, s);
   // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
-  createUrlGuard(s.FANOUT_ALLOW_HOSTS);
+  return runFanout(c, items, rest, createUrlGuard(s.FANOUT_ALLOW_HOSTS), keys);
+});
+
+/**
+ * Run a checked fan-out and answer as POST /v1/fanout does: JSON in request order (keyed by `keys`), or streamed as
+ * the `Accept` header asks. Every URL and redirect hop passes `guard` (the demo's keeps them on its upstream).
+ *
+ * @example
+ * return runFanout(c, items, options, demoUpstreamGuard(settings(c.env).FANOUT_ALLOW_HOSTS));
+ */
+export async function runFanout(
+  c: Context<AppEnv>,
+  items: FanoutItem[],
+  rest: FanoutOptions,
+  guard: UrlGuard,
+  keys?: string[],
+): Promise<Response> {
+  const startedAt = Date.now();
+  const s = settings(c.env);
   const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
   const abort = new AbortController();
   const ctx = {
     signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
+    guard,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
   };
 
@@ -139,4 +160,4 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
   const summary = summarize(list, startedAt, options.concurrency);
   const results = keys ? Object.fromEntries(keys.map((k, i) => [k, list[i] as FanoutResult])) : list;
   return c.json({ results, summary }, 200);
-});
+}

@@ -33,6 +33,7 @@ import {
   verifyTicket,
 } from "../src/rooms";
 import { settings } from "../src/settings";
+import { countDemoSocket } from "./demo";
 
 const route = routesOf("rooms");
 
@@ -114,7 +115,7 @@ const wsRoute = createRoute({
     400: problemDocs[400],
     401: problemDoc("Missing, forged, expired or already used ticket"),
     403: problemDoc("Ticket for another room, or Origin not allowed"),
-    409: problemDoc("The room's shards changed since the ticket was issued (ticket-stale)"),
+    409: problemDoc("The room's shards changed while joining, twice (ticket-stale): try again"),
     426: problemDoc("Not a WebSocket upgrade"),
     429: problemDoc(
       "The room is full (ROOM_MAX_CONNECTIONS), the user holds ROOM_MAX_SOCKETS_PER_USER sockets in it, or the ticket's user is over API_RATE_LIMIT",
@@ -161,9 +162,9 @@ const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRE
 const fixedLayouts = new Map<string, number>();
 const FIXED_LAYOUTS_KEPT = 10_000;
 
-/** The room's shard count: from the isolate once it is fixed, else asked of the room. */
-async function shardsOf(env: Env, room: string): Promise<number> {
-  const known = fixedLayouts.get(room);
+/** The room's shard count: from the isolate once it is fixed (unless `fresh`), else asked of the room. */
+async function shardsOf(env: Env, room: string, fresh = false): Promise<number> {
+  const known = fresh ? undefined : fixedLayouts.get(room);
   if (known !== undefined) return known;
   const { shards, fixed } = await env.ROOM.getByName(room).layout();
   if (fixed) {
@@ -205,6 +206,8 @@ async function join(c: Context<AppEnv>, room: string, ticket?: string, since?: n
     const [status, detail] = REFUSALS[check.reason];
     throw problem(status, detail, { type: `ticket-${check.reason}` });
   }
+  // A demo ticket's socket is a demo call: it counts against DEMO_RATE_LIMIT.
+  if (check.claims.demo) await countDemoSocket(c);
   const headers = new Headers(c.req.raw.headers);
   headers.set(ROOM_USER_HEADER, check.claims.user);
   headers.set(ROOM_TICKET_ID_HEADER, check.claims.jti);
@@ -215,14 +218,23 @@ async function join(c: Context<AppEnv>, room: string, ticket?: string, since?: n
   headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
   const target = new URL("https://room/ws");
   if (since !== undefined) target.searchParams.set("since", String(since));
-  const { shard, shards } = check.claims;
-  let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
-  if (shards !== undefined && shard !== undefined) {
-    // A sharded room: the ticket names the shard that holds this user's sockets.
-    headers.set(ROOM_SHARDS_HEADER, String(shards));
-    object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
+  /** The upgrade, sent to the room or, in a sharded room, to the shard that holds this user's sockets. */
+  const upgrade = async (fresh: boolean) => {
+    const shards = await shardsOf(c.env, room, fresh);
+    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
+    if (shards > 1) {
+      headers.set(ROOM_SHARDS_HEADER, String(shards));
+      object = c.env.ROOM_SHARD.getByName(shardName(room, shardOf(check.claims.user, shards)));
+    } else headers.delete(ROOM_SHARDS_HEADER);
+    return object.fetch(new Request(target, { headers }));
+  };
+  let res = await upgrade(false);
+  if (res.status === 409) {
+    // The layout changed under the join (set meanwhile, or forgotten with the room): once more, asked afresh.
+    await res.body?.cancel();
+    fixedLayouts.delete(room);
+    res = await upgrade(true);
   }
-  const res = await object.fetch(new Request(target, { headers }));
   // A fresh Response: the middleware adds headers, and the one from the object is immutable.
   if (res.webSocket) return new Response(null, { status: 101, webSocket: res.webSocket });
   return new Response(res.body, res);
@@ -269,10 +281,8 @@ export const rooms = createApp()
         `ttlSec ${ttlSec} is above ROOM_TICKET_MAX_TTL_SECONDS (${maxTtl}).`,
       );
     }
-    const secret = ticketSecret(c.env);
-    const shards = await shardsOf(c.env, room);
-    const shard = shards > 1 ? { shard: shardOf(user, shards), shards } : undefined;
-    const { ticket, claims } = await signTicket(secret, { room, user, ttlSec, ...(shard ? { shard } : {}) });
+    // Nothing is reached: a ticket request opens no object (the upgrade finds the room's layout).
+    const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams({ ticket }).toString();

@@ -298,6 +298,8 @@ export class RoomClient implements AsyncIterable<RoomMessage> {
     switch (frame.type) {
       case "welcome":
         this.members = frame.members;
+        // A room behind what we saw was forgotten after its retention and started again: its seqs start again too.
+        if (frame.lastSeq < this.lastSeq) this.lastSeq = 0;
         this.#emit("welcome", frame);
         for (const m of frame.history) this.#deliver(m);
         this.#welcomed = true;

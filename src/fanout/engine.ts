@@ -60,6 +60,8 @@ export interface FanoutContext {
   signal?: AbortSignal;
   /** `FANOUT_ALLOW_HOSTS`: loopback/private hosts that may be called anyway. */
   allowHosts: readonly string[];
+  /** The guard every URL and every redirect hop passes; defaults to `createUrlGuard(allowHosts)`. */
+  guard?: UrlGuard;
   /** `FANOUT_MAX_RESPONSE_BYTES`: all bodies together are capped at this. */
   maxResponseBytes?: number;
   /** A byte budget shared with other fan-outs (the pages of one crawl); replaces `maxResponseBytes`. */
@@ -89,7 +91,7 @@ export async function* fanout(
   options: FanoutOptions,
   ctx: FanoutContext,
 ): AsyncGenerator<FanoutResult, void, undefined> {
-  const guard = createUrlGuard(ctx.allowHosts);
+  const guard = ctx.guard ?? createUrlGuard(ctx.allowHosts);
   const budget: ByteBudget | undefined =
     ctx.budget ??
     (ctx.maxResponseBytes === undefined ? undefined : { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes });

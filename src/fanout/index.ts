@@ -13,5 +13,5 @@ export {
   FanoutResultSchema,
   FanoutSummarySchema,
 } from "./schema";
-export type { ByteBudget } from "./upstream";
-export { createUrlGuard } from "./url-guard";
+export { type ByteBudget, safeAcrossOrigins } from "./upstream";
+export { createUrlGuard, DEMO_UPSTREAM_PATH, demoUpstreamGuard, type UrlGuard } from "./url-guard";

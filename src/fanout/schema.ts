@@ -48,7 +48,8 @@ export const FanoutItemSchema = z
       .default({})
       .refine((h) => !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
         message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,
-      }),
+      })
+      .openapi({ description: "A redirect to another origin keeps only Accept, Content-Type, Range, traceparent…" }),
     body: z
       .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()])
       .default(null)

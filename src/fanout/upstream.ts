@@ -3,6 +3,7 @@
  * `MAX_REDIRECTS` hops, each re-checked), the body read as a stream and cut at a byte cap (and at a budget shared by
  * the whole fan-out), bodies that will not be reported released (small ones read to the end, so the connection is
  * kept alive; large ones cancelled), and failures turned into an `UpstreamError` whose `kind` says what happened.
+ * A hop to another origin carries only the headers known to be safe there (`safeAcrossOrigins`).
  */
 import type { FanoutItem, FanoutOptions } from "./schema";
 import type { UrlGuard } from "./url-guard";
@@ -87,7 +88,33 @@ const REPORTED_HEADERS = [
 ] as const;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+
+/**
+ * The request headers known to be safe on another origin: content negotiation, caching directives, a range, the
+ * W3C trace context and the user agent. Any other header may be a credential (`X-Api-Key`, `PRIVATE-TOKEN`…).
+ */
+const CROSS_ORIGIN_SAFE: ReadonlySet<string> = new Set([
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "cache-control",
+  "content-language",
+  "content-type",
+  "pragma",
+  "range",
+  "traceparent",
+  "tracestate",
+  "user-agent",
+]);
+
+/**
+ * Whether a request header may go to another origin than the one it was meant for (a redirect hop, a crawl's page
+ * on another origin): only those known to be safe.
+ *
+ * @example
+ * safeAcrossOrigins("Accept") // true; safeAcrossOrigins("X-Api-Key") // false
+ */
+export const safeAcrossOrigins = (name: string): boolean => CROSS_ORIGIN_SAFE.has(name.toLowerCase());
 
 /**
  * Make one call (following redirects) and read its body.
@@ -144,8 +171,10 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
       body = null;
       headers.delete("content-type");
     }
-    // Credentials meant for one origin never follow a redirect to another.
-    if (verdict.url.origin !== url.origin) for (const h of CREDENTIAL_HEADERS) headers.delete(h);
+    // Headers meant for one origin do not follow a redirect to another, but for those known to be safe.
+    if (verdict.url.origin !== url.origin) {
+      for (const name of [...headers.keys()]) if (!safeAcrossOrigins(name)) headers.delete(name);
+    }
     url = verdict.url;
   }
 }

@@ -180,3 +180,23 @@ function parseAllowEntry(entry: string): AllowEntry {
   }
   return port === undefined ? { host: canonical } : { host: canonical, port: String(Number(port)) };
 }
+
+/** The demo upstream's one path (functions/demo.ts serves it): demo fan-outs and demo jobs call nothing else. */
+export const DEMO_UPSTREAM_PATH = "/demo/api/upstream/delay";
+
+/**
+ * The guard of demo fan-outs and demo jobs: `createUrlGuard`'s, and only the demo upstream's path on a host
+ * FANOUT_ALLOW_HOSTS lists by name, for the first URL and for every redirect hop alike.
+ *
+ * @example
+ * demoUpstreamGuard(["127.0.0.1:8787"])("http://127.0.0.1:8787/r") // { ok: false, kind: "blocked", … }
+ */
+export function demoUpstreamGuard(allowHosts: readonly string[]): UrlGuard {
+  const guard = createUrlGuard(allowHosts);
+  return function demoGuard(input) {
+    const verdict = guard(input);
+    if (!verdict.ok || (verdict.allowlisted === true && verdict.url.pathname === DEMO_UPSTREAM_PATH)) return verdict;
+    const reason = `demo calls go only to ${DEMO_UPSTREAM_PATH} on a host FANOUT_ALLOW_HOSTS lists`;
+    return { ok: false, kind: "blocked", reason, url: verdict.url };
+  };
+}

@@ -8,11 +8,11 @@
  */
 
 import { Semaphore } from "../async";
-import type { FanoutOptions } from "../fanout";
+import { demoUpstreamGuard, type FanoutOptions } from "../fanout";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
-import { JOB_ID_PATTERN } from "./ids";
+import { isDemoJobId, JOB_ID_PATTERN } from "./ids";
 import { PROGRESS_INTERVAL_MS } from "./progress";
 import { ChunkRecorder } from "./recorder";
 import { deliverWebhook, runFanoutChunk } from "./run";
@@ -84,11 +84,16 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
       const options = JSON.parse(claim.optionsJson) as FanoutOptions;
+      // A demo job calls the demo upstream's path only, redirects included.
+      const guard = (await isDemoJobId(body.jobId)) ? demoUpstreamGuard(s.FANOUT_ALLOW_HOSTS) : undefined;
       // Each result is recorded as its call finishes (throttled as progress is), so progress moves call by call.
       const recorder = new ChunkRecorder((json, note) => stub.record(body.chunk, json, note), PROGRESS_INTERVAL_MS);
       try {
-        outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s, (r) =>
-          recorder.add(r),
+        outcome = await runFanoutChunk(
+          { pending: claim.pending, start: claim.start, requests, options },
+          s,
+          guard,
+          (r) => recorder.add(r),
         );
       } finally {
         recorder.stop();

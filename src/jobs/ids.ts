@@ -12,14 +12,33 @@ async function sha256Hex(value: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The scope of the jobs the demo routes create: never a token's digest (64 hex characters). */
+export const DEMO_SCOPE = "demo";
+
 /**
- * The job id for an idempotency key within a scope: 32 hex characters.
+ * The job id for an idempotency key within a scope: 32 hex characters. A demo job's id is a space of its own: its
+ * second half is a tag of its first (`isDemoJobId`), which a /v1 job's id matches once in 2^64.
  *
  * @example
  * await jobIdFor("token-scope", "order-42") // "9f0c…" (always the same for the same pair)
  */
 export async function jobIdFor(scope: string, key: string): Promise<string> {
-  return (await sha256Hex(`edgeloop-job\u0000${scope}\u0000${key}`)).slice(0, 32);
+  const hash = await sha256Hex(`edgeloop-job\u0000${scope}\u0000${key}`);
+  if (scope !== DEMO_SCOPE) return hash.slice(0, 32);
+  return hash.slice(0, 16) + (await demoTag(hash.slice(0, 16)));
+}
+
+const demoTag = async (head: string): Promise<string> =>
+  (await sha256Hex(`edgeloop-demo-job\u0000${head}`)).slice(0, 16);
+
+/**
+ * Whether a job id is a demo job's (the demo routes reach only those): decided from the id alone, without a call.
+ *
+ * @example
+ * await isDemoJobId(await jobIdFor(DEMO_SCOPE, "run-1")) // true
+ */
+export async function isDemoJobId(id: string): Promise<boolean> {
+  return JOB_ID_PATTERN.test(id) && id.slice(16) === (await demoTag(id.slice(0, 16)));
 }
 
 /** A fingerprint of a request body, to tell a replay (same body) from a reused key (different body). */

@@ -4,7 +4,7 @@
  */
 export { queue } from "./consumer";
 export { type CreateJobOutcome, createJob } from "./create";
-export { decodeCursor, encodeCursor, JOB_ID_PATTERN } from "./ids";
+export { DEMO_SCOPE, decodeCursor, encodeCursor, isDemoJobId, JOB_ID_PATTERN } from "./ids";
 export { Job } from "./job";
 export { progressRoom } from "./progress";
 export {

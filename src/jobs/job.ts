@@ -14,7 +14,8 @@
  *
  * Retention: once the job has ended, the same alarm waits JOBS_RETENTION_HOURS, then deletes the object's storage
  * (`deleteAll`) and leaves a tombstone, so the id answers 410 Gone (and its Idempotency-Key does not run the job
- * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing.
+ * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing. Its progress room
+ * `job:<id>` goes with it (`forgetProgressRoom`).
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../http/log";
@@ -40,7 +41,7 @@ import {
   watchdogPlan,
 } from "./job-state";
 import { JobStore } from "./job-store";
-import { PROGRESS_INTERVAL_MS, publishProgress } from "./progress";
+import { forgetProgressRoom, PROGRESS_INTERVAL_MS, publishProgress } from "./progress";
 import { Throttle } from "./throttle";
 import type {
   CancelOutcome,
@@ -314,6 +315,7 @@ export class Job extends DurableObject<Env> {
       return;
     }
     const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
+    await forgetProgressRoom(this.env, job.id);
     await this.#store.deleteAll();
     this.#store.insertTombstone(tombstone);
     await this.ctx.storage.setAlarm(tombstone.forgetAt);

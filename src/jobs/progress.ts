@@ -1,9 +1,11 @@
 /**
- * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists.
+ * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists,
+ * and that room forgotten with the job.
  * Without the binding it does nothing, so jobs work on their own. The room marks it `server: true`; it is sent as
  * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/jobs/protocol.ts).
  */
 
+import { log } from "../http/log";
 import { JOBS_SENDER } from "../rooms";
 import { type JobProgress, progressRoom } from "./protocol";
 
@@ -15,10 +17,15 @@ export { type JobProgress, progressRoom };
  */
 export const PROGRESS_INTERVAL_MS = 200;
 
-/** The part of the Room binding this module needs (its RPC `publish`). */
+/** The part of the Room binding this module needs (its RPC `publish` and `forget`). */
 interface RoomNamespaceLike {
-  getByName(name: string): { publish(from: string, data: unknown): Promise<{ seq: number }> };
+  getByName(name: string): { publish(from: string, data: unknown): Promise<{ seq: number }>; forget(): Promise<void> };
 }
+
+const roomsOf = (env: object): RoomNamespaceLike | undefined => {
+  const room = (env as { ROOM?: RoomNamespaceLike }).ROOM;
+  return room && typeof room.getByName === "function" ? room : undefined;
+};
 
 /**
  * Publish one progress update; a missing ROOM binding or a failing room never fails the job.
@@ -27,12 +34,27 @@ interface RoomNamespaceLike {
  * await publishProgress(env, { kind: "job-progress", id, state: "running", total: 100, done: 40, failed: 2 })
  */
 export async function publishProgress(env: object, progress: JobProgress): Promise<boolean> {
-  const room = (env as { ROOM?: RoomNamespaceLike }).ROOM;
-  if (!room || typeof room.getByName !== "function") return false;
+  const room = roomsOf(env);
+  if (!room) return false;
   try {
     await room.getByName(progressRoom(progress.id)).publish(JOBS_SENDER, progress);
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The job was deleted after its retention: its room goes too (history cleared, watchers closed with 1001). A failing
+ * room is logged, never fails the job: its own retention clears it once it is empty.
+ *
+ * @example
+ * await forgetProgressRoom(env, id);
+ */
+export async function forgetProgressRoom(env: object, id: string): Promise<void> {
+  try {
+    await roomsOf(env)?.getByName(progressRoom(id)).forget();
+  } catch (err) {
+    log("warn", "a deleted job's room was not forgotten", { jobId: id, error: String(err) });
   }
 }

@@ -10,6 +10,7 @@ import {
   type FanoutResult,
   fanout,
   fanoutAll,
+  type UrlGuard,
 } from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
@@ -69,6 +70,8 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 export async function runFanoutChunk(
   chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
   s: Settings,
+  /** The guard of every call and hop (a demo job's); FANOUT_ALLOW_HOSTS's by default. */
+  guard?: UrlGuard,
   onResult: (result: JobResult) => void = () => {},
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
@@ -79,6 +82,7 @@ export async function runFanoutChunk(
   const out: ChunkOutcome = { results: [], transient: 0 };
   const calls = fanout(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
+    ...(guard ? { guard } : {}),
     maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
   });
   for await (const r of calls) {

@@ -9,11 +9,12 @@
  *   page-number crawl knows its URLs in advance and keeps `prefetch` pages in flight (src/async/prefetch.ts),
  *   answering in page order; when an empty page ends it, the pages fetched beyond it are aborted and not reported.
  * - It stops at the end, at `maxPages`, at the deadline, on a failed page, on a next page already fetched (a loop),
- *   on a next page on another origin (unless allowed), or when the caller's signal fires (a client disconnect).
+ *   on a next page or a redirect on another origin (unless allowed), or when the caller's signal fires (a client
+ *   disconnect). A page on another origin (allowed) gets only the headers known to be safe there.
  */
 import { anySignal, prefetch, timer } from "../async";
-import type { ByteBudget, FanoutOptions } from "../fanout";
-import { type FanoutResult, fanoutAll } from "../fanout";
+import type { ByteBudget, FanoutOptions, UrlGuard } from "../fanout";
+import { createUrlGuard, type FanoutResult, fanoutAll, safeAcrossOrigins } from "../fanout";
 import { itemsAt, type NextPage, nextFromBody, nextLink, withParam } from "./next";
 import type { Page, PageErrorKind, PagesRequest, PagesSummary, StopReason } from "./schema";
 
@@ -38,8 +39,6 @@ type Fetched =
   | { page: Page; body: unknown; items: unknown[] | undefined; finalUrl: string; link: string | null }
   | { failed: { kind: PageErrorKind; message: string; status: number | null; body?: unknown } };
 
-const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
-
 /**
  * Crawl the pages, yielding each in page order; the return value is the summary.
  *
@@ -57,6 +56,9 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
   const scope = anySignal([ctx.signal, deadline.signal]);
   const budget: ByteBudget = { remaining: ctx.maxResponseBytes, limit: ctx.maxResponseBytes };
   const firstOrigin = new URL(spec.url).origin;
+  const guard = createUrlGuard(ctx.allowHosts);
+  // Headers meant for the first origin go to another only if known to be safe there.
+  const elsewhereHeaders = Object.fromEntries(Object.entries(spec.headers).filter(([k]) => safeAcrossOrigins(k)));
   const { next } = spec;
   const byNumber = typeof next === "object" && "page" in next;
   const ahead = byNumber ? spec.prefetch : 1;
@@ -97,15 +99,30 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
 
   const fetchPage = async (n: number, url: string, signal: AbortSignal): Promise<Fetched> => {
     const watch = watched(ctx.fetch);
-    const sameOrigin = new URL(url).origin === firstOrigin;
-    const headers = sameOrigin
-      ? spec.headers
-      : Object.fromEntries(Object.entries(spec.headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())));
+    const headers = new URL(url).origin === firstOrigin ? spec.headers : elsewhereHeaders;
+    // Without allowCrossOrigin every hop stays on the first origin: a redirect away is refused before it is followed.
+    let away: URL | undefined;
+    const confined: UrlGuard = (input) => {
+      const verdict = guard(input);
+      if (!verdict.ok || verdict.url.origin === firstOrigin) return verdict;
+      away = verdict.url;
+      return { ok: false, kind: "blocked", reason: "another origin", url: away };
+    };
     const [r] = (await fanoutAll(
       [{ id: String(n), url, method: "GET", headers, body: null }],
       { ...options, deadlineMs: Math.max(1, deadlineAt - Date.now()) },
-      { signal, allowHosts: ctx.allowHosts, budget, fetch: watch.fetch },
+      {
+        signal,
+        allowHosts: ctx.allowHosts,
+        guard: spec.allowCrossOrigin ? guard : confined,
+        budget,
+        fetch: watch.fetch,
+      },
     )) as [FanoutResult];
+    if (away && r.error?.kind === "blocked") {
+      const message = `it redirects to ${away.href}, on ${away.origin}, not on the first page's origin ${firstOrigin}; allowCrossOrigin allows it`;
+      return { failed: { kind: "cross_origin", message, status: null } };
+    }
     return read(n, url, r, watch.seen, budget, itemsPointer);
   };
 

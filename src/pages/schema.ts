@@ -97,8 +97,8 @@ export const PagesRequestSchema = z
       .default(false)
       .openapi({
         description:
-          "Follow a next page on another origin than the first page's (it gets no Authorization, Cookie or " +
-          "Proxy-Authorization header); refused by default",
+          "Follow a next page or a redirect to another origin than the first page's (it gets only the headers " +
+          "safe there: Accept, Content-Type, Range, traceparent…); refused by default",
       }),
     timeoutMs,
     deadlineMs,

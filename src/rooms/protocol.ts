@@ -99,6 +99,47 @@ export const isReservedName = (name: string): boolean => {
   return key === SERVER_SENDER || key === JOBS_SENDER;
 };
 
+/** A variation selector after an emoji, a zero-width joiner between pictographs: the invisible parts of emoji. */
+const EMOJI_JOINS =
+  /(?<=\p{Emoji})\uFE0F|(?<=\p{Extended_Pictographic}|\p{Emoji_Modifier}|\uFE0F)\u200D(?=\p{Extended_Pictographic})/gu;
+/** Format characters (zero-width, bidi controls, soft hyphen), default-ignorables (fillers, variation selectors), blank look-alikes, spaces but U+0020. */
+const INVISIBLE = /[\p{Cf}\p{DI}\p{Zl}\p{Zp}\u2800]|(?! )\p{Zs}/u;
+/** Unicode's recommended scripts (UTS #31), each a group; `x`: a letter of any other script. */
+const SCRIPT = new RegExp(
+  `${"Latn Grek Cyrl Armn Hebr Arab Thaa Deva Beng Guru Gujr Orya Taml Telu Knda Mlym Sinh Thai Laoo Tibt Mymr Geor Hang Ethi Khmr Hani Hira Kana Bopo"
+    .split(" ")
+    .map((s) => `(?<${s}>\\p{sc=${s}})`)
+    .join("|")}|(?<x>[^\\p{sc=Zyyy}\\p{sc=Zinh}])`,
+  "gu",
+);
+/** The script sets one name may mix (UTS #39, "highly restrictive"): Japanese, Chinese, Korean with Latin. */
+const MIXES = ["Latn Hani Hira Kana", "Latn Hani Bopo", "Latn Hani Hang"].map((mix) => mix.split(" "));
+
+/**
+ * Why a user name could pass for another, or undefined: an invisible character (emoji aside), a compatibility form
+ * (fullwidth, mathematical letters: NFKC would change it), or letters of scripts that do not go together (one script,
+ * or Latin with Han and kana, bopomofo or Hangul; Common and Inherited characters go with any).
+ *
+ * @example
+ * nameRefusal("\u0455erver") // "mixes letters of scripts that do not go together (Cyrl, Latn)"
+ * nameRefusal("Zoë") // undefined
+ */
+export function nameRefusal(name: string): string | undefined {
+  if (INVISIBLE.test(name.replace(EMOJI_JOINS, ""))) {
+    return "contains an invisible character (zero-width, bidi control, soft hyphen, filler, or a space but U+0020)";
+  }
+  if (name.normalize("NFC") !== name.normalize("NFKC")) {
+    return "contains a compatibility form (fullwidth, mathematical or other styled letters): send its NFKC form";
+  }
+  const used = new Set<string>();
+  for (const m of name.matchAll(SCRIPT)) {
+    for (const [script, found] of Object.entries(m.groups ?? {})) if (found) used.add(script);
+  }
+  const scripts = [...used].sort();
+  if (scripts.length < 2 || MIXES.some((mix) => scripts.every((s) => mix.includes(s)))) return undefined;
+  return `mixes letters of scripts that do not go together (${scripts.join(", ")})`;
+}
+
 /** The exact ping frame the runtime answers with PONG_FRAME without waking the object. */
 export const PING_FRAME = '{"type":"ping"}';
 export const PONG_FRAME = '{"type":"pong"}';

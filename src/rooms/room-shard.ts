@@ -8,8 +8,9 @@
  * is here and who had its welcome, SQLite keeps the last seq it played; after it wakes it tells the sequencer who it
  * really holds.
  *
- * Reached by the Worker (`fetch`: the upgrade, after it verified a ticket naming this shard) and by its sequencer
- * (`deliver`).
+ * Reached by the Worker (`fetch`: the upgrade, after it verified a ticket and found this user's shard) and by its
+ * sequencer (`deliver`, `forget`). A join the sequencer refuses or does not answer gives its ticket back. Idle and
+ * empty, it deletes its storage by alarm after ROOM_RETENTION_HOURS (`room-sockets.ts`).
  */
 import { problem } from "../http/problem";
 import type { ClientFrame } from "./protocol";
@@ -28,6 +29,8 @@ import {
 /** The header the Worker adds for a sharded room's upgrade: the room's shard count the ticket was signed for. */
 export const ROOM_SHARDS_HEADER = "x-edgeloop-room-shards";
 
+const SHARD_SCHEMA = "CREATE TABLE IF NOT EXISTS shard (key TEXT PRIMARY KEY, value)";
+
 export class RoomShard extends RoomSockets {
   /** Its room and index, from its own name (`room#i`). */
   readonly #place: { room: string; shard: number };
@@ -40,7 +43,7 @@ export class RoomShard extends RoomSockets {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shard (key TEXT PRIMARY KEY, value)");
+    ctx.storage.sql.exec(SHARD_SCHEMA);
     const rows = new Map(
       ctx.storage.sql
         .exec<{ key: string; value: string | number }>("SELECT key, value FROM shard")
@@ -79,8 +82,11 @@ export class RoomShard extends RoomSockets {
       this.#waiting.delete(member.connection.id);
       this.closeAndLeave(server, 1011, "join refused", false);
       this.presence.endTick();
+      // Refused for the service's own reasons: the ticket (and the join counted) are given back, for the retry.
+      admitted.undo();
       if (answer.shards >= 0) return staleTicket();
-      return problem(503, "The room did not answer: try again.", { headers: { "retry-after": "1" } }).getResponse();
+      const detail = "The room did not answer: try again (with the same ticket, while it is valid).";
+      return problem(503, detail, { headers: { "retry-after": "1" } }).getResponse();
     }
     // Its welcome comes with the stream, at its place in the room's order.
     return new Response(null, { status: 101, webSocket: client });
@@ -111,6 +117,17 @@ export class RoomShard extends RoomSockets {
     this.#sequencer()
       .call({ op: "leave", conn: connection.id, user: connection.user })
       .catch(() => {});
+  }
+
+  protected override occupied(): boolean {
+    return this.members().size > 0;
+  }
+
+  protected override cleared(): void {
+    this.ctx.storage.sql.exec(SHARD_SCHEMA);
+    this.#stream = new ShardStream();
+    this.#acks.clear();
+    this.#waiting.clear();
   }
 
   protected override rebuilt(): void {

@@ -5,6 +5,11 @@
  * keeps each open socket's connection in memory while awake (rebuilt from the attachments when it wakes), applies
  * the per-socket rules to every frame (rate, size, binary, ping) and notices departures once. What a frame or a
  * departure means is the subclass's: `received`, `departed`, `rebuilt`.
+ *
+ * Retention: every such object has one alarm (armed when it is first constructed, if it has none). When it fires on
+ * an object that holds nobody (`occupied`), ROOM_RETENTION_HOURS after it was last used (`idle`: its last socket left,
+ * or a message came while nobody was there), and once no ticket id or join rate it keeps is still needed, the object
+ * deletes its storage (`clear`). An object with sockets is looked at again a retention later.
  */
 import { DurableObject } from "cloudflare:workers";
 import { gcra } from "../async";
@@ -61,26 +66,36 @@ export interface Admission {
   user: string;
   since: number | undefined;
   now: number;
+  /** Give the ticket and the join back: the join was refused after all, for the service's own reasons. */
+  undo(): void;
 }
+
+/** The tables every socket-holding object keeps; `clear` makes them again, empty. */
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS used_tickets_exp ON used_tickets (exp);
+  CREATE TABLE IF NOT EXISTS join_rates (user TEXT PRIMARY KEY, tat INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS join_rates_tat ON join_rates (tat);
+  CREATE TABLE IF NOT EXISTS idle (since INTEGER NOT NULL);
+`;
 
 export abstract class RoomSockets extends DurableObject<Env> {
   protected readonly settings: Settings;
   /** Who holds this object's sockets, by user (connections counted): the per-user cap reads it. */
-  protected readonly presence = new Presence();
+  protected presence = new Presence();
   /** The open sockets, rebuilt from the runtime's sockets on first use after the object wakes. */
   #members: Map<WebSocket, Member> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = settings(env);
-    ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS used_tickets (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS used_tickets_exp ON used_tickets (exp);
-      CREATE TABLE IF NOT EXISTS join_rates (user TEXT PRIMARY KEY, tat INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS join_rates_tat ON join_rates (tat);
-    `);
+    ctx.storage.sql.exec(SCHEMA);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    // Whatever call made this object, its storage has a retention: the alarm (one per object) is never missing.
+    void ctx.blockConcurrencyWhile(async () => {
+      if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + this.#retentionMs);
+    });
   }
 
   /** A frame that passed the per-socket rules (rate, size, JSON shape), other than a ping. */
@@ -89,6 +104,62 @@ export abstract class RoomSockets extends DurableObject<Env> {
   protected abstract departed(connection: Connection): void;
   /** The sockets were rebuilt from the runtime's after the object woke. */
   protected abstract rebuilt(): void;
+  /** Whether anyone is in the room through this object (then its storage is kept). */
+  protected abstract occupied(): boolean;
+  /** The storage was deleted (`clear`): make the subclass's tables again and forget what memory held of them. */
+  protected abstract cleared(): void;
+
+  get #retentionMs(): number {
+    return this.settings.ROOM_RETENTION_HOURS * 3_600_000;
+  }
+
+  /** The room was used with nobody in it (its last socket left, a message came): its retention starts again. */
+  protected idle(now = Date.now()): void {
+    this.ctx.storage.sql.exec("DELETE FROM idle");
+    this.ctx.storage.sql.exec("INSERT INTO idle (since) VALUES (?)", now);
+    void this.ctx.storage.setAlarm(now + this.#retentionMs);
+  }
+
+  /**
+   * The retention alarm (at least once). With somebody in, look again a retention later; else once it has been
+   * idle ROOM_RETENTION_HOURS and no ticket id or join rate it keeps is needed any more, delete the storage.
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    if (this.occupied()) {
+      await this.ctx.storage.setAlarm(now + this.#retentionMs);
+      return;
+    }
+    const sql = this.ctx.storage.sql;
+    const latest = (query: string) => sql.exec<{ at: number | null }>(query).one().at ?? 0;
+    const keep = Math.max(
+      latest("SELECT MAX(since) AS at FROM idle") + this.#retentionMs,
+      latest("SELECT MAX(exp) AS at FROM used_tickets"),
+      latest("SELECT MAX(tat) AS at FROM join_rates"),
+    );
+    if (now < keep) await this.ctx.storage.setAlarm(keep);
+    else await this.clear();
+  }
+
+  /**
+   * Close every socket (1001) and delete the storage now: the room is gone (a job's room, when the job's retention
+   * deleted the job).
+   *
+   * @example
+   * await env.ROOM.getByName(`job:${id}`).forget();
+   */
+  async forget(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) this.closeAndLeave(ws, 1001, "the room was deleted", false);
+    await this.clear();
+  }
+
+  /** Delete the storage and the alarm; the object holds nothing but its empty tables. */
+  protected async clear(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+    this.ctx.storage.sql.exec(SCHEMA);
+    this.cleared();
+  }
 
   /**
    * Admit the upgrade the Worker forwarded: the ticket user's join limit, the ticket not used before, room for the
@@ -103,8 +174,8 @@ export abstract class RoomSockets extends DurableObject<Env> {
       return problem(400, "Not an upgrade.").getResponse();
     }
     const now = Date.now();
-    const limited = this.joinLimit(request.headers, user, now);
-    if (limited) return limited;
+    const joined = this.joinLimit(request.headers, user, now);
+    if (joined instanceof Response) return joined;
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM used_tickets WHERE exp <= ?", now);
     if (sql.exec("SELECT 1 FROM used_tickets WHERE jti = ?", ticketId).toArray().length > 0) {
@@ -116,7 +187,11 @@ export abstract class RoomSockets extends DurableObject<Env> {
     if (refused) return refused;
     sql.exec("INSERT INTO used_tickets (jti, exp) VALUES (?, ?)", ticketId, ticketExp);
     const sinceParam = new URL(request.url).searchParams.get("since");
-    return { user, since: sinceParam === null ? undefined : Number(sinceParam), now };
+    const undo = () => {
+      sql.exec("DELETE FROM used_tickets WHERE jti = ?", ticketId);
+      joined();
+    };
+    return { user, since: sinceParam === null ? undefined : Number(sinceParam), now, undo };
   }
 
   /**
@@ -228,6 +303,7 @@ export abstract class RoomSockets extends DurableObject<Env> {
       members.delete(ws);
       this.presence.remove(connection.user);
     } else this.presence.removeUnknown(connection.user);
+    if (members.size === 0) this.idle();
     if (notice) this.departed(connection);
   }
 
@@ -252,16 +328,17 @@ export abstract class RoomSockets extends DurableObject<Env> {
 
   /**
    * Count a join of `user` against the limit the Worker passed (GCRA, one row per user who joined within the period:
-   * an idle user's row is deleted, a full bucket as if never seen); the 429 when it is over, else null. A row counts
-   * under one limit only: after API_RATE_LIMIT changes, a user starts on a full bucket of the new one, never waits
-   * out the old one's arrival time (its row goes once that time has passed).
+   * an idle user's row is deleted, a full bucket as if never seen); the 429 when it is over, else the way to give the
+   * join back (the join was refused after all, for the service's own reasons). A row counts under one limit only:
+   * after API_RATE_LIMIT changes, a user starts on a full bucket of the new one, never waits out the old one's
+   * arrival time (its row goes once that time has passed).
    */
-  private joinLimit(headers: Headers, user: string, now: number): Response | null {
+  private joinLimit(headers: Headers, user: string, now: number): Response | (() => void) {
     const limits = {
       limit: Number(headers.get(ROOM_JOIN_LIMIT_HEADER)),
       periodMs: Number(headers.get(ROOM_JOIN_PERIOD_HEADER)),
     };
-    if (!(limits.limit > 0 && limits.periodMs > 0)) return null;
+    if (!(limits.limit > 0 && limits.periodMs > 0)) return () => {};
     const sql = this.ctx.storage.sql;
     const row = `${user}\n${limits.limit}/${limits.periodMs}`;
     sql.exec("DELETE FROM join_rates WHERE tat <= ?", now);
@@ -269,7 +346,10 @@ export abstract class RoomSockets extends DurableObject<Env> {
     const d = gcra(stored?.tat ?? 0, now, limits);
     if (!d.allowed) return rateLimited(limits, d, "API_RATE_LIMIT").getResponse();
     sql.exec("INSERT OR REPLACE INTO join_rates (user, tat) VALUES (?, ?)", row, d.tat);
-    return null;
+    return () => {
+      if (stored) sql.exec("UPDATE join_rates SET tat = ? WHERE user = ?", stored.tat, row);
+      else sql.exec("DELETE FROM join_rates WHERE user = ?", row);
+    };
   }
 
   /** The refusal of a socket for `user` when the object, or the user's share of it, is full; else null. */
@@ -296,11 +376,9 @@ export abstract class RoomSockets extends DurableObject<Env> {
   }
 }
 
-/** A ticket signed for another layout than the room's (its shards were set after the ticket was issued). */
+/** An upgrade sent for another layout than the room's (its shards were set meanwhile): the Worker tries again. */
 export const staleTicket = (): Response =>
-  problem(409, "The room's shards changed since this ticket was issued: ask for a new one.", {
-    type: "ticket-stale",
-  }).getResponse();
+  problem(409, "The room's shards changed while joining: try again.", { type: "ticket-stale" }).getResponse();
 
 function connectionOf(ws: WebSocket): Connection | undefined {
   const attachment = ws.deserializeAttachment() as Partial<Attachment> | null;

@@ -10,13 +10,14 @@
  *
  * Reached by the Worker only: `fetch` (the WebSocket upgrade of an unsharded room, with the user, id and expiry the
  * Worker took from a verified ticket, and the join limit of its settings) and RPC `publish`, `info`, `layout`,
- * `setShards`; the shards call `apply` and `history`. Each ticket opens one socket: its id is remembered in SQLite
- * until the ticket expires.
+ * `setShards`, `forget` (a job's room, with the job); the shards call `apply` and `history`. Each ticket opens one
+ * socket: its id is remembered in SQLite until the ticket expires. Idle and empty, it deletes its storage by alarm
+ * after ROOM_RETENTION_HOURS (`room-sockets.ts`), its layout included: it is a new room when used again.
  */
 import type { ClientFrame, RoomMessage, ServerFrame, WelcomeFrame } from "./protocol";
 import { Sequencer, type SequencerCounts } from "./room-sequencer";
 import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
-import { type HistoryStore, RoomLog, Ticker } from "./room-state";
+import { type HistoryStore, Presence, RoomLog, Ticker } from "./room-state";
 import { type OpResult, type ShardOp, shardName } from "./room-stream";
 
 export interface RoomInfo {
@@ -99,8 +100,26 @@ class SqlHistory implements HistoryStore {
   }
 }
 
+/** The Room's own tables (besides those of `room-sockets.ts`). */
+function createTables(sql: SqlStorage): void {
+  sql.exec(`
+    CREATE TABLE IF NOT EXISTS messages (
+      seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender TEXT NOT NULL, data TEXT NOT NULL, ts INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS shard_members (
+      shard INTEGER NOT NULL, user TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (shard, user)
+    );
+  `);
+  // Rooms created before messages carried who sent them: their kept messages read as members' (server = 0).
+  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
+  if (!columns.some((c) => c.name === "server")) {
+    sql.exec("ALTER TABLE messages ADD COLUMN server INTEGER NOT NULL DEFAULT 0");
+  }
+}
+
 export class Room extends RoomSockets {
-  private readonly log: RoomLog;
+  private log: RoomLog;
   readonly #ticker: Ticker;
   #layout: RoomLayout;
   #sequencer: Sequencer | undefined;
@@ -108,20 +127,7 @@ export class Room extends RoomSockets {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS messages (
-        seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sender TEXT NOT NULL, data TEXT NOT NULL, ts INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS shard_members (
-        shard INTEGER NOT NULL, user TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (shard, user)
-      );
-    `);
-    // Rooms created before messages carried who sent them: their kept messages read as members' (server = 0).
-    const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('messages')").toArray();
-    if (!columns.some((c) => c.name === "server")) {
-      ctx.storage.sql.exec("ALTER TABLE messages ADD COLUMN server INTEGER NOT NULL DEFAULT 0");
-    }
+    createTables(ctx.storage.sql);
     const history = new SqlHistory(ctx.storage.sql);
     this.#history = history;
     this.log = new RoomLog(history, this.settings.ROOM_HISTORY);
@@ -177,6 +183,8 @@ export class Room extends RoomSockets {
       throw new RangeError(`data is larger than ROOM_MAX_MESSAGE_BYTES (${max} bytes)`);
     }
     const m = { from, server: true, data, id: crypto.randomUUID() };
+    // Stored for nobody (yet): the room's retention counts from now.
+    if (!this.occupied()) this.idle();
     if (this.#sequencer) return { seq: this.#sequencer.publish(m) };
     const message = this.log.append({ ...m, ts: Date.now() });
     this.broadcast(message);
@@ -219,6 +227,7 @@ export class Room extends RoomSockets {
   async setShards(shards: number): Promise<{ ok: boolean; shards: number }> {
     if (shards === this.#layout.shards) return { ok: true, shards };
     if (this.#fixed()) return { ok: false, shards: this.#layout.shards };
+    this.idle();
     this.#meta("shards", shards);
     this.#layout = { shards, fixed: false };
     this.#sequencer = this.#sequencerFor(this.#history);
@@ -230,7 +239,23 @@ export class Room extends RoomSockets {
     const { shards } = this.#layout;
     if (!this.#sequencer) return ops.map(() => ({ ok: false, reason: "stale-layout", shards }));
     if (ops.some((op) => op.op === "join" && op.shards === shards)) this.#fix();
-    return this.#sequencer.apply(shard, ops);
+    const present = this.presence.count;
+    const results = this.#sequencer.apply(shard, ops);
+    // The last member left (on whichever shard): the room's retention counts from now.
+    if (present > 0 && this.presence.count === 0) this.idle();
+    return results;
+  }
+
+  /** Forget the room now: its shards' sockets and storage too (the job whose room it was is gone). */
+  override async forget(): Promise<void> {
+    const room = this.ctx.id.name;
+    if (this.#sequencer && room !== undefined) {
+      const { shards } = this.#layout;
+      await Promise.all(
+        Array.from({ length: shards }, (_, i) => this.env.ROOM_SHARD.getByName(shardName(room, i)).forget()),
+      );
+    }
+    await super.forget();
   }
 
   /** The kept messages after `after` up to `upTo`, as a shard fills a gap in its stream. */
@@ -254,6 +279,18 @@ export class Room extends RoomSockets {
   /** Its user leaves with its last connection, announced with the next presence frame. */
   protected override departed(_connection: Connection): void {
     this.#ticker.soon();
+  }
+
+  protected override occupied(): boolean {
+    return this.#sequencer ? this.presence.count > 0 : this.members().size > 0;
+  }
+
+  protected override cleared(): void {
+    createTables(this.ctx.storage.sql);
+    this.log = new RoomLog(this.#history, this.settings.ROOM_HISTORY);
+    this.#layout = { shards: 1, fixed: false };
+    this.#sequencer = undefined;
+    this.presence = new Presence();
   }
 
   protected override rebuilt(): void {

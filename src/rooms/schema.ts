@@ -3,9 +3,12 @@
  * client imports it.
  */
 import { z } from "@hono/zod-openapi";
-import { isReservedName, JOBS_SENDER, SERVER_SENDER } from "./protocol.js";
+import { isReservedName, JOBS_SENDER, nameRefusal, SERVER_SENDER } from "./protocol.js";
 
-/** A display name (a room member, a message's sender): 1-64 characters, no control characters. */
+/**
+ * A display name (a room member, a message's sender): 1-64 characters, no control characters, and nothing that lets
+ * it pass for another name (`nameRefusal`: invisible characters, compatibility forms, mixed scripts).
+ */
 export const UserName = z
   .string()
   .min(1)
@@ -14,14 +17,22 @@ export const UserName = z
   // with "/u" glued to its pattern, which no client could match.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters")
-  .openapi({ example: "ada" });
+  .superRefine((name, ctx) => {
+    const why = nameRefusal(name);
+    if (why) ctx.addIssue({ code: "custom", message: `could pass for another name: it ${why}` });
+  })
+  .openapi({
+    example: "ada",
+    description:
+      "1-64 characters; no control or invisible characters, no compatibility forms (send the NFKC form), letters of one script (or Latin with Han and kana, bopomofo or Hangul)",
+  });
 
 /** The user a room ticket names: a display name that is not one the service publishes under ("server", "jobs"). */
 export const MemberName = UserName.refine((user) => !isReservedName(user), {
   message: `is reserved for messages the service publishes ("${SERVER_SENDER}", "${JOBS_SENDER}")`,
 }).openapi({
   example: "ada",
-  description: `A display name; "${SERVER_SENDER}" and "${JOBS_SENDER}" (in any case or width) are reserved for the service.`,
+  description: `A display name (UserName's rules); "${SERVER_SENDER}" and "${JOBS_SENDER}" (in any case or width) are reserved for the service.`,
 });
 
 /** What `POST /v1/rooms/:room/tickets` takes (the demo's ticket route takes a narrower one). */

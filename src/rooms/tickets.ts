@@ -4,8 +4,9 @@
  * `base64url(JSON {v, room, user, exp, jti}) "." base64url(HMAC-SHA256(secret, payload))`, checked in constant time.
  *
  * Tickets are single-use: `jti` is a random id the Room object remembers from the socket it opened until the ticket
- * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most. A sharded room's ticket
- * also names its shard (`shard` of `shards`): it opens a socket there only, and that RoomShard remembers its `jti`.
+ * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most. A ticket names no
+ * layout: minting one reaches no object; the upgrade finds the room's layout (in a sharded room, the RoomShard of the
+ * ticket's user remembers its `jti`).
  */
 
 import { fromBase64Url, hmacSign, hmacVerify, toBase64Url } from "../http/hmac";
@@ -20,9 +21,8 @@ export interface TicketClaims {
   exp: number;
   /** The ticket's own random id (128 bits, base64url): a room takes each one once. */
   jti: string;
-  /** Sharded rooms: the shard the ticket opens a socket on (hash of the user), and the room's shard count. */
-  shard?: number;
-  shards?: number;
+  /** Minted by a demo route: its socket counts against DEMO_RATE_LIMIT. */
+  demo?: true;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
@@ -38,16 +38,11 @@ export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reas
  */
 export async function signTicket(
   secret: string,
-  {
-    room,
-    user,
-    ttlSec,
-    shard,
-  }: { room: string; user: string; ttlSec: number; shard?: { shard: number; shards: number } },
+  { room, user, ttlSec, demo }: { room: string; user: string; ttlSec: number; demo?: true },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
   const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...shard };
+  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...(demo ? { demo } : {}) };
   const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
   return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
@@ -79,8 +74,8 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  const { user, exp, jti, shard, shards } = claims;
-  return { ok: true, claims: { room, user, exp, jti, ...(shards === undefined ? {} : { shard, shards }) } };
+  const { user, exp, jti, demo } = claims;
+  return { ok: true, claims: { room, user, exp, jti, ...(demo ? { demo } : {}) } };
 }
 
 /** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
@@ -94,10 +89,6 @@ function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
     typeof c.exp === "number" &&
     typeof c.jti === "string" &&
     /^[A-Za-z0-9_-]{16,64}$/.test(c.jti) &&
-    (c.shards === undefined ||
-      (Number.isInteger(c.shards) &&
-        Number.isInteger(c.shard) &&
-        (c.shard as number) >= 0 &&
-        (c.shard as number) < (c.shards as number)))
+    (c.demo === undefined || c.demo === true)
   );
 }

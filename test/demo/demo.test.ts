@@ -6,7 +6,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import worker from "../../functions/index";
-import { jobIdFor } from "../../src/jobs/ids";
+import { DEMO_SCOPE, jobIdFor } from "../../src/jobs/ids";
 
 const TOKEN = env.API_TOKEN as string;
 
@@ -70,7 +70,7 @@ describe("the demo routes with DEMO_MODE on", () => {
     expect(seen.loopback).toEqual({ keys: ["expiresAt", "room", "ticket", "user"], room: "demo-lobby", user: "ada" });
   });
 
-  it("mints a ticket that joins its demo- room as the user asked for, valid for 60 s", async () => {
+  it("mints a ticket that joins its demo- room as the user asked for, valid for 60 s, with DEMO_MODE on", async () => {
     const call = demoWorker();
     const room = `demo-${fresh()}`;
     const res = await call(`http://127.0.0.1/demo/api/rooms/${room}/tickets`, {
@@ -83,12 +83,12 @@ describe("the demo routes with DEMO_MODE on", () => {
     const ttl = Date.parse(expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    const join = await exports.default.fetch(
-      `http://127.0.0.1/v1/rooms/${room}/ws?ticket=${encodeURIComponent(ticket)}`,
-      {
-        headers: { upgrade: "websocket" },
-      },
-    );
+    const ws = `http://127.0.0.1/v1/rooms/${room}/ws?ticket=${encodeURIComponent(ticket)}`;
+    // A demo ticket opens a socket only while DEMO_MODE is on (it then counts against DEMO_RATE_LIMIT).
+    const off = await exports.default.fetch(ws, { headers: { upgrade: "websocket" } });
+    expect(off.status).toBe(404);
+    expect(await off.json()).toMatchObject({ type: "urn:edgeloop:problem:demo-off" });
+    const join = await call(ws, { headers: { upgrade: "websocket" } });
     expect(join.status).toBe(101);
     join.webSocket?.accept();
     join.webSocket?.close(1000, "done");
@@ -102,7 +102,7 @@ describe("the demo routes with DEMO_MODE on", () => {
         headers: json,
         body: JSON.stringify({ user }),
       });
-    expect((await ticket(`job:${crypto.randomUUID().replaceAll("-", "")}`, "watcher")).status).toBe(201);
+    expect((await ticket(`job:${await jobIdFor(DEMO_SCOPE, fresh())}`, "watcher")).status).toBe(201);
     for (const [room, user] of <[string, string][]>[
       ["lobby", "ada"],
       [`demo-${"x".repeat(33)}`, "ada"],
@@ -214,7 +214,7 @@ describe("the demo routes with DEMO_MODE on", () => {
     expect(await (await post("release", { owner: "holder-a", token: 1 })).json()).toMatchObject({ released: true });
   });
 
-  it("creates demo jobs under demo- keys only, and reads their status", async () => {
+  it("creates demo jobs in the demo's own key scope, and reads their status", async () => {
     const upstream = inject("upstream");
     const call = demoWorker({ FANOUT_ALLOW_HOSTS: `127.0.0.1:${new URL(upstream).port}` });
     const key = fresh();
@@ -225,11 +225,7 @@ describe("the demo routes with DEMO_MODE on", () => {
     });
     expect(res.status).toBe(202);
     const job = await res.json<{ id: string; statusUrl: string }>();
-    const scope = Array.from(
-      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(TOKEN))),
-      (b) => b.toString(16).padStart(2, "0"),
-    ).join("");
-    expect(job.id).toBe(await jobIdFor(scope, `demo-${key}`));
+    expect(job.id).toBe(await jobIdFor(DEMO_SCOPE, key));
     expect(job.statusUrl).toBe(`/demo/api/jobs/${job.id}`);
     expect(await (await call(`http://127.0.0.1${job.statusUrl}`)).json()).toMatchObject({ id: job.id, total: 1 });
   });

@@ -177,10 +177,14 @@ describe("the demo page in chromium", () => {
 
   it("shows a real job's progress from room job:<id>, and not a member's look-alike posted after it", async () => {
     const run = crypto.randomUUID();
-    const created = await worker.api("/v1/jobs", {
+    // A demo job (the page watches only those): calls to the demo upstream's path, here on the loopback upstream.
+    const created = await fetch(`${worker.url}/demo/api/jobs`, {
       method: "POST",
-      headers: { "idempotency-key": run },
-      json: { type: "fanout", requests: [0, 1, 2, 3].map((i) => ({ url: `${upstream.url}/${run}/${i}` })) },
+      headers: { "content-type": "application/json", "idempotency-key": run },
+      body: JSON.stringify({
+        type: "fanout",
+        requests: [0, 1, 2, 3].map((i) => ({ url: `${upstream.url}/demo/api/upstream/delay?run=${run}&i=${i}` })),
+      }),
     });
     expect(created.status).toBe(202);
     const { id, room } = (await created.json()) as { id: string; room: string };

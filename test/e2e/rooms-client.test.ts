@@ -300,6 +300,61 @@ describe("RoomClient", () => {
     }
   });
 
+  it("counts seqs again in a room that was forgotten after its retention, so its new messages are not dropped", async () => {
+    // A loopback server that speaks as a room does: seqs 1-3, then (reconnected) a room that started over.
+    const message = (seq: number) => ({
+      type: "message",
+      seq,
+      id: `m${seq}`,
+      from: "ci",
+      server: true,
+      data: seq,
+      ts: 0,
+    });
+    const welcome = (lastSeq: number, history: unknown[]) => ({
+      type: "welcome",
+      self: { user: "ada", id: "c" },
+      members: ["ada"],
+      count: 1,
+      lastSeq,
+      history,
+    });
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise((resolve) => wss.once("listening", resolve));
+    const urls: string[] = [];
+    wss.on("connection", (ws, req) => {
+      urls.push(req.url ?? "");
+      if (urls.length === 1) {
+        ws.send(JSON.stringify(welcome(3, [message(1), message(2), message(3)])));
+        ws.close(1001, "going away");
+      } else {
+        ws.send(JSON.stringify(welcome(0, [])));
+        ws.send(JSON.stringify(message(1)));
+      }
+    });
+    const { port } = wss.address() as { port: number };
+    const client = new RoomClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      room: "lobby",
+      user: "ada",
+      getTicket: async () => "ticket",
+      WebSocket: WS,
+      minReconnectionDelay: 1,
+      maxReconnectionDelay: 10,
+    });
+    const seen: number[] = [];
+    client.on("message", (m) => seen.push(m.seq));
+    try {
+      await until(() => seen.length === 4, "the new room's first message");
+      expect(seen).toEqual([1, 2, 3, 1]);
+      expect(urls[1]).toContain("since=3");
+      expect(client.lastSeq).toBe(1);
+    } finally {
+      client.close();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+
   it("resumes after a reconnection with since: what it missed arrives once, in order", async () => {
     const room = `client-${crypto.randomUUID()}`;
     const ada = member(room, "ada");

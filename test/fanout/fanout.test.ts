@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { fanoutApp } from "../../functions/fanout";
 import type { FanoutResult } from "../../src/fanout/engine";
 import { FrameReader } from "../helpers/frames";
@@ -8,6 +8,8 @@ import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upst
 const URL_ = "http://edgeloop.test/v1/fanout";
 const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };
 const port = new URL(UPSTREAM).port;
+/** A second loopback upstream on another port: another origin. */
+const OTHER = inject("otherUpstream");
 
 type Summary = { fulfilled: number; rejected: number; durationMs: number; concurrency: number };
 type Body = { results: FanoutResult[]; summary: Summary };
@@ -258,6 +260,40 @@ describe("POST /v1/fanout", () => {
     const { results } = await res.json<Body>();
     expect(results.map((r) => r.error?.kind)).toEqual(["blocked", "blocked", "blocked"]);
     expect((await stats(key)).hits).toBe(0);
+  });
+
+  it("sends only headers known to be safe on a redirect to another origin, and every header within one", async () => {
+    const key = newKey();
+    const headers = {
+      authorization: "Bearer upstream-secret",
+      "x-api-key": "k-secret",
+      "private-token": "p-secret",
+      cookie: "s=1",
+      "x-trace": "t-1",
+      accept: "application/json",
+      "accept-language": "fr",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    };
+    const echo = (base: string) => new URL(`/r?echo=1&key=${key}`, base).href;
+    const res = await post({
+      requests: [
+        { id: "other", url: up({ redirect: echo(OTHER) }), headers },
+        { id: "same", url: up({ redirect: echo(UPSTREAM) }), headers },
+      ],
+    });
+    const [other, same] = (await res.json<Body>()).results as [FanoutResult, FanoutResult];
+    const sent = (r: FanoutResult) => (r.body as { headers: Record<string, string> }).headers;
+    expect(other).toMatchObject({ status: 200 });
+    expect(sent(other)).toMatchObject({
+      accept: "application/json",
+      "accept-language": "fr",
+      traceparent: headers.traceparent,
+    });
+    for (const name of ["authorization", "x-api-key", "private-token", "cookie", "x-trace"]) {
+      expect(sent(other), name).not.toHaveProperty(name);
+    }
+    expect(sent(same)).toMatchObject({ "x-api-key": "k-secret", "private-token": "p-secret", "x-trace": "t-1" });
+    expect((await stats(key, OTHER)).hits).toBe(1);
   });
 
   it("blocks even the loopback upstream when FANOUT_ALLOW_HOSTS is empty", async () => {

@@ -14,7 +14,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import worker from "../../functions/index";
 import type { FanoutResult } from "../../src/fanout/engine";
-import { jobIdFor } from "../../src/jobs/ids";
+import { DEMO_SCOPE, jobIdFor } from "../../src/jobs/ids";
 import { settings } from "../../src/settings";
 
 const BASE = "http://edgeloop.test";
@@ -583,9 +583,22 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "POST /demo/api/rooms/{room}/tickets": () => [
     { why: "a demo ticket for a room not named demo-", params: { room: `lobby-${freshName()}` } },
     { why: "a demo ticket for a job room whose id is not a job id", params: { room: `job:${freshName()}x` } },
+    {
+      why: "a demo ticket for the room of a job the demo did not create",
+      params: { room: `job:${crypto.randomUUID().replaceAll("-", "")}` },
+      expect: [404],
+    },
     { why: "a demo ticket for the reserved name server", body: { user: "server" } },
     { why: "a demo ticket for the reserved name jobs", body: { user: "Jobs" } },
+    { why: "a demo ticket for a name with a zero-width space", body: { user: "ad\u200ba" } },
     { why: "a demo ticket with a ttlSec (the demo's is fixed)", body: { user: "ada", ttlSec: 3_600 } },
+  ],
+  "GET /demo/api/jobs/{id}": () => [
+    {
+      why: "the status of a job the demo did not create",
+      params: { id: crypto.randomUUID().replaceAll("-", "") },
+      expect: [404],
+    },
   ],
   "GET /demo/api/counters/{name}": () => [
     { why: "a demo read of a counter not named demo-", params: { name: `orders-${freshName()}` } },
@@ -682,6 +695,10 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a user name with a control character", body: { user: "a\u0007b" } },
     { why: "a ticket for the reserved name server", body: { user: "server" } },
     { why: "a ticket for the reserved name jobs, in fullwidth capitals", body: { user: "\uff2a\uff2f\uff22\uff33" } },
+    { why: "a user name with a zero-width space", body: { user: "se\u200brver" } },
+    { why: "a user name mixing a Cyrillic letter into Latin ones", body: { user: "\u0455erver" } },
+    { why: "a user name with a right-to-left override", body: { user: "ada\u202e" } },
+    { why: "a user name in fullwidth letters", body: { user: "\uff41\uff44\uff41" } },
   ],
   "PUT /v1/rooms/{room}/shards": () => [
     { why: "shards above ROOM_MAX_SHARDS", body: { shards: LIMITS.ROOM_MAX_SHARDS + 1 } },
@@ -694,6 +711,8 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "no data", body: { from: "server" } },
     { why: "from the name only a job's progress carries", body: { data: { kind: "job-progress" }, from: "jobs" } },
     { why: "from a name with a control character", body: { data: 1, from: "ci\u0000" } },
+    { why: "from a name with a zero-width space", body: { data: 1, from: "se\u200brver" } },
+    { why: "from a name mixing scripts", body: { data: 1, from: "\u0455erver" } },
     { why: "data over ROOM_MAX_MESSAGE_BYTES", body: { data: "x".repeat(LIMITS.ROOM_MAX_MESSAGE_BYTES + 1) } },
   ],
   "GET /v1/rooms/{room}/ws": () => [
@@ -896,9 +915,10 @@ const namespaces = Object.entries(env).filter(
 
 /** Names (in every namespace, raw and as a rate-limit key) and job ids that have an object. */
 async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): Promise<string[]> {
-  // The demo's job route prefixes its keys with demo-: a job it created would be under that key.
-  const keys = [...jobKeys].flatMap((key) => [key, `demo-${key}`]);
-  const jobIds = await Promise.all(keys.map((key) => jobIdFor(SCOPE, key)));
+  // The demo's job route keeps its keys in a scope of its own: a job it created would be under that scope.
+  const jobIds = (
+    await Promise.all([...jobKeys].map((key) => Promise.all([jobIdFor(SCOPE, key), jobIdFor(DEMO_SCOPE, key)])))
+  ).flat();
   const found: string[] = [];
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
@@ -932,7 +952,7 @@ const NO_READER: Record<string, string> = {
   "POST /v1/fanout": "stores nothing: the upstream count shows nothing was called",
   "POST /v1/jobs": "no id before a job exists: the JOB check (ids of the idempotency keys) and the upstream count",
   "POST /demo/api/fanout": "stores nothing: the upstream count shows nothing was called",
-  "POST /demo/api/jobs": "no id before a job exists: the JOB check (ids of the demo- keys) and the upstream count",
+  "POST /demo/api/jobs": "no id before a job exists: the JOB check (ids of the demo's keys) and the upstream count",
   "GET /demo/api/upstream/delay": "the demo upstream: answers after a wait and stores nothing",
   "POST /v1/pages": "stores nothing: the upstream count shows nothing was called",
 };

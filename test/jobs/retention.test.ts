@@ -11,6 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Job } from "../../src/jobs/job";
 import type { JobStatus } from "../../src/jobs/types";
 import { settings } from "../../src/settings";
+import { closeAll, RoomSocket } from "../helpers/room-socket";
 import { AUTH, BASE, hits, path, UP } from "./helpers";
 
 const RETENTION_MS = settings(env).JOBS_RETENTION_HOURS * 3_600_000;
@@ -110,6 +111,29 @@ describe("job retention", () => {
     expect(await alarmAt(stub)).toBeNull();
     expect(Object.values(await rows(stub)).every((n) => n === 0)).toBe(true);
     expect((await send("GET", `/v1/jobs/${id}`)).status).toBe(404);
+  });
+
+  it("deletes the job's room job:<id> with the job: its history goes and its watchers are closed", async () => {
+    const key = `room-${crypto.randomUUID()}`;
+    const created = await postJob(key, { type: "fanout", requests: [{ url: `${UP}${path("room")}` }] });
+    const { id, room } = await created.json<{ id: string; room: string }>();
+    const stub = env.JOB.getByName(id);
+    await vi.waitFor(async () => expect((await stub.status())?.state).toBe("succeeded"), { timeout: 20_000 });
+    const info = async () =>
+      (await send("GET", `/v1/rooms/${encodeURIComponent(room)}`)).json<{ lastSeq: number; connections: number }>();
+    // Progress went into the room; a watcher is still there when the job's retention ends.
+    await vi.waitFor(async () => expect((await info()).lastSeq).toBeGreaterThan(0));
+    const watcher = await RoomSocket.join(room, "watcher");
+    try {
+      await rewind(stub, "UPDATE job SET updated_at = updated_at - ?", RETENTION_MS);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      expect((await send("GET", `/v1/jobs/${id}`)).status).toBe(410);
+      await vi.waitFor(() => expect(watcher.closedWith).toBeDefined());
+      expect(watcher.closedWith?.code).toBe(1001);
+      expect(await info()).toMatchObject({ lastSeq: 0, connections: 0 });
+    } finally {
+      closeAll(watcher);
+    }
   });
 
   it("keeps a running job and its results: only a finished job is deleted", async () => {

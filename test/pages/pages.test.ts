@@ -115,22 +115,46 @@ describe("POST /v1/pages: next link (RFC 8288)", () => {
     expect((await stats(key, OTHER)).hits).toBe(0);
   });
 
-  it("follows it with allowCrossOrigin, without the Authorization and Cookie headers meant for the first origin", async () => {
+  it("follows it with allowCrossOrigin, sending there only the headers known to be safe", async () => {
     const key = newKey();
     const elsewhere = new URL(`/r?echo=1&key=${key}`, OTHER).href;
     const { pages, summary } = await crawl({
       url: collection({ style: "link", nextUrl: elsewhere }),
       next: "link",
       allowCrossOrigin: true,
-      headers: { Authorization: "Bearer upstream-secret", cookie: "s=1", "x-trace": "t-1" },
+      headers: {
+        Authorization: "Bearer upstream-secret",
+        cookie: "s=1",
+        "X-Api-Key": "k-secret",
+        "PRIVATE-TOKEN": "p-secret",
+        "x-trace": "t-1",
+        accept: "application/json",
+      },
     });
     expect(pages.map((p) => p.url)).toEqual([expect.stringContaining(UPSTREAM), elsewhere]);
     const echoed = (pages[1]?.body as { headers: Record<string, string> } | undefined)?.headers ?? {};
-    expect(echoed["x-trace"]).toBe("t-1");
-    expect(echoed).not.toHaveProperty("authorization");
-    expect(echoed).not.toHaveProperty("cookie");
+    expect(echoed.accept).toBe("application/json");
+    for (const name of ["authorization", "cookie", "x-api-key", "private-token", "x-trace"]) {
+      expect(echoed, name).not.toHaveProperty(name);
+    }
     expect(summary).toMatchObject({ pages: 2, stop: "end" });
     expect((await stats(key, OTHER)).hits).toBe(1);
+  });
+
+  it("without allowCrossOrigin, refuses a redirect that leaves the first origin, the first page's included", async () => {
+    const key = newKey();
+    const elsewhere = collection({ style: "link", key }, OTHER);
+    const first = new URL(`/r?redirect=${encodeURIComponent(elsewhere)}`, UPSTREAM).href;
+    const { pages, summary } = await crawl({ url: first, next: "link" });
+    expect(pages).toEqual([]);
+    expect(summary).toMatchObject({ pages: 0, stop: "error", error: { kind: "cross_origin", page: 1, url: first } });
+    expect(summary.error?.message).toContain(new URL(OTHER).origin);
+    // A later page redirected away is refused alike.
+    const second = new URL(`/r?redirect=${encodeURIComponent(elsewhere)}`, UPSTREAM).href;
+    const later = await crawl({ url: collection({ style: "link", nextUrl: second }), next: "link" });
+    expect(later.pages).toHaveLength(1);
+    expect(later.summary).toMatchObject({ stop: "error", error: { kind: "cross_origin", page: 2, url: second } });
+    expect((await stats(key, OTHER)).hits).toBe(0);
   });
 
   it("refuses a next link to a private, metadata or loopback-spelled address before connecting", async () => {

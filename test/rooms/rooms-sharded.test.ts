@@ -9,7 +9,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AckFrame, PresenceFrame, RoomMessage, ServerFrame, WelcomeFrame } from "../../src/rooms/protocol";
-import type { RoomInfo } from "../../src/rooms/room";
+import { Room, type RoomInfo } from "../../src/rooms/room";
 import { shardName, shardOf } from "../../src/rooms/room-stream";
 import { call } from "../helpers/api";
 import { closeAll, RoomSocket, ticketFor, upgrade } from "../helpers/room-socket";
@@ -79,19 +79,29 @@ describe("PUT /v1/rooms/{room}/shards", () => {
     expect(await info(room)).toEqual({ room, members: [], count: 0, connections: 0, lastSeq: 1 });
   });
 
-  it("refuses a ticket issued before the room was split with 409 ticket-stale, and nobody joins", async () => {
+  it("joins with a ticket issued before the room was split: a ticket names no layout, the upgrade finds it", async () => {
     const room = `sharded-${crypto.randomUUID()}`;
     const unsharded = await ticketFor(room, "ada");
     await call("PUT", `/v1/rooms/${room}/shards`, { shards: 4 });
     const forFour = await ticketFor(room, "bob");
     await call("PUT", `/v1/rooms/${room}/shards`, { shards: 2 });
-    for (const ticket of [unsharded, forFour]) {
-      const res = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
-      expect(res.status).toBe(409);
-      expect(res.webSocket).toBeNull();
-      expect(await res.json()).toMatchObject({ type: "urn:edgeloop:problem:ticket-stale" });
+    const sockets: WebSocket[] = [];
+    try {
+      for (const ticket of [unsharded, forFour]) {
+        const res = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
+        expect(res.status).toBe(101);
+        res.webSocket?.accept();
+        sockets.push(res.webSocket as WebSocket);
+      }
+      expect(await info(room)).toMatchObject({
+        members: ["ada", "bob"],
+        connections: 2,
+        shards: 2,
+        sockets: [0, 1].map((i) => ["ada", "bob"].filter((u) => shardOf(u, 2) === i).length),
+      });
+    } finally {
+      for (const ws of sockets) ws.close();
     }
-    expect(await info(room)).toMatchObject({ members: [], count: 0, connections: 0, shards: 2 });
   });
 });
 
@@ -192,6 +202,33 @@ describe("a room over 4 shards", () => {
       });
     } finally {
       first.webSocket?.close();
+    }
+  });
+});
+
+describe("a join the room refuses for its own reasons", () => {
+  it("leaves the ticket usable: after the sequencer did not answer (503), the same ticket joins", async () => {
+    const room = await shardedRoom(2);
+    const ticket = await ticketFor(room, "ada");
+    // The sequencer fails (its RPC throws) for this one upgrade: the shard cannot confirm the join.
+    const apply = Room.prototype.apply;
+    Room.prototype.apply = () => Promise.reject(new Error("the sequencer is down"));
+    let refused: Response;
+    try {
+      refused = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
+    } finally {
+      Room.prototype.apply = apply;
+    }
+    expect(refused.status).toBe(503);
+    expect(refused.webSocket).toBeNull();
+    expect(refused.headers.get("retry-after")).toBe("1");
+    const again = await upgrade(room, `ticket=${encodeURIComponent(ticket)}`);
+    expect(again.status).toBe(101);
+    again.webSocket?.accept();
+    try {
+      expect(await info(room)).toMatchObject({ members: ["ada"], connections: 1 });
+    } finally {
+      again.webSocket?.close();
     }
   });
 });
