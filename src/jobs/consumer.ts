@@ -9,12 +9,13 @@
 
 import { Semaphore } from "../async";
 import type { FanoutOptions } from "../fanout";
+import { deferSeconds, type FlowGate, flowGate } from "../flow";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { JOB_ID_PATTERN } from "./ids";
 import { deliverWebhook, runFanoutChunk } from "./run";
-import type { JobMessage, JobResult, WebhookSpec } from "./types";
+import type { JobFlow, JobMessage, JobResult, WebhookSpec } from "./types";
 
 /** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
 const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
@@ -56,6 +57,21 @@ function failed(msg: Message<unknown>, err: unknown, backoff: BackoffOptions, dr
   msg.retry({ delaySeconds });
 }
 
+/** A chunk's gate on its job's flow key: up to `max` permits, waiting FLOW_JOB_WAIT_MS for them. */
+function chunkGate(env: Env, flow: JobFlow | undefined, m: JobMessage, max: number): FlowGate | undefined {
+  const holder = `job:${m.jobId}:${m.chunk}`;
+  return flow && flowGate(env, flow.owner, flow, { holder, max, waitMs: () => Number.POSITIVE_INFINITY, job: true });
+}
+
+/** Run `fn` through `gate`, giving its permits back as soon as the calls are done. */
+async function gated<T>(gate: FlowGate | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await gate?.close();
+  }
+}
+
 async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
   const backoff = { baseSeconds: s.JOBS_RETRY_BASE_SECONDS, maxSeconds: s.JOBS_RETRY_MAX_SECONDS };
   try {
@@ -70,19 +86,23 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       return;
     }
     let outcome: Awaited<ReturnType<typeof runFanoutChunk>>;
+    let gate: FlowGate | undefined;
     if (claim.type === "webhook") {
       const secret = env.JOBS_WEBHOOK_SECRET;
       if (!secret) throw new Error("JOBS_WEBHOOK_SECRET is not configured");
       const spec = JSON.parse(claim.webhookJson ?? "null") as WebhookSpec | null;
       if (!spec) throw new PermanentJobError("webhook job without a spec");
-      outcome = await deliverWebhook(body.jobId, spec, secret, s);
+      gate = chunkGate(env, spec.flow, body, 1);
+      outcome = await gated(gate, () => deliverWebhook(body.jobId, spec, secret, s, gate));
       const final = outcome.results[0];
       const jobError = final && !final.ok ? `webhook delivery ended with ${describeResult(final)}` : undefined;
       await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError, jobError });
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
-      const options = JSON.parse(claim.optionsJson) as FanoutOptions;
-      outcome = await runFanoutChunk({ pending: claim.pending, start: claim.start, requests, options }, s);
+      const options = JSON.parse(claim.optionsJson) as FanoutOptions & { flow?: JobFlow };
+      gate = chunkGate(env, options.flow, body, options.concurrency);
+      const chunk = { pending: claim.pending, start: claim.start, requests, options };
+      outcome = await gated(gate, () => runFanoutChunk(chunk, s, gate));
       if (outcome.results.length > 0 || outcome.lastError) {
         await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError });
       }
@@ -98,6 +118,20 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
         lastError: outcome.lastError,
       });
       msg.retry({ delaySeconds });
+    } else if (outcome.deferred > 0) {
+      // Flow control let some calls not start: the chunk comes back later as a new message (no attempt used).
+      const deferrals = outcome.results.length > 0 ? 0 : (body.deferrals ?? 0);
+      const refusal = gate?.refusal ?? { blocked: "line" as const, retryAfterMs: null };
+      const delaySeconds = deferSeconds(refusal, deferrals, s.FLOW_JOB_MAX_DEFER_SECONDS);
+      await stub.defer(body.chunk, delaySeconds, deferrals + 1);
+      log("info", "job chunk deferred by flow control", {
+        jobId: body.jobId,
+        chunk: body.chunk,
+        deferred: outcome.deferred,
+        blocked: refusal.blocked,
+        delaySeconds,
+      });
+      msg.ack();
     } else {
       msg.ack();
     }

@@ -3,7 +3,14 @@
  * /v1/fanout) or deliver its signed webhook, and sort what happened into final results and transient failures.
  */
 
-import { type FanoutItem, type FanoutOptions, FanoutOptionsSchema, type FanoutResult, fanoutAll } from "../fanout";
+import {
+  type CallGate,
+  type FanoutItem,
+  type FanoutOptions,
+  FanoutOptionsSchema,
+  type FanoutResult,
+  fanoutAll,
+} from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
 import { chunkDeadlineMs } from "./budget";
@@ -15,6 +22,8 @@ export interface ChunkOutcome {
   results: JobResult[];
   /** Requests that failed transiently and need another delivery. */
   transient: number;
+  /** Requests flow control did not let start (`flow_timeout`): the chunk is deferred, not retried. */
+  deferred: number;
   /** A short description of the last transient failure, for logs and the dead-letter marking. */
   lastError?: string;
 }
@@ -24,9 +33,10 @@ function describe(result: FanoutResult): string {
 }
 
 function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): ChunkOutcome {
-  const out: ChunkOutcome = { results: [], transient: 0 };
+  const out: ChunkOutcome = { results: [], transient: 0, deferred: 0 };
   for (const r of results) {
-    if (classifyOutcome(r) === "final") out.results.push({ ...r, index: indexOf(r) });
+    if (r.error?.kind === "flow_timeout") out.deferred++;
+    else if (classifyOutcome(r) === "final") out.results.push({ ...r, index: indexOf(r) });
     else {
       out.transient++;
       out.lastError = describe(r);
@@ -61,6 +71,7 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 export async function runFanoutChunk(
   chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
   s: Settings,
+  gate?: CallGate,
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
     const item = chunk.requests[i - chunk.start] as FanoutItem;
@@ -70,6 +81,7 @@ export async function runFanoutChunk(
   const results = await fanoutAll(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
+    gate,
   });
   return sort(results, (r) => chunk.pending[r.index] ?? -1);
 }
@@ -93,6 +105,7 @@ export async function deliverWebhook(
   spec: WebhookSpec,
   secret: string,
   s: Settings,
+  gate?: CallGate,
 ): Promise<ChunkOutcome> {
   const body = JSON.stringify(spec.payload ?? null);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -106,6 +119,7 @@ export async function deliverWebhook(
   const results = await fanoutAll([item], options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,
+    gate,
   });
   return sort(results, () => 0);
 }

@@ -4,6 +4,7 @@
  * return).
  */
 
+import type { FlowSpec } from "../flow";
 import type { JobState } from "./protocol.js";
 
 export type { JobState };
@@ -17,6 +18,8 @@ export interface JobMessage {
   jobId: string;
   chunk: number;
   requests?: unknown[];
+  /** Deliveries in a row that flow control deferred without running a call (the next delay doubles). */
+  deferrals?: number;
 }
 
 /** A recorded result: the fan-out result of one request (or of the webhook delivery), by its index in the job. */
@@ -56,7 +59,11 @@ export interface WebhookSpec {
   url: string;
   payload: unknown;
   headers?: Record<string, string>;
+  flow?: JobFlow;
 }
+
+/** A job's `flow`, with the scope of the caller that created it (whose key its calls share). */
+export type JobFlow = FlowSpec & { owner: string };
 
 /**
  * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored

@@ -12,7 +12,7 @@
  *   on a next page on another origin (unless allowed), or when the caller's signal fires (a client disconnect).
  */
 import { anySignal, prefetch, timer } from "../async";
-import type { ByteBudget, FanoutOptions } from "../fanout";
+import type { ByteBudget, CallGate, FanoutOptions } from "../fanout";
 import { type FanoutResult, fanoutAll } from "../fanout";
 import { itemsAt, type NextPage, nextFromBody, nextLink, withParam } from "./next";
 import type { Page, PageErrorKind, PagesRequest, PagesSummary, StopReason } from "./schema";
@@ -29,6 +29,8 @@ export interface CrawlContext {
   maxResponseBytes: number;
   /** Injected in tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** Admits each page's call (a flow key), shared by every page. */
+  gate?: CallGate;
 }
 
 type PageError = NonNullable<PagesSummary["error"]>;
@@ -83,6 +85,11 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
 
   /** The stop for a page that did not come: the deadline, the client, or the page's own failure. */
   const stopped = (n: number, url: string, failed?: Extract<Fetched, { failed: unknown }>["failed"]) => {
+    if (failed?.kind === "flow_timeout" || (deadline.signal.aborted && ctx.gate?.abandoned)) {
+      const message = `deadlineMs (${spec.deadlineMs}) passed while page ${n} waited for its flow key's permit`;
+      const error = { kind: "flow_timeout" as const, message, status: null, page: n, url };
+      return summary("deadline", message, { next: url, error });
+    }
     if (deadline.signal.aborted || failed?.kind === "deadline") {
       return summary("deadline", `deadlineMs (${spec.deadlineMs}) passed before page ${n} came`, { next: url });
     }
@@ -104,7 +111,7 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
     const [r] = (await fanoutAll(
       [{ id: String(n), url, method: "GET", headers, body: null }],
       { ...options, deadlineMs: Math.max(1, deadlineAt - Date.now()) },
-      { signal, allowHosts: ctx.allowHosts, budget, fetch: watch.fetch },
+      { signal, allowHosts: ctx.allowHosts, budget, fetch: watch.fetch, gate: ctx.gate },
     )) as [FanoutResult];
     return read(n, url, r, watch.seen, budget, itemsPointer);
   };

@@ -51,7 +51,7 @@ const PageNumberNext = z
   .strict()
   .openapi("PagesPageNumber");
 
-const { timeoutMs, deadlineMs, retry, maxBodyBytes, responseBody } = FanoutOptionsSchema.shape;
+const { timeoutMs, deadlineMs, retry, maxBodyBytes, responseBody, flow } = FanoutOptionsSchema.shape;
 
 export const PagesRequestSchema = z
   .object({
@@ -100,6 +100,7 @@ export const PagesRequestSchema = z
     responseBody: responseBody.openapi({
       description: "How `body` is decoded (as in fan-out); cursor crawls and `items` read pages as JSON: auto or json",
     }),
+    flow,
   })
   .strict()
   .superRefine((spec, ctx) => {
