@@ -4,7 +4,6 @@
  * return).
  */
 
-import type { FlowSpec } from "../flow";
 import type { JobState } from "./protocol.js";
 
 export type { JobState };
@@ -62,8 +61,13 @@ export interface WebhookSpec {
   flow?: JobFlow;
 }
 
-/** A job's `flow`, with the scope of the caller that created it (whose key its calls share). */
-export type JobFlow = FlowSpec & { owner: string };
+/** A job's `flow` (src/flow/schema.ts), with the scope of the caller that created it, whose key its calls share. */
+export interface JobFlow {
+  key: string;
+  parallelism?: number;
+  rate?: { limit: number; periodMs: number };
+  owner: string;
+}
 
 /**
  * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored
