@@ -19,6 +19,7 @@ import type {
   FanoutResultSchema,
   FanoutSummarySchema,
 } from "../fanout/schema.js";
+import type { FlowSchema, FlowStatusSchema } from "../flow/schema.js";
 import type { ProblemSchema } from "../http/schemas.js";
 import type {
   CreateJobSchema,
@@ -84,6 +85,11 @@ export type JobResultsPage = z.output<typeof ResultsPageSchema>;
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
 export type JobResult = JobResultsPage["items"][number];
 export type JobRetried = z.output<typeof RetrySchema>;
+
+/** The `flow` option of fan-outs, crawls and jobs: `{key, parallelism?, rate?: {limit, periodMs}}`. */
+export type Flow = z.input<typeof FlowSchema>;
+/** What `GET /v1/flow/:key` answers. */
+export type FlowStatus = z.output<typeof FlowStatusSchema>;
 
 /** What `POST /v1/pages` takes: the first URL, how to find the next page, limits. */
 export type PagesSpec = z.input<typeof PagesRequestSchema>;

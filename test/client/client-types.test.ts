@@ -9,6 +9,7 @@ import { describe, expectTypeOf, it } from "vitest";
 import type { createClient, FanoutResult, JobStatus, LockLease } from "../../src/client/index";
 import type { CounterIncrementBody, CounterValue } from "../../src/counters/schema";
 import type { FanoutOptionsSchema, FanoutResultSchema } from "../../src/fanout/schema";
+import type { FlowSchema, FlowStatusSchema } from "../../src/flow/schema";
 import type { JobStatusSchema, ResultsPageSchema } from "../../src/jobs/schema";
 import type { LockAcquireBody, LockGrant, LockStatus } from "../../src/locks/schema";
 import type { RateLimitDecision } from "../../src/ratelimits/schema";
@@ -24,6 +25,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<Answer<ReturnType<Client["semaphore"]>["status"]>>().toEqualTypeOf<z.output<typeof SemaphoreStatus>>();
     expectTypeOf<Answer<ReturnType<Client["rateLimit"]>["take"]>>().toEqualTypeOf<z.output<typeof RateLimitDecision>>();
     expectTypeOf<Answer<Client["jobs"]["get"]>>().toEqualTypeOf<JobStatus>();
+    expectTypeOf<Answer<ReturnType<Client["flow"]>["status"]>>().toEqualTypeOf<z.output<typeof FlowStatusSchema>>();
+    expectTypeOf<Answer<ReturnType<Client["flow"]>["pause"]>>().toEqualTypeOf<z.output<typeof FlowStatusSchema>>();
     expectTypeOf<JobStatus>().toEqualTypeOf<z.output<typeof JobStatusSchema>>();
     expectTypeOf<FanoutResult>().toEqualTypeOf<z.output<typeof FanoutResultSchema>>();
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<z.output<typeof LockGrant>["fence"]>();
@@ -33,6 +36,11 @@ describe("the client's types are the schemas' types", () => {
 
   it("takes what the request schemas accept", () => {
     expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<z.input<typeof FanoutOptionsSchema> | undefined>();
+    // `flow` on fan-outs, crawls and jobs is the flow schema's input.
+    expectTypeOf<NonNullable<Parameters<Client["fanout"]>[1]>["flow"]>().toEqualTypeOf<
+      z.input<typeof FlowSchema> | undefined
+    >();
+    expectTypeOf<Parameters<Client["pages"]>[0]["flow"]>().toEqualTypeOf<z.input<typeof FlowSchema> | undefined>();
     expectTypeOf<{ min: 0; max: 10 }>().toExtend<Pick<z.input<typeof CounterIncrementBody>, "min" | "max">>();
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
