@@ -34,7 +34,10 @@ export interface FlowGateOptions {
   ttlMs: number;
   /** How long the next ask may wait in the key's line (a fan-out: until its deadline). */
   waitMs: () => number;
-  /** A job chunk: an ask that gets nothing refuses every call not started. */
+  /**
+   * A job chunk: an ask that gets nothing while none of its calls runs refuses every call not started (they are
+   * deferred); while some run, the gate asks again when one ends.
+   */
   refuseWhenRefused?: boolean;
   maxParallelism: number;
   maxWaiters: number;
@@ -75,6 +78,8 @@ export class FlowGate {
   #linger: ReturnType<typeof setTimeout> | undefined;
   #renew: ReturnType<typeof setTimeout> | undefined;
   #granted = false;
+  /** A job chunk's ask got nothing while its calls ran: the next ask waits for one of them to end. */
+  #untilLeave = false;
   #refusal: { blocked: Refusal; retryAfterMs: number | null } | undefined;
   #abandoned = false;
   #closed = false;
@@ -166,6 +171,7 @@ export class FlowGate {
       if (left || generation !== this.#generation) return;
       left = true;
       this.#inUse--;
+      this.#untilLeave = false;
       this.#serve();
       const free = this.#held - this.#inUse;
       // Free permits nobody here can use go back soon (after the calls that follow at once have taken theirs).
@@ -197,7 +203,7 @@ export class FlowGate {
   /** Ask the key for permits for the waiters (one ask at a time), handing back free permits with no starts left. */
   #ask(): void {
     this.#serve();
-    if (this.#asking || this.#line.length === 0 || this.#closed || this.#refusal) return;
+    if (this.#asking || this.#untilLeave || this.#line.length === 0 || this.#closed || this.#refusal) return;
     const free = this.#held - this.#inUse;
     const give = this.#starts === 0 ? free : 0;
     const want = Math.min(this.#line.length, this.#o.max - (this.#held - give));
@@ -247,13 +253,15 @@ export class FlowGate {
       }
       this.#keepRenewing();
     } else if (waiterId && r.blocked !== "cancelled" && !this.#closed) {
-      if (o.refuseWhenRefused) {
+      if (o.refuseWhenRefused && this.#inUse > 0) this.#untilLeave = true;
+      else if (o.refuseWhenRefused) {
         this.#refusal = { blocked: r.blocked, retryAfterMs: r.retryAfterMs };
         for (const w of this.#line.splice(0)) this.#drop(w).reject(this.#refused());
         return;
+      } else {
+        // A fan-out asks again (its ask ended before its deadline: the line was full, or the object failed).
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(50, r.retryAfterMs ?? 100))));
       }
-      // A fan-out asks again (its ask ended before its deadline: the line was full, or the object failed).
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(50, r.retryAfterMs ?? 100))));
     }
     if (waiterId && this.#line.length > 0) this.#schedule();
   }

@@ -32,7 +32,7 @@ function gateOn(limits: FlowLimits, over: Partial<FlowGateOptions> = {}, name = 
 }
 
 /** Run `n` calls through `gate`, `lanes` at a time, each a short real wait; the peak of calls admitted at once. */
-async function run(gate: FlowGate, n: number, lanes: number): Promise<number> {
+async function run(gate: FlowGate, n: number, lanes: number, ms = 1): Promise<number> {
   let now = 0;
   let peak = 0;
   let next = 0;
@@ -44,7 +44,7 @@ async function run(gate: FlowGate, n: number, lanes: number): Promise<number> {
         const leave = await gate.enter(signal);
         now++;
         peak = Math.max(peak, now);
-        await scheduler.wait(1);
+        await scheduler.wait(ms);
         now--;
         leave();
       }
@@ -107,6 +107,17 @@ describe("the flow gate", () => {
     expect(job.takes.filter((t) => t.want > 0).map((t) => t.want)).toEqual([2]);
     leave();
     await Promise.all([holder.gate.close(), job.gate.close()]);
+  });
+
+  it("keeps running a job chunk's calls on the permits it holds when an ask for more gets nothing", async () => {
+    // Parallelism 2 for a chunk that would run 4 at once: its second ask gets nothing while its calls run (it holds
+    // both permits), yet every call runs on the two it has, and nothing is refused.
+    const { gate, takes, stub } = gateOn({ parallelism: 2, rate: null }, { refuseWhenRefused: true, waitMs: () => 5 });
+    expect(await run(gate, 8, 4, 50)).toBe(2);
+    expect(gate.refusal).toBeUndefined();
+    expect(takes.filter((t) => t.want > 0).length).toBeGreaterThanOrEqual(2);
+    await gate.close();
+    expect(await stub.status()).toMatchObject({ inFlight: 0, holders: 0 });
   });
 
   it("rejects a call whose signal fires while it waits, marks the gate abandoned, and withdraws its ask on close", async () => {
