@@ -123,18 +123,19 @@ export class Flow extends DurableObject<Env> {
 
   /**
    * Hand back `give` permits, renew the lease, and take up to `want` permits: at once if they fit and nobody waits,
-   * else in FIFO order within `waitMs`. The limits become the key's.
+   * else in FIFO order within `waitMs`. The limits of a call that asks for permits become the key's (a renewal's do
+   * not: it would bring back the limits in force when its holder started).
    */
   async take(req: TakeRequest): Promise<TakeResult> {
     const now = Date.now();
     const meta = this.#meta() ?? { limits: req.limits, paused: false, slices: [], touchedAt: now };
-    this.#saveMeta({ ...meta, limits: req.limits, touchedAt: now });
+    this.#saveMeta({ ...meta, limits: req.want > 0 ? req.limits : meta.limits, touchedAt: now });
     this.#sql.exec("DELETE FROM lease WHERE expires_at <= ?", now);
     const lease = this.#leases().find((l) => l.leaseId === req.leaseId);
     const lost = !lease && req.held > 0;
     if (lease) {
       const permits = Math.max(0, lease.permits - req.give);
-      if (permits === 0 && req.want === 0) this.#sql.exec("DELETE FROM lease WHERE lease_id = ?", req.leaseId);
+      if (permits === 0) this.#sql.exec("DELETE FROM lease WHERE lease_id = ?", req.leaseId);
       else {
         this.#sql.exec(
           "UPDATE lease SET permits = ?, expires_at = ? WHERE lease_id = ?",

@@ -122,12 +122,15 @@ describe("the Flow object", () => {
     expect(await waiting).toMatchObject({ ok: true, permits: 2 });
   });
 
-  it("applies the latest call's limits: a lower parallelism lets nobody in until enough calls end", async () => {
+  it("applies the latest asking call's limits: a lower parallelism lets nobody in until enough calls end", async () => {
     const name = key();
     const leaseId = crypto.randomUUID();
     expect(await take(name, { parallelism: 3, rate: null }, { want: 3, leaseId })).toMatchObject({ permits: 3 });
     const one = { parallelism: 1, rate: null };
     expect(await take(name, one)).toMatchObject({ ok: false, blocked: "parallelism" });
+    expect(await stubOf(name).status()).toMatchObject({ parallelism: 1, inFlight: 3 });
+    // The first holder renews with the limits it started under: a renewal does not bring them back.
+    await take(name, { parallelism: 3, rate: null }, { want: 0, held: 3, leaseId });
     expect(await stubOf(name).status()).toMatchObject({ parallelism: 1, inFlight: 3 });
     await take(name, one, { want: 0, give: 2, held: 3, leaseId });
     expect(await take(name, one)).toMatchObject({ ok: false, blocked: "parallelism" });
