@@ -54,16 +54,18 @@ export const used = (slices: readonly Slice[], now: number, periodMs: number): n
 export const prune = (slices: readonly Slice[], now: number, periodMs: number): Slice[] =>
   slices.filter((s) => s.end > now - periodMs);
 
-/** `slices` with `n` starts counted at `now`, in a slice of `periodMs / SLICES`. */
-export function counted(slices: readonly Slice[], now: number, n: number, periodMs: number): Slice[] {
+/**
+ * `slices` with `n` starts counted at `now`: in the slice of `periodMs / SLICES` holding `now`, or, for starts that
+ * may come up to `forMs` later, in one record from that slice to the end of the slice holding `now + forMs`.
+ */
+export function counted(slices: readonly Slice[], now: number, n: number, periodMs: number, forMs = 0): Slice[] {
   const width = Math.max(1, Math.ceil(periodMs / SLICES));
   const start = Math.floor(now / width) * width;
+  const end = (Math.floor((now + forMs) / width) + 1) * width;
   const kept = prune(slices, now, periodMs);
-  const last = kept.at(-1);
-  if (last && last.start === start && last.end === start + width) {
-    return [...kept.slice(0, -1), { ...last, count: last.count + n }];
-  }
-  return [...kept, { start, end: start + width, count: n }];
+  const same = kept.findIndex((s) => s.start === start && s.end === end);
+  if (same < 0) return [...kept, { start, end, count: n }];
+  return kept.map((s, i) => (i === same ? { ...s, count: s.count + n } : s));
 }
 
 /** Milliseconds until `need` more starts fit in the window (0: now). */
@@ -119,12 +121,34 @@ export function grantable(state: FlowState, want: number, now: number, maxParall
   return { permits, blocked: null, retryAfterMs: null };
 }
 
+/** How long after a grant the starts it reserves under a rate may be used: a quarter period, at most 1 s. */
+export const reserveMs = (periodMs: number): number => Math.min(1_000, Math.max(1, Math.floor(periodMs / 4)));
+
+/** What a grant lets its holder start before it asks again, for how long (ms; 0: at once), and the window after. */
+export interface Starts {
+  starts: number;
+  forMs: number;
+  slices: Slice[];
+}
+
 /**
- * Calls a grant of `permits` lets its holder start: one each under a rate (each start is counted when granted, so it
- * must start at once) or when others wait (so the permits come back after one call each); else REUSE each.
+ * The starts of a grant of `permits` at `now`. Without a rate: REUSE calls per permit, or only the permits' own while
+ * others wait (so each permit comes back after its call). Under a rate every start is counted when granted: the
+ * permits' own, to start at once; and, with room to spare and nobody waiting, up to REUSE - 1 more per permit (at
+ * most half the room left) to start within `reserveMs`, counted in one record spanning the grant to that time, so no
+ * window holds more than the limit whenever they start.
+ *
+ * @example
+ * startsOf(2, state, now, false) // { starts: 16, forMs: 0, slices } without a rate
  */
-export const startsFor = (permits: number, limits: FlowLimits, othersWaiting: boolean): number =>
-  limits.rate || othersWaiting ? permits : permits * REUSE;
+export function startsOf(permits: number, state: FlowState, now: number, othersWaiting: boolean): Starts {
+  const { rate } = state.limits;
+  if (!rate) return { starts: othersWaiting ? permits : permits * REUSE, forMs: 0, slices: [...state.slices] };
+  const room = rate.limit - used(state.slices, now, rate.periodMs) - permits;
+  const extra = othersWaiting ? 0 : Math.max(0, Math.min(permits * (REUSE - 1), Math.floor(room / 2)));
+  const forMs = extra > 0 ? reserveMs(rate.periodMs) : 0;
+  return { starts: permits + extra, forMs, slices: counted(state.slices, now, permits + extra, rate.periodMs, forMs) };
+}
 
 /** When an idle key (nothing in flight, nobody waiting) may forget its window: once no slice counts any more. */
 export const windowEnd = (slices: readonly Slice[], limits: FlowLimits): number =>

@@ -15,7 +15,6 @@ import { EarliestAlarm } from "../async/earliest-alarm";
 import { log } from "../http/log";
 import { settings } from "../settings";
 import {
-  counted,
   type FlowLease,
   type FlowLimits,
   type FlowState,
@@ -24,7 +23,7 @@ import {
   live,
   type Refusal,
   type Slice,
-  startsFor,
+  startsOf,
   used,
   windowEnd,
 } from "./flow-state";
@@ -51,7 +50,8 @@ export interface TakeRequest {
 }
 
 export type TakeResult =
-  | { ok: true; permits: number; starts: number; expiresAt: number; lost: boolean }
+  /** `starts`: calls the permits may start before the holder asks again; those past `permits` within `startsMs`. */
+  | { ok: true; permits: number; starts: number; startsMs: number; expiresAt: number; lost: boolean }
   | { ok: false; blocked: Refusal | "cancelled"; retryAfterMs: number | null; lost: boolean };
 
 export interface FlowStatusData {
@@ -148,7 +148,7 @@ export class Flow extends DurableObject<Env> {
     const settles = this.#handOver(now);
     let answer: TakeResult | Promise<TakeResult>;
     if (req.want <= 0) {
-      answer = { ok: true, permits: 0, starts: 0, expiresAt: now + req.ttlMs, lost };
+      answer = { ok: true, permits: 0, starts: 0, startsMs: 0, expiresAt: now + req.ttlMs, lost };
     } else {
       const free = this.#waiters.size === 0 ? grantable(this.#state(now), req.want, now, req.maxParallelism) : null;
       if (free && free.permits > 0) answer = { ...this.#grant(req, free.permits, now), lost };
@@ -290,9 +290,9 @@ export class Flow extends DurableObject<Env> {
       expiresAt,
     );
     const meta = this.#meta() as Meta;
-    const { rate } = meta.limits;
-    if (rate) this.#saveMeta({ ...meta, slices: counted(meta.slices, now, permits, rate.periodMs) });
-    return { ok: true, permits, starts: startsFor(permits, meta.limits, this.#waiters.size > 0), expiresAt };
+    const { starts, forMs, slices } = startsOf(permits, this.#state(now), now, this.#waiters.size > 0);
+    if (meta.limits.rate) this.#saveMeta({ ...meta, slices });
+    return { ok: true, permits, starts, startsMs: forMs, expiresAt };
   }
 
   #timedOut(req: TakeRequest, lost: boolean): TakeResult {

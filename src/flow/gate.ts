@@ -70,6 +70,8 @@ export class FlowGate {
   #held = 0;
   #inUse = 0;
   #starts = 0;
+  /** Under a rate: the starts past a grant's permits are reserved until then (Date.now()). */
+  #startsUntil = 0;
   /** Bumped when the lease was lost: calls admitted under the old one leave without counting. */
   #generation = 0;
   readonly #line: Waiter[] = [];
@@ -155,8 +157,9 @@ export class FlowGate {
     return w;
   }
 
-  /** Admit waiters on the permits held while the start budget lasts. */
+  /** Admit waiters on the permits held while the start budget lasts (a rate's reserved starts, while reserved). */
   #serve(): void {
+    if (this.#o.limits.rate && this.#starts > 0 && Date.now() >= this.#startsUntil) this.#starts = 0;
     while (this.#line.length > 0 && this.#held > this.#inUse && this.#starts > 0) {
       const w = this.#drop(this.#line.shift() as Waiter);
       this.#inUse++;
@@ -217,6 +220,7 @@ export class FlowGate {
 
   async #call(ask: { want: number; give: number; held: number; waitMs: number }, waiterId?: string): Promise<void> {
     const o = this.#o;
+    const sentAt = Date.now();
     let r: TakeResult;
     try {
       r = await o.stub.take({
@@ -243,11 +247,19 @@ export class FlowGate {
     }
     if (r.ok) {
       this.#held += r.permits;
-      this.#starts += r.starts;
       if (r.permits > 0) this.#granted = true;
-      this.#serve();
-      // Starts counted by the rate window start now or never.
-      if (o.limits.rate) this.#starts = 0;
+      if (o.limits.rate && r.starts > 0) {
+        // Counted by the rate window when granted: the permits' own start now, the rest within startsMs of the grant
+        // (which came after `sentAt`), or never.
+        this.#starts = r.starts;
+        this.#startsUntil = Number.POSITIVE_INFINITY;
+        this.#serve();
+        this.#startsUntil = sentAt + r.startsMs;
+        if (r.startsMs === 0) this.#starts = 0;
+      } else {
+        this.#starts += r.starts;
+        this.#serve();
+      }
       if (this.#held - this.#inUse > 0 && this.#line.length === 0 && !this.#linger && !this.#closed) {
         this.#linger = setTimeout(() => this.#giveBack(), 0);
       }

@@ -6,10 +6,11 @@ import {
   type FlowState,
   grantable,
   REUSE,
+  reserveMs,
   roomIn,
   SLICES,
   type Slice,
-  startsFor,
+  startsOf,
   used,
   windowEnd,
 } from "../../src/flow/flow-state";
@@ -129,10 +130,49 @@ describe("flow decisions", () => {
     expect(roomIn(counted([], 0, 1, 3_200), 200, rate)).toBe(0);
   });
 
-  it("lets a grant reuse its permits only without a rate and without anyone waiting", () => {
-    expect(startsFor(3, { parallelism: 5, rate: null }, false)).toBe(3 * REUSE);
-    expect(startsFor(3, { parallelism: 5, rate: null }, true)).toBe(3);
-    expect(startsFor(3, { parallelism: null, rate: { limit: 10, periodMs: 1_000 } }, false)).toBe(3);
+  it("lets a grant reuse its permits without a rate while nobody waits, and only their own starts while others do", () => {
+    const s = state({ limits: { parallelism: 5, rate: null } });
+    expect(startsOf(3, s, 0, false)).toEqual({ starts: 3 * REUSE, forMs: 0, slices: [] });
+    expect(startsOf(3, s, 0, true)).toMatchObject({ starts: 3, forMs: 0 });
+  });
+
+  it("under a rate, reserves starts for reuse only with room to spare, counted from the grant to their last use", () => {
+    const rate = { limit: 100, periodMs: 3_200 };
+    const s = state({ limits: { parallelism: null, rate } });
+    // Room for 100: 3 permits, and 7 more each (21) to start within a quarter period (800 ms), counted in one record
+    // from the grant's slice (of 100 ms) to the end of the slice holding now + 800 ms.
+    expect(reserveMs(3_200)).toBe(800);
+    expect(startsOf(3, s, 150, false)).toEqual({
+      starts: 24,
+      forMs: 800,
+      slices: [{ start: 100, end: 1_000, count: 24 }],
+    });
+    // Near the limit (room for 4): the permits' own starts only, at once, in their slice.
+    const near = state({ limits: { parallelism: null, rate }, slices: counted([], 0, 96, 3_200) });
+    expect(startsOf(3, near, 150, false)).toMatchObject({ starts: 3, forMs: 0 });
+    expect(startsOf(3, s, 150, true)).toMatchObject({ starts: 3, forMs: 0 });
+    // A reserve counts for at most 1 s beyond its grant, whatever the period.
+    expect(reserveMs(3_600_000)).toBe(1_000);
+  });
+
+  it("never lets more than the limit start in a window, whenever the reserved starts are used", () => {
+    const rate = { limit: 20, periodMs: 1_000 };
+    let slices: Slice[] = [];
+    const starts: number[] = [];
+    // A holder asking for 2 permits every 7 ms, using each grant's reserve at its last allowed moment.
+    for (let now = 0; now < 5_000; now += 7) {
+      const s = state({ limits: { parallelism: null, rate }, slices });
+      const g = grantable(s, 2, now, 1_000);
+      if (g.permits === 0) continue;
+      const got = startsOf(g.permits, s, now, false);
+      slices = got.slices;
+      for (let i = 0; i < got.starts; i++) starts.push(i < g.permits ? now : now + got.forMs - 1);
+    }
+    starts.sort((a, b) => a - b);
+    for (let i = 0; i + rate.limit < starts.length; i++) {
+      expect((starts[i + rate.limit] as number) - (starts[i] as number)).toBeGreaterThanOrEqual(rate.periodMs);
+    }
+    expect(starts.length).toBeGreaterThan(60);
   });
 
   it("keeps an idle key until its last slice has left every window", () => {
