@@ -114,11 +114,13 @@ export class Flow extends DurableObject<Env> {
   }
 
   #createSchema(): void {
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS lease (
-      lease_id TEXT PRIMARY KEY, holder TEXT NOT NULL, permits INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
-    this.#sql.exec(`CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1),
-      parallelism INTEGER, rate_limit INTEGER, rate_period INTEGER, paused INTEGER NOT NULL,
-      slices TEXT NOT NULL, touched_at INTEGER NOT NULL)`);
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS lease (lease_id TEXT PRIMARY KEY, holder TEXT, permits INTEGER, expires_at INTEGER)",
+    );
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY, parallelism INTEGER, rate_limit INTEGER," +
+        " rate_period INTEGER, paused INTEGER, slices TEXT, touched_at INTEGER)",
+    );
   }
 
   /**
@@ -282,8 +284,8 @@ export class Flow extends DurableObject<Env> {
   ): Omit<Extract<TakeResult, { ok: true }>, "lost"> {
     const expiresAt = now + who.ttlMs;
     this.#sql.exec(
-      `INSERT INTO lease (lease_id, holder, permits, expires_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (lease_id) DO UPDATE SET permits = permits + excluded.permits, expires_at = excluded.expires_at`,
+      "INSERT INTO lease VALUES (?, ?, ?, ?) ON CONFLICT (lease_id) DO UPDATE SET permits = permits +" +
+        " excluded.permits, expires_at = excluded.expires_at",
       who.leaseId,
       who.holder,
       permits,
@@ -343,8 +345,7 @@ export class Flow extends DurableObject<Env> {
 
   #saveMeta(m: Meta): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO meta (id, parallelism, rate_limit, rate_period, paused, slices, touched_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?)`,
+      "INSERT OR REPLACE INTO meta VALUES (1, ?, ?, ?, ?, ?, ?)",
       m.limits.parallelism,
       m.limits.rate?.limit ?? null,
       m.limits.rate?.periodMs ?? null,

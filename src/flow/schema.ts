@@ -27,11 +27,7 @@ export const FlowSchema = z
   })
   .strict()
   .refine((f) => f.parallelism !== undefined || f.rate !== undefined, { message: "needs parallelism or rate" })
-  .openapi("Flow", {
-    description:
-      "Every call under one key (per token), from every job, fan-out and crawl, shares its limits (the latest " +
-      "call's); over them a call waits (docs/flow.md)",
-  });
+  .openapi("Flow", { description: "Limits shared by every call under the key (per token); over them a call waits" });
 
 export const FlowKeyParams = z.object({ key: Name.openapi({ param: { name: "key", in: "path" } }) });
 
