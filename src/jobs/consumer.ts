@@ -14,7 +14,7 @@ import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { JOB_ID_PATTERN } from "./ids";
-import { deliverWebhook, runFanoutChunk } from "./run";
+import { chunkFanoutOptions, deliverWebhook, runFanoutChunk } from "./run";
 import type { JobFlow, JobMessage, JobResult, WebhookSpec } from "./types";
 
 /** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
@@ -100,7 +100,7 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
       const options = JSON.parse(claim.optionsJson) as FanoutOptions & { flow?: JobFlow };
-      gate = chunkGate(env, options.flow, body, options.concurrency);
+      gate = chunkGate(env, options.flow, body, chunkFanoutOptions(options, s).concurrency);
       const chunk = { pending: claim.pending, start: claim.start, requests, options };
       outcome = await gated(gate, () => runFanoutChunk(chunk, s, gate));
       if (outcome.results.length > 0 || outcome.lastError) {
