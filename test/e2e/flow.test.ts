@@ -108,12 +108,14 @@ describe("flow control at the upstream: three jobs and a fan-out sharing one key
     // Its chunk comes, waits in the key's line (FLOW_JOB_WAIT_MS), is deferred (FLOW_JOB_MAX_DEFER_SECONDS while
     // paused), comes again: twice in line, and nothing started.
     let lines = 0;
-    for (let waiting = false; lines < 2; ) {
+    const until = Date.now() + 20_000;
+    for (let waiting = false; lines < 2 && Date.now() < until; ) {
       const now = (await client.flow(key).status()).waiting > 0;
       if (now && !waiting) lines++;
       waiting = now;
       await new Promise((r) => setTimeout(r, 20));
     }
+    expect(lines).toBe(2);
     expect(upstream.stats(count).hits).toBe(0);
     expect(await client.jobs.get(job.id)).toMatchObject({ done: 0 });
     await client.flow(key).resume();
