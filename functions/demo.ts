@@ -497,7 +497,7 @@ export function demo(api: ApiFetch) {
       // The demo's own scope: its ids are demo ones, and no /v1 key (whatever its spelling) names a demo job.
       const key = c.req.valid("header")["idempotency-key"];
       const outcome = await createJob(c.env, { body: CreateJobSchema.parse(body), key, scope: DEMO_SCOPE });
-      if (outcome.outcome !== "queued") throw refused(outcome, key);
+      if (outcome.outcome !== "queued") throw refused(outcome, key, c.env);
       const { id, state } = outcome.status;
       return c.json(
         { id, state, statusUrl: `/demo/api/jobs/${id}`, room: progressRoom(id) },

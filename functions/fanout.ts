@@ -23,7 +23,9 @@ import {
   fanoutAll,
   type UrlGuard,
 } from "../src/fanout";
+import { checkFlow, closing, type FlowSpec, flowGate } from "../src/flow";
 import { type AppEnv, createApp } from "../src/http/app";
+import { callerScope } from "../src/http/auth";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
@@ -114,19 +116,21 @@ async function* tally(results: AsyncGenerator<FanoutResult, void, undefined>, se
 
 export const fanoutApp = createApp().openapi(route, async (c) => {
   const s = settings(c.env);
-  const { requests, ...rest } = c.req.valid("json");
+  const { requests, flow, ...rest } = c.req.valid("json");
   const keys = Array.isArray(requests) ? undefined : Object.keys(requests);
   const items: FanoutItem[] = Array.isArray(requests)
     ? requests
     : Object.entries(requests).map(([key, item]) => ({ ...item, id: item.id ?? key }));
   checkLimits(items, s);
+  checkFlow(flow, c.env);
   // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
-  return runFanout(c, items, rest, createUrlGuard(s.FANOUT_ALLOW_HOSTS), keys);
+  return runFanout(c, items, rest, createUrlGuard(s.FANOUT_ALLOW_HOSTS), keys, flow);
 });
 
 /**
  * Run a checked fan-out and answer as POST /v1/fanout does: JSON in request order (keyed by `keys`), or streamed as
- * the `Accept` header asks. Every URL and redirect hop passes `guard` (the demo's keeps them on its upstream).
+ * the `Accept` header asks. Every URL and redirect hop passes `guard` (the demo's keeps them on its upstream); under
+ * a `flow` key (checked) every call waits for the key's permits.
  *
  * @example
  * return runFanout(c, items, options, demoUpstreamGuard(settings(c.env).FANOUT_ALLOW_HOSTS));
@@ -137,26 +141,42 @@ export async function runFanout(
   rest: FanoutOptions,
   guard: UrlGuard,
   keys?: string[],
+  flow?: FlowSpec,
 ): Promise<Response> {
   const startedAt = Date.now();
   const s = settings(c.env);
   const options = { ...rest, concurrency: Math.min(rest.concurrency, s.FANOUT_MAX_CONCURRENCY) };
   const abort = new AbortController();
+  // Calls under a flow key wait for its permits within the deadline; the gate holds up to this fan-out's concurrency.
+  const gate =
+    flow &&
+    flowGate(c.env, callerScope(c), flow, {
+      holder: "fanout",
+      max: options.concurrency * (options.hedgeAfterMs === null ? 1 : 2),
+      waitMs: () => startedAt + options.deadlineMs - Date.now(),
+    });
   const ctx = {
     signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     guard,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
+    gate,
   };
 
   const streaming = streamingOf(c.req.header("accept"));
   if (streaming) {
     const seen: FanoutResult[] = [];
     const summary = () => summarize(seen, startedAt, options.concurrency);
-    return streamedResponse(tally(fanout(items, options, ctx), seen), streaming, "result", summary, abort);
+    const results = closing(tally(fanout(items, options, ctx), seen), gate);
+    return streamedResponse(results, streaming, "result", summary, abort);
   }
 
-  const list = await fanoutAll(items, options, ctx);
+  let list: FanoutResult[];
+  try {
+    list = await fanoutAll(items, options, ctx);
+  } finally {
+    await gate?.close();
+  }
   const summary = summarize(list, startedAt, options.concurrency);
   const results = keys ? Object.fromEntries(keys.map((k, i) => [k, list[i] as FanoutResult])) : list;
   return c.json({ results, summary }, 200);

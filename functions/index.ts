@@ -16,6 +16,7 @@ import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
 import { fanoutApp } from "./fanout";
+import { flow } from "./flow";
 import { health } from "./health";
 import { jobs } from "./jobs";
 import { locks } from "./locks";
@@ -57,10 +58,12 @@ app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
 app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
+app.route("/v1/flow", flow);
 
 serveOpenApi(app, "/openapi.json");
 
 export { Counter } from "../src/counters";
+export { Flow } from "../src/flow";
 export { Job } from "../src/jobs";
 export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";

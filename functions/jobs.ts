@@ -125,7 +125,7 @@ async function missing(stub: ReturnType<typeof jobStub>, id: string): Promise<Pr
 }
 
 /** The problem for each way a POST can be refused (the demo's job route answers alike). */
-export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
+export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string, env: Env): Problem {
   switch (outcome.outcome) {
     case "too-many-requests": {
       const { requests, max } = outcome;
@@ -145,6 +145,8 @@ export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }
           : `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`;
       return problem(400, detail, { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } });
     }
+    case "flow-over-limit":
+      return overLimit("FLOW_MAX_PARALLELISM", settings(env).FLOW_MAX_PARALLELISM, outcome.detail);
     case "webhook-secret-missing": {
       const detail = "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
       return problem(503, detail, { type: "not-configured" });
@@ -182,7 +184,7 @@ export const jobs = createApp()
     const key = c.req.valid("header")["idempotency-key"];
     // The scope keeps one caller's keys apart from another's: the verified token's digest, however it was spelled.
     const outcome = await createJob(c.env, { body, key, scope: callerScope(c) });
-    if (outcome.outcome !== "queued") throw refused(outcome, key);
+    if (outcome.outcome !== "queued") throw refused(outcome, key, c.env);
     const { status } = outcome;
     const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };
     if (outcome.replayed) headers["idempotent-replayed"] = "true";

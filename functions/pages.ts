@@ -10,7 +10,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { anySignal } from "../src/async";
 import { checkHeaderLimits, createUrlGuard } from "../src/fanout";
+import { checkFlow, closing, flowGate } from "../src/flow";
 import { createApp } from "../src/http/app";
+import { callerScope } from "../src/http/auth";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, problemDocs, routesOf } from "../src/http/schemas";
@@ -65,15 +67,32 @@ export const pagesApp = createApp().openapi(fetchPages, async (c) => {
   const limits = crawlOf(spec, s.PAGES_MAX_PAGES, s.PAGES_MAX_PREFETCH);
   checkHeaderLimits([spec], s);
   checkFirstUrl(spec.url, s.FANOUT_ALLOW_HOSTS);
+  checkFlow(spec.flow, c.env);
   const abort = new AbortController();
+  const deadlineAt = Date.now() + spec.deadlineMs;
+  // Every page of the crawl is a call under its flow key (one gate, up to `prefetch` permits).
+  const gate =
+    spec.flow &&
+    flowGate(c.env, callerScope(c), spec.flow, {
+      holder: "pages",
+      max: limits.prefetch,
+      waitMs: () => deadlineAt - Date.now(),
+    });
   const ctx = {
     signal: anySignal([c.req.raw.signal, abort.signal]),
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.FANOUT_MAX_RESPONSE_BYTES,
+    gate,
   };
   const streaming = streamingOf(c.req.header("accept"));
-  if (streaming) return streamedResponse(crawl(limits, ctx), streaming, "page", (summary) => summary, abort);
-  return c.json(await crawlAll(limits, ctx), 200);
+  if (streaming) {
+    return streamedResponse(closing(crawl(limits, ctx), gate), streaming, "page", (summary) => summary, abort);
+  }
+  try {
+    return c.json(await crawlAll(limits, ctx), 200);
+  } finally {
+    await gate?.close();
+  }
 });
 
 /** The crawl to run: `maxPages` defaults to, and may not exceed, PAGES_MAX_PAGES; `prefetch` is lowered to PAGES_MAX_PREFETCH. */

@@ -7,9 +7,9 @@
  *   ?bytes=1024   body of this many bytes          (default: a small JSON document)
  *   ?length=1     send the default JSON document with a content-length (otherwise chunked, as every answer here)
  *   ?key=abc      count this request under "abc": GET /__stats?key=abc answers
- *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed } (aborted: the client
- *                 hung up first; connections: requests that came on a new TCP connection; closed: connections
- *                 closed since, whose last request was of this key)
+ *                 { hits, inFlight, maxInFlight, aborted, completed, connections, closed, starts } (aborted: the
+ *                 client hung up first; connections: requests that came on a new TCP connection; closed: connections
+ *                 closed since, whose last request was of this key; starts: when each request arrived, Date.now())
  *   ?latencyFirst=500        the first request of the key waits this long instead of `latency`
  *   ?failTimes=2&failStatus=503&retryAfter=1   the first 2 requests of the key get 503 (with Retry-After: 1)
  *   ?redirect=<url>&code=302 answer with a redirect to <url>
@@ -50,6 +50,8 @@ export interface KeyStats {
   completed: number;
   connections: number;
   closed: number;
+  /** When each request arrived (Date.now(), in arrival order): rate limits are checked against these. */
+  starts: number[];
 }
 
 export interface GateStats {
@@ -169,7 +171,7 @@ export async function startUpstream(): Promise<Upstream> {
   const statsOf = (key: string): KeyStats => {
     let s = keys.get(key);
     if (!s) {
-      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0, connections: 0, closed: 0 };
+      s = { hits: 0, inFlight: 0, maxInFlight: 0, aborted: 0, completed: 0, connections: 0, closed: 0, starts: [] };
       keys.set(key, s);
     }
     return s;
@@ -196,6 +198,7 @@ export async function startUpstream(): Promise<Upstream> {
     const stats = key === null ? undefined : statsOf(key);
     const hit = stats ? ++stats.hits : 1;
     if (stats) {
+      stats.starts.push(Date.now());
       if (isNew) stats.connections++;
       lastKey.set(req.socket, stats);
       stats.inFlight++;
@@ -232,7 +235,10 @@ export async function startUpstream(): Promise<Upstream> {
     port,
     count: () => received,
     connections: () => connected,
-    stats: (key) => ({ ...statsOf(key) }),
+    stats: (key) => {
+      const s = statsOf(key);
+      return { ...s, starts: [...s.starts] };
+    },
     gate: (name) => gates.stats(name),
     openGate: (name) => gates.open(name),
     reset: () => {

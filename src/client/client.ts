@@ -1,9 +1,10 @@
 /**
  * `createClient`: the typed client of every family, for Node ≥ 20 and browsers. One transport (base URL, token,
- * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs and rooms.
+ * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs, flow keys and rooms.
  */
 import { CounterClient } from "./counters.js";
 import { createFanout, type Fanout } from "./fanout.js";
+import { FlowClient } from "./flow.js";
 import { seg, Transport, type TransportOptions } from "./http.js";
 import { JobsClient } from "./jobs.js";
 import { LockClient } from "./locks.js";
@@ -33,6 +34,8 @@ export interface EdgeloopClient {
   rateLimit(key: string, options: RateLimitOptions): RateLimitClient;
   /** Durable fan-outs and webhooks: create, follow (`watch`, `wait`), read every result, cancel, retry. */
   jobs: JobsClient;
+  /** A flow-control key shared by jobs, fan-outs and crawls (`flow` on each): its state, pause, resume. */
+  flow(key: string): FlowClient;
   /** A member of room `name` as `user` (a fresh single-use ticket for every connection). */
   room(name: string, user: string, options?: Partial<Omit<RoomClientOptions, "room" | "user">>): RoomClient;
 }
@@ -65,6 +68,7 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     jobs: new JobsClient(transport, (name, user, wrap) =>
       room(name, user, { getTicket: (r, u) => wrap(() => getTicket(r, u)) }),
     ),
+    flow: (key) => new FlowClient(transport, key),
     room,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The typed client, importable as `edgeloop/client`, for Node ≥ 20 and browsers: `createClient` for every family
- * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, rooms), the errors it throws, the wire types (taken from
+ * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, flow keys, rooms), the errors it throws, the wire types (taken from
  * the server's own schemas), and `RoomClient` for rooms on its own.
  *
  * @example
@@ -21,6 +21,7 @@ export type {
   FanoutResults,
   FanoutStream,
 } from "./fanout.js";
+export { FlowClient } from "./flow.js";
 export type { RetryPolicy } from "./http.js";
 export { type CreatedJob, FINAL_STATES, JobsClient, type WatchOptions } from "./jobs.js";
 export { Lease } from "./lease.js";

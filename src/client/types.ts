@@ -57,9 +57,11 @@ export interface FanoutOptions {
   maxBodyBytes?: number | undefined;
   /** auto (default): JSON when the upstream says JSON, text when textual, else base64. */
   responseBody?: "auto" | "json" | "text" | "base64" | "none" | undefined;
+  /** A flow-control key every call waits for (docs/flow.md). */
+  flow?: Flow | undefined;
 }
 
-/** Why a fan-out call was rejected. */
+/** Why a fan-out call was rejected (`flow_timeout`: its flow key gave no permit before the deadline). */
 export type FanoutErrorKind =
   | "timeout"
   | "deadline"
@@ -68,7 +70,8 @@ export type FanoutErrorKind =
   | "blocked"
   | "too_large"
   | "invalid"
-  | "status";
+  | "status"
+  | "flow_timeout";
 
 /** One settled call of a fan-out. */
 export interface FanoutResult {
@@ -251,6 +254,8 @@ export interface WebhookJobSpec {
   url: string;
   payload: unknown;
   headers?: Record<string, string> | undefined;
+  /** A flow-control key the delivery waits for (docs/flow.md). */
+  flow?: Flow | undefined;
 }
 
 /** What `POST /v1/jobs` takes: a fan-out job or a webhook job. */
@@ -306,6 +311,37 @@ export type PagesNext =
   | { cursor: string; param?: string | undefined }
   | { page: string; start?: number | undefined };
 
+/** A flow key's rate: at most `limit` calls start in any window of `periodMs`. */
+export interface FlowRate {
+  limit: number;
+  periodMs: number;
+}
+
+/**
+ * The `flow` option of fan-outs, crawls and jobs (docs/flow.md): limits every call under `key` shares (per token);
+ * over them a call waits. It needs `parallelism`, `rate` or both.
+ */
+export interface Flow {
+  key: string;
+  /** Calls in flight at once (at most FLOW_MAX_PARALLELISM). */
+  parallelism?: number | undefined;
+  rate?: FlowRate | undefined;
+}
+
+/** What `GET /v1/flow/:key` answers. */
+export interface FlowStatus {
+  key: string;
+  inFlight: number;
+  /** Callers in the key's line. */
+  waiting: number;
+  holders: number;
+  /** Starts in the current window. */
+  rateUsed: number | null;
+  parallelism: number | null;
+  rate: FlowRate | null;
+  paused: boolean;
+}
+
 /** What `POST /v1/pages` takes: the first URL, how to find the next page, limits. */
 export interface PagesSpec {
   url: string;
@@ -319,6 +355,8 @@ export interface PagesSpec {
   headers?: Record<string, string> | undefined;
   /** Follow a next page on another origin than the first page's (refused by default). */
   allowCrossOrigin?: boolean | undefined;
+  /** A flow-control key every page's call waits for (docs/flow.md). */
+  flow?: Flow | undefined;
   timeoutMs?: number | undefined;
   deadlineMs?: number | undefined;
   retry?: FanoutRetry | undefined;

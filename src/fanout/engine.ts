@@ -10,7 +10,9 @@
  * - optional hedging ("The Tail at Scale"): a second identical call when the first has not answered after
  *   `hedgeAfterMs`; the first answer wins and the other is aborted;
  * - every request settles into one `FanoutResult`, never an exception: `fanout` yields them in completion order,
- *   `fanoutAll` returns them in input order.
+ *   `fanoutAll` returns them in input order;
+ * - an optional gate (a flow key's permits, src/flow/gate.ts) admits each upstream call: a call that waited for it
+ *   until the deadline, or that it refused, is rejected with `flow_timeout`.
  */
 import { anySignal, asCompleted, isAbort, isTimeout, retry, type Settled, timer } from "../async";
 import { isRetryableStatus } from "../http/retryable";
@@ -55,6 +57,14 @@ export interface FanoutResult {
   error?: { kind: FanoutErrorKind; message: string };
 }
 
+/** Admits each upstream call (attempts and hedges alike): a flow key's permits (src/flow/gate.ts). */
+export interface CallGate {
+  /** Resolves with the call's `leave` once it may start; rejects when it may not (the result: `flow_timeout`). */
+  enter(signal: AbortSignal): Promise<() => void>;
+  /** True once a call gave up waiting (its signal fired while it waited). */
+  readonly abandoned: boolean;
+}
+
 export interface FanoutContext {
   /** Aborts every call running or waiting (a client disconnect: `request.signal`). */
   signal?: AbortSignal;
@@ -68,6 +78,8 @@ export interface FanoutContext {
   budget?: ByteBudget;
   /** Injected in tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** Admits each call (a flow key): shared by every fan-out it is given to (the pages of one crawl). */
+  gate?: CallGate;
 }
 
 const RETRYABLE_KINDS: ReadonlySet<FanoutErrorKind> = new Set(["network", "timeout", "status"]);
@@ -111,10 +123,17 @@ export async function* fanout(
     return { kind: "network", message: messageOf(err) };
   };
 
+  const flowTimeout = `${deadlineMessage} while the call waited for its flow key's permit`;
   const toResult = (settled: Settled<FanoutResult>): FanoutResult => {
     if (settled.status === "fulfilled") return settled.value;
     const item = items[settled.index] as FanoutItem;
-    return rejected(item, settled.index, states[settled.index] as ItemState, startedAt, classify(settled.reason));
+    const state = states[settled.index] as ItemState;
+    let error = classify(settled.reason);
+    // A call that never started because the calls ahead of it waited for permits until the deadline.
+    if (error.kind === "deadline" && state.attempts === 0 && ctx.gate?.abandoned) {
+      error = { kind: "flow_timeout", message: flowTimeout };
+    }
+    return rejected(item, settled.index, state, startedAt, error);
   };
 
   const tasks = items.map(
@@ -127,6 +146,8 @@ export async function* fanout(
         deadlineAt,
         classify,
         fetch: ctx.fetch,
+        gate: ctx.gate,
+        flowTimeout: () => (deadline.signal.aborted ? flowTimeout : undefined),
       }),
   );
   try {
@@ -163,6 +184,20 @@ interface RunContext {
   deadlineAt: number;
   classify: (err: unknown) => { kind: FanoutErrorKind; message: string };
   fetch: typeof fetch | undefined;
+  gate: CallGate | undefined;
+  /** The message of a call the deadline found waiting at the gate (undefined: the deadline has not come). */
+  flowTimeout: () => string | undefined;
+}
+
+/** Wait for the gate's permit; a refusal, or the deadline while waiting, is `flow_timeout`. */
+async function admitted(gate: CallGate, signal: AbortSignal, run: RunContext): Promise<() => void> {
+  try {
+    return await gate.enter(signal);
+  } catch (err) {
+    const timedOut = run.flowTimeout();
+    if (signal.aborted && timedOut === undefined) throw err;
+    throw new UpstreamError("flow_timeout", timedOut ?? messageOf(err));
+  }
 }
 
 async function runItem(
@@ -173,7 +208,8 @@ async function runItem(
   run: RunContext,
 ): Promise<FanoutResult> {
   const { options } = run;
-  state.startedAt = Date.now();
+  // Behind a gate, the first call starts once admitted.
+  if (!run.gate) state.startedAt = Date.now();
   const timeoutMs = item.timeoutMs ?? options.timeoutMs;
   const repeatable = IDEMPOTENT_METHODS.has(item.method) || item.idempotent === true;
   const attempts = repeatable ? options.retry.attempts : 1;
@@ -183,6 +219,8 @@ async function runItem(
     if (run.budget) run.budget.remaining += res.bytes;
   };
   const once = async (parent: AbortSignal): Promise<UpstreamResponse> => {
+    const leave = run.gate ? await admitted(run.gate, parent, run) : undefined;
+    state.startedAt ??= Date.now();
     state.attempts++;
     const t = timer(timeoutMs, `no answer within ${timeoutMs} ms`);
     try {
@@ -199,6 +237,7 @@ async function runItem(
       throw err;
     } finally {
       t.cancel();
+      leave?.();
     }
   };
 
@@ -237,8 +276,8 @@ async function runItem(
       bytes: response.bytes,
       truncated: response.truncated,
       attempts: state.attempts,
-      durationMs: Date.now() - state.startedAt,
-      startedMs: state.startedAt - run.startedAt,
+      durationMs: Date.now() - (state.startedAt ?? run.startedAt),
+      startedMs: (state.startedAt ?? run.startedAt) - run.startedAt,
     };
   } catch (err) {
     const result = rejected(item, index, state, run.startedAt, run.classify(err));

@@ -3,7 +3,7 @@
  * outbound URL guard, header limits and the wire schemas. Its face to functions/ and to the other wings (pages and jobs
  * run on the engine).
  */
-export { type FanoutResult, fanout, fanoutAll } from "./engine";
+export { type CallGate, type FanoutResult, fanout, fanoutAll } from "./engine";
 export { checkHeaderLimits, type HeaderLimitBreach, headerLimitBreach, headerLimitProblem } from "./limits";
 export {
   type FanoutItem,

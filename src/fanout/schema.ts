@@ -4,6 +4,7 @@
  * (unknown fields refused) and carry their defaults, so a parsed value is complete.
  */
 import { z } from "@hono/zod-openapi";
+import { FlowSchema } from "../flow/schema.js";
 import { recordOf } from "../http/schemas.js";
 
 const FANOUT_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -97,6 +98,7 @@ export const FanoutOptionsSchema = z
       .enum(["auto", "json", "text", "base64", "none"])
       .default("auto")
       .openapi({ description: "auto: JSON when the upstream says JSON, text when textual, else base64" }),
+    flow: FlowSchema.optional(),
   })
   .strict()
   .openapi("FanoutOptions");
@@ -129,7 +131,17 @@ export const FanoutResultSchema = z
     }),
     error: z
       .object({
-        kind: z.enum(["timeout", "deadline", "aborted", "network", "blocked", "too_large", "invalid", "status"]),
+        kind: z.enum([
+          "timeout",
+          "deadline",
+          "aborted",
+          "network",
+          "blocked",
+          "too_large",
+          "invalid",
+          "status",
+          "flow_timeout",
+        ]),
         message: z.string(),
       })
       .optional(),

@@ -24,7 +24,8 @@ export type FanoutErrorKind =
   | "blocked"
   | "too_large"
   | "invalid"
-  | "status";
+  | "status"
+  | "flow_timeout";
 
 /** A settled upstream answer with its body read (or not, as asked). */
 export interface UpstreamResponse {

@@ -36,6 +36,10 @@ export const TAGS = [
     name: "jobs",
     description: "Durable fan-outs and webhooks on Cloudflare Queues: create, follow, page results, cancel, retry.",
   },
+  {
+    name: "flow",
+    description: "Flow-control keys shared by jobs, fan-outs and crawls: parallelism and a rate, pause and resume.",
+  },
   { name: "demo", description: "What the demo page at / needs in local development (DEMO_MODE)." },
 ];
 

@@ -9,14 +9,15 @@
 
 import { Semaphore } from "../async";
 import { demoUpstreamGuard, type FanoutOptions } from "../fanout";
+import { deferSeconds, type FlowGate, flowGate } from "../flow";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { isDemoJobId, JOB_ID_PATTERN } from "./ids";
 import { PROGRESS_INTERVAL_MS } from "./progress";
 import { ChunkRecorder } from "./recorder";
-import { deliverWebhook, runFanoutChunk } from "./run";
-import type { JobMessage, JobResult, WebhookSpec } from "./types";
+import { chunkFanoutOptions, deliverWebhook, runFanoutChunk } from "./run";
+import type { JobFlow, JobMessage, JobResult, WebhookSpec } from "./types";
 
 /** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
 const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
@@ -58,6 +59,21 @@ function failed(msg: Message<unknown>, err: unknown, backoff: BackoffOptions, dr
   msg.retry({ delaySeconds });
 }
 
+/** A chunk's gate on its job's flow key: up to `max` permits, waiting FLOW_JOB_WAIT_MS for them. */
+function chunkGate(env: Env, flow: JobFlow | undefined, m: JobMessage, max: number): FlowGate | undefined {
+  const holder = `job:${m.jobId}:${m.chunk}`;
+  return flow && flowGate(env, flow.owner, flow, { holder, max, waitMs: () => Number.POSITIVE_INFINITY, job: true });
+}
+
+/** Run `fn` through `gate`, giving its permits back as soon as the calls are done. */
+async function gated<T>(gate: FlowGate | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await gate?.close();
+  }
+}
+
 async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
   const backoff = { baseSeconds: s.JOBS_RETRY_BASE_SECONDS, maxSeconds: s.JOBS_RETRY_MAX_SECONDS };
   try {
@@ -72,29 +88,29 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       return;
     }
     let outcome: Awaited<ReturnType<typeof runFanoutChunk>>;
+    let gate: FlowGate | undefined;
     if (claim.type === "webhook") {
       const secret = env.JOBS_WEBHOOK_SECRET;
       if (!secret) throw new Error("JOBS_WEBHOOK_SECRET is not configured");
       const spec = JSON.parse(claim.webhookJson ?? "null") as WebhookSpec | null;
       if (!spec) throw new PermanentJobError("webhook job without a spec");
-      outcome = await deliverWebhook(body.jobId, spec, secret, s);
+      gate = chunkGate(env, spec.flow, body, 1);
+      outcome = await gated(gate, () => deliverWebhook(body.jobId, spec, secret, s, gate));
       const final = outcome.results[0];
       const jobError = final && !final.ok ? `webhook delivery ended with ${describeResult(final)}` : undefined;
       await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError, jobError });
     } else {
       const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
-      const options = JSON.parse(claim.optionsJson) as FanoutOptions;
+      const options = JSON.parse(claim.optionsJson) as FanoutOptions & { flow?: JobFlow };
       // A demo job calls the demo upstream's path only, redirects included.
       const guard = (await isDemoJobId(body.jobId)) ? demoUpstreamGuard(s.FANOUT_ALLOW_HOSTS) : undefined;
+      gate = chunkGate(env, options.flow, body, chunkFanoutOptions(options, s).concurrency);
+      const chunk = { pending: claim.pending, start: claim.start, requests, options };
       // Each result is recorded as its call finishes (throttled as progress is), so progress moves call by call.
       const recorder = new ChunkRecorder((json, note) => stub.record(body.chunk, json, note), PROGRESS_INTERVAL_MS);
+      const onResult = (r: JobResult) => recorder.add(r);
       try {
-        outcome = await runFanoutChunk(
-          { pending: claim.pending, start: claim.start, requests, options },
-          s,
-          guard,
-          (r) => recorder.add(r),
-        );
+        outcome = await gated(gate, () => runFanoutChunk(chunk, s, { guard, gate, onResult }));
       } finally {
         recorder.stop();
       }
@@ -111,6 +127,20 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
         lastError: outcome.lastError,
       });
       msg.retry({ delaySeconds });
+    } else if (outcome.deferred > 0) {
+      // Flow control let some calls not start: the chunk comes back later as a new message (no attempt used).
+      const deferrals = outcome.results.length > 0 ? 0 : (body.deferrals ?? 0);
+      const refusal = gate?.refusal ?? { blocked: "line" as const, retryAfterMs: null };
+      const delaySeconds = deferSeconds(refusal, deferrals, s.FLOW_JOB_MAX_DEFER_SECONDS);
+      await stub.defer(body.chunk, delaySeconds, deferrals + 1);
+      log("info", "job chunk deferred by flow control", {
+        jobId: body.jobId,
+        chunk: body.chunk,
+        deferred: outcome.deferred,
+        blocked: refusal.blocked,
+        delaySeconds,
+      });
+      msg.ack();
     } else {
       msg.ack();
     }

@@ -5,6 +5,7 @@
  * outcome, which the route turns into a response.
  */
 import { createUrlGuard, type HeaderLimitBreach, headerLimitBreach } from "../fanout";
+import { flowBreach } from "../flow";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";
@@ -24,6 +25,8 @@ export type CreateJobOutcome =
   | { outcome: "headers-over-limit"; breach: HeaderLimitBreach }
   | { outcome: "url-blocked"; type: JobType; errors: [UrlRefusal, ...UrlRefusal[]] }
   | { outcome: "webhook-secret-missing" }
+  /** `flow` asks for more than FLOW_MAX_PARALLELISM. */
+  | { outcome: "flow-over-limit"; detail: string }
   /** The key was used before with another body. */
   | { outcome: "key-reused"; id: string }
   /** The key's job ran and was deleted after its retention: it is not run again. */
@@ -46,7 +49,7 @@ export async function createJob(
   if (refusal) return refusal;
   const id = await jobIdFor(request.scope, request.key);
   const stub = env.JOB.getByName(id);
-  const created = await stub.create(await inputOf(id, request.body, s));
+  const created = await stub.create(await inputOf(id, request.body, s, request.scope));
   if (created.outcome === "gone") return created;
   if (created.outcome === "conflict") return { outcome: "key-reused", id };
   // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
@@ -60,6 +63,8 @@ export async function createJob(
 
 /** Why the job may not be created, checked before anything is stored (the consumer checks every hop again). */
 function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
+  const flow = flowBreach(body.flow, env);
+  if (flow) return { outcome: "flow-over-limit", detail: flow };
   if (body.type === "fanout") {
     if (body.requests.length > s.JOBS_MAX_REQUESTS) {
       return { outcome: "too-many-requests", requests: body.requests.length, max: s.JOBS_MAX_REQUESTS };
@@ -83,11 +88,16 @@ function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | 
     : { outcome: "url-blocked", type: "webhook", errors: [{ path: "url", message: verdict.reason }] };
 }
 
-/** What the Job object stores: requests, options or the webhook spec as JSON text, and the body's fingerprint. */
-async function inputOf(id: string, body: CreateJobBody, s: Settings): Promise<CreateJobInput> {
+/**
+ * What the Job object stores: requests, options or the webhook spec as JSON text, and the body's fingerprint. A
+ * `flow` keeps its owner (`scope`), whose key the consumer's calls share.
+ */
+async function inputOf(id: string, body: CreateJobBody, s: Settings, scope: string): Promise<CreateJobInput> {
   const hash = await bodyHash(body);
+  const flow = body.flow && { flow: { ...body.flow, owner: scope } };
   if (body.type === "fanout") {
-    const { type: _type, requests, ...options } = body;
+    const { type: _type, requests, ...rest } = body;
+    const options = { ...rest, ...flow };
     const requestsJson = JSON.stringify(requests);
     const optionsJson = JSON.stringify(options);
     return { id, type: "fanout", bodyHash: hash, requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
@@ -96,6 +106,7 @@ async function inputOf(id: string, body: CreateJobBody, s: Settings): Promise<Cr
     url: body.url,
     payload: body.payload ?? null,
     ...(body.headers ? { headers: body.headers } : {}),
+    ...flow,
   };
   return { id, type: "webhook", bodyHash: hash, webhookJson: JSON.stringify(spec), chunkSize: 1 };
 }

@@ -130,6 +130,12 @@ export class JobStore {
     );
   }
 
+  /** Take back the attempt of a delivery flow control deferred (`countAttempt` counted it); the chunk was active. */
+  uncountAttempt(chunk: number, now: number): void {
+    this.#sql.exec("UPDATE chunks SET attempts = MAX(0, attempts - 1), touched_at = ? WHERE idx = ?", now, chunk);
+    this.#sql.exec("UPDATE job SET attempts = MAX(0, attempts - 1)");
+  }
+
   /** Add `inserted` new results (`failed` of them not ok) of `chunk`; the chunk is done once all have one. */
   countResults(chunk: number, inserted: number, failed: number, lastError: string | null, now: number): void {
     this.#sql.exec(

@@ -157,6 +157,21 @@ export class Job extends DurableObject<Env> {
     return this.status();
   }
 
+  /**
+   * Flow control deferred chunk `chunk`'s calls not yet run: send its message again after `delaySeconds`, carrying
+   * `deferrals`. A new message, so flow waits never use up the queue's max_retries; the delivery does not count in
+   * `attempts` either. False (nothing sent) when the chunk no longer runs.
+   */
+  async defer(chunk: number, delaySeconds: number, deferrals: number): Promise<boolean> {
+    const job = this.#store.job();
+    const row = this.#store.chunk(chunk);
+    if (!job || !row || row.state !== "pending" || job.state === "canceled") return false;
+    const [message] = messagesOf(job, [row]);
+    await this.env.JOBS_QUEUE.send({ ...message, deferrals }, { delaySeconds, contentType: "json" });
+    this.#store.uncountAttempt(chunk, Date.now());
+    return true;
+  }
+
   /** The dead-letter consumer: chunk `chunk` ran out of retries. The job ends partial or failed, not hanging. */
   async markDead(chunk: number, error: string): Promise<JobStatus | null> {
     const job = this.#store.job();

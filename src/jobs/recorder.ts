@@ -15,7 +15,7 @@ export type RecordChunk = (resultsJson: string, note?: { lastError?: string }) =
 /**
  * @example
  * const recorder = new ChunkRecorder((json, note) => stub.record(chunk, json, note), 200);
- * const outcome = await runFanoutChunk(chunk, settings, undefined, (result) => recorder.add(result));
+ * const outcome = await runFanoutChunk(chunk, settings, { onResult: (result) => recorder.add(result) });
  * await recorder.finish({ lastError: outcome.lastError }); // throws if the last record fails: the chunk is retried
  */
 export class ChunkRecorder {

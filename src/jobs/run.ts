@@ -4,6 +4,7 @@
  */
 
 import {
+  type CallGate,
   type FanoutItem,
   type FanoutOptions,
   FanoutOptionsSchema,
@@ -23,6 +24,8 @@ export interface ChunkOutcome {
   results: JobResult[];
   /** Requests that failed transiently and need another delivery. */
   transient: number;
+  /** Requests flow control did not let start (`flow_timeout`): the chunk is deferred, not retried. */
+  deferred: number;
   /** A short description of the last transient failure, for logs and the dead-letter marking. */
   lastError?: string;
 }
@@ -32,9 +35,10 @@ function describe(result: FanoutResult): string {
 }
 
 function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): ChunkOutcome {
-  const out: ChunkOutcome = { results: [], transient: 0 };
+  const out: ChunkOutcome = { results: [], transient: 0, deferred: 0 };
   for (const r of results) {
-    if (classifyOutcome(r) === "final") out.results.push({ ...r, index: indexOf(r) });
+    if (r.error?.kind === "flow_timeout") out.deferred++;
+    else if (classifyOutcome(r) === "final") out.results.push({ ...r, index: indexOf(r) });
     else {
       out.transient++;
       out.lastError = describe(r);
@@ -70,26 +74,33 @@ export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutO
 export async function runFanoutChunk(
   chunk: { pending: number[]; start: number; requests: unknown[]; options: FanoutOptions },
   s: Settings,
-  /** The guard of every call and hop (a demo job's); FANOUT_ALLOW_HOSTS's by default. */
-  guard?: UrlGuard,
-  onResult: (result: JobResult) => void = () => {},
+  how: {
+    /** The guard of every call and hop (a demo job's); FANOUT_ALLOW_HOSTS's by default. */
+    guard?: UrlGuard;
+    /** The chunk's flow-control gate, when its job has a flow key. */
+    gate?: CallGate;
+    /** Each final result as its call ends (recorded as it comes, so progress moves call by call). */
+    onResult?: (result: JobResult) => void;
+  } = {},
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
     const item = chunk.requests[i - chunk.start] as FanoutItem;
     return { ...item, id: item.id ?? String(i) };
   });
   const options = chunkFanoutOptions(chunk.options, s);
-  const out: ChunkOutcome = { results: [], transient: 0 };
+  const out: ChunkOutcome = { results: [], transient: 0, deferred: 0 };
   const calls = fanout(items, options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
-    ...(guard ? { guard } : {}),
+    ...(how.guard ? { guard: how.guard } : {}),
     maxResponseBytes: options.maxBodyBytes * Math.max(1, items.length),
+    gate: how.gate,
   });
   for await (const r of calls) {
-    if (classifyOutcome(r) === "final") {
+    if (r.error?.kind === "flow_timeout") out.deferred++;
+    else if (classifyOutcome(r) === "final") {
       const result = { ...r, index: chunk.pending[r.index] ?? -1 };
       out.results.push(result);
-      onResult(result);
+      how.onResult?.(result);
     } else {
       out.transient++;
       out.lastError = describe(r);
@@ -117,6 +128,7 @@ export async function deliverWebhook(
   spec: WebhookSpec,
   secret: string,
   s: Settings,
+  gate?: CallGate,
 ): Promise<ChunkOutcome> {
   const body = JSON.stringify(spec.payload ?? null);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -130,6 +142,7 @@ export async function deliverWebhook(
   const results = await fanoutAll([item], options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,
+    gate,
   });
   return sort(results, () => 0);
 }

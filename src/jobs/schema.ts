@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema.js";
+import { FlowSchema } from "../flow/schema.js";
 import { Name, recordOf } from "../http/schemas.js";
 
 const FanoutJobSchema = z
@@ -39,6 +40,7 @@ const WebhookJobSchema = z
       .refine((h) => !h || !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
         message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,
       }),
+    flow: FlowSchema.optional(),
   })
   .strict()
   .openapi("WebhookJob");

@@ -17,6 +17,8 @@ export interface JobMessage {
   jobId: string;
   chunk: number;
   requests?: unknown[];
+  /** Deliveries in a row that flow control deferred without running a call (the next delay doubles). */
+  deferrals?: number;
 }
 
 /** A recorded result: the fan-out result of one request (or of the webhook delivery), by its index in the job. */
@@ -56,6 +58,15 @@ export interface WebhookSpec {
   url: string;
   payload: unknown;
   headers?: Record<string, string>;
+  flow?: JobFlow;
+}
+
+/** A job's `flow` (src/flow/schema.ts), with the scope of the caller that created it, whose key its calls share. */
+export interface JobFlow {
+  key: string;
+  parallelism?: number;
+  rate?: { limit: number; periodMs: number };
+  owner: string;
 }
 
 /**

@@ -13,7 +13,7 @@
  *   disconnect). A page on another origin (allowed) gets only the headers known to be safe there.
  */
 import { anySignal, prefetch, timer } from "../async";
-import type { ByteBudget, FanoutOptions, UrlGuard } from "../fanout";
+import type { ByteBudget, CallGate, FanoutOptions, UrlGuard } from "../fanout";
 import { createUrlGuard, type FanoutResult, fanoutAll, safeAcrossOrigins } from "../fanout";
 import { itemsAt, type NextPage, nextFromBody, nextLink, withParam } from "./next";
 import type { Page, PageErrorKind, PagesRequest, PagesSummary, StopReason } from "./schema";
@@ -30,6 +30,8 @@ export interface CrawlContext {
   maxResponseBytes: number;
   /** Injected in tests; the global fetch otherwise. */
   fetch?: typeof fetch;
+  /** Admits each page's call (a flow key), shared by every page. */
+  gate?: CallGate;
 }
 
 type PageError = NonNullable<PagesSummary["error"]>;
@@ -85,6 +87,11 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
 
   /** The stop for a page that did not come: the deadline, the client, or the page's own failure. */
   const stopped = (n: number, url: string, failed?: Extract<Fetched, { failed: unknown }>["failed"]) => {
+    if (failed?.kind === "flow_timeout" || (deadline.signal.aborted && ctx.gate?.abandoned)) {
+      const message = `deadlineMs (${spec.deadlineMs}) passed while page ${n} waited for its flow key's permit`;
+      const error = { kind: "flow_timeout" as const, message, status: null, page: n, url };
+      return summary("deadline", message, { next: url, error });
+    }
     if (deadline.signal.aborted || failed?.kind === "deadline") {
       return summary("deadline", `deadlineMs (${spec.deadlineMs}) passed before page ${n} came`, { next: url });
     }
@@ -117,6 +124,7 @@ export async function* crawl(spec: Crawl, ctx: CrawlContext): AsyncGenerator<Pag
         guard: spec.allowCrossOrigin ? guard : confined,
         budget,
         fetch: watch.fetch,
+        gate: ctx.gate,
       },
     )) as [FanoutResult];
     if (away && r.error?.kind === "blocked") {

@@ -56,7 +56,7 @@ const NEXT_FORMS =
   'must be "link" (the Link header), {"cursor": "/json/pointer", "param"?: "name"} (a cursor in each JSON page) or ' +
   '{"page": "name", "start"?: 1} (a page-number parameter)';
 
-const { timeoutMs, deadlineMs, retry, maxBodyBytes, responseBody } = FanoutOptionsSchema.shape;
+const { timeoutMs, deadlineMs, retry, maxBodyBytes, responseBody, flow } = FanoutOptionsSchema.shape;
 
 export const PagesRequestSchema = z
   .object({
@@ -107,6 +107,7 @@ export const PagesRequestSchema = z
     responseBody: responseBody.openapi({
       description: "How `body` is decoded (as in fan-out); cursor crawls and `items` read pages as JSON: auto or json",
     }),
+    flow,
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -11,6 +11,7 @@ import type * as T from "../../src/client/index";
 import type { createClient, FanoutResult, JobStatus, LockLease } from "../../src/client/index";
 import type * as counters from "../../src/counters/schema";
 import type * as fanout from "../../src/fanout/schema";
+import type * as flow from "../../src/flow/schema";
 import type { ProblemSchema } from "../../src/http/schemas";
 import type * as jobs from "../../src/jobs/schema";
 import type * as locks from "../../src/locks/schema";
@@ -43,6 +44,7 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.Page>().toEqualTypeOf<Out<typeof pages.PageSchema>>();
     expectTypeOf<T.PagesSummary>().toEqualTypeOf<Out<typeof pages.PagesSummarySchema>>();
     expectTypeOf<T.Problem>().toEqualTypeOf<Out<typeof ProblemSchema> & Record<string, unknown>>();
+    expectTypeOf<T.FlowStatus>().toEqualTypeOf<Out<typeof flow.FlowStatusSchema>>();
   });
 
   it("what the client sends has the request schema's fields and is accepted by it", () => {
@@ -63,6 +65,7 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.SemaphoreReleaseInput>().toEqualTypeOf<In<typeof semaphores.SemaphoreReleaseBody>>();
     expectTypeOf<T.RateLimitInput>().toEqualTypeOf<In<typeof ratelimits.RateLimitBody>>();
     expectTypeOf<T.TicketInput>().toEqualTypeOf<In<typeof TicketRequest>>();
+    expectTypeOf<T.Flow>().toEqualTypeOf<In<typeof flow.FlowSchema>>();
 
     // Headers are a record of strings to the client; the schema reads them through a check (its z.input is unknown).
     type JobIn = In<typeof jobs.CreateJobSchema>;
@@ -80,6 +83,11 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<Answer<ReturnType<Client["semaphore"]>["status"]>>().toEqualTypeOf<T.SemaphoreStatus>();
     expectTypeOf<Answer<ReturnType<Client["rateLimit"]>["take"]>>().toEqualTypeOf<T.RateLimitDecision>();
     expectTypeOf<Answer<Client["jobs"]["get"]>>().toEqualTypeOf<JobStatus>();
+    expectTypeOf<Answer<ReturnType<Client["flow"]>["status"]>>().toEqualTypeOf<T.FlowStatus>();
+    expectTypeOf<Answer<ReturnType<Client["flow"]>["pause"]>>().toEqualTypeOf<T.FlowStatus>();
+    // `flow` on fan-outs, crawls and jobs is the flow schema's input.
+    expectTypeOf<NonNullable<Parameters<Client["fanout"]>[1]>["flow"]>().toEqualTypeOf<T.Flow | undefined>();
+    expectTypeOf<Parameters<Client["pages"]>[0]["flow"]>().toEqualTypeOf<T.Flow | undefined>();
     expectTypeOf<FanoutResult>().toEqualTypeOf<Out<typeof fanout.FanoutResultSchema>>();
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<Out<typeof locks.LockGrant>["fence"]>();
     type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer R> ? R : never;

@@ -138,6 +138,8 @@ function sample(schema: JsonSchema, key: string, urlKey: string): unknown {
   if (s.const !== undefined) return s.const;
   if (key === "url" || s.format === "uri" || s.format === "url") return urlFor(s.pattern, urlKey);
   if (s.format === "uuid") return crypto.randomUUID();
+  // A body field that names an object (a flow key) gets a fresh name, as path names do: its object is this test's.
+  if (key === "key" && s.pattern) return nameFor(s.pattern);
   // Whole-object examples may name real hosts: only leaf and payload examples are used.
   if (s.example !== undefined && (typeof s.example !== "object" || !mainType(s))) return s.example;
   if (s.default !== undefined) return s.default;
@@ -726,6 +728,7 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     },
   ],
   "POST /v1/fanout": (t) => [
+    ...flowCases({ requests: [{ url: canary(t.urlKey) }] }),
     {
       why: "more requests than FANOUT_MAX_REQUESTS",
       body: { requests: Array.from({ length: LIMITS.FANOUT_MAX_REQUESTS + 1 }, () => ({ url: canary(t.urlKey) })) },
@@ -744,6 +747,8 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     },
   ],
   "POST /v1/jobs": (t) => [
+    ...flowCases({ type: "fanout", requests: [{ url: canary(t.urlKey) }] }),
+    ...flowCases({ type: "webhook", url: canary(t.urlKey), payload: {} }),
     {
       why: "a fan-out job with more headers than FANOUT_MAX_HEADERS",
       body: {
@@ -780,6 +785,7 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     },
   ],
   "POST /v1/pages": (t) => [
+    ...flowCases({ url: canary(t.urlKey), next: "link" }),
     {
       why: "maxPages above PAGES_MAX_PAGES",
       body: { url: canary(t.urlKey), next: "link", maxPages: LIMITS.PAGES_MAX_PAGES + 1 },
@@ -806,6 +812,19 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a cursor that is not base64", query: "?cursor=%%%" },
   ],
 };
+
+/** The rules of `flow` a schema cannot say, on an otherwise valid body. */
+function flowCases(body: Record<string, unknown>): HandWritten[] {
+  const max = LIMITS.FLOW_MAX_PARALLELISM;
+  return [
+    { why: "a flow with neither parallelism nor rate", body: { ...body, flow: { key: freshName() } } },
+    {
+      why: "flow.parallelism above FLOW_MAX_PARALLELISM",
+      body: { ...body, flow: { key: freshName(), parallelism: max + 1 } },
+      expect: [400],
+    },
+  ];
+}
 
 /** `n` calls to the demo upstream on the loopback upstream (counted under the target's key). */
 function demoCalls(t: Target, n: number): { url: string }[] {
@@ -922,7 +941,9 @@ async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): P
   const found: string[] = [];
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
-    const candidates = [...names].flatMap((n) => [n, `user:${n}`]).concat(binding === "JOB" ? jobIds : []);
+    const candidates = [...names]
+      .flatMap((n) => [n, `user:${n}`, ...(binding === "FLOW" ? [`flow:${SCOPE}:${n}`] : [])])
+      .concat(binding === "JOB" ? jobIds : []);
     for (const name of candidates) {
       if (existing.has(ns.idFromName(name).toString())) found.push(`${binding}:${JSON.stringify(name)}`);
     }
@@ -1003,7 +1024,8 @@ async function upstreamHits(key: string): Promise<number> {
 describe("the bad-input sweep over the OpenAPI document", () => {
   it("finds every family's operations in the document, and a hand-written case only for a real operation", () => {
     const families = new Set(operations.map((op) => op.path.split("/")[2]));
-    for (const family of ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "pages", "jobs", "api"]) {
+    const expected = ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "pages", "jobs", "flow"];
+    for (const family of [...expected, "api"]) {
       expect(families).toContain(family);
     }
     for (const name of Object.keys(HAND_WRITTEN)) expect(operations.map(opName)).toContain(name);
@@ -1034,6 +1056,11 @@ describe("the bad-input sweep over the OpenAPI document", () => {
       const t = target(op);
       const cases = [...generatedCases(t), ...handWrittenCases(t)];
       expect(cases.length).toBeGreaterThan(0);
+      // The flow keys the bodies name must stay untouched too (their Flow objects are flow:<scope>:<key>).
+      for (const c of cases) {
+        if (typeof c.body !== "string") continue;
+        for (const [, key] of c.body.matchAll(/"flow":\{"key":"([^"]*)"/g)) if (key) t.names.add(key);
+      }
       const failures = await runAll(cases);
       expect(failures, `${failures.length} of ${cases.length} bad requests were mishandled`).toEqual([]);
 
