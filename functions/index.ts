@@ -22,6 +22,7 @@ import { locks } from "./locks";
 import { pagesApp } from "./pages";
 import { ratelimits } from "./ratelimits";
 import { roomSockets, rooms } from "./rooms";
+import { schedules } from "./schedules";
 import { semaphores } from "./semaphores";
 
 const app = createApp();
@@ -57,6 +58,7 @@ app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
 app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
+app.route("/v1/schedules", schedules);
 
 serveOpenApi(app, "/openapi.json");
 
@@ -65,6 +67,7 @@ export { Job } from "../src/jobs";
 export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";
+export { Schedule, ScheduleIndex } from "../src/schedules";
 export { Semaphore } from "../src/semaphores";
 export { app };
 

@@ -124,8 +124,8 @@ async function missing(stub: ReturnType<typeof jobStub>, id: string): Promise<Pr
   return tombstone ? gone(tombstone) : notFound(id);
 }
 
-/** The problem for each way a POST can be refused. */
-function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
+/** The problem for each way a POST can be refused (also a schedule's job, functions/schedules.ts). */
+export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string): Problem {
   switch (outcome.outcome) {
     case "too-many-requests": {
       const { requests, max } = outcome;

@@ -58,8 +58,11 @@ export async function createJob(
   return { outcome: "queued", status: created.status, replayed: created.outcome === "existing" };
 }
 
-/** Why the job may not be created, checked before anything is stored (the consumer checks every hop again). */
-function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
+/**
+ * Why the job may not be created, checked before anything is stored (the consumer checks every hop again). Also
+ * what a schedule's job must pass when the schedule is created (it passes again at each run, through createJob).
+ */
+export function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
   if (body.type === "fanout") {
     if (body.requests.length > s.JOBS_MAX_REQUESTS) {
       return { outcome: "too-many-requests", requests: body.requests.length, max: s.JOBS_MAX_REQUESTS };
