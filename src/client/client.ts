@@ -1,6 +1,7 @@
 /**
  * `createClient`: the typed client of every family, for Node ≥ 20 and browsers. One transport (base URL, token,
- * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs and rooms.
+ * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs, schedules and
+ * rooms.
  */
 import { CounterClient } from "./counters.js";
 import { createFanout, type Fanout } from "./fanout.js";
@@ -10,6 +11,7 @@ import { LockClient } from "./locks.js";
 import { createPages, type Pages } from "./pages.js";
 import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
+import { SchedulesClient } from "./schedules.js";
 import { SemaphoreClient } from "./semaphores.js";
 import type { TicketInput } from "./types.js";
 
@@ -33,6 +35,8 @@ export interface EdgeloopClient {
   rateLimit(key: string, options: RateLimitOptions): RateLimitClient;
   /** Durable fan-outs and webhooks: create, follow (`watch`, `wait`), read every result, cancel, retry. */
   jobs: JobsClient;
+  /** Cron schedules, each creating a job at its fire times: create, list, get, pause, resume, delete. */
+  schedules: SchedulesClient;
   /** A member of room `name` as `user` (a fresh single-use ticket for every connection). */
   room(name: string, user: string, options?: Partial<Omit<RoomClientOptions, "room" | "user">>): RoomClient;
 }
@@ -64,6 +68,7 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     jobs: new JobsClient(transport, (name, user, wrap) =>
       room(name, user, { getTicket: (r, u) => wrap(() => getTicket(r, u)) }),
     ),
+    schedules: new SchedulesClient(transport),
     room,
   };
 }

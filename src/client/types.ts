@@ -38,6 +38,12 @@ import type { PageSchema, PagesRequestSchema, PagesSummarySchema } from "../page
 import type { RateLimitBody, RateLimitDecision as RateLimitDecisionSchema } from "../ratelimits/schema.js";
 import type { TicketRequest } from "../rooms/schema.js";
 import type {
+  ScheduleBody,
+  ScheduleDeletedSchema,
+  ScheduleSchema,
+  ScheduleSummarySchema,
+} from "../schedules/schema.js";
+import type {
   SemaphoreAcquireBody,
   SemaphoreLease as SemaphoreLeaseSchema,
   SemaphoreReleaseBody,
@@ -84,6 +90,15 @@ export type JobResultsPage = z.output<typeof ResultsPageSchema>;
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
 export type JobResult = JobResultsPage["items"][number];
 export type JobRetried = z.output<typeof RetrySchema>;
+
+/** What `POST /v1/schedules` takes: a name, a cron (and time zone), the job each fire time creates, policies. */
+export type ScheduleSpec = z.input<typeof ScheduleBody>;
+/** A schedule as `GET /v1/schedules/:name` answers it: its next fire times and its last runs. */
+export type Schedule = z.output<typeof ScheduleSchema>;
+/** One run of a schedule: a fire time and what became of it (a job, a skip, missed fire times, a failure). */
+export type ScheduleRun = Schedule["runs"][number];
+export type ScheduleSummary = z.output<typeof ScheduleSummarySchema>;
+export type ScheduleDeleted = z.output<typeof ScheduleDeletedSchema>;
 
 /** What `POST /v1/pages` takes: the first URL, how to find the next page, limits. */
 export type PagesSpec = z.input<typeof PagesRequestSchema>;

@@ -12,6 +12,7 @@ import type { FanoutOptionsSchema, FanoutResultSchema } from "../../src/fanout/s
 import type { JobStatusSchema, ResultsPageSchema } from "../../src/jobs/schema";
 import type { LockAcquireBody, LockGrant, LockStatus } from "../../src/locks/schema";
 import type { RateLimitDecision } from "../../src/ratelimits/schema";
+import type { ScheduleBody, ScheduleSchema, ScheduleSummarySchema } from "../../src/schedules/schema";
 import type { SemaphoreStatus } from "../../src/semaphores/schema";
 
 type Client = ReturnType<typeof createClient>;
@@ -29,6 +30,11 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<z.output<typeof LockGrant>["fence"]>();
     type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer T> ? T : never;
     expectTypeOf<Result>().toEqualTypeOf<z.output<typeof ResultsPageSchema>["items"][number]>();
+    expectTypeOf<Answer<Client["schedules"]["get"]>>().toEqualTypeOf<z.output<typeof ScheduleSchema>>();
+    expectTypeOf<Answer<Client["schedules"]["create"]>>().toEqualTypeOf<z.output<typeof ScheduleSchema>>();
+    expectTypeOf<Answer<Client["schedules"]["pause"]>>().toEqualTypeOf<z.output<typeof ScheduleSummarySchema>>();
+    type Listed = ReturnType<Client["schedules"]["list"]> extends AsyncIterable<infer T> ? T : never;
+    expectTypeOf<Listed>().toEqualTypeOf<z.output<typeof ScheduleSummarySchema>>();
   });
 
   it("takes what the request schemas accept", () => {
@@ -37,5 +43,10 @@ describe("the client's types are the schemas' types", () => {
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
     ({ owner: "o", ttl: 1_000 }) satisfies z.input<typeof LockAcquireBody>;
+    expectTypeOf<Parameters<Client["schedules"]["create"]>[0]>().toEqualTypeOf<z.input<typeof ScheduleBody>>();
+    const job = { type: "webhook", url: "https://x.test/", payload: 1 } as const;
+    // @ts-expect-error `tz` is not a field of a schedule (it is `timezone`)
+    ({ name: "n", cron: "0 3 * * *", tz: "UTC", job }) satisfies z.input<typeof ScheduleBody>;
+    ({ name: "n", cron: "0 3 * * *", timezone: "UTC", job }) satisfies z.input<typeof ScheduleBody>;
   });
 });
