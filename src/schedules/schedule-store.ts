@@ -144,7 +144,9 @@ export class ScheduleStore {
   /** Runs whose job creation did not finish (an alarm that stopped half-way): done again first. */
   creating(): RunRecord[] {
     if (!this.#ready) return [];
-    return this.#sql.exec<Row<RunRecord>>(`SELECT ${RUN} FROM runs WHERE state = 'creating'`).toArray();
+    return this.#sql
+      .exec<Row<RunRecord>>(`SELECT ${RUN} FROM runs WHERE state = 'creating' ORDER BY fire_at`)
+      .toArray();
   }
 
   /** The latest run that created a job. */

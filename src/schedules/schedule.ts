@@ -212,10 +212,24 @@ export class Schedule extends DurableObject<Env> {
   async #fire(first: ScheduleRecord, now: number): Promise<void> {
     const cfg = settings(this.env);
     this.#store.update({ retryAt: null });
-    for (const run of this.#store.creating()) {
-      await this.#run(first, run.fireAt);
+    // A run left `creating` is finished first (the same key: the same job). Only the newest is tried: an older one
+    // was overtaken by a later fire time while creation kept failing, and is given up (at most one waits at a time).
+    const pending = this.#store.creating();
+    for (const run of pending.slice(0, -1)) {
+      this.#store.putRun({ ...empty(run.fireAt), state: "failed", error: "job creation did not finish" });
+    }
+    const unfinished = pending.at(-1);
+    let retry = false;
+    if (unfinished) {
+      try {
+        await this.#run(first, unfinished.fireAt);
+      } catch (err) {
+        this.#failed("schedule run: job creation failed again", err);
+        retry = true;
+      }
       if (!this.#same(first)) return;
     }
+    if (retry) this.#store.update({ retryAt: now + RETRY_MS });
     const s = this.#live();
     if (!s || s.paused === 1 || s.nextAt === null) return;
     const times = cronTimes(s.cron, s.timezone);

@@ -100,6 +100,15 @@ describe("fire times", () => {
     expect(iso(t.latest(at("2026-01-05T03:00:00.600Z")))).toBe("2026-01-05T03:00:00.000Z");
   });
 
+  it("combines day-of-month and day-of-week with OR, as Vixie cron does", () => {
+    // 1 July 2026 is a Wednesday; the Mondays after it are the 6th and the 13th.
+    expect(fires("0 0 1 * MON", "UTC", "2026-06-30T12:00:00Z", 3)).toEqual([
+      "2026-07-01T00:00:00.000Z",
+      "2026-07-06T00:00:00.000Z",
+      "2026-07-13T00:00:00.000Z",
+    ]);
+  });
+
   it("a date that never comes has no fire time", () => {
     expect(cronTimes("0 0 30 2 *", "UTC").next(at("2026-01-01T00:00:00Z"))).toBeNull();
   });
@@ -124,7 +133,16 @@ describe("the shortest gap a pattern allows (checked against SCHEDULES_MIN_INTER
 
 describe("what parses", () => {
   it("takes five or six fields, names, L, W, # and nicknames", () => {
-    for (const cron of ["30 2 * * *", "0 30 2 * * *", "0 9 * * MON-FRI", "0 0 L * *", "0 0 * * FRI#2", "@daily"]) {
+    for (const cron of [
+      "30 2 * * *",
+      "0 30 2 * * *",
+      "0 9 * * MON-FRI",
+      "0 0 L * *",
+      "0 0 15W * *",
+      "0 0 * * FRI#2",
+      "0 0 ? * MON",
+      "@daily",
+    ]) {
       expect(cronError(cron), cron).toBeUndefined();
     }
   });

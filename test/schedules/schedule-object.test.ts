@@ -129,6 +129,54 @@ describe("a fire time's job", () => {
   });
 });
 
+describe("a job creation that fails", () => {
+  /** A JOB binding whose objects refuse every call, as an overloaded or reset object would. */
+  const failing = { getByName: () => ({ create: () => Promise.reject(new Error("Job object overloaded")) }) };
+
+  it("leaves the run creating and retries 10 s later (not a year); then creates the same job", async () => {
+    const name = fresh();
+    const fire = secondsAgo(2_000);
+    await create({ name, cron: yearlyAt(fire), job: fanout(up({ key: newKey() })) });
+    const stub = stubOf(name);
+    await withEnv(stub, { JOB: failing });
+    await armedFor(stub, fire);
+    const before = Date.now();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await view(name)).runs).toEqual([{ fireAt: iso(fire), state: "creating" }]);
+    const retryAt = (await alarmOf(stub)) as number;
+    expect(retryAt).toBeGreaterThanOrEqual(before + 10_000);
+    expect(retryAt).toBeLessThanOrEqual(Date.now() + 10_000);
+
+    await withEnv(stub, {});
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const id = await jobIdOf(name, fire);
+    expect((await view(name)).runs).toMatchObject([{ fireAt: iso(fire), state: "created", jobId: id }]);
+    await jobEnded(id);
+  });
+
+  it("gives up a run still creating when a later one is waiting too: at most one waits, the schedule goes on", async () => {
+    const name = fresh();
+    const fire = secondsAgo(2_000);
+    await create({ name, cron: yearlyAt(fire), job: fanout(up({ key: newKey() })) });
+    const stub = stubOf(name);
+    const older = fire - 86_400_000;
+    await seedRun(stub, older, "creating");
+    await withEnv(stub, { JOB: failing });
+    await armedFor(stub, fire);
+    await runDurableObjectAlarm(stub);
+    expect((await view(name)).runs.map((r) => r.state)).toEqual(["creating", "creating"]);
+
+    await withEnv(stub, {});
+    await runDurableObjectAlarm(stub);
+    const id = await jobIdOf(name, fire);
+    expect((await view(name)).runs).toMatchObject([
+      { fireAt: iso(fire), state: "created", jobId: id },
+      { fireAt: iso(older), state: "failed", error: "job creation did not finish" },
+    ]);
+    await jobEnded(id);
+  });
+});
+
 describe("overlap and interval", () => {
   it("'skip' records the fire time skipped while the previous run's job runs, and creates it once that has ended", async () => {
     const gate = newGate();
