@@ -82,8 +82,14 @@ export class Schedule extends DurableObject<Env> {
   create(input: CreateScheduleInput): Promise<CreateScheduleOutcome> {
     return this.ctx.blockConcurrencyWhile(async () => {
       let s = this.#store.schedule();
+      // A schedule deleted under this name is still leaving the index: finish that first.
       if (s?.indexState === "removing") {
-        await this.#leave(s);
+        try {
+          await this.#leave(s);
+        } catch (err) {
+          this.#failed("schedule index unreachable on create", err);
+          return { outcome: "unavailable" };
+        }
         s = null;
       }
       if (s?.indexState === "added") {
