@@ -149,12 +149,15 @@ export class ScheduleStore {
       .toArray();
   }
 
-  /** The latest run that created a job. */
-  lastCreated(): RunRecord | null {
+  /** The latest run before fire time `before` that created a job. */
+  lastCreated(before: number): RunRecord | null {
     if (!this.#ready) return null;
     return (
       this.#sql
-        .exec<Row<RunRecord>>(`SELECT ${RUN} FROM runs WHERE state = 'created' ORDER BY fire_at DESC LIMIT 1`)
+        .exec<Row<RunRecord>>(
+          `SELECT ${RUN} FROM runs WHERE state = 'created' AND fire_at < ? ORDER BY fire_at DESC LIMIT 1`,
+          before,
+        )
         .toArray()[0] ?? null
     );
   }

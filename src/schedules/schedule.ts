@@ -254,10 +254,13 @@ export class Schedule extends DurableObject<Env> {
     if (this.#same(s)) this.#store.trim(cfg.SCHEDULES_HISTORY);
   }
 
-  /** Run fire time `at` (a `creating` run): skipped if too soon or overlapping, else its job is created. */
+  /**
+   * Run fire time `at` (a `creating` run): skipped if too soon after the last run before it that created a job, or
+   * while that job runs (overlap "skip"); else its job is created.
+   */
   async #run(s: ScheduleRecord, at: number): Promise<void> {
     const minMs = settings(this.env).SCHEDULES_MIN_INTERVAL_SECONDS * 1_000;
-    const last = this.#store.lastCreated();
+    const last = this.#store.lastCreated(at);
     if (tooSoon(at, last?.fireAt ?? null, minMs)) {
       this.#store.putRun({ ...empty(at), state: "skipped", reason: "interval" });
       return;

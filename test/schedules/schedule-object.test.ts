@@ -177,6 +177,22 @@ describe("a job creation that fails", () => {
   });
 });
 
+describe("a run left creating behind a later one", () => {
+  it("is still created when the next alarm finishes it, not held back by the later run", async () => {
+    const name = fresh();
+    const fire = secondsAgo(2_000);
+    await create({ name, cron: yearlyAt(fire), job: fanout(up({ key: newKey() })), overlap: "skip" });
+    const stub = stubOf(name);
+    const older = fire - 30_000;
+    await seedRun(stub, fire, "created", null);
+    await seedRun(stub, older, "creating");
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const id = await jobIdOf(name, older);
+    expect((await view(name)).runs[1]).toMatchObject({ fireAt: iso(older), state: "created", jobId: id });
+    await jobEnded(id);
+  });
+});
+
 describe("overlap and interval", () => {
   it("'skip' records the fire time skipped while the previous run's job runs, and creates it once that has ended", async () => {
     const gate = newGate();
