@@ -1,7 +1,8 @@
 /**
  * Schedules on the built worker over real HTTP, through the typed client: an every-second schedule (allowed here by
  * SCHEDULES_MIN_INTERVAL_SECONDS=1) fires by its own alarm in Miniflare, each fire time creates one job, and each
- * job runs through the queue consumer to the loopback upstream. Then list, pause, resume and delete.
+ * job runs through the queue consumer to the loopback upstream. Then list, pause, resume and delete. Polled with
+ * bounds (the alarms run on their own clock), never ordered by sleeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, type Schedule, type ScheduleRun } from "../../src/client/index.ts";
@@ -50,10 +51,11 @@ describe("an every-second schedule on the built worker", () => {
       { timeoutMs: 20_000, intervalMs: 200 },
     );
     const runs = created(latest);
-    // One job per fire time: distinct fire times, distinct jobs; on time, so nothing was missed.
+    // One job per fire time: distinct fire times, distinct jobs, none failed. (An alarm more than a second late on a
+    // loaded machine runs the latest second and records the ones before as missed: that is allowed here.)
     expect(new Set(runs.map((r) => r.fireAt)).size).toBe(runs.length);
     expect(new Set(runs.map((r) => r.jobId)).size).toBe(runs.length);
-    expect(latest.runs.filter((r) => r.state === "missed" || r.state === "failed")).toEqual([]);
+    expect(latest.runs.filter((r) => r.state === "failed" || r.state === "skipped")).toEqual([]);
     for (const r of runs) expect(Date.parse(r.fireAt) % 1_000).toBe(0);
 
     const jobs = client().jobs;
