@@ -23,6 +23,7 @@ import { locks } from "./locks";
 import { pagesApp } from "./pages";
 import { ratelimits } from "./ratelimits";
 import { roomSockets, rooms } from "./rooms";
+import { schedules } from "./schedules";
 import { semaphores } from "./semaphores";
 
 const app = createApp();
@@ -59,6 +60,7 @@ app.route("/v1/fanout", fanoutApp);
 app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
 app.route("/v1/flow", flow);
+app.route("/v1/schedules", schedules);
 
 serveOpenApi(app, "/openapi.json");
 
@@ -68,6 +70,7 @@ export { Job } from "../src/jobs";
 export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";
+export { Schedule, ScheduleIndex } from "../src/schedules";
 export { Semaphore } from "../src/semaphores";
 export { app };
 

@@ -124,7 +124,7 @@ async function missing(stub: ReturnType<typeof jobStub>, id: string): Promise<Pr
   return tombstone ? gone(tombstone) : notFound(id);
 }
 
-/** The problem for each way a POST can be refused (the demo's job route answers alike). */
+/** The problem for each way a POST can be refused (the demo's job route and a schedule's job answer alike). */
 export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }>, key: string, env: Env): Problem {
   switch (outcome.outcome) {
     case "too-many-requests": {

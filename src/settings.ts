@@ -101,6 +101,10 @@ export const settingsSchema = z.object({
   JOBS_STALL_RESENDS: int(3, 0, 100),
   JOBS_RETENTION_HOURS: int(168, 1, 87_600),
   JOBS_TOMBSTONE_DAYS: int(30, 1, 3_650),
+  SCHEDULES_MAX_PER_CALLER: int(100, 1, 10_000),
+  SCHEDULES_MIN_INTERVAL_SECONDS: int(60, 1, 86_400),
+  SCHEDULES_GRACE_SECONDS: int(60, 1, 86_400),
+  SCHEDULES_HISTORY: int(20, 1, 100),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

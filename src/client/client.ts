@@ -1,6 +1,7 @@
 /**
  * `createClient`: the typed client of every family, for Node ≥ 20 and browsers. One transport (base URL, token,
- * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs, flow keys and rooms.
+ * fetch, the 429/503 retry rule) shared by fan-out, locks, semaphores, counters, rate limits, jobs, schedules, flow keys
+ * and rooms.
  */
 import { CounterClient } from "./counters.js";
 import { createFanout, type Fanout } from "./fanout.js";
@@ -11,6 +12,7 @@ import { LockClient } from "./locks.js";
 import { createPages, type Pages } from "./pages.js";
 import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
+import { SchedulesClient } from "./schedules.js";
 import { SemaphoreClient } from "./semaphores.js";
 import type { TicketInput } from "./types.js";
 
@@ -36,6 +38,8 @@ export interface EdgeloopClient {
   jobs: JobsClient;
   /** A flow-control key shared by jobs, fan-outs and crawls (`flow` on each): its state, pause, resume. */
   flow(key: string): FlowClient;
+  /** Cron schedules, each creating a job at its fire times: create, list, get, pause, resume, delete. */
+  schedules: SchedulesClient;
   /** A member of room `name` as `user` (a fresh single-use ticket for every connection). */
   room(name: string, user: string, options?: Partial<Omit<RoomClientOptions, "room" | "user">>): RoomClient;
 }
@@ -69,6 +73,7 @@ export function createClient(options: ClientOptions): EdgeloopClient {
       room(name, user, { getTicket: (r, u) => wrap(() => getTicket(r, u)) }),
     ),
     flow: (key) => new FlowClient(transport, key),
+    schedules: new SchedulesClient(transport),
     room,
   };
 }

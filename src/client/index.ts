@@ -1,6 +1,6 @@
 /**
  * The typed client, importable as `edgeloop/client`, for Node ≥ 20 and browsers: `createClient` for every family
- * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, flow keys, rooms), the errors it throws, the wire types (taken from
+ * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, schedules, flow keys, rooms), the errors it throws, the wire types (taken from
  * the server's own schemas), and `RoomClient` for rooms on its own.
  *
  * @example
@@ -42,5 +42,6 @@ export {
   type RoomMessage,
   type WelcomeFrame,
 } from "./rooms.js";
+export { SchedulesClient } from "./schedules.js";
 export { type SemaphoreAcquireOptions, SemaphoreClient, SemaphoreLease } from "./semaphores.js";
 export type * from "./types.js";

@@ -420,3 +420,63 @@ export type Problem = {
   detail: string;
   errors?: { path: string; message: string }[] | undefined;
 } & Record<string, unknown>;
+
+/** What `POST /v1/schedules` takes: a name, a cron (and time zone), the job each fire time creates, policies. */
+export interface ScheduleSpec {
+  name: string;
+  /**
+   * Five fields (minute hour day-of-month month day-of-week), or six with seconds first; names, L, W, # and
+   * `@daily`-style nicknames. At least SCHEDULES_MIN_INTERVAL_SECONDS between fire times.
+   */
+  cron: string;
+  /** IANA time zone the cron is read in (default UTC). */
+  timezone?: string | undefined;
+  /** The job each fire time creates, as `POST /v1/jobs` takes it. */
+  job: JobSpec;
+  /** Fire times missed by more than SCHEDULES_GRACE_SECONDS (downtime): run the latest once (default), or skip. */
+  missed?: "latest" | "skip" | undefined;
+  /** When the previous run's job has not ended: skip this fire time (default), or create the job anyway. */
+  overlap?: "skip" | "allow" | undefined;
+  paused?: boolean | undefined;
+}
+
+/** A schedule as listed: its definition and its next fire time. */
+export interface ScheduleSummary {
+  name: string;
+  cron: string;
+  timezone: string;
+  missed: "latest" | "skip";
+  overlap: "skip" | "allow";
+  paused: boolean;
+  createdAt: string;
+  updatedAt: string;
+  nextRunAt: string | null;
+}
+
+/** One run of a schedule: a fire time and what became of it (a job, a skip, missed fire times, a failure). */
+export interface ScheduleRun {
+  fireAt: string;
+  state: "creating" | "created" | "skipped" | "missed" | "failed";
+  jobId?: string | undefined;
+  /** The job's state when read (after its retention: its last). */
+  jobState?: string | undefined;
+  reason?: "overlap" | "interval" | undefined;
+  /** missed: the last fire time passed over. */
+  until?: string | undefined;
+  /** missed: how many (at most 100 counted). */
+  count?: number | undefined;
+  error?: string | undefined;
+}
+
+/** A schedule as `GET /v1/schedules/:name` answers it: its job, its next fire times and its last runs. */
+export interface Schedule extends ScheduleSummary {
+  job: JobSpec;
+  nextRuns: string[];
+  /** Newest first, at most SCHEDULES_HISTORY. */
+  runs: ScheduleRun[];
+}
+
+export interface ScheduleDeleted {
+  name: string;
+  deleted: true;
+}

@@ -40,6 +40,7 @@ export const TAGS = [
     name: "flow",
     description: "Flow-control keys shared by jobs, fan-outs and crawls: parallelism and a rate, pause and resume.",
   },
+  { name: "schedules", description: "Cron schedules that create a job at each fire time, in a time zone." },
   { name: "demo", description: "What the demo page at / needs in local development (DEMO_MODE)." },
 ];
 
@@ -62,7 +63,7 @@ export function serveOpenApi<E extends HonoEnv>(app: OpenAPIHono<E>, path: strin
       version,
       description:
         "asyncio's concurrency patterns as edge services: fan-out, paginated fetch, locks, counters, semaphores, rate limits, rooms, " +
-        "jobs. Errors are `application/problem+json` (RFC 9457).",
+        "jobs, schedules. Errors are `application/problem+json` (RFC 9457).",
       license: { name: license, url: `https://spdx.org/licenses/${license}.html` },
     },
     // Relative: the document describes whichever origin serves it (a deployment, `npm start`, a test).

@@ -61,8 +61,11 @@ export async function createJob(
   return { outcome: "queued", status: created.status, replayed: created.outcome === "existing" };
 }
 
-/** Why the job may not be created, checked before anything is stored (the consumer checks every hop again). */
-function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
+/**
+ * Why the job may not be created, checked before anything is stored (the consumer checks every hop again). Also
+ * what a schedule's job must pass when the schedule is created (it passes again at each run, through createJob).
+ */
+export function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
   const flow = flowBreach(body.flow, env);
   if (flow) return { outcome: "flow-over-limit", detail: flow };
   if (body.type === "fanout") {

@@ -3,8 +3,8 @@
  * progress and the wire schemas. Its face to functions/ and to the other wings.
  */
 export { queue } from "./consumer";
-export { type CreateJobOutcome, createJob } from "./create";
-export { DEMO_SCOPE, decodeCursor, encodeCursor, isDemoJobId, JOB_ID_PATTERN } from "./ids";
+export { type CreateJobOutcome, createJob, refuse as checkJob } from "./create";
+export { canonicalJson, DEMO_SCOPE, decodeCursor, encodeCursor, isDemoJobId, JOB_ID_PATTERN } from "./ids";
 export { Job } from "./job";
 export { progressRoom } from "./progress";
 export {

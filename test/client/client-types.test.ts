@@ -18,6 +18,7 @@ import type * as locks from "../../src/locks/schema";
 import type * as pages from "../../src/pages/schema";
 import type * as ratelimits from "../../src/ratelimits/schema";
 import type { TicketRequest } from "../../src/rooms/schema";
+import type * as schedules from "../../src/schedules/schema";
 import type * as semaphores from "../../src/semaphores/schema";
 
 type Client = ReturnType<typeof createClient>;
@@ -45,6 +46,9 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.PagesSummary>().toEqualTypeOf<Out<typeof pages.PagesSummarySchema>>();
     expectTypeOf<T.Problem>().toEqualTypeOf<Out<typeof ProblemSchema> & Record<string, unknown>>();
     expectTypeOf<T.FlowStatus>().toEqualTypeOf<Out<typeof flow.FlowStatusSchema>>();
+    expectTypeOf<T.ScheduleSummary>().toEqualTypeOf<Out<typeof schedules.ScheduleSummarySchema>>();
+    expectTypeOf<Omit<T.Schedule, "job">>().toEqualTypeOf<Omit<Out<typeof schedules.ScheduleSchema>, "job">>();
+    expectTypeOf<T.ScheduleDeleted>().toEqualTypeOf<Out<typeof schedules.ScheduleDeletedSchema>>();
   });
 
   it("what the client sends has the request schema's fields and is accepted by it", () => {
@@ -96,5 +100,14 @@ describe("the client's types are the schemas' types", () => {
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
     ({ owner: "o", ttl: 1_000 }) satisfies T.LockAcquireInput;
+    expectTypeOf<Omit<T.ScheduleSpec, "job">>().toEqualTypeOf<Omit<In<typeof schedules.ScheduleBody>, "job">>();
+    expectTypeOf<T.ScheduleSpec>().toExtend<In<typeof schedules.ScheduleBody>>();
+    expectTypeOf<Parameters<Client["schedules"]["create"]>[0]>().toEqualTypeOf<T.ScheduleSpec>();
+    type Listed = ReturnType<Client["schedules"]["list"]> extends AsyncIterable<infer S> ? S : never;
+    expectTypeOf<Listed>().toEqualTypeOf<T.ScheduleSummary>();
+    expectTypeOf<Answer<Client["schedules"]["get"]>>().toEqualTypeOf<T.Schedule>();
+    const job = { type: "webhook", url: "https://x.test/", payload: 1 } as const;
+    // @ts-expect-error `tz` is not a field of a schedule (it is `timezone`)
+    ({ name: "n", cron: "0 3 * * *", tz: "UTC", job }) satisfies T.ScheduleSpec;
   });
 });

@@ -7,7 +7,8 @@
  * Durable Object is created for any name the bad requests used, the resource reads as a never-touched one, and the
  * loopback upstream is never called. New routes are swept as soon as they are in the document.
  *
- * The second half sends hostile URLs to the outbound paths (POST /v1/fanout, POST /v1/jobs, POST /v1/pages).
+ * The second half sends hostile URLs to the outbound paths (POST /v1/fanout, POST /v1/jobs, POST /v1/pages) and to
+ * what creates jobs later (POST /v1/schedules).
  */
 import { createExecutionContext, listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
@@ -388,15 +389,25 @@ function target(op: Operation): Target {
   const params: Record<string, string> = {};
   for (const p of op.parameters.filter((q) => q.in === "path")) params[p.name] = nameFor(resolve(p.schema).pattern);
   const urlKey = `sweep-${freshName()}`;
-  return {
+  const t: Target = {
     op,
     params,
     headerNames: op.parameters.filter((p) => p.in === "header" && p.required).map((p) => p.name),
     urlKey,
-    validBody: op.body ? sample(op.body, "", urlKey) : undefined,
     names: new Set(Object.values(params)),
     keys: new Set(),
   };
+  // A body that names what it creates (POST /v1/schedules) gets a fresh name, which must stay untouched too.
+  if (op.body) t.validBody = named(t, sample(op.body, "", urlKey));
+  return t;
+}
+
+/** `body` with the target's fresh name, if it has a name (the example name would be the same in every target). */
+function named(t: Target, body: unknown): unknown {
+  if (typeof (body as { name?: unknown } | null)?.name !== "string") return body;
+  const name = [...t.names].find((n) => n.startsWith("body-")) ?? `body-${freshName()}`;
+  t.names.add(name);
+  return { ...(body as object), name };
 }
 
 function pathOf(op: Operation, params: Record<string, string>, query = ""): string {
@@ -520,7 +531,7 @@ function generatedCases(t: Target): Case[] {
     for (const [why, body] of raw) cases.push({ ...base, why, headers, body });
     const branches = resolve(op.body).oneOf ?? [op.body];
     for (const branch of branches) {
-      const valid = sample(branch, "", t.urlKey);
+      const valid = named(t, sample(branch, "", t.urlKey));
       for (const [why, bad] of bodyMutations(branch, valid)) {
         cases.push({ ...base, why, headers, body: bodyOf(bad) });
       }
@@ -806,6 +817,41 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a url that does not parse", body: { url: "no scheme, no host", next: "link" } },
     { why: "a url without a scheme the guard allows", body: { url: "ftp://files.example.com/list", next: "link" } },
   ],
+  "POST /v1/schedules": (t) => [
+    { why: "an unknown time zone", body: { ...schedule(t), timezone: "Mars/Olympus" } },
+    { why: "a UTC offset for a time zone", body: { ...schedule(t), timezone: "+01:00" } },
+    { why: "a cron of four fields", body: { ...schedule(t), cron: "* * * *" } },
+    { why: "a cron of seven fields (with a year)", body: { ...schedule(t), cron: "0 0 0 * * * 2030" } },
+    { why: "a cron with a minute out of range", body: { ...schedule(t), cron: "61 * * * *" } },
+    { why: "a cron that never fires", body: { ...schedule(t), cron: "0 0 30 2 *" } },
+    {
+      why: "a cron firing more often than SCHEDULES_MIN_INTERVAL_SECONDS",
+      body: { ...schedule(t), cron: "* * * * * *" },
+    },
+    {
+      why: "a job with more headers than FANOUT_MAX_HEADERS",
+      body: {
+        ...schedule(t),
+        job: {
+          type: "fanout",
+          requests: [{ url: canary(t.urlKey), headers: manyHeaders(LIMITS.FANOUT_MAX_HEADERS + 1) }],
+        },
+      },
+    },
+    { why: "a job of an unknown type", body: { ...schedule(t), job: { type: "cron", requests: [] } } },
+    { why: "a job without its type", body: { ...schedule(t), job: { requests: [{ url: canary(t.urlKey) }] } } },
+    {
+      why: "a webhook job setting a header the service signs with",
+      body: {
+        ...schedule(t),
+        job: { type: "webhook", url: canary(t.urlKey), payload: {}, headers: { "webhook-id": "forged" } },
+      },
+    },
+  ],
+  "GET /v1/schedules": () => [
+    { why: "a forged cursor", query: `?cursor=${btoa("has spaces!")}` },
+    { why: "a cursor that is not base64", query: "?cursor=%%%" },
+  ],
   "GET /v1/jobs/{id}/results": () => [
     { why: "limit above JOBS_RESULTS_PAGE_MAX", query: `?limit=${LIMITS.JOBS_RESULTS_PAGE_MAX + 1}` },
     { why: "a forged cursor", query: `?cursor=${btoa("r1:-5")}` },
@@ -824,6 +870,15 @@ function flowCases(body: Record<string, unknown>): HandWritten[] {
       expect: [400],
     },
   ];
+}
+
+/** A valid schedule body (the target's name, a daily cron, a job calling the canary). */
+function schedule(t: Target) {
+  return {
+    ...(t.validBody as object),
+    cron: "0 3 * * *",
+    job: { type: "fanout", requests: [{ url: canary(t.urlKey) }] },
+  };
 }
 
 /** `n` calls to the demo upstream on the loopback upstream (counted under the target's key). */
@@ -942,7 +997,12 @@ async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): P
   for (const [binding, ns] of namespaces) {
     const existing = new Set((await listDurableObjectIds(ns)).map((id) => id.toString()));
     const candidates = [...names]
-      .flatMap((n) => [n, `user:${n}`, ...(binding === "FLOW" ? [`flow:${SCOPE}:${n}`] : [])])
+      .flatMap((n) => [
+        n,
+        `user:${n}`,
+        ...(binding === "FLOW" ? [`flow:${SCOPE}:${n}`] : []),
+        ...(binding === "SCHEDULE" ? [`${SCOPE}:${n}`] : []),
+      ])
       .concat(binding === "JOB" ? jobIds : []);
     for (const name of candidates) {
       if (existing.has(ns.idFromName(name).toString())) found.push(`${binding}:${JSON.stringify(name)}`);
@@ -976,6 +1036,9 @@ const NO_READER: Record<string, string> = {
   "POST /demo/api/jobs": "no id before a job exists: the JOB check (ids of the demo's keys) and the upstream count",
   "GET /demo/api/upstream/delay": "the demo upstream: answers after a wait and stores nothing",
   "POST /v1/pages": "stores nothing: the upstream count shows nothing was called",
+  "POST /v1/schedules":
+    "names its schedule in the body: the SCHEDULE check (the object of the caller's scope and that name) and the list",
+  "GET /v1/schedules": "reads the caller's schedules and changes nothing",
 };
 
 /**
@@ -1025,7 +1088,7 @@ describe("the bad-input sweep over the OpenAPI document", () => {
   it("finds every family's operations in the document, and a hand-written case only for a real operation", () => {
     const families = new Set(operations.map((op) => op.path.split("/")[2]));
     const expected = ["counters", "locks", "semaphores", "ratelimits", "rooms", "fanout", "pages", "jobs", "flow"];
-    for (const family of [...expected, "api"]) {
+    for (const family of [...expected, "schedules", "api"]) {
       expect(families).toContain(family);
     }
     for (const name of Object.keys(HAND_WRITTEN)) expect(operations.map(opName)).toContain(name);
@@ -1113,7 +1176,7 @@ describe("the bad-input sweep over the OpenAPI document", () => {
     const t = target(op);
     const branches = resolve(op.body as JsonSchema).oneOf ?? [op.body as JsonSchema];
     const deep = branches.flatMap((branch) => {
-      const valid = sample(branch, "", t.urlKey);
+      const valid = named(t, sample(branch, "", t.urlKey));
       return anyJsonPaths(branch, valid).map((path) => ({ path, body: deepBody(valid, path) }));
     });
     if (deep.length === 0) {
@@ -1267,6 +1330,27 @@ describe("hostile URLs on the outbound paths", () => {
     }
     expect(failures).toEqual([]);
     expect(await objectsFor([], keys)).toEqual([]);
+    expect(await upstreamHits(key)).toBe(0);
+  });
+
+  it("POST /v1/schedules refuses a schedule whose job has a hostile URL (400) and creates nothing", async () => {
+    const key = `hostile-${freshName()}`;
+    const names: string[] = [];
+    const failures: string[] = [];
+    for (const url of hostileUrls(key)) {
+      for (const job of [
+        { type: "webhook", url, payload: { x: 1 } },
+        { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }, { url }] },
+      ]) {
+        const name = freshName();
+        names.push(name);
+        const res = await callScoped("/v1/schedules", { name, cron: "0 3 * * *", job });
+        const problem = await judge(res, { why: "", path: "", headers: {}, expect: [400] });
+        if (problem) failures.push(`${job.type} ${url}: ${problem}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(await objectsFor(names, [])).toEqual([]);
     expect(await upstreamHits(key)).toBe(0);
   });
 });
