@@ -41,15 +41,28 @@ describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
 
 describe("wrangler.toml's migrations and the Worker's classes (checked on the bundle by npm run check:bundle)", () => {
   const config = wrangler as DurableObjectConfig;
-  const exported = ["Counter", "Job", "Lock", "RateLimiter", "Room", "RoomShard", "Semaphore", "app", "default"];
+  const exported = [
+    "Counter",
+    "Flow",
+    "Job",
+    "Lock",
+    "RateLimiter",
+    "Room",
+    "RoomShard",
+    "Schedule",
+    "ScheduleIndex",
+    "Semaphore",
+    "app",
+    "default",
+  ];
 
-  it("agree today: v1 and v2 create every class functions/index.ts exports, and each binding names one", () => {
+  it("agree today: the migrations create every class functions/index.ts exports, and each binding names one", () => {
     expect(migrationProblems(config, exported)).toEqual([]);
   });
 
   it("catch a class exported without a migration, a migrated class no longer exported, a reused tag", () => {
-    expect(migrationProblems(config, [...exported, "Schedule"])).toEqual([
-      "the Worker exports Schedule, which no migration creates: add a migration",
+    expect(migrationProblems(config, [...exported, "Widget"])).toEqual([
+      "the Worker exports Widget, which no migration creates: add a migration",
     ]);
     expect(
       migrationProblems(
