@@ -20,7 +20,7 @@ import {
   fanout,
   fanoutAll,
 } from "../src/fanout";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
@@ -61,6 +61,7 @@ const route = createRoute({
   tags: ["fanout"],
   operationId: "runFanout",
   summary: "Call many upstreams at once",
+  ...scope("fanout"),
   description:
     "Runs every request with bounded concurrency, per-attempt timeouts, an overall deadline, retries and optional " +
     "hedging. JSON answers in request order; `Accept: application/x-ndjson` or `text/event-stream` streams each " +

@@ -22,6 +22,7 @@ const route = createRoute({
   tags: ["health"],
   operationId: "getHealth",
   summary: "Liveness, version and bindings",
+  security: [],
   responses: { 200: { description: "The service is up", content: { "application/json": { schema: HealthSchema } } } },
 });
 

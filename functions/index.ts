@@ -12,6 +12,7 @@ import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
 import { type JobMessage, queue } from "../src/jobs";
 import { apiRateLimit } from "../src/ratelimits";
+import { scopedTokens } from "../src/tokens";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
@@ -23,6 +24,7 @@ import { pagesApp } from "./pages";
 import { ratelimits } from "./ratelimits";
 import { roomSockets, rooms } from "./rooms";
 import { semaphores } from "./semaphores";
+import { tokens } from "./tokens";
 
 const app = createApp();
 
@@ -44,7 +46,7 @@ app.route(
 app.route("/v1/rooms", roomSockets);
 app.use(
   "/v1/*",
-  bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
+  bearerAuth((env) => env.API_TOKEN, failedAuthLimit(), scopedTokens()),
 );
 app.use("/v1/*", apiRateLimit());
 app.use("/v1/*", maxBody());
@@ -57,6 +59,7 @@ app.route("/v1/ratelimits", ratelimits);
 app.route("/v1/fanout", fanoutApp);
 app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
+app.route("/v1/tokens", tokens);
 
 serveOpenApi(app, "/openapi.json");
 
@@ -66,6 +69,7 @@ export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";
 export { Semaphore } from "../src/semaphores";
+export { Tokens } from "../src/tokens";
 export { app };
 
 export default {

@@ -10,7 +10,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { anySignal } from "../src/async";
 import { checkHeaderLimits, createUrlGuard } from "../src/fanout";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, problemDocs, routesOf } from "../src/http/schemas";
@@ -43,6 +43,7 @@ const PagesResponseSchema = z
 
 const fetchPages = createRoute({
   ...route("post", "/", "fetchPages", "Fetch an upstream's pages, in page order"),
+  ...scope("pages"),
   description:
     "Crawls a paginated upstream by `link` headers, a `cursor` in the body or `page` numbers (`prefetch` at once), " +
     "answering in page order: JSON `{pages, summary}`, or streamed like fan-out (`Accept: application/x-ndjson` or " +

@@ -9,7 +9,8 @@
  *   PUT  /v1/rooms/:room/shards    (bearer) split the room over K socket-holding shards, before it has members
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
+import { objectName, principalOf } from "../src/http/principal";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
@@ -83,6 +84,7 @@ const ShardsResponse = z.object({ room: z.string(), shards: z.number().int() }).
 
 const ticketRoute = createRoute({
   ...route("post", "/{room}/tickets", "createRoomTicket", "Issue a ticket to join a room over WebSocket"),
+  ...scope("rooms:ticket", "room"),
   request: { params: RoomParams, body: jsonBody(TicketRequest, { user: "ada", ttlSec: 60 }) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
@@ -119,6 +121,7 @@ const wsRoute = createRoute({
 
 const publishRoute = createRoute({
   ...route("post", "/{room}/messages", "publishRoomMessage", "Publish a message into a room from the server side"),
+  ...scope("rooms:publish", "room"),
   request: {
     params: RoomParams,
     body: jsonBody(PublishRequest, { data: { text: "deploy finished" }, from: "ci" }),
@@ -131,6 +134,7 @@ const publishRoute = createRoute({
 
 const infoRoute = createRoute({
   ...route("get", "/{room}", "getRoom", "Members and last seq of a room"),
+  ...scope("rooms:read", "room"),
   request: { params: RoomParams },
   responses: {
     200: jsonResponse(RoomInfo, "The room now"),
@@ -140,6 +144,7 @@ const infoRoute = createRoute({
 
 const shardsRoute = createRoute({
   ...route("put", "/{room}/shards", "setRoomShards", "Split a room over K objects that hold its sockets"),
+  ...scope("rooms:admin", "room"),
   description: "Before the room has had a member or a message; after, the same value is 200, another 409.",
   request: { params: RoomParams, body: jsonBody(ShardsRequest, { shards: 4 }) },
   responses: {
@@ -151,7 +156,7 @@ const shardsRoute = createRoute({
 
 const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
 
-/** Rooms whose layout is fixed (they have had a member or a message), by name, in this isolate. */
+/** Rooms whose layout is fixed (they have had a member or a message), by object name, in this isolate. */
 const fixedLayouts = new Map<string, number>();
 const FIXED_LAYOUTS_KEPT = 10_000;
 
@@ -218,12 +223,14 @@ export const roomSockets = createApp()
     headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
     const target = new URL("https://room/ws");
     if (since !== undefined) target.searchParams.set("since", String(since));
-    const { shard, shards } = check.claims;
-    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
+    const { shard, shards, ns } = check.claims;
+    // The room of the namespace the ticket was minted in: the signed claim, never the caller's say.
+    const name = ns === undefined ? room : `${ns}/${room}`;
+    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(name);
     if (shards !== undefined && shard !== undefined) {
       // A sharded room: the ticket names the shard that holds this user's sockets.
       headers.set(ROOM_SHARDS_HEADER, String(shards));
-      object = c.env.ROOM_SHARD.getByName(shardName(room, shard));
+      object = c.env.ROOM_SHARD.getByName(shardName(name, shard));
     }
     const res = await object.fetch(new Request(target, { headers }));
     // A fresh Response: the middleware adds headers, and the one from the object is immutable.
@@ -251,9 +258,10 @@ export const rooms = createApp()
       );
     }
     const secret = ticketSecret(c.env);
-    const shards = await shardsOf(c.env, room);
+    const shards = await shardsOf(c.env, objectName(c, room));
     const shard = shards > 1 ? { shard: shardOf(user, shards), shards } : undefined;
-    const { ticket, claims } = await signTicket(secret, { room, user, ttlSec, ...(shard ? { shard } : {}) });
+    const { namespace: ns, id: by } = principalOf(c);
+    const { ticket, claims } = await signTicket(secret, { room, user, ttlSec, ...(shard ? { shard } : {}), ns, by });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams({ ticket }).toString();
@@ -281,7 +289,7 @@ export const rooms = createApp()
         },
       );
     }
-    const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
+    const { seq } = await c.env.ROOM.getByName(objectName(c, room)).publish(from, data);
     return c.json({ seq }, 201);
   })
   .openapi(shardsRoute, async (c) => {
@@ -291,7 +299,7 @@ export const rooms = createApp()
     if (shards > max) {
       throw overLimit("ROOM_MAX_SHARDS", max, `shards ${shards} is above ROOM_MAX_SHARDS (${max}).`);
     }
-    const answer = await c.env.ROOM.getByName(room).setShards(shards);
+    const answer = await c.env.ROOM.getByName(objectName(c, room)).setShards(shards);
     if (!answer.ok) {
       throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
         type: "shards-fixed",
@@ -302,6 +310,6 @@ export const rooms = createApp()
   })
   .openapi(infoRoute, async (c) => {
     const { room } = c.req.valid("param");
-    const info = await c.env.ROOM.getByName(room).info();
+    const info = await c.env.ROOM.getByName(objectName(c, room)).info();
     return c.json({ room, ...info }, 200);
   });

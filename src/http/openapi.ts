@@ -36,6 +36,7 @@ export const TAGS = [
     name: "jobs",
     description: "Durable fan-outs and webhooks on Cloudflare Queues: create, follow, page results, cancel, retry.",
   },
+  { name: "tokens", description: "Scoped tokens, for the root token only: create, list, revoke, rotate." },
   { name: "demo", description: "What the demo page at / needs in local development (DEMO_MODE)." },
 ];
 
@@ -49,7 +50,9 @@ export function serveOpenApi<E extends HonoEnv>(app: OpenAPIHono<E>, path: strin
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "The API_TOKEN secret (`npm start` uses edgeloop-dev-token).",
+    description:
+      "The API_TOKEN secret (`npm start` uses edgeloop-dev-token), or a scoped token (POST /v1/tokens) holding the " +
+      "operation's scope. The root token acts in a namespace with the Edgeloop-Namespace header.",
   });
   app.doc31(path, {
     openapi: "3.1.0",

@@ -33,20 +33,22 @@ export type CreateJobOutcome =
 
 /**
  * @example
- * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: callerScope(c) });
+ * const outcome = await createJob(env, { body, key: "orders-2026-11-26", ...tenantOf(c) });
  * if (outcome.outcome === "queued") console.log(outcome.status.id, outcome.replayed);
  */
 export async function createJob(
   env: Env,
-  /** `scope`: who the key belongs to, the verified token's digest (`callerScope`), never a raw header. */
-  request: { body: CreateJobBody; key: string; scope: string },
+  /**
+   * `scope`: whose the key is, `owner`: who may read the job (`tenantOf`: from the verified token, never a raw header).
+   */
+  request: { body: CreateJobBody; key: string; scope: string; owner?: string },
 ): Promise<CreateJobOutcome> {
   const s = settings(env);
   const refusal = refuse(request.body, env, s);
   if (refusal) return refusal;
   const id = await jobIdFor(request.scope, request.key);
   const stub = env.JOB.getByName(id);
-  const created = await stub.create(await inputOf(id, request.body, s));
+  const created = await stub.create({ ...(await inputOf(id, request.body, s)), owner: request.owner });
   if (created.outcome === "gone") return created;
   if (created.outcome === "conflict") return { outcome: "key-reused", id };
   // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).

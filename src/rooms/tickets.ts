@@ -6,6 +6,8 @@
  * Tickets are single-use: `jti` is a random id the Room object remembers from the socket it opened until the ticket
  * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most. A sharded room's ticket
  * also names its shard (`shard` of `shards`): it opens a socket there only, and that RoomShard remembers its `jti`.
+ * A ticket minted in a namespace (by a scoped token of one, or the root token acting in one) names it (`ns`), and the
+ * upgrade joins the room of that namespace; `by` names the scoped token that minted it.
  */
 
 import { fromBase64Url, hmacSign, hmacVerify, toBase64Url } from "../http/hmac";
@@ -23,6 +25,9 @@ export interface TicketClaims {
   /** Sharded rooms: the shard the ticket opens a socket on (hash of the user), and the room's shard count. */
   shard?: number;
   shards?: number;
+  /** The namespace of the room (none: the plain name), and the id of the scoped token that minted the ticket. */
+  ns?: string;
+  by?: string;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
@@ -43,11 +48,28 @@ export async function signTicket(
     user,
     ttlSec,
     shard,
-  }: { room: string; user: string; ttlSec: number; shard?: { shard: number; shards: number } },
+    ns,
+    by,
+  }: {
+    room: string;
+    user: string;
+    ttlSec: number;
+    shard?: { shard: number; shards: number };
+    ns?: string;
+    by?: string;
+  },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
   const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...shard };
+  const claims: TicketClaims = {
+    room,
+    user,
+    exp: now + ttlSec * 1000,
+    jti,
+    ...shard,
+    ...(ns === undefined ? {} : { ns }),
+    ...(by === undefined ? {} : { by }),
+  };
   const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
   return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
@@ -79,8 +101,19 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  const { user, exp, jti, shard, shards } = claims;
-  return { ok: true, claims: { room, user, exp, jti, ...(shards === undefined ? {} : { shard, shards }) } };
+  const { user, exp, jti, shard, shards, ns, by } = claims;
+  return {
+    ok: true,
+    claims: {
+      room,
+      user,
+      exp,
+      jti,
+      ...(shards === undefined ? {} : { shard, shards }),
+      ...(ns === undefined ? {} : { ns }),
+      ...(by === undefined ? {} : { by }),
+    },
+  };
 }
 
 /** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
@@ -94,6 +127,8 @@ function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
     typeof c.exp === "number" &&
     typeof c.jti === "string" &&
     /^[A-Za-z0-9_-]{16,64}$/.test(c.jti) &&
+    (c.ns === undefined || typeof c.ns === "string") &&
+    (c.by === undefined || typeof c.by === "string") &&
     (c.shards === undefined ||
       (Number.isInteger(c.shards) &&
         Number.isInteger(c.shard) &&
