@@ -106,10 +106,8 @@ export const tokens = createApp()
   .openapi(createTokenRoute, async (c) => {
     const body = c.req.valid("json");
     checkGrant(body);
-    const { expiresInSeconds, ...spec } = body;
-    const expiresAt = expiresInSeconds === undefined ? undefined : Date.now() + expiresInSeconds * 1_000;
     const max = settings(c.env).TOKENS_MAX;
-    const made = await tokensOf(c.env).create({ ...spec, expiresAt }, max);
+    const made = await tokensOf(c.env).create(body, max);
     if (!made) {
       throw overLimit("TOKENS_MAX", max, `TOKENS_MAX (${max}) tokens are live: revoke one first.`, {
         status: 409,

@@ -49,7 +49,7 @@ export function forgetToken(id: string): void {
  * app.use("/v1/*", bearerAuth((env) => env.API_TOKEN, failedAuthLimit(), scopedTokens()));
  */
 export const scopedTokens =
-  (now: () => number = Date.now): TokenLookup =>
+  (now: () => number = () => Date.now()): TokenLookup =>
   async (c, token, digest) => {
     if (!SECRET_SHAPE.test(token)) return NOT_VALID;
     const hash = hexOf(digest);

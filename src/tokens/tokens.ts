@@ -19,7 +19,7 @@ export interface TokenSpec {
   scopes: string[];
   names?: Record<string, string[]>;
   namespace?: string;
-  expiresAt?: number;
+  expiresInSeconds?: number;
   rate?: { limit: number; periodMs: number };
 }
 
@@ -95,7 +95,7 @@ export class Tokens extends DurableObject<Env> {
       spec.namespace ?? null,
       spec.rate ? JSON.stringify(spec.rate) : null,
       now,
-      spec.expiresAt ?? null,
+      spec.expiresInSeconds === undefined ? null : now + spec.expiresInSeconds * 1_000,
     );
     await this.#arm();
     return { token: this.#one(id) as TokenRecord, secret };
