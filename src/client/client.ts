@@ -11,6 +11,7 @@ import { createPages, type Pages } from "./pages.js";
 import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
 import { SemaphoreClient } from "./semaphores.js";
+import { TokensClient } from "./tokens.js";
 import type { TicketInput } from "./types.js";
 
 export interface ClientOptions extends TransportOptions {
@@ -35,6 +36,8 @@ export interface EdgeloopClient {
   jobs: JobsClient;
   /** A member of room `name` as `user` (a fresh single-use ticket for every connection). */
   room(name: string, user: string, options?: Partial<Omit<RoomClientOptions, "room" | "user">>): RoomClient;
+  /** The scoped tokens (the root token only): create, list, get, revoke, rotate. */
+  tokens: TokensClient;
 }
 
 /**
@@ -66,5 +69,6 @@ export function createClient(options: ClientOptions): EdgeloopClient {
       room(name, user, { getTicket: (r, u) => wrap(() => getTicket(r, u)) }),
     ),
     room,
+    tokens: new TokensClient(transport),
   };
 }

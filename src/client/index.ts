@@ -42,4 +42,5 @@ export {
   type WelcomeFrame,
 } from "./rooms.js";
 export { type SemaphoreAcquireOptions, SemaphoreClient, SemaphoreLease } from "./semaphores.js";
+export { TokensClient } from "./tokens.js";
 export type * from "./types.js";

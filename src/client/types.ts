@@ -44,6 +44,7 @@ import type {
   SemaphoreRenewBody,
   SemaphoreStatus as SemaphoreStatusSchema,
 } from "../semaphores/schema.js";
+import type { CreateTokenBody, TokenCreatedSchema, TokenSchema } from "../tokens/schema.js";
 
 /** One upstream call of a fan-out, as `POST /v1/fanout` takes it. */
 export type FanoutRequest = z.input<typeof FanoutItemSchema>;
@@ -89,6 +90,13 @@ export type JobRetried = z.output<typeof RetrySchema>;
 export type PagesSpec = z.input<typeof PagesRequestSchema>;
 export type Page = z.output<typeof PageSchema>;
 export type PagesSummary = z.output<typeof PagesSummarySchema>;
+
+/** What `POST /v1/tokens` takes: a name, scopes, and optionally names, a namespace, an expiry, a rate. */
+export type TokenInput = z.input<typeof CreateTokenBody>;
+/** A scoped token as the service shows it (never its secret). */
+export type Token = z.output<typeof TokenSchema>;
+/** A token with its secret (`token`), as creating or rotating it answers, once. */
+export type CreatedToken = z.output<typeof TokenCreatedSchema>;
 
 /** What `POST /v1/rooms/:room/tickets` takes. */
 export type TicketInput = z.input<typeof TicketRequest>;

@@ -13,6 +13,7 @@ import type { JobStatusSchema, ResultsPageSchema } from "../../src/jobs/schema";
 import type { LockAcquireBody, LockGrant, LockStatus } from "../../src/locks/schema";
 import type { RateLimitDecision } from "../../src/ratelimits/schema";
 import type { SemaphoreStatus } from "../../src/semaphores/schema";
+import type { CreateTokenBody, TokenCreatedSchema, TokenSchema } from "../../src/tokens/schema";
 
 type Client = ReturnType<typeof createClient>;
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
@@ -29,11 +30,14 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<z.output<typeof LockGrant>["fence"]>();
     type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer T> ? T : never;
     expectTypeOf<Result>().toEqualTypeOf<z.output<typeof ResultsPageSchema>["items"][number]>();
+    expectTypeOf<Answer<Client["tokens"]["create"]>>().toEqualTypeOf<z.output<typeof TokenCreatedSchema>>();
+    expectTypeOf<Answer<Client["tokens"]["list"]>>().toEqualTypeOf<z.output<typeof TokenSchema>[]>();
   });
 
   it("takes what the request schemas accept", () => {
     expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<z.input<typeof FanoutOptionsSchema> | undefined>();
     expectTypeOf<{ min: 0; max: 10 }>().toExtend<Pick<z.input<typeof CounterIncrementBody>, "min" | "max">>();
+    expectTypeOf<Parameters<Client["tokens"]["create"]>[0]>().toEqualTypeOf<z.input<typeof CreateTokenBody>>();
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
     ({ owner: "o", ttl: 1_000 }) satisfies z.input<typeof LockAcquireBody>;
