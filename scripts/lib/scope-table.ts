@@ -41,7 +41,12 @@ export function tableCells(markdown: string): string[][] {
     .slice(start + START.length, end)
     .split("\n")
     .filter((line) => line.startsWith("|") && !/^\|[\s|:-]+\|$/.test(line))
-    .map((line) => line.slice(1, -1).split(" | ").map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(" | ")
+        .map((cell) => cell.trim()),
+    );
 }
 
 /** `markdown` with the table between the markers replaced by `table` (Biome then pads its columns). */

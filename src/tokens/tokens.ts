@@ -64,6 +64,11 @@ export class Tokens extends DurableObject<Env> {
     return this.#key;
   }
 
+  async #newSecret(): Promise<{ secret: string; hash: string }> {
+    const secret = await newSecret(this.#checkKey());
+    return { secret, hash: await hashOf(secret) };
+  }
+
   #all(): TokenRecord[] {
     return this.#sql.exec<Row>(`SELECT ${COLUMNS} FROM tokens ORDER BY created_at, id`).toArray().map(recordOf);
   }
@@ -78,18 +83,19 @@ export class Tokens extends DurableObject<Env> {
    * way first; when only live ones are left, nothing is stored.
    */
   async create(spec: TokenSpec, max: number): Promise<{ token: TokenRecord; secret: string } | null> {
+    // Every await before the count: from it to the insert nothing else runs, so TOKENS_MAX holds under concurrency.
+    const { secret, hash } = await this.#newSecret();
     const now = Date.now();
     const { remove, fits } = makeRoom(this.#all(), max, this.#retentionMs(), now);
     for (const id of remove) this.#sql.exec("DELETE FROM tokens WHERE id = ?", id);
     if (!fits) return null;
     const id = `tok_${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
-    const secret = await newSecret(this.#checkKey());
     this.#sql.exec(
       `INSERT INTO tokens (id, name, hash, scopes, names, namespace, rate, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       id,
       spec.name,
-      await hashOf(secret),
+      hash,
       JSON.stringify(spec.scopes),
       spec.names ? JSON.stringify(spec.names) : null,
       spec.namespace ?? null,
@@ -124,16 +130,17 @@ export class Tokens extends DurableObject<Env> {
     id: string,
     graceMs: number,
   ): Promise<{ token: TokenRecord; secret: string } | { refused: "revoked" | "expired" } | null> {
+    // The secret first: from the read to the write nothing else runs (a revocation cannot slip in between).
+    const { secret, hash } = await this.#newSecret();
     const now = Date.now();
     const token = this.#one(id);
     if (!token) return null;
     const state = stateOf(token, now);
     if (state !== "active") return { refused: state };
-    const secret = await newSecret(this.#checkKey());
     this.#sql.exec(
       "UPDATE tokens SET prev_hash = hash, prev_until = ?, hash = ?, rotated_at = ? WHERE id = ?",
       now + graceMs,
-      await hashOf(secret),
+      hash,
       now,
       id,
     );

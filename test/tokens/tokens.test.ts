@@ -315,6 +315,16 @@ describe("bounds and retention", () => {
     expect(after.map((t) => t.id)).toEqual([second.body.id, third.body.id]);
   });
 
+  it("holds TOKENS_MAX under 20 concurrent creations", async () => {
+    const { tokens } = (await call<{ tokens: { id: string }[] }>("GET", "/v1/tokens")).body;
+    const stub = tokensObject();
+    const made = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => stub.create({ name: `c${i}`, scopes: ["fanout"] }, tokens.length + 5)),
+    );
+    expect(made.filter((m) => m !== null)).toHaveLength(5);
+    expect((await stub.list()).length).toBe(tokens.length + 5);
+  });
+
   it("deletes a revoked or expired token's record TOKENS_RETENTION_DAYS after, by alarm", async () => {
     const revoked = await mint({ scopes: ["fanout"] });
     const expiring = await mint({ scopes: ["fanout"], expiresInSeconds: 1 });
