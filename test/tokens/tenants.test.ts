@@ -128,6 +128,18 @@ describe("rooms belong to their tenant", () => {
   });
 });
 
+describe("rate limits belong to their tenant", () => {
+  it("counts a key per namespace: A's spent budget is not B's, nor the plain key's", async () => {
+    const key = unique("key");
+    const take = (who: (m: string, p: string, body?: unknown) => Promise<{ body: Record<string, unknown> }>) =>
+      who("POST", `/v1/ratelimits/${key}`, { limit: 1, periodMs: 60_000 });
+    expect((await take(a.call)).body).toMatchObject({ key, allowed: true });
+    expect((await take(a.call)).body).toMatchObject({ key, allowed: false });
+    expect((await take(b.call)).body).toMatchObject({ key, allowed: true });
+    expect((await take((m, p, body) => call(m, p, body))).body).toMatchObject({ key, allowed: true });
+  });
+});
+
 describe("fences and names", () => {
   it("refuses a fence of another namespace's lock (or of the plain one) in a tenant's counter: 403 fence-invalid", async () => {
     const lock = unique("lock");
