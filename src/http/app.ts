@@ -6,7 +6,8 @@
  * `x-edgeloop-name` for the path parameter that is a name), or `security: []` when the bearer token is not its guard;
  * a route that declares neither throws when the app is built, so the worker does not start. Before validation, a
  * scoped token without the route's scope gets 403 `scope-missing`, one whose name patterns refuse the name 403
- * `name-refused`; then a caller in a namespace gets an environment confined to it (tenant-env.ts).
+ * `name-refused`; then a caller in a namespace gets an environment confined to it (tenant-env.ts). A scoped route
+ * reached without bearerAuth before it (a sub-app mounted outside /v1) has no principal and fails closed (a 500).
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Env as HonoEnv, MiddlewareHandler } from "hono";
