@@ -42,5 +42,11 @@ export async function hashOf(secret: string): Promise<string> {
   return hexOf(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
-export const hexOf = (digest: ArrayBuffer): string =>
-  Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** The hex of a digest (on every scoped request: a table, not a string per byte). */
+export function hexOf(digest: ArrayBuffer): string {
+  let hex = "";
+  for (const b of new Uint8Array(digest)) hex += HEX[b];
+  return hex;
+}
