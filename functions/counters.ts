@@ -14,7 +14,8 @@ import {
   CounterShardsBody as ShardsBody,
   CounterValue as Value,
 } from "../src/counters";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
+import { objectName } from "../src/http/principal";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { checkedFence } from "../src/locks";
@@ -35,26 +36,31 @@ const fenced = {
 
 const getRoute = createRoute({
   ...route("get", "/{name}", "getCounter", "Read a counter (0 if never written); with ?lock=&token= a fenced read"),
+  ...scope("counters:read", "name"),
   request: { params: Params, query: FenceQuery },
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const incrementRoute = createRoute({
   ...route("post", "/{name}/increment", "incrementCounter", "Add `by` atomically, within optional bounds"),
+  ...scope("counters:write", "name"),
   request: { params: Params, body: json(IncrementBody, { by: 1, max: 100 }) },
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const setRoute = createRoute({
   ...route("put", "/{name}", "setCounter", "Set the value (compare-and-set with ifValue)"),
+  ...scope("counters:write", "name"),
   request: { params: Params, body: json(SetBody, { value: 10, ifValue: 7 }) },
   responses: { 200: ok, 409: conflict, ...problemDocs, ...fenced },
 });
 const resetRoute = createRoute({
   ...route("delete", "/{name}", "resetCounter", "Reset to 0, every shard (fencing tokens seen are kept)"),
+  ...scope("counters:write", "name"),
   request: { params: Params },
   responses: { 200: ok, ...problemDocs },
 });
 const shardsRoute = createRoute({
   ...route("put", "/{name}/shards", "setCounterShards", "Shard the counter (once, before the first write)"),
+  ...scope("counters:write", "name"),
   request: { params: Params, body: json(ShardsBody, { shards: 4 }) },
   responses: {
     200: jsonResponse(Shards, "The shard count"),
@@ -85,10 +91,10 @@ export const counters = createApp()
     }
     const fence =
       lock !== undefined && token !== undefined && sig !== undefined
-        ? await checkedFence(c.env, { lock, token, sig })
+        ? await checkedFence(c.env, { lock, token, sig }, objectName(c, lock))
         : undefined;
-    if (fence) return c.json(answer(name, await c.env.COUNTER.getByName(name).get(fence)), 200);
-    const read = await countersOf(c.env).read(name);
+    if (fence) return c.json(answer(name, await c.env.COUNTER.getByName(objectName(c, name)).get(fence)), 200);
+    const read = await countersOf(c.env).read(objectName(c, name));
     if (!read.ok) throw refused(name, read);
     return c.json({ name, value: read.value, updatedAt: read.updatedAt, shards: read.shards }, 200);
   })
@@ -99,23 +105,24 @@ export const counters = createApp()
       throw problem(400, `min ${body.min} is above max ${body.max}.`, { type: "invalid-request" });
     }
     if (body.fence) {
-      const fence = await checkedFence(c.env, body.fence);
-      return c.json(answer(name, await c.env.COUNTER.getByName(name).increment({ ...body, fence })), 200);
+      const fence = await checkedFence(c.env, body.fence, objectName(c, body.fence.lock));
+      const stub = c.env.COUNTER.getByName(objectName(c, name));
+      return c.json(answer(name, await stub.increment({ ...body, fence })), 200);
     }
     const { by, min, max } = body;
     const waitUntil = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-    const result = await countersOf(c.env).increment(name, { by, min, max }, waitUntil);
+    const result = await countersOf(c.env).increment(objectName(c, name), { by, min, max }, waitUntil);
     return c.json(answer(name, result, result.shards, result.shard), 200);
   })
   .openapi(setRoute, async (c) => {
     const { name } = c.req.valid("param");
     const body = c.req.valid("json");
-    const fence = body.fence && (await checkedFence(c.env, body.fence));
-    return c.json(answer(name, await c.env.COUNTER.getByName(name).set({ ...body, fence })), 200);
+    const fence = body.fence && (await checkedFence(c.env, body.fence, objectName(c, body.fence.lock)));
+    return c.json(answer(name, await c.env.COUNTER.getByName(objectName(c, name)).set({ ...body, fence })), 200);
   })
   .openapi(resetRoute, async (c) => {
     const { name } = c.req.valid("param");
-    return c.json({ name, ...(await countersOf(c.env).reset(name)) }, 200);
+    return c.json({ name, ...(await countersOf(c.env).reset(objectName(c, name))) }, 200);
   })
   .openapi(shardsRoute, async (c) => {
     const { name } = c.req.valid("param");
@@ -124,7 +131,7 @@ export const counters = createApp()
     if (shards > max) {
       throw overLimit("COUNTER_MAX_SHARDS", max, `shards ${shards} is above COUNTER_MAX_SHARDS (${max}).`);
     }
-    const set = await countersOf(c.env).setShards(name, shards);
+    const set = await countersOf(c.env).setShards(objectName(c, name), shards);
     if (!set.ok) throw refused(name, set);
     return c.json({ name, shards: set.shards }, 200);
   });

@@ -24,9 +24,9 @@ import {
   type UrlGuard,
 } from "../src/fanout";
 import { checkFlow, closing, type FlowSpec, flowGate } from "../src/flow";
-import { type AppEnv, createApp } from "../src/http/app";
-import { callerScope } from "../src/http/auth";
+import { type AppEnv, createApp, requireName, scope } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
+import { ownerOf } from "../src/http/owner";
 import { overLimit } from "../src/http/problem";
 import { jsonBody, Name, problemDocs, recordOf } from "../src/http/schemas";
 import { type Settings, settings } from "../src/settings";
@@ -66,6 +66,7 @@ const route = createRoute({
   tags: ["fanout"],
   operationId: "runFanout",
   summary: "Call many upstreams at once",
+  ...scope("fanout"),
   description:
     "Runs every request with bounded concurrency, per-attempt timeouts, an overall deadline, retries and optional " +
     "hedging. JSON answers in request order; `Accept: application/x-ndjson` or `text/event-stream` streams each " +
@@ -123,6 +124,7 @@ export const fanoutApp = createApp().openapi(route, async (c) => {
     : Object.entries(requests).map(([key, item]) => ({ ...item, id: item.id ?? key }));
   checkLimits(items, s);
   checkFlow(flow, c.env);
+  if (flow) requireName(c, "flow", flow.key);
   // A malformed FANOUT_ALLOW_HOSTS throws here, before a streamed answer has started.
   return runFanout(c, items, rest, createUrlGuard(s.FANOUT_ALLOW_HOSTS), keys, flow);
 });
@@ -150,7 +152,7 @@ export async function runFanout(
   // Calls under a flow key wait for its permits within the deadline; the gate holds up to this fan-out's concurrency.
   const gate =
     flow &&
-    flowGate(c.env, callerScope(c), flow, {
+    flowGate(c.env, ownerOf(c), flow, {
       holder: "fanout",
       max: options.concurrency * (options.hedgeAfterMs === null ? 1 : 2),
       waitMs: () => startedAt + options.deadlineMs - Date.now(),

@@ -12,6 +12,7 @@ import { serveOpenApi } from "../src/http/openapi";
 import { notFound, onError } from "../src/http/problem";
 import { type JobMessage, queue } from "../src/jobs";
 import { apiRateLimit } from "../src/ratelimits";
+import { scopedTokens } from "../src/tokens";
 import { counters } from "./counters";
 import { demo } from "./demo";
 import { docs } from "./docs";
@@ -25,6 +26,7 @@ import { ratelimits } from "./ratelimits";
 import { roomSockets, rooms } from "./rooms";
 import { schedules } from "./schedules";
 import { semaphores } from "./semaphores";
+import { tokens } from "./tokens";
 
 const app = createApp();
 
@@ -46,7 +48,7 @@ app.route(
 app.route("/v1/rooms", roomSockets);
 app.use(
   "/v1/*",
-  bearerAuth((env) => env.API_TOKEN, failedAuthLimit()),
+  bearerAuth((env) => env.API_TOKEN, failedAuthLimit(), scopedTokens()),
 );
 app.use("/v1/*", apiRateLimit());
 app.use("/v1/*", maxBody());
@@ -61,6 +63,7 @@ app.route("/v1/pages", pagesApp);
 app.route("/v1/jobs", jobs);
 app.route("/v1/flow", flow);
 app.route("/v1/schedules", schedules);
+app.route("/v1/tokens", tokens);
 
 serveOpenApi(app, "/openapi.json");
 
@@ -72,6 +75,7 @@ export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";
 export { Schedule, ScheduleIndex } from "../src/schedules";
 export { Semaphore } from "../src/semaphores";
+export { Tokens } from "../src/tokens";
 export { app };
 
 export default {

@@ -4,8 +4,8 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { headerLimitProblem } from "../src/fanout";
-import { createApp } from "../src/http/app";
-import { callerScope } from "../src/http/auth";
+import { createApp, requireName, scope } from "../src/http/app";
+import { tenantOf } from "../src/http/principal";
 import { overLimit, type Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { JobStatus, JobTombstone } from "../src/jobs";
@@ -37,6 +37,7 @@ const goneDoc = problemDoc(
 
 const postJob = createRoute({
   ...route("post", "/", "createJob", "Create a job (fan-out or webhook), idempotent by Idempotency-Key"),
+  ...scope("jobs:write"),
   request: {
     headers: IdempotencyHeaders,
     body: jsonBody(CreateJobSchema, {
@@ -57,12 +58,14 @@ const postJob = createRoute({
 
 const getJob = createRoute({
   ...route("get", "/{id}", "getJob", "A job's status and counters"),
+  ...scope("jobs:read"),
   request: { params: JobIdParams },
   responses: { 200: json(JobStatusSchema, "The job"), ...problemDocs, 404: problemDoc("No such job"), 410: goneDoc },
 });
 
 const getResults = createRoute({
   ...route("get", "/{id}/results", "listJobResults", "Page through a job's results in request order"),
+  ...scope("jobs:read"),
   request: { params: JobIdParams, query: ResultsQuery },
   responses: {
     200: json(ResultsPageSchema, "A page of results"),
@@ -74,6 +77,7 @@ const getResults = createRoute({
 
 const cancelJob = createRoute({
   ...route("delete", "/{id}", "cancelJob", "Cancel a job: chunks not yet run are skipped"),
+  ...scope("jobs:write"),
   request: { params: JobIdParams },
   responses: {
     200: json(JobStatusSchema, "Canceled (also when it already was)"),
@@ -86,6 +90,7 @@ const cancelJob = createRoute({
 
 const retryJob = createRoute({
   ...route("post", "/{id}/retry", "retryJob", "Put a job's dead chunks back on the queue"),
+  ...scope("jobs:write"),
   request: { params: JobIdParams },
   responses: {
     202: json(RetrySchema, "Dead chunks re-queued"),
@@ -118,9 +123,12 @@ function gone(t: JobTombstone): Problem {
   );
 }
 
-/** The job's object had nothing for the call: it was deleted after its retention (410), or never existed (404). */
-async function missing(stub: ReturnType<typeof jobStub>, id: string): Promise<Problem> {
-  const tombstone = await stub.gone();
+/**
+ * The job's object had nothing for the call: it was deleted after its retention (410), or never existed, or is
+ * another owner's (404).
+ */
+async function missing(stub: ReturnType<typeof jobStub>, id: string, reader: string | undefined): Promise<Problem> {
+  const tombstone = await stub.gone(reader);
   return tombstone ? gone(tombstone) : notFound(id);
 }
 
@@ -182,8 +190,10 @@ export const jobs = createApp()
   .openapi(postJob, async (c) => {
     const body = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"];
-    // The scope keeps one caller's keys apart from another's: the verified token's digest, however it was spelled.
-    const outcome = await createJob(c.env, { body, key, scope: callerScope(c) });
+    if (body.flow) requireName(c, "flow", body.flow.key);
+    // The scope keeps one tenant's keys apart from another's (tenantOf: from the verified token, however spelled).
+    const { scope, owner } = tenantOf(c);
+    const outcome = await createJob(c.env, { body, key, scope, owner });
     if (outcome.outcome !== "queued") throw refused(outcome, key, c.env);
     const { status } = outcome;
     const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };
@@ -193,8 +203,9 @@ export const jobs = createApp()
   .openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
     const stub = jobStub(c.env, id);
-    const status = await stub.status();
-    if (!status) throw await missing(stub, id);
+    const { reader } = tenantOf(c);
+    const status = await stub.status(reader);
+    if (!status) throw await missing(stub, id, reader);
     return c.json(status, 200);
   })
   .openapi(getResults, async (c) => {
@@ -212,17 +223,19 @@ export const jobs = createApp()
       after = decoded;
     }
     const stub = jobStub(c.env, id);
+    const { reader } = tenantOf(c);
     // A page stays well under the 32 MiB RPC limit whatever the result sizes.
-    const page = await stub.results(after, limit ?? 100, 8 * 1_048_576);
-    if (!page) throw await missing(stub, id);
+    const page = await stub.results(after, limit ?? 100, 8 * 1_048_576, reader);
+    if (!page) throw await missing(stub, id, reader);
     const items = page.items.map((item) => JSON.parse(item) as { index: number; ok: boolean });
     return c.json({ items, next: page.next === null ? null : encodeCursor(page.next) }, 200);
   })
   .openapi(cancelJob, async (c) => {
     const { id } = c.req.valid("param");
     const stub = jobStub(c.env, id);
-    const outcome = await stub.cancel();
-    if (!outcome) throw await missing(stub, id);
+    const { reader } = tenantOf(c);
+    const outcome = await stub.cancel(reader);
+    if (!outcome) throw await missing(stub, id, reader);
     if (outcome.outcome === "conflict") {
       throw problem(409, `Job ${id} has already finished (${outcome.status.state}); it cannot be canceled.`, {
         type: "job-finished",
@@ -234,8 +247,9 @@ export const jobs = createApp()
   .openapi(retryJob, async (c) => {
     const { id } = c.req.valid("param");
     const stub = jobStub(c.env, id);
-    const outcome = await stub.retryDead();
-    if (!outcome) throw await missing(stub, id);
+    const { reader } = tenantOf(c);
+    const outcome = await stub.retryDead(reader);
+    if (!outcome) throw await missing(stub, id, reader);
     if (outcome.outcome !== "requeued") {
       const why = outcome.outcome === "conflict" ? "is canceled" : "has no dead chunks";
       throw problem(409, `Job ${id} ${why}: nothing to retry.`, {

@@ -3,8 +3,9 @@
  * One Lock Durable Object per name; see src/locks/lock.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
+import { objectName } from "../src/http/principal";
 import { problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { AcquireResult } from "../src/locks";
@@ -29,6 +30,7 @@ const route = routesOf("locks");
 
 const acquire = createRoute({
   ...route("post", "/{name}/acquire", "acquireLock", "Acquire the lock, waiting in FIFO order up to waitMs"),
+  ...scope("locks:write", "name"),
   request: { params: Params, body: json(AcquireBody, { owner: "worker-7", ttlMs: 10_000, waitMs: 5_000 }) },
   responses: {
     200: ok(Grant, "Granted: the token is a fencing token"),
@@ -39,16 +41,19 @@ const acquire = createRoute({
 });
 const renewRoute = createRoute({
   ...route("post", "/{name}/renew", "renewLock", "Extend the lease"),
+  ...scope("locks:write", "name"),
   request: { params: Params, body: json(RenewBody, { owner: "worker-7", token: 42, ttlMs: 10_000 }) },
   responses: { 200: ok(Renewed, "Renewed"), 409: conflict, ...problemDocs },
 });
 const releaseRoute = createRoute({
   ...route("post", "/{name}/release", "releaseLock", "Release the lock (the oldest waiter gets it)"),
+  ...scope("locks:write", "name"),
   request: { params: Params, body: json(ReleaseBody, { owner: "worker-7", token: 42 }) },
   responses: { 200: ok(Released, "Released"), 409: conflict, ...problemDocs },
 });
 const statusRoute = createRoute({
   ...route("get", "/{name}", "getLock", "Holder, token, expiry and waiters"),
+  ...scope("locks:read", "name"),
   request: { params: Params },
   responses: { 200: ok(Status, "The lock"), ...problemDocs },
 });
@@ -58,7 +63,7 @@ export const locks = createApp()
     const { name } = c.req.valid("param");
     const { owner, ttlMs, waitMs } = c.req.valid("json");
     checkLeaseBounds(c.env, ttlMs, waitMs);
-    const stub = c.env.LOCK.getByName(name);
+    const stub = c.env.LOCK.getByName(objectName(c, name));
     const waiterId = crypto.randomUUID();
     const result = await untilAnswered<AcquireResult>(
       c,
@@ -69,7 +74,9 @@ export const locks = createApp()
       const { ok: _, ...grant } = result;
       const secret = c.env.FENCE_SECRET;
       if (!secret) return c.json({ name, ...grant }, 200);
-      const fence = { lock: name, token: grant.token, sig: await signFence(secret, name, grant.token) };
+      // Signed over the object's name: a fence of one namespace's lock proves nothing in another's.
+      const sig = await signFence(secret, objectName(c, name), grant.token);
+      const fence = { lock: name, token: grant.token, sig };
       return c.json({ name, ...grant, fence }, 200);
     }
     if (result.reason === "queue-full") {
@@ -84,18 +91,18 @@ export const locks = createApp()
     const { name } = c.req.valid("param");
     const { owner, token, ttlMs } = c.req.valid("json");
     checkLeaseBounds(c.env, ttlMs);
-    const result = await c.env.LOCK.getByName(name).renew(owner, token, ttlMs);
+    const result = await c.env.LOCK.getByName(objectName(c, name)).renew(owner, token, ttlMs);
     if (!result.ok) throw problem(409, `Cannot renew lock ${name}: ${result.detail}.`, { type: "lease-lost" });
     return c.json({ name, token, expiresAt: result.expiresAt }, 200);
   })
   .openapi(releaseRoute, async (c) => {
     const { name } = c.req.valid("param");
     const { owner, token } = c.req.valid("json");
-    const result = await c.env.LOCK.getByName(name).release(owner, token);
+    const result = await c.env.LOCK.getByName(objectName(c, name)).release(owner, token);
     if (!result.ok) throw problem(409, `Cannot release lock ${name}: ${result.detail}.`, { type: "lease-lost" });
     return c.json({ name, released: result.released, releasedAt: result.releasedAt }, 200);
   })
   .openapi(statusRoute, async (c) => {
     const { name } = c.req.valid("param");
-    return c.json({ name, ...(await c.env.LOCK.getByName(name).status()) }, 200);
+    return c.json({ name, ...(await c.env.LOCK.getByName(objectName(c, name)).status()) }, 200);
   });

@@ -11,9 +11,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { anySignal } from "../src/async";
 import { checkHeaderLimits, createUrlGuard } from "../src/fanout";
 import { checkFlow, closing, flowGate } from "../src/flow";
-import { createApp } from "../src/http/app";
-import { callerScope } from "../src/http/auth";
+import { createApp, requireName, scope } from "../src/http/app";
 import { streamableResponse, streamedResponse, streamingOf } from "../src/http/event-stream";
+import { ownerOf } from "../src/http/owner";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, problemDocs, routesOf } from "../src/http/schemas";
 import {
@@ -45,6 +45,7 @@ const PagesResponseSchema = z
 
 const fetchPages = createRoute({
   ...route("post", "/", "fetchPages", "Fetch an upstream's pages, in page order"),
+  ...scope("pages"),
   description:
     "Crawls a paginated upstream by `link` headers, a `cursor` in the body or `page` numbers (`prefetch` at once), " +
     "answering in page order: JSON `{pages, summary}`, or streamed like fan-out (`Accept: application/x-ndjson` or " +
@@ -68,12 +69,13 @@ export const pagesApp = createApp().openapi(fetchPages, async (c) => {
   checkHeaderLimits([spec], s);
   checkFirstUrl(spec.url, s.FANOUT_ALLOW_HOSTS);
   checkFlow(spec.flow, c.env);
+  if (spec.flow) requireName(c, "flow", spec.flow.key);
   const abort = new AbortController();
   const deadlineAt = Date.now() + spec.deadlineMs;
   // Every page of the crawl is a call under its flow key (one gate, up to `prefetch` permits).
   const gate =
     spec.flow &&
-    flowGate(c.env, callerScope(c), spec.flow, {
+    flowGate(c.env, ownerOf(c), spec.flow, {
       holder: "pages",
       max: limits.prefetch,
       waitMs: () => deadlineAt - Date.now(),

@@ -2,7 +2,8 @@
  * /v1/ratelimits: exact per-key rate limiting (GCRA), one RateLimiter Durable Object per key.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
+import { objectName } from "../src/http/principal";
 import { problem } from "../src/http/problem";
 import { jsonBody, Name, problemDocs } from "../src/http/schemas";
 import { RateLimitBody as Body, RateLimitDecision as Decision } from "../src/ratelimits";
@@ -16,6 +17,7 @@ const route = createRoute({
   tags: ["ratelimits"],
   operationId: "consumeRateLimit",
   summary: "Take `cost` units from key's budget of `limit` per `periodMs` (smooth, GCRA)",
+  ...scope("ratelimits:write", "key"),
   request: {
     params: z.object({ key: Name }),
     body: jsonBody(Body, { cost: 1, limit: 10, periodMs: 1_000, burst: 20 }),
@@ -35,6 +37,6 @@ export const ratelimits = createApp().openapi(route, async (c) => {
       type: "invalid-request",
     });
   }
-  const decision = await c.env.RATE_LIMITER.getByName(userKey(key)).limit(body);
+  const decision = await c.env.RATE_LIMITER.getByName(objectName(c, userKey(key))).limit(body);
   return c.json({ key, ...decision }, 200);
 });

@@ -10,7 +10,8 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type AppEnv, createApp } from "../src/http/app";
+import { type AppEnv, createApp, scope } from "../src/http/app";
+import { objectName, principalOf } from "../src/http/principal";
 import { overLimit, Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { requireSecret } from "../src/http/secrets";
@@ -86,6 +87,7 @@ const ShardsResponse = z.object({ room: z.string(), shards: z.number().int() }).
 
 const ticketRoute = createRoute({
   ...route("post", "/{room}/tickets", "createRoomTicket", "Issue a ticket to join a room over WebSocket"),
+  ...scope("rooms:ticket", "room"),
   request: { params: RoomParams, body: jsonBody(TicketRequest, { user: "ada", ttlSec: 60 }) },
   responses: {
     201: jsonResponse(TicketResponse, "A signed ticket and the URL to connect to"),
@@ -126,6 +128,7 @@ const wsRoute = createRoute({
 
 const publishRoute = createRoute({
   ...route("post", "/{room}/messages", "publishRoomMessage", "Publish a message into a room from the server side"),
+  ...scope("rooms:publish", "room"),
   request: {
     params: RoomParams,
     body: jsonBody(PublishRequest, { data: { text: "deploy finished" }, from: "ci" }),
@@ -138,6 +141,7 @@ const publishRoute = createRoute({
 
 const infoRoute = createRoute({
   ...route("get", "/{room}", "getRoom", "Members and last seq of a room"),
+  ...scope("rooms:read", "room"),
   request: { params: RoomParams },
   responses: {
     200: jsonResponse(RoomInfo, "The room now"),
@@ -147,6 +151,7 @@ const infoRoute = createRoute({
 
 const shardsRoute = createRoute({
   ...route("put", "/{room}/shards", "setRoomShards", "Split a room over K objects that hold its sockets"),
+  ...scope("rooms:admin", "room"),
   description: "Before the room has had a member or a message; after, the same value is 200, another 409.",
   request: { params: RoomParams, body: jsonBody(ShardsRequest, { shards: 4 }) },
   responses: {
@@ -158,7 +163,7 @@ const shardsRoute = createRoute({
 
 const ticketSecret = (env: Env): string => requireSecret(env, "ROOM_TICKET_SECRET", "rooms refuse tickets");
 
-/** Rooms whose layout is fixed (they have had a member or a message), by name, in this isolate. */
+/** Rooms whose layout is fixed (they have had a member or a message), by object name, in this isolate. */
 const fixedLayouts = new Map<string, number>();
 const FIXED_LAYOUTS_KEPT = 10_000;
 
@@ -218,13 +223,15 @@ async function join(c: Context<AppEnv>, room: string, ticket?: string, since?: n
   headers.set(ROOM_JOIN_PERIOD_HEADER, String(API_RATE_PERIOD_MS));
   const target = new URL("https://room/ws");
   if (since !== undefined) target.searchParams.set("since", String(since));
+  // The room of the namespace the ticket was minted in: the signed claim, never the caller's say.
+  const name = check.claims.ns === undefined ? room : `${check.claims.ns}/${room}`;
   /** The upgrade, sent to the room or, in a sharded room, to the shard that holds this user's sockets. */
   const upgrade = async (fresh: boolean) => {
-    const shards = await shardsOf(c.env, room, fresh);
-    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(room);
+    const shards = await shardsOf(c.env, name, fresh);
+    let object: { fetch(request: Request): Promise<Response> } = c.env.ROOM.getByName(name);
     if (shards > 1) {
       headers.set(ROOM_SHARDS_HEADER, String(shards));
-      object = c.env.ROOM_SHARD.getByName(shardName(room, shardOf(check.claims.user, shards)));
+      object = c.env.ROOM_SHARD.getByName(shardName(name, shardOf(check.claims.user, shards)));
     } else headers.delete(ROOM_SHARDS_HEADER);
     return object.fetch(new Request(target, { headers }));
   };
@@ -232,7 +239,7 @@ async function join(c: Context<AppEnv>, room: string, ticket?: string, since?: n
   if (res.status === 409) {
     // The layout changed under the join (set meanwhile, or forgotten with the room): once more, asked afresh.
     await res.body?.cancel();
-    fixedLayouts.delete(room);
+    fixedLayouts.delete(name);
     res = await upgrade(true);
   }
   // A fresh Response: the middleware adds headers, and the one from the object is immutable.
@@ -282,7 +289,8 @@ export const rooms = createApp()
       );
     }
     // Nothing is reached: a ticket request opens no object (the upgrade finds the room's layout).
-    const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec });
+    const { namespace: ns, id: by } = principalOf(c);
+    const { ticket, claims } = await signTicket(ticketSecret(c.env), { room, user, ttlSec, ns, by });
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, c.req.url);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.search = new URLSearchParams({ ticket }).toString();
@@ -310,7 +318,7 @@ export const rooms = createApp()
         },
       );
     }
-    const { seq } = await c.env.ROOM.getByName(room).publish(from, data);
+    const { seq } = await c.env.ROOM.getByName(objectName(c, room)).publish(from, data);
     return c.json({ seq }, 201);
   })
   .openapi(shardsRoute, async (c) => {
@@ -320,7 +328,7 @@ export const rooms = createApp()
     if (shards > max) {
       throw overLimit("ROOM_MAX_SHARDS", max, `shards ${shards} is above ROOM_MAX_SHARDS (${max}).`);
     }
-    const answer = await c.env.ROOM.getByName(room).setShards(shards);
+    const answer = await c.env.ROOM.getByName(objectName(c, room)).setShards(shards);
     if (!answer.ok) {
       throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
         type: "shards-fixed",
@@ -331,6 +339,6 @@ export const rooms = createApp()
   })
   .openapi(infoRoute, async (c) => {
     const { room } = c.req.valid("param");
-    const info = await c.env.ROOM.getByName(room).info();
+    const info = await c.env.ROOM.getByName(objectName(c, room)).info();
     return c.json({ room, ...info }, 200);
   });

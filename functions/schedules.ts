@@ -4,7 +4,7 @@
  * One Schedule Durable Object per owner and name; one ScheduleIndex per owner (src/schedules/).
  */
 import { createRoute } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { createApp, requireName, scope } from "../src/http/app";
 import { ownerOf } from "../src/http/owner";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
@@ -34,6 +34,7 @@ const notFoundDoc = problemDoc("No such schedule");
 
 const create = createRoute({
   ...route("post", "/", "createSchedule", "Create a schedule: a job at each fire time of a cron expression"),
+  ...scope("schedules:write"),
   request: {
     body: jsonBody(ScheduleBody, {
       name: "nightly-sync",
@@ -54,30 +55,35 @@ const create = createRoute({
 
 const list = createRoute({
   ...route("get", "/", "listSchedules", "The caller's schedules, in name order"),
+  ...scope("schedules:read"),
   request: { query: ScheduleListQuery },
   responses: { 200: json(ScheduleListSchema, "A page of schedules"), ...problemDocs },
 });
 
 const read = createRoute({
   ...route("get", "/{name}", "getSchedule", "A schedule: definition, next fire times, last runs and their jobs"),
+  ...scope("schedules:read", "name"),
   request: { params: ScheduleParams, query: ScheduleQuery },
   responses: { 200: json(ScheduleSchema, "The schedule"), ...problemDocs, 404: notFoundDoc },
 });
 
 const pause = createRoute({
   ...route("post", "/{name}/pause", "pauseSchedule", "Stop creating jobs until resumed"),
+  ...scope("schedules:write", "name"),
   request: { params: ScheduleParams },
   responses: { 200: json(ScheduleSummarySchema, "Paused"), ...problemDocs, 404: notFoundDoc },
 });
 
 const resume = createRoute({
   ...route("post", "/{name}/resume", "resumeSchedule", "Create jobs again from the next fire time"),
+  ...scope("schedules:write", "name"),
   request: { params: ScheduleParams },
   responses: { 200: json(ScheduleSummarySchema, "Resumed"), ...problemDocs, 404: notFoundDoc },
 });
 
 const remove = createRoute({
   ...route("delete", "/{name}", "deleteSchedule", "Delete a schedule (its jobs are left as they are)"),
+  ...scope("schedules:write", "name"),
   request: { params: ScheduleParams },
   responses: { 200: json(ScheduleDeletedSchema, "Deleted"), ...problemDocs, 404: notFoundDoc },
 });
@@ -125,6 +131,8 @@ function decodeCursor(cursor: string): string {
 export const schedules = createApp()
   .openapi(create, async (c) => {
     const body = c.req.valid("json");
+    requireName(c, "schedules", body.name);
+    if (body.job.flow) requireName(c, "flow", body.job.flow.key);
     check(c.env, body);
     const owner = ownerOf(c);
     const { name, cron, timezone, job, missed, overlap, paused } = body;

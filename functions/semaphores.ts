@@ -3,8 +3,9 @@
  * client). One Semaphore Durable Object per name; see src/semaphores/semaphore.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApp } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
 import { checkLeaseBounds, tooManyWaiters, untilAnswered } from "../src/http/leases";
+import { objectName } from "../src/http/principal";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, Name, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import type { SemaphoreAcquireResult } from "../src/semaphores";
@@ -29,6 +30,7 @@ const conflict = problemDoc("Conflict");
 
 const acquireRoute = createRoute({
   ...route("post", "/{name}/acquire", "acquireSemaphore", "Take permits, waiting in FIFO order up to waitMs"),
+  ...scope("semaphores:write", "name"),
   request: {
     params: Params,
     body: json(AcquireBody, { holder: "crawler-3", permits: 1, limit: 5, ttlMs: 30_000, waitMs: 5_000 }),
@@ -42,6 +44,7 @@ const acquireRoute = createRoute({
 });
 const renewRoute = createRoute({
   ...route("post", "/{name}/renew", "renewSemaphore", "Extend a lease"),
+  ...scope("semaphores:write", "name"),
   request: { params: Params, body: json(RenewBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3", ttlMs: 30_000 }) },
   responses: {
     200: ok(SemaphoreRenewed, "Renewed"),
@@ -51,6 +54,7 @@ const renewRoute = createRoute({
 });
 const releaseRoute = createRoute({
   ...route("post", "/{name}/release", "releaseSemaphore", "Give the permits back (waiters get them in FIFO order)"),
+  ...scope("semaphores:write", "name"),
   request: { params: Params, body: json(ReleaseBody, { leaseId: LEASE_ID_EXAMPLE, holder: "crawler-3" }) },
   responses: {
     200: ok(
@@ -63,6 +67,7 @@ const releaseRoute = createRoute({
 });
 const statusRoute = createRoute({
   ...route("get", "/{name}", "getSemaphore", "Permits in use, limit, leases and waiters"),
+  ...scope("semaphores:read", "name"),
   request: { params: Params },
   responses: { 200: ok(Status, "The semaphore"), ...problemDocs },
 });
@@ -81,7 +86,7 @@ export const semaphores = createApp()
         type: "invalid-request",
       });
     }
-    const stub = c.env.SEMAPHORE.getByName(name);
+    const stub = c.env.SEMAPHORE.getByName(objectName(c, name));
     const waiterId = crypto.randomUUID();
     const result = await untilAnswered<SemaphoreAcquireResult>(
       c,
@@ -118,19 +123,19 @@ export const semaphores = createApp()
     const { name } = c.req.valid("param");
     const { leaseId, holder, ttlMs } = c.req.valid("json");
     checkLeaseBounds(c.env, ttlMs);
-    const result = await c.env.SEMAPHORE.getByName(name).renew(leaseId, holder, ttlMs);
+    const result = await c.env.SEMAPHORE.getByName(objectName(c, name)).renew(leaseId, holder, ttlMs);
     if (!result.ok) throw problem(409, `Cannot renew on semaphore ${name}: ${result.detail}.`, { type: "lease-lost" });
     return c.json({ name, leaseId, expiresAt: result.expiresAt }, 200);
   })
   .openapi(releaseRoute, async (c) => {
     const { name } = c.req.valid("param");
     const { leaseId, holder } = c.req.valid("json");
-    const result = await c.env.SEMAPHORE.getByName(name).release(leaseId, holder);
+    const result = await c.env.SEMAPHORE.getByName(objectName(c, name)).release(leaseId, holder);
     if (!result.ok)
       throw problem(409, `Cannot release on semaphore ${name}: ${result.detail}.`, { type: "lease-lost" });
     return c.json({ name, leaseId, released: result.released, releasedAt: result.releasedAt }, 200);
   })
   .openapi(statusRoute, async (c) => {
     const { name } = c.req.valid("param");
-    return c.json({ name, ...(await c.env.SEMAPHORE.getByName(name).status()) }, 200);
+    return c.json({ name, ...(await c.env.SEMAPHORE.getByName(objectName(c, name)).status()) }, 200);
   });

@@ -14,6 +14,7 @@ import { RateLimitClient, type RateLimitOptions } from "./ratelimits.js";
 import { RoomClient, type RoomClientOptions } from "./rooms.js";
 import { SchedulesClient } from "./schedules.js";
 import { SemaphoreClient } from "./semaphores.js";
+import { TokensClient } from "./tokens.js";
 import type { TicketInput } from "./types.js";
 
 export interface ClientOptions extends TransportOptions {
@@ -42,6 +43,8 @@ export interface EdgeloopClient {
   schedules: SchedulesClient;
   /** A member of room `name` as `user` (a fresh single-use ticket for every connection). */
   room(name: string, user: string, options?: Partial<Omit<RoomClientOptions, "room" | "user">>): RoomClient;
+  /** The scoped tokens (the root token only): create, list, get, revoke, rotate. */
+  tokens: TokensClient;
 }
 
 /**
@@ -75,5 +78,6 @@ export function createClient(options: ClientOptions): EdgeloopClient {
     flow: (key) => new FlowClient(transport, key),
     schedules: new SchedulesClient(transport),
     room,
+    tokens: new TokensClient(transport),
   };
 }

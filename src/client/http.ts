@@ -23,8 +23,10 @@ export interface RetryPolicy {
 export interface TransportOptions {
   /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
   baseUrl?: string;
-  /** The API token, sent as `Authorization: Bearer …`; omit it only for routes that take none (the demo routes). */
+  /** The API token or a scoped token, sent as `Authorization: Bearer …`; omit it only for the demo routes. */
   token?: string;
+  /** With the root token: act in this namespace (`Edgeloop-Namespace`), as its scoped tokens do. */
+  namespace?: string;
   /** A fetch implementation (default: the global one), e.g. to add headers or route calls elsewhere. */
   fetch?: typeof fetch;
   retry?: RetryPolicy | false;
@@ -71,6 +73,7 @@ const jittered = (ms: number) => ms + Math.floor(Math.random() * Math.max(100, m
 export class Transport {
   readonly baseUrl: string;
   readonly token: string | undefined;
+  readonly namespace: string | undefined;
   readonly fetch: typeof fetch;
   readonly #retry: { attempts: number; maxWaitMs: number };
 
@@ -79,6 +82,7 @@ export class Transport {
     if (!baseUrl) throw new TypeError("createClient needs a baseUrl outside a page");
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.token = options.token;
+    this.namespace = options.namespace;
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     const policy = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
     this.#retry = { attempts: policy.attempts ?? 3, maxWaitMs: policy.maxWaitMs ?? 10_000 };
@@ -96,6 +100,7 @@ export class Transport {
   async send(path: string, options: CallOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { accept: options.accept ?? "application/json", ...options.headers };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (this.namespace !== undefined) headers["edgeloop-namespace"] = this.namespace;
     if (options.json !== undefined) headers["content-type"] = "application/json";
     const method = options.method ?? (options.json === undefined ? "GET" : "POST");
     const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);

@@ -44,4 +44,5 @@ export {
 } from "./rooms.js";
 export { SchedulesClient } from "./schedules.js";
 export { type SemaphoreAcquireOptions, SemaphoreClient, SemaphoreLease } from "./semaphores.js";
+export { TokensClient } from "./tokens.js";
 export type * from "./types.js";

@@ -480,3 +480,49 @@ export interface ScheduleDeleted {
   name: string;
   deleted: true;
 }
+
+/** A token's own /v1 rate limit. */
+export interface TokenRate {
+  limit: number;
+  periodMs: number;
+}
+
+/** What `POST /v1/tokens` takes: a name, scopes, and optionally names, a namespace, an expiry, a rate. */
+export interface TokenInput {
+  /** A label: who or what holds it. */
+  name: string;
+  /** `family:verb` scopes (`counters:read`, `jobs:*`, `*`…): docs/tokens.md. */
+  scopes: string[];
+  /** Name patterns per family (`*` for the others); families left out get no names. */
+  names?: Record<string, string[]> | undefined;
+  /** Every name it uses lives apart, in this namespace. */
+  namespace?: string | undefined;
+  expiresInSeconds?: number | undefined;
+  /** Its own /v1 limit, instead of API_RATE_LIMIT. */
+  rate?: TokenRate | undefined;
+}
+
+/** A scoped token as the service shows it (never its secret). */
+export interface Token {
+  id: string;
+  name: string;
+  state: "active" | "revoked" | "expired";
+  scopes: string[];
+  names?: Record<string, string[]> | undefined;
+  namespace?: string | undefined;
+  rate?: TokenRate | undefined;
+  createdAt: string;
+  expiresAt?: string | undefined;
+  /** Coarse: a few minutes late at most. */
+  lastUsedAt: string | null;
+  revokedAt?: string | undefined;
+  rotatedAt?: string | undefined;
+  /** When the secret before the last rotation stops working. */
+  previousValidUntil?: string | undefined;
+}
+
+/** A token with its secret (`token`), as creating or rotating it answers, once. */
+export interface CreatedToken extends Token {
+  /** The secret, shown this once: only its SHA-256 is stored. */
+  token: string;
+}

@@ -8,7 +8,7 @@ import { FlowGate } from "./gate";
 import type { FlowSpec } from "./schema";
 
 /** The Flow object's name: keys are the caller's own (`owner`: its scope), so two tokens never share one. */
-export const flowName = (owner: string, key: string): string => `flow:${owner}:${key}`;
+export const flowName = (owner: string, key: string): string => `${owner}:flow:${key}`;
 
 /** Why `flow` may not be used under the settings (a parallelism above FLOW_MAX_PARALLELISM), or null. */
 export function flowBreach(flow: FlowSpec | undefined, env: object): string | null {
@@ -28,7 +28,7 @@ export function checkFlow(flow: FlowSpec | undefined, env: object): void {
  * key's line; a job chunk's gate refuses its calls once an ask got nothing (FLOW_JOB_WAIT_MS).
  *
  * @example
- * const gate = flowGate(c.env, callerScope(c), flow, { holder: "fanout", max: 6, waitMs: () => deadlineAt - Date.now() });
+ * const gate = flowGate(c.env, ownerOf(c), flow, { holder: "fanout", max: 6, waitMs: () => deadlineAt - Date.now() });
  * try { await fanoutAll(items, options, { ...ctx, gate }) } finally { await gate.close() }
  */
 export function flowGate(

@@ -41,6 +41,7 @@ export const TAGS = [
     description: "Flow-control keys shared by jobs, fan-outs and crawls: parallelism and a rate, pause and resume.",
   },
   { name: "schedules", description: "Cron schedules that create a job at each fire time, in a time zone." },
+  { name: "tokens", description: "Scoped tokens, for the root token only: create, list, revoke, rotate." },
   { name: "demo", description: "What the demo page at / needs in local development (DEMO_MODE)." },
 ];
 
@@ -54,7 +55,9 @@ export function serveOpenApi<E extends HonoEnv>(app: OpenAPIHono<E>, path: strin
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "The API_TOKEN secret (`npm start` uses edgeloop-dev-token).",
+    description:
+      "The API_TOKEN secret (`npm start` uses edgeloop-dev-token), or a scoped token (POST /v1/tokens) holding the " +
+      "operation's scope. The root token acts in a namespace with the Edgeloop-Namespace header.",
   });
   app.doc31(path, {
     openapi: "3.1.0",

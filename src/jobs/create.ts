@@ -7,6 +7,7 @@
 import { createUrlGuard, type HeaderLimitBreach, headerLimitBreach } from "../fanout";
 import { flowBreach } from "../flow";
 import { log } from "../http/log";
+import { ownerName } from "../http/owner";
 import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";
 import type { CreateJobBody } from "./schema";
@@ -36,20 +37,25 @@ export type CreateJobOutcome =
 
 /**
  * @example
- * const outcome = await createJob(env, { body, key: "orders-2026-11-26", scope: callerScope(c) });
+ * const outcome = await createJob(env, { body, key: "orders-2026-11-26", ...tenantOf(c) });
  * if (outcome.outcome === "queued") console.log(outcome.status.id, outcome.replayed);
  */
 export async function createJob(
   env: Env,
-  /** `scope`: who the key belongs to, the verified token's digest (`callerScope`), never a raw header. */
-  request: { body: CreateJobBody; key: string; scope: string },
+  /**
+   * `scope`: whose the key is, `owner`: who may read the job (`tenantOf`: from the verified token, never a raw header).
+   */
+  request: { body: CreateJobBody; key: string; scope: string; owner?: string },
 ): Promise<CreateJobOutcome> {
   const s = settings(env);
   const refusal = refuse(request.body, env, s);
   if (refusal) return refusal;
   const id = await jobIdFor(request.scope, request.key);
   const stub = env.JOB.getByName(id);
-  const created = await stub.create(await inputOf(id, request.body, s, request.scope));
+  const created = await stub.create({
+    ...(await inputOf(id, request.body, s, ownerName(request))),
+    owner: request.owner,
+  });
   if (created.outcome === "gone") return created;
   if (created.outcome === "conflict") return { outcome: "key-reused", id };
   // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
@@ -93,7 +99,7 @@ export function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOut
 
 /**
  * What the Job object stores: requests, options or the webhook spec as JSON text, and the body's fingerprint. A
- * `flow` keeps its owner (`scope`), whose key the consumer's calls share.
+ * `flow` keeps its owner (`ownerName` of the tenant), whose key the consumer's calls share.
  */
 async function inputOf(id: string, body: CreateJobBody, s: Settings, scope: string): Promise<CreateJobInput> {
   const hash = await bodyHash(body);

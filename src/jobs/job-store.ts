@@ -28,7 +28,7 @@ export class JobStore {
   }
 
   #createSchema(): void {
-    // Schema v1; v2 adds the tombstone table.
+    // Schema v1; v2 adds the tombstone table; v3 the owner table (a job stored before has none: the root token's).
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS job (
       singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
       id TEXT NOT NULL, type TEXT NOT NULL, body_hash TEXT NOT NULL, state TEXT NOT NULL,
@@ -45,6 +45,18 @@ export class JobStore {
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS tombstone (
       singleton INTEGER PRIMARY KEY CHECK (singleton = 1), id TEXT NOT NULL, state TEXT NOT NULL,
       ended_at INTEGER NOT NULL, deleted_at INTEGER NOT NULL, forget_at INTEGER NOT NULL)`);
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS owner (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), owner TEXT NOT NULL)",
+    );
+  }
+
+  /** Who created the job (`tenantOf`'s owner), or null for a job stored before owners were (the root token's). */
+  owner(): string | null {
+    return this.#sql.exec<{ owner: string }>("SELECT owner FROM owner WHERE singleton = 1").toArray()[0]?.owner ?? null;
+  }
+
+  setOwner(owner: string): void {
+    this.#sql.exec("INSERT OR REPLACE INTO owner (singleton, owner) VALUES (1, ?)", owner);
   }
 
   // ---- retention
@@ -95,8 +107,9 @@ export class JobStore {
   }
 
   /** Store a new job (queued) and its chunks (pending, touched now), in one transaction. */
-  insertJob(input: Pick<CreateJobInput, "id" | "type" | "bodyHash">, plan: JobPlan, now: number): void {
+  insertJob(input: Pick<CreateJobInput, "id" | "type" | "bodyHash" | "owner">, plan: JobPlan, now: number): void {
     this.transaction(() => {
+      if (input.owner !== undefined) this.setOwner(input.owner);
       this.#sql.exec(
         `INSERT INTO job (singleton, id, type, body_hash, state, total, spec, created_at, updated_at)
          VALUES (1, ?, ?, ?, 'queued', ?, ?, ?, ?)`,

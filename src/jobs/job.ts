@@ -56,6 +56,10 @@ import type {
   RetryOutcome,
 } from "./types";
 
+/** The namespace of a job's owner (`ns:<namespace>`), where its progress room lives; none for other owners. */
+const namespaceOf = (owner: string | null): string | undefined =>
+  owner?.startsWith("ns:") ? owner.slice(3) : undefined;
+
 export class Job extends DurableObject<Env> {
   readonly #store: JobStore;
   readonly #throttle = new Throttle(PROGRESS_INTERVAL_MS);
@@ -72,6 +76,7 @@ export class Job extends DurableObject<Env> {
    */
   async create(input: CreateJobInput): Promise<CreateOutcome> {
     const tombstone = this.#store.tombstone();
+    // The id comes from the owner's scope and key: whoever reaches an existing job here is its owner.
     if (tombstone) return { outcome: "gone", tombstone };
     const existing = this.#store.job();
     if (existing) {
@@ -101,15 +106,23 @@ export class Job extends DurableObject<Env> {
     return outcome;
   }
 
-  /** What is left of this id's job if it was deleted after its retention (410 Gone), else null. */
-  gone(): JobTombstone | null {
-    return this.#store.tombstone();
+  /**
+   * What is left of this id's job if it was deleted after its retention (410 Gone), else null. Every call a route
+   * makes for a caller passes its `reader` (`tenantOf`; none for the root token): another owner's job answers as if
+   * there were none (404, never 403: whether it exists is not told).
+   */
+  gone(reader?: string): JobTombstone | null {
+    return this.#visible(reader) ? this.#store.tombstone() : null;
   }
 
-  /** The job's status, or null when no job has this id. */
-  status(): JobStatus | null {
-    const job = this.#store.job();
+  /** The job's status, or null when no job has this id (for this reader). */
+  status(reader?: string): JobStatus | null {
+    const job = this.#visible(reader) ? this.#store.job() : null;
     return job ? this.#status(job) : null;
+  }
+
+  #visible(reader: string | undefined): boolean {
+    return reader === undefined || reader === (this.#store.owner() ?? "root");
   }
 
   /**
@@ -189,8 +202,8 @@ export class Job extends DurableObject<Env> {
   }
 
   /** Cancel: chunks not yet run are skipped (and acked) when delivered. A finished job cannot be canceled. */
-  async cancel(): Promise<CancelOutcome | null> {
-    const job = this.#store.job();
+  async cancel(reader?: string): Promise<CancelOutcome | null> {
+    const job = this.#visible(reader) ? this.#store.job() : null;
     if (!job) return null;
     if (job.state === "canceled") return { outcome: "canceled", status: this.#status(job) };
     if (isTerminal(job.state)) return { outcome: "conflict", status: this.#status(job) };
@@ -204,8 +217,8 @@ export class Job extends DurableObject<Env> {
    * Put dead chunks back on the queue (fresh attempts); the job runs again until they end. `requeued` counts the
    * chunks sent now (a failed send leaves the rest for the next call).
    */
-  async retryDead(): Promise<RetryOutcome | null> {
-    const job = this.#store.job();
+  async retryDead(reader?: string): Promise<RetryOutcome | null> {
+    const job = this.#visible(reader) ? this.#store.job() : null;
     if (!job) return null;
     if (job.state === "canceled") return { outcome: "conflict", requeued: 0, status: this.#status(job) };
     const dead = this.#store.deadChunkCount();
@@ -286,8 +299,8 @@ export class Job extends DurableObject<Env> {
   }
 
   /** A page of results in index order, after index `after`, at most `limit` items and about `maxBytes`. */
-  results(after: number, limit: number, maxBytes: number): ResultsPage | null {
-    if (!this.#store.job()) return null;
+  results(after: number, limit: number, maxBytes: number, reader?: string): ResultsPage | null {
+    if (!this.#visible(reader) || !this.#store.job()) return null;
     return pageOf(this.#store.resultsAfter(after, limit + 1), limit, maxBytes);
   }
 
@@ -330,9 +343,12 @@ export class Job extends DurableObject<Env> {
       return;
     }
     const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
-    await forgetProgressRoom(this.env, job.id);
+    const owner = this.#store.owner();
+    await forgetProgressRoom(this.env, job.id, namespaceOf(owner));
     await this.#store.deleteAll();
     this.#store.insertTombstone(tombstone);
+    // The tombstone answers only its owner too.
+    if (owner !== null) this.#store.setOwner(owner);
     await this.ctx.storage.setAlarm(tombstone.forgetAt);
     log("info", "job deleted after its retention", { jobId: job.id, state: job.state, endedAt: job.updatedAt });
   }
@@ -404,6 +420,7 @@ export class Job extends DurableObject<Env> {
 
   #publish(): void {
     const status = this.status();
-    if (status) this.ctx.waitUntil(publishProgress(this.env, progressOf(status)));
+    const owner = this.#store.owner();
+    if (status) this.ctx.waitUntil(publishProgress(this.env, progressOf(status), namespaceOf(owner)));
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Live progress of a job, published into the room `job:<id>` when the Room Durable Object (binding ROOM) exists,
- * and that room forgotten with the job.
+ * Live progress of a job, published into the room `job:<id>` (of the job's namespace, if it has one) when the Room
+ * Durable Object (binding ROOM) exists, and that room forgotten with the job.
  * Without the binding it does nothing, so jobs work on their own. The room marks it `server: true`; it is sent as
  * `jobs`, a name no ticket and no POST …/messages may use (the wire format: src/jobs/protocol.ts).
  */
@@ -27,17 +27,21 @@ const roomsOf = (env: object): RoomNamespaceLike | undefined => {
   return room && typeof room.getByName === "function" ? room : undefined;
 };
 
+/** The Room object of a job's progress: `job:<id>`, in the job's namespace if it has one (objectName's spelling). */
+const jobRoomName = (id: string, namespace?: string): string =>
+  namespace === undefined ? progressRoom(id) : `${namespace}/${progressRoom(id)}`;
+
 /**
  * Publish one progress update; a missing ROOM binding or a failing room never fails the job.
  *
  * @example
  * await publishProgress(env, { kind: "job-progress", id, state: "running", total: 100, done: 40, failed: 2 })
  */
-export async function publishProgress(env: object, progress: JobProgress): Promise<boolean> {
+export async function publishProgress(env: object, progress: JobProgress, namespace?: string): Promise<boolean> {
   const room = roomsOf(env);
   if (!room) return false;
   try {
-    await room.getByName(progressRoom(progress.id)).publish(JOBS_SENDER, progress);
+    await room.getByName(jobRoomName(progress.id, namespace)).publish(JOBS_SENDER, progress);
     return true;
   } catch {
     return false;
@@ -51,9 +55,9 @@ export async function publishProgress(env: object, progress: JobProgress): Promi
  * @example
  * await forgetProgressRoom(env, id);
  */
-export async function forgetProgressRoom(env: object, id: string): Promise<void> {
+export async function forgetProgressRoom(env: object, id: string, namespace?: string): Promise<void> {
   try {
-    await roomsOf(env)?.getByName(progressRoom(id)).forget();
+    await roomsOf(env)?.getByName(jobRoomName(id, namespace)).forget();
   } catch (err) {
     log("warn", "a deleted job's room was not forgotten", { jobId: id, error: String(err) });
   }

@@ -51,7 +51,7 @@ export type CreateJobBody = z.infer<typeof CreateJobSchema>;
 export const IdempotencyHeaders = z.object({
   "idempotency-key": Name.openapi({
     description:
-      "Required. The same key (with the same body) returns the same job instead of creating another. Keys are scoped by the bearer token (its SHA-256), however the Authorization header is spelled.",
+      "Required. The same key (with the same body) returns the same job instead of creating another. Keys are scoped by tenant: a token's namespace, or the token.",
     example: "orders-2026-11-26",
   }),
 });

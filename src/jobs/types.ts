@@ -83,6 +83,8 @@ export interface CreateJobInput {
   /** Webhook jobs: what to deliver (a JSON `WebhookSpec`). */
   webhookJson?: string;
   chunkSize: number;
+  /** Who creates it (`tenantOf`'s owner): only that owner, and the root token, may read or change it. */
+  owner?: string;
 }
 
 /** What is left of a job deleted after its retention: enough to answer 410 Gone for its id (JOBS_TOMBSTONE_DAYS). */

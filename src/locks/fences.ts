@@ -27,25 +27,30 @@ const signed = (lock: string, token: number) => `edgeloop-fence/v1/${lock}/${tok
 export const signFence = (secret: string, lock: string, token: number): Promise<string> =>
   hmacSign(secret, signed(lock, token));
 
-/** True when `fence.sig` is the lock's proof of `fence.token`. */
-export const verifyFence = (secret: string, fence: SignedFence): Promise<boolean> =>
-  hmacVerify(secret, signed(fence.lock, fence.token), fence.sig);
+/** True when `fence.sig` is the proof of `fence.token` by the lock whose object is named `lock`. */
+export const verifyFence = (secret: string, fence: SignedFence, lock = fence.lock): Promise<boolean> =>
+  hmacVerify(secret, signed(lock, fence.token), fence.sig);
 
 /**
- * Check a fence from a client and return the `{lock, token}` the Counter object compares: 503 without the
+ * Check a fence from a client and return the `{lock, token}` the Counter object compares, `lock` being the lock's
+ * object name (`objectName`: its namespace's lock, whose grants are signed over that name): 503 without the
  * FENCE_SECRET secret, 403 `fence-invalid` when the lock did not issue this token.
  *
  * @example
- * const fence = body.fence && (await checkedFence(c.env, body.fence));
+ * const fence = body.fence && (await checkedFence(c.env, body.fence, objectName(c, body.fence.lock)));
  */
-export async function checkedFence(env: Env, fence: SignedFence): Promise<{ lock: string; token: number }> {
+export async function checkedFence(
+  env: Env,
+  fence: SignedFence,
+  lock = fence.lock,
+): Promise<{ lock: string; token: number }> {
   const secret = requireSecret(env, "FENCE_SECRET", "fenced calls are refused");
-  if (!(await verifyFence(secret, fence))) {
+  if (!(await verifyFence(secret, fence, lock))) {
     throw problem(
       403,
       `Token ${fence.token} of lock ${fence.lock} was not issued by that lock: pass the fence of its grant as it came.`,
       { type: "fence-invalid" },
     );
   }
-  return { lock: fence.lock, token: fence.token };
+  return { lock, token: fence.token };
 }

@@ -13,7 +13,7 @@
  */
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
 import type { GcraLimits } from "../async";
-import { callerScope } from "../http/auth";
+import { callerScope, principalOf } from "../http/principal";
 import { type Problem, problem } from "../http/problem";
 import { settings } from "../settings";
 
@@ -27,8 +27,8 @@ export interface RateLimitOptions<E extends HonoEnv> {
   periodMs: Setting<E>;
   /** Largest burst from idle; defaults to `limit`. */
   burst?: number;
-  /** The setting the limit comes from, named in the 429 (e.g. "API_RATE_LIMIT"). */
-  setting?: string;
+  /** The setting the limit comes from, named in the 429 (e.g. "API_RATE_LIMIT"); a function reads it per request. */
+  setting?: string | ((c: Context<E>) => string);
   /**
    * Take requests in batches of up to `max` that this middleware admits itself within `ttlMs` (see the module
    * comment). A `max` of 1 asks the object on every request.
@@ -171,7 +171,10 @@ export const rateCheck = <E extends HonoEnv = { Bindings: Env }>(
       max > 1 && options.lease
         ? await leased(c, key, limits, max, read(options.lease.ttlMs, c))
         : await limiter(c, key).limit(limits);
-    if (!d.allowed) throw rateLimited({ limit, periodMs }, d, options.setting);
+    if (!d.allowed) {
+      const setting = typeof options.setting === "function" ? options.setting(c) : options.setting;
+      throw rateLimited({ limit, periodMs }, d, setting);
+    }
     return rateLimitHeaders(limit, d);
   };
 };
@@ -243,24 +246,28 @@ export async function hashKey(secret: string): Promise<string> {
   return hex16(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
-/** The /v1 limit's settings: API_RATE_LIMIT per API_RATE_PERIOD_MS, from leases of API_RATE_LEASE_MAX. */
+/** A token's own rate, else API_RATE_LIMIT per API_RATE_PERIOD_MS; from leases of up to API_RATE_LEASE_MAX. */
 const apiLimit = {
-  limit: (c: { env: Env }) => settings(c.env).API_RATE_LIMIT,
-  periodMs: (c: { env: Env }) => settings(c.env).API_RATE_PERIOD_MS,
+  limit: (c: Context<{ Bindings: Env }>) => principalOf(c).rate?.limit ?? settings(c.env).API_RATE_LIMIT,
+  periodMs: (c: Context<{ Bindings: Env }>) => principalOf(c).rate?.periodMs ?? settings(c.env).API_RATE_PERIOD_MS,
   lease: {
     max: (c: { env: Env }) => settings(c.env).API_RATE_LEASE_MAX,
     ttlMs: (c: { env: Env }) => settings(c.env).API_RATE_LEASE_MS,
   },
-  setting: "API_RATE_LIMIT",
+  setting: (c: Context<{ Bindings: Env }>) => (principalOf(c).rate ? "rate" : "API_RATE_LIMIT"),
 };
 
 /**
- * The service's limit on /v1 per bearer token (API_RATE_LIMIT per API_RATE_PERIOD_MS), keyed by the token's hash
- * (the digest bearerAuth took when it accepted the token), admitted from leases of up to API_RATE_LEASE_MAX that
- * expire after API_RATE_LEASE_MS. It runs after bearerAuth only: an unverified header never names a limiter.
+ * The service's limit on /v1 per bearer token: the root token's keyed by its hash (the digest bearerAuth took when it
+ * accepted it), a scoped token's by its id (so a rotation keeps its count) and under its own `rate` when it has one,
+ * else API_RATE_LIMIT per API_RATE_PERIOD_MS; admitted from leases of up to API_RATE_LEASE_MAX that expire after
+ * API_RATE_LEASE_MS. It runs after bearerAuth only: an unverified header never names a limiter.
  */
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
     ...apiLimit,
-    key: (c) => `api:${callerScope(c).slice(0, 32)}`,
+    key: (c) => {
+      const p = principalOf(c);
+      return p.root ? `api:${callerScope(c).slice(0, 32)}` : `api:token:${p.id}`;
+    },
   });

@@ -6,7 +6,9 @@
  * Tickets are single-use: `jti` is a random id the Room object remembers from the socket it opened until the ticket
  * expires (at most ROOM_TICKET_MAX_TTL_SECONDS), so a leaked ticket opens one socket at most. A ticket names no
  * layout: minting one reaches no object; the upgrade finds the room's layout (in a sharded room, the RoomShard of the
- * ticket's user remembers its `jti`).
+ * ticket's user remembers its `jti`). A ticket minted in a namespace (by a scoped token of one, or the root token
+ * acting in one) names it (`ns`), and the upgrade joins the room of that namespace; `by` names the scoped token that
+ * minted it.
  */
 
 import { fromBase64Url, hmacSign, hmacVerify, toBase64Url } from "../http/hmac";
@@ -23,6 +25,9 @@ export interface TicketClaims {
   jti: string;
   /** Minted by a demo route: its socket counts against DEMO_RATE_LIMIT. */
   demo?: true;
+  /** The namespace of the room (none: the plain name), and the id of the scoped token that minted the ticket. */
+  ns?: string;
+  by?: string;
 }
 
 /** Why a ticket was refused: `invalid` (forged, malformed), `expired`, or `wrong-room`. */
@@ -38,11 +43,26 @@ export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reas
  */
 export async function signTicket(
   secret: string,
-  { room, user, ttlSec, demo }: { room: string; user: string; ttlSec: number; demo?: true },
+  {
+    room,
+    user,
+    ttlSec,
+    demo,
+    ns,
+    by,
+  }: { room: string; user: string; ttlSec: number; demo?: true; ns?: string; by?: string },
   now: number = Date.now(),
 ): Promise<{ ticket: string; claims: TicketClaims }> {
   const jti = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
-  const claims: TicketClaims = { room, user, exp: now + ttlSec * 1000, jti, ...(demo ? { demo } : {}) };
+  const claims: TicketClaims = {
+    room,
+    user,
+    exp: now + ttlSec * 1000,
+    jti,
+    ...(demo ? { demo } : {}),
+    ...(ns === undefined ? {} : { ns }),
+    ...(by === undefined ? {} : { by }),
+  };
   const payload = toBase64Url(encoder.encode(JSON.stringify({ v: 2, ...claims })));
   return { ticket: `${payload}.${await hmacSign(secret, payload)}`, claims };
 }
@@ -74,8 +94,19 @@ export async function verifyTicket(
   if (!isClaims(claims)) return { ok: false, reason: "invalid" };
   if (claims.exp <= now) return { ok: false, reason: "expired" };
   if (claims.room !== room) return { ok: false, reason: "wrong-room" };
-  const { user, exp, jti, demo } = claims;
-  return { ok: true, claims: { room, user, exp, jti, ...(demo ? { demo } : {}) } };
+  const { user, exp, jti, demo, ns, by } = claims;
+  return {
+    ok: true,
+    claims: {
+      room,
+      user,
+      exp,
+      jti,
+      ...(demo ? { demo } : {}),
+      ...(ns === undefined ? {} : { ns }),
+      ...(by === undefined ? {} : { by }),
+    },
+  };
 }
 
 /** Version 2 (with `jti`); version 1 tickets (without one) are refused. */
@@ -89,6 +120,8 @@ function isClaims(value: unknown): value is TicketClaims & { v: 2 } {
     typeof c.exp === "number" &&
     typeof c.jti === "string" &&
     /^[A-Za-z0-9_-]{16,64}$/.test(c.jti) &&
-    (c.demo === undefined || c.demo === true)
+    (c.demo === undefined || c.demo === true) &&
+    (c.ns === undefined || typeof c.ns === "string") &&
+    (c.by === undefined || typeof c.by === "string")
   );
 }

@@ -13,6 +13,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../http/log";
+import { tenantOfOwner } from "../http/owner";
 import { createJob } from "../jobs";
 import { settings } from "../settings";
 import { cronTimes } from "./cron";
@@ -274,7 +275,8 @@ export class Schedule extends DurableObject<Env> {
         return;
       }
     }
-    const outcome = await createJob(this.env, { body: JSON.parse(s.job), key: runKey(s.name, at), scope: s.owner });
+    const tenant = tenantOfOwner(s.owner);
+    const outcome = await createJob(this.env, { body: JSON.parse(s.job), key: runKey(s.name, at), ...tenant });
     if (this.#same(s)) this.#store.putRun(runOfOutcome(at, outcome));
   }
 

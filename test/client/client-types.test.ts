@@ -20,6 +20,7 @@ import type * as ratelimits from "../../src/ratelimits/schema";
 import type { TicketRequest } from "../../src/rooms/schema";
 import type * as schedules from "../../src/schedules/schema";
 import type * as semaphores from "../../src/semaphores/schema";
+import type * as tokens from "../../src/tokens/schema";
 
 type Client = ReturnType<typeof createClient>;
 type Answer<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
@@ -49,6 +50,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.ScheduleSummary>().toEqualTypeOf<Out<typeof schedules.ScheduleSummarySchema>>();
     expectTypeOf<Omit<T.Schedule, "job">>().toEqualTypeOf<Omit<Out<typeof schedules.ScheduleSchema>, "job">>();
     expectTypeOf<T.ScheduleDeleted>().toEqualTypeOf<Out<typeof schedules.ScheduleDeletedSchema>>();
+    expectTypeOf<T.Token>().toEqualTypeOf<Out<typeof tokens.TokenSchema>>();
+    expectTypeOf<T.CreatedToken>().toEqualTypeOf<Out<typeof tokens.TokenCreatedSchema>>();
   });
 
   it("what the client sends has the request schema's fields and is accepted by it", () => {
@@ -70,6 +73,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.RateLimitInput>().toEqualTypeOf<In<typeof ratelimits.RateLimitBody>>();
     expectTypeOf<T.TicketInput>().toEqualTypeOf<In<typeof TicketRequest>>();
     expectTypeOf<T.Flow>().toEqualTypeOf<In<typeof flow.FlowSchema>>();
+    expectTypeOf<T.TokenInput>().toExtend<In<typeof tokens.CreateTokenBody>>();
+    expectTypeOf<keyof T.TokenInput>().toEqualTypeOf<keyof In<typeof tokens.CreateTokenBody>>();
 
     // Headers are a record of strings to the client; the schema reads them through a check (its z.input is unknown).
     type JobIn = In<typeof jobs.CreateJobSchema>;
@@ -88,6 +93,9 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<Answer<ReturnType<Client["rateLimit"]>["take"]>>().toEqualTypeOf<T.RateLimitDecision>();
     expectTypeOf<Answer<Client["jobs"]["get"]>>().toEqualTypeOf<JobStatus>();
     expectTypeOf<Answer<ReturnType<Client["flow"]>["status"]>>().toEqualTypeOf<T.FlowStatus>();
+    expectTypeOf<Answer<Client["tokens"]["create"]>>().toEqualTypeOf<T.CreatedToken>();
+    expectTypeOf<Answer<Client["tokens"]["list"]>>().toEqualTypeOf<T.Token[]>();
+    expectTypeOf<Parameters<Client["tokens"]["create"]>[0]>().toEqualTypeOf<T.TokenInput>();
     expectTypeOf<Answer<ReturnType<Client["flow"]>["pause"]>>().toEqualTypeOf<T.FlowStatus>();
     // `flow` on fan-outs, crawls and jobs is the flow schema's input.
     expectTypeOf<NonNullable<Parameters<Client["fanout"]>[1]>["flow"]>().toEqualTypeOf<T.Flow | undefined>();

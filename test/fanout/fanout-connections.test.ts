@@ -4,21 +4,20 @@
  * was cancelled. A large body is still cancelled. The loopback upstream counts the TCP connections each key's
  * requests arrived on, and the connections closed after them.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { fanoutApp } from "../../functions/fanout";
 import type { FanoutResult } from "../../src/fanout/engine";
+import { fetchWithSettings } from "../helpers/api";
 import { newKey, stats, statsWhen, up } from "../helpers/upstream";
 
 type Body = { results: FanoutResult[]; summary: { fulfilled: number; rejected: number } };
 
-/** POST /v1/fanout (the sub-app, auth is the entry's job) with room for 200 requests. */
+/** POST /v1/fanout with room for 200 requests. */
 async function fanout(body: Record<string, unknown>): Promise<Body> {
-  const res = await fanoutApp.request(
-    "/",
-    { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } },
-    { ...env, FANOUT_MAX_REQUESTS: "200" },
-  );
+  const res = await fetchWithSettings({ FANOUT_MAX_REQUESTS: "200" }, "/v1/fanout", {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
   expect(res.status).toBe(200);
   return res.json<Body>();
 }

@@ -1,7 +1,7 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { fanoutApp } from "../../functions/fanout";
 import type { FanoutResult } from "../../src/fanout/engine";
+import { fetchWithSettings } from "../helpers/api";
 import { FrameReader } from "../helpers/frames";
 import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upstream";
 
@@ -24,13 +24,13 @@ function post(body: unknown, init: RequestInit = {}): Promise<Response> {
   });
 }
 
-/** Call the fan-out sub-app directly with some settings overridden (auth is the entry's job, not tested here). */
+/** POST /v1/fanout with some settings overridden. */
 async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
-  return fanoutApp.request(
-    "/",
-    { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } },
-    { ...env, ...vars },
-  );
+  return fetchWithSettings(vars, "/v1/fanout", {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
 }
 
 async function lines(res: Response): Promise<string[]> {

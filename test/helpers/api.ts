@@ -1,5 +1,7 @@
 /** Calls the worker the way a client does: through its fetch handler, with the test token. */
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import worker from "../../functions/index";
 
 export const BASE = "http://edgeloop.test";
 
@@ -28,6 +30,20 @@ export async function call<T = Record<string, unknown>>(
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/**
+ * The whole worker (auth, limits, the route's scope) with some settings overridden, called with the test token: what
+ * a route's limits are tested through (a family's sub-app alone has no principal, and refuses to serve).
+ */
+export function fetchWithSettings(
+  vars: Record<string, string>,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  const headers = { authorization: "Bearer test-token", ...(init.headers as Record<string, string> | undefined) };
+  const request = new Request(`${BASE}${path}`, { ...init, headers });
+  return Promise.resolve(worker.fetch(request, { ...env, ...vars } as Env, createExecutionContext()));
 }
 
 export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;

@@ -49,7 +49,11 @@ export class RoomSocket {
 
   /** Join `room` as `user` (a fresh ticket) and wait for the welcome. */
   static async join(room: string, user: string, query = ""): Promise<RoomSocket> {
-    const ticket = await ticketFor(room, user);
+    return RoomSocket.open(room, await ticketFor(room, user), query);
+  }
+
+  /** Join `room` with `ticket` and wait for the welcome. */
+  static async open(room: string, ticket: string, query = ""): Promise<RoomSocket> {
     const res = await upgrade(room, `ticket=${encodeURIComponent(ticket)}${query}`);
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade: ${res.status} ${await res.text()}`);
     res.webSocket.accept();

@@ -112,9 +112,9 @@ const mainType = (s: JsonSchema): string | undefined => typesOf(s).find((t) => t
 /** A fresh name: 32 hex characters fit the name pattern and the job id pattern alike. */
 const freshName = () => crypto.randomUUID().replaceAll("-", "");
 
-/** A fresh name a pattern accepts: the demo routes' names start with demo- (a new pattern must be added here). */
+/** A fresh name a pattern accepts: the demo routes' names start with demo-, token ids tok_ (add new patterns here). */
 function nameFor(pattern: string | undefined): string {
-  const candidates = [freshName(), `demo-${freshName()}`];
+  const candidates = [freshName(), `demo-${freshName()}`, `tok_${freshName().slice(0, 24)}`];
   const fits = pattern ? candidates.find((c) => new RegExp(pattern, "u").test(c)) : candidates[0];
   if (fits === undefined) throw new Error(`no fresh name fits ${pattern}`);
   return fits;
@@ -852,6 +852,18 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
     { why: "a forged cursor", query: `?cursor=${btoa("has spaces!")}` },
     { why: "a cursor that is not base64", query: "?cursor=%%%" },
   ],
+  "POST /v1/tokens": () => [
+    { why: "a scope no route declares", body: { name: "t", scopes: ["counter:write"] } },
+    { why: "the root token's own scope", body: { name: "t", scopes: ["tokens"] } },
+    { why: "a verb no route has", body: { name: "t", scopes: ["*:delete"] } },
+    { why: "names for a family whose routes take none", body: { name: "t", scopes: ["*"], names: { jobs: ["a*"] } } },
+    { why: "a name pattern with a slash", body: { name: "t", scopes: ["*"], names: { "*": ["a/*"] } } },
+    { why: "a namespace with a slash", body: { name: "t", scopes: ["*"], namespace: "a/b" } },
+    { why: "no scopes", body: { name: "t", scopes: [] } },
+  ],
+  "POST /v1/tokens/{id}/rotate": () => [
+    { why: "graceSeconds above TOKENS_MAX_GRACE_SECONDS", body: { graceSeconds: LIMITS.TOKENS_MAX_GRACE_SECONDS + 1 } },
+  ],
   "GET /v1/jobs/{id}/results": () => [
     { why: "limit above JOBS_RESULTS_PAGE_MAX", query: `?limit=${LIMITS.JOBS_RESULTS_PAGE_MAX + 1}` },
     { why: "a forged cursor", query: `?cursor=${btoa("r1:-5")}` },
@@ -1000,7 +1012,7 @@ async function objectsFor(names: Iterable<string>, jobKeys: Iterable<string>): P
       .flatMap((n) => [
         n,
         `user:${n}`,
-        ...(binding === "FLOW" ? [`flow:${SCOPE}:${n}`] : []),
+        ...(binding === "FLOW" ? [`${SCOPE}:flow:${n}`] : []),
         ...(binding === "SCHEDULE" ? [`${SCOPE}:${n}`] : []),
       ])
       .concat(binding === "JOB" ? jobIds : []);
@@ -1039,6 +1051,8 @@ const NO_READER: Record<string, string> = {
   "POST /v1/schedules":
     "names its schedule in the body: the SCHEDULE check (the object of the caller's scope and that name) and the list",
   "GET /v1/schedules": "reads the caller's schedules and changes nothing",
+  "POST /v1/tokens": "no id before a token exists: the token list reads the same before and after",
+  "GET /v1/tokens": "a list: the token list reads the same before and after",
 };
 
 /**
@@ -1067,6 +1081,8 @@ const TYPED_BODIES = [
   "POST /v1/semaphores/{name}/release",
   "POST /v1/ratelimits/{key}",
   "POST /v1/pages",
+  "POST /v1/tokens",
+  "POST /v1/tokens/{id}/rotate",
 ];
 
 async function read(reader: Operation, params: Record<string, string>) {
@@ -1075,6 +1091,13 @@ async function read(reader: Operation, params: Record<string, string>) {
   // The resource's own name aside, a never-touched one reads the same.
   const normal = Object.values(params).reduce((s, name) => s.replaceAll(name, "<name>"), text);
   return { status: res.status, body: normal.replace(/"(updatedAt|createdAt)":"[^"]*"/g, '"$1":"<time>"') };
+}
+
+/** Every token GET /v1/tokens lists, with when it was revoked or rotated (its state may expire meanwhile). */
+async function tokenList(): Promise<string[]> {
+  const res = await fetchApp("/v1/tokens", { headers: { authorization: AUTH } });
+  const { tokens } = await res.json<{ tokens: { id: string; revokedAt?: string; rotatedAt?: string }[] }>();
+  return tokens.map((t) => `${t.id} ${t.revokedAt} ${t.rotatedAt}`);
 }
 
 async function upstreamHits(key: string): Promise<number> {
@@ -1119,17 +1142,20 @@ describe("the bad-input sweep over the OpenAPI document", () => {
       const t = target(op);
       const cases = [...generatedCases(t), ...handWrittenCases(t)];
       expect(cases.length).toBeGreaterThan(0);
-      // The flow keys the bodies name must stay untouched too (their Flow objects are flow:<scope>:<key>).
+      // The flow keys the bodies name must stay untouched too (their Flow objects are <scope>:flow:<key>).
       for (const c of cases) {
         if (typeof c.body !== "string") continue;
         for (const [, key] of c.body.matchAll(/"flow":\{"key":"([^"]*)"/g)) if (key) t.names.add(key);
       }
+      const tokensBefore = await tokenList();
       const failures = await runAll(cases);
       expect(failures, `${failures.length} of ${cases.length} bad requests were mishandled`).toEqual([]);
 
       // Nothing was created: no object for any name or idempotency key used, no call to the upstream.
       expect(await objectsFor(t.names, t.keys)).toEqual([]);
       expect(await upstreamHits(t.urlKey)).toBe(0);
+      // No token was made, revoked or rotated (the Tokens object is one for the service: not a name's object).
+      expect(await tokenList()).toEqual(tokensBefore);
       // And the resource reads exactly like one nobody touched (or NO_READER says what shows it instead).
       const reader = readerOf(op);
       if (reader) {

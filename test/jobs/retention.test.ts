@@ -12,6 +12,7 @@ import type { Job } from "../../src/jobs/job";
 import type { JobStatus } from "../../src/jobs/types";
 import { settings } from "../../src/settings";
 import { closeAll, RoomSocket } from "../helpers/room-socket";
+import { mint } from "../helpers/tokens";
 import { AUTH, BASE, hits, path, UP } from "./helpers";
 
 const RETENTION_MS = settings(env).JOBS_RETENTION_HOURS * 3_600_000;
@@ -77,7 +78,10 @@ describe("job retention", () => {
 
     await rewind(stub, "UPDATE job SET updated_at = updated_at - ?", RETENTION_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1 });
+    // The owner stays with the tombstone: another tenant is told nothing, not even that the id existed.
+    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
+    const other = await mint({ scopes: ["jobs:*"], namespace: `other-${crypto.randomUUID()}` });
+    expect((await other.call("GET", `/v1/jobs/${id}`)).status).toBe(404);
 
     for (const [method, p] of [
       ["GET", `/v1/jobs/${id}`],
@@ -101,7 +105,7 @@ describe("job retention", () => {
     expect(again.status).toBe(410);
     expect(await again.json()).toMatchObject({ type: "urn:edgeloop:problem:job-gone", id });
     for (const u of urls) expect(await hits(u)).toBe(1);
-    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1 });
+    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
 
     // The tombstone has a retention of its own; then the object holds nothing and the id is unknown.
     const deletedAt = (await send("GET", `/v1/jobs/${id}`).then((r) => r.json<{ deletedAt: string }>())).deletedAt;

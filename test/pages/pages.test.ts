@@ -1,7 +1,7 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { pagesApp } from "../../functions/pages";
 import type { Page, PagesSummary } from "../../src/pages/schema";
+import { fetchWithSettings } from "../helpers/api";
 import { FrameReader } from "../helpers/frames";
 import { newGate, newKey, stats, statsWhen, UPSTREAM } from "../helpers/upstream";
 
@@ -41,13 +41,13 @@ async function crawl(body: unknown): Promise<Body> {
   return res.json<Body>();
 }
 
-/** The sub-app with some settings overridden (auth is the entry's job, not tested here). */
+/** POST /v1/pages with some settings overridden. */
 async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
-  return pagesApp.request(
-    "/",
-    { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } },
-    { ...env, ...vars },
-  );
+  return fetchWithSettings(vars, "/v1/pages", {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
 }
 
 const ids = (pages: Page[]) => pages.flatMap((p) => (p.items ?? []).map((i) => (i as { id: number }).id));

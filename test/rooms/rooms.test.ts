@@ -718,7 +718,7 @@ describe("who sent a message: members cannot pass for the server", () => {
 });
 
 describe("the OpenAPI document", () => {
-  it("describes the rooms routes, the socket route without bearer auth", async () => {
+  it("describes the rooms routes, the socket route without bearer auth and the others with their scopes", async () => {
     const res = await exports.default.fetch(`${BASE}/openapi.json`);
     const doc = await res.json<{ paths: Record<string, Record<string, { security?: unknown[] }>> }>();
     expect(Object.keys(doc.paths)).toEqual(
@@ -730,7 +730,8 @@ describe("the OpenAPI document", () => {
       ]),
     );
     expect(doc.paths["/v1/rooms/{room}/ws"]?.get?.security).toEqual([]);
-    expect(doc.paths["/v1/rooms/{room}/tickets"]?.post?.security).toBeUndefined();
+    expect(doc.paths["/v1/rooms/{room}/tickets"]?.post?.security).toEqual([{ bearer: ["rooms:ticket"] }]);
+    expect(doc.paths["/v1/rooms/{room}/messages"]?.post?.security).toEqual([{ bearer: ["rooms:publish"] }]);
   });
 });
 
