@@ -41,6 +41,41 @@ describe("Batcher (group commit)", () => {
     expect(sent.map(([, items]) => items)).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it("puts an item added while its key's batch is being sent into a new batch, with its own answer", async () => {
+    const windows = manualWindows();
+    const sent: number[][] = [];
+    let inFlight: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      inFlight = resolve;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const batcher = new Batcher<string, number, number>({
+      windowMs: 2,
+      maxSize: 8,
+      window: windows.window,
+      send: async (_, items) => {
+        sent.push([...items]);
+        // The first batch's send stays pending until the test releases it.
+        if (sent.length === 1) {
+          inFlight();
+          await gate;
+        }
+        return items.map((i) => i * 10);
+      },
+    });
+    const first = [batcher.add("a", 1), batcher.add("a", 2)];
+    windows.fire();
+    await started;
+    const third = batcher.add("a", 3);
+    windows.fire();
+    release();
+    expect(await Promise.all([...first, third])).toEqual([10, 20, 30]);
+    expect(sent).toEqual([[1, 2], [3]]);
+  });
+
   it("sends every item alone and at once with a window of 0", async () => {
     const { batcher, windows, sent } = recorder({ windowMs: 0 });
     const answers = [batcher.add("a", 1), batcher.add("a", 2)];
