@@ -1,24 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { jobProgressOf } from "../../src/jobs/protocol";
 import { frameBytes, isReservedName, parseClientFrame, type RoomMessage } from "../../src/rooms/protocol";
-import { type HistoryStore, Presence, RateWindow, RoomLog } from "../../src/rooms/room-state";
-
-/** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
-class ArrayHistory implements HistoryStore {
-  messages: Parameters<HistoryStore["append"]>[0][] = [];
-  last = 0;
-  lastSeq() {
-    return this.last;
-  }
-  append(m: Parameters<HistoryStore["append"]>[0], keep: number) {
-    this.last = m.seq;
-    this.messages.push(m);
-    this.messages = keep === 0 ? [] : this.messages.slice(-keep);
-  }
-  after(since: number, limit: number) {
-    return this.messages.filter((m) => m.seq > since).slice(-limit);
-  }
-}
+import { Presence, RateWindow, RoomLog } from "../../src/rooms/room-state";
+import { ArrayHistory } from "../helpers/array-history";
 
 describe("RoomLog", () => {
   it("numbers messages 1, 2, 3… and continues from what the store already holds", () => {

@@ -176,6 +176,27 @@ describe("a room over 4 shards", () => {
     }
   });
 
+  it("shows a member's join before a message it sends at once, within the presence tick of the join before", async () => {
+    const room = await shardedRoom(2);
+    const [[ada], [bob]] = usersByShard(2, 1) as [[string], [string]];
+    let a: RoomSocket | undefined;
+    let b: RoomSocket | undefined;
+    try {
+      // Both tickets first and no wait for ada's welcome, so that bob's join follows hers as closely as it can: within
+      // ROOM_PRESENCE_TICK_MS his presence waits for the tick, and only the message he sends as soon as his socket
+      // opens can bring it out before the tick ends.
+      const tickets = [await ticketFor(room, ada), await ticketFor(room, bob)] as const;
+      a = await RoomSocket.open(room, tickets[0]);
+      b = await RoomSocket.open(room, tickets[1]);
+      b.send({ type: "message", data: "hi", id: "b1" });
+      await a.next((f) => isMessage(f) && f.id === "b1");
+      expect(a.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
+      expect(a.frames[1]).toEqual({ type: "presence", joined: [bob], left: [], count: 2 });
+    } finally {
+      closeAll(a, b);
+    }
+  });
+
   it("opens one socket per ticket on the shard it names: the same ticket again is 401 ticket-used", async () => {
     const room = await shardedRoom(4);
     const ticket = await ticketFor(room, "ada");
