@@ -79,7 +79,9 @@ describe("the client's transport", () => {
   });
 
   it("refuses fewer than one attempt", () => {
-    expect(() => new Transport({ baseUrl: BASE_URL, retry: { attempts: 0 } })).toThrow(RangeError);
+    expect(() => new Transport({ baseUrl: BASE_URL, retry: { attempts: 0 } })).toThrow(
+      new RangeError("retry.attempts must be at least 1"),
+    );
     expect(() => new Transport({ baseUrl: BASE_URL, retry: { attempts: 1 } })).not.toThrow();
   });
 

@@ -194,9 +194,12 @@ describe("Lease", () => {
     vi.useFakeTimers({ now: 0 });
     const script = scriptedCalls();
     const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: 300 });
+    expect(vi.getTimerCount()).toBe(1);
     await lease.release();
     expect(lease.held).toBe(false);
     expect(script.released).toBe(1);
+    // No renewal timer left behind to keep the process alive.
+    expect(vi.getTimerCount()).toBe(0);
     await lease.release();
     await lease[asyncDispose]();
     expect(script.released).toBe(1);
