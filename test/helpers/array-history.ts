@@ -13,6 +13,7 @@ export class ArrayHistory implements HistoryStore {
     this.messages = keep === 0 ? [] : this.messages.slice(-keep);
   }
   after(since: number, limit: number) {
-    return this.messages.filter((m) => m.seq > since).slice(-limit);
+    // At most `limit`, the newest ones (slice(-0) would be all of them).
+    return limit === 0 ? [] : this.messages.filter((m) => m.seq > since).slice(-limit);
   }
 }
