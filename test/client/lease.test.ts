@@ -161,33 +161,56 @@ describe("Lease", () => {
     expect(script.released).toBe(0);
   });
 
-  it("keeps a lease whose renewals fail before its expiry, goes on renewing, and loses it at the expiry", async () => {
+  it("keeps a lease whose renewals fail before its expiry, goes on renewing, and loses it by the expiry", async () => {
     vi.useFakeTimers({ now: 0 });
-    const { calls, renewals } = scriptedCalls();
-    const lease = new TestLease(calls, { ttlMs: 300, expiresAt: 300 });
-    await vi.advanceTimersByTimeAsync(100);
-    renewals[0]?.reject(new TypeError("fetch failed"));
-    await vi.advanceTimersByTimeAsync(100);
+    // Renewals fail (a network error), except the second, which extends the lease to 500.
+    let calls = 0;
+    const lease = new TestLease(
+      {
+        renew: async () => {
+          calls++;
+          if (calls === 2) return 500;
+          throw new TypeError("fetch failed");
+        },
+        release: async () => ({}),
+      },
+      { ttlMs: 300, expiresAt: 300 },
+    );
+    await vi.advanceTimersByTimeAsync(200);
+    expect([calls, lease.expiresAt, lease.held]).toEqual([2, 500, true]);
+    // Failing past the first expiry but before the renewed one: still held, still renewing.
+    await vi.advanceTimersByTimeAsync(299);
+    expect(calls).toBeGreaterThanOrEqual(4);
     expect(lease.held).toBe(true);
-    expect(renewals).toHaveLength(2);
-    renewals[1]?.resolve(500);
-    await vi.advanceTimersByTimeAsync(0);
-    expect(lease.expiresAt).toBe(500);
-    // Failing past the first expiry but before the renewed one: still held.
-    await vi.advanceTimersByTimeAsync(100);
-    renewals[2]?.reject(new TypeError("fetch failed"));
-    await vi.advanceTimersByTimeAsync(100);
-    expect(Date.now()).toBe(400);
-    renewals[3]?.reject("a string, not an Error");
-    await vi.advanceTimersByTimeAsync(0);
-    expect(lease.held).toBe(true);
-    // Failing at the renewed expiry: lost, with the failure's text.
-    await vi.advanceTimersByTimeAsync(100);
-    expect(Date.now()).toBe(500);
-    renewals[4]?.reject("down");
-    await vi.advanceTimersByTimeAsync(0);
+    expect(lease.signal.aborted).toBe(false);
+    // By the renewed expiry (at the next renewal at the latest): lost.
+    await vi.advanceTimersByTimeAsync(101);
     expect(lease.held).toBe(false);
-    expect((lease.signal.reason as Error).message).toBe("the lease was lost: down");
+    expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+    expect((lease.signal.reason as Error).message).toMatch(/^the lease was lost: /);
+  });
+
+  it("says what made a renewal fail in the lost lease's reason: the error's message, or the value thrown", async () => {
+    vi.useFakeTimers({ now: 0 });
+    for (const [thrown, text] of [
+      [new TypeError("fetch failed"), "fetch failed"],
+      ["down", "down"],
+    ] as const) {
+      // Renewed only after the expiry, so the first failure loses it (as the last of several would).
+      const lease = new TestLease(
+        {
+          renew: async () => {
+            throw thrown;
+          },
+          release: async () => ({}),
+        },
+        { ttlMs: 100, expiresAt: Date.now() + 100, renewEveryMs: 150 },
+      );
+      await vi.advanceTimersByTimeAsync(150);
+      expect(lease.held).toBe(false);
+      expect((lease.signal.reason as Error).message).toBe(`the lease was lost: ${text}`);
+      expect((lease.signal.reason as Error).cause).toBe(thrown);
+    }
   });
 
   it("releases once: the call is made, renewals stop, a second release or a dispose does nothing", async () => {
