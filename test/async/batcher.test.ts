@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Batcher } from "../../src/async";
 import { manualWindows } from "../helpers/windows";
 
@@ -39,6 +39,41 @@ describe("Batcher (group commit)", () => {
     windows.fire();
     expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
     expect(sent.map(([, items]) => items)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it("puts an item added while its key's batch is being sent into a new batch, with its own answer", async () => {
+    const windows = manualWindows();
+    const sent: number[][] = [];
+    let inFlight: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      inFlight = resolve;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const batcher = new Batcher<string, number, number>({
+      windowMs: 2,
+      maxSize: 8,
+      window: windows.window,
+      send: async (_, items) => {
+        sent.push([...items]);
+        // The first batch's send stays pending until the test releases it.
+        if (sent.length === 1) {
+          inFlight();
+          await gate;
+        }
+        return items.map((i) => i * 10);
+      },
+    });
+    const first = [batcher.add("a", 1), batcher.add("a", 2)];
+    windows.fire();
+    await started;
+    const third = batcher.add("a", 3);
+    windows.fire();
+    release();
+    expect(await Promise.all([...first, third])).toEqual([10, 20, 30]);
+    expect(sent).toEqual([[1, 2], [3]]);
   });
 
   it("sends every item alone and at once with a window of 0", async () => {
@@ -120,6 +155,63 @@ describe("Batcher (group commit)", () => {
   it("refuses a negative window or a batch size below 1 when built", () => {
     const send = async (_: string, items: number[]) => items;
     expect(() => new Batcher({ windowMs: -1, maxSize: 1, send })).toThrow(RangeError);
-    expect(() => new Batcher({ windowMs: 2, maxSize: 0, send })).toThrow(RangeError);
+    expect(() => new Batcher({ windowMs: 2, maxSize: 0, send })).toThrow(
+      new RangeError("Batcher: windowMs ≥ 0, maxSize ≥ 1"),
+    );
+    expect(() => new Batcher({ windowMs: 0, maxSize: 1, send })).not.toThrow();
+  });
+
+  it("keeps adding to the open batch when a full batch closed earlier is sent", async () => {
+    // Each caller's window is ended by the test, one at a time.
+    const ends: (() => void)[] = [];
+    const sent: number[][] = [];
+    const batcher = new Batcher<string, number, number>({
+      windowMs: 2,
+      maxSize: 2,
+      window: () => new Promise<void>((resolve) => ends.push(resolve)),
+      send: async (_, items) => {
+        sent.push([...items]);
+        return items;
+      },
+    });
+    // 1 and 2 fill a batch (closed); 3 opens the next.
+    const answers = [batcher.add("a", 1), batcher.add("a", 2), batcher.add("a", 3)];
+    ends[0]?.();
+    await answers[0];
+    // The full batch went; 4 still joins 3's open batch.
+    answers.push(batcher.add("a", 4));
+    for (const end of ends.slice(1)) end();
+    expect(await Promise.all(answers)).toEqual([1, 2, 3, 4]);
+    expect(sent).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it("gives up on a batch another caller sent after a minute without an answer", async () => {
+    vi.useFakeTimers();
+    try {
+      const windows = manualWindows();
+      const batcher = new Batcher<string, number, number>({
+        windowMs: 2,
+        maxSize: 8,
+        window: windows.window,
+        // The opener's send never answers (its request went away mid-call).
+        send: () => new Promise<number[]>(() => {}),
+      });
+      void batcher.add("a", 1);
+      let outcome: unknown;
+      const other = batcher.add("a", 2).catch((e: Error) => {
+        outcome = e.message;
+      });
+      windows.fire();
+      await vi.advanceTimersByTimeAsync(59_990);
+      expect(outcome).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(100);
+      await other;
+      expect(outcome).toBe("Batcher: no answer");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

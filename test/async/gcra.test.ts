@@ -106,4 +106,30 @@ describe("GCRA", () => {
       tat: 1_000,
     });
   });
+
+  it("counts remaining, reset and retry-after from now on any clock, not from 0", () => {
+    const now = 50_000;
+    const fresh = gcra(0, now, limits);
+    expect(fresh).toEqual({ allowed: true, remaining: 9, resetMs: 100, retryAfterMs: 0, tat: now + 100 });
+    let tat = 0;
+    for (let i = 0; i < 10; i++) tat = gcra(tat, now, limits).tat;
+    expect(gcra(tat, now, limits)).toEqual({ allowed: false, remaining: 0, resetMs: 1_000, retryAfterMs: 100, tat });
+    expect(gcra(tat, now + 250, limits)).toMatchObject({ allowed: true, remaining: 1, resetMs: 850 });
+  });
+
+  it("takes all that is available in one batch with divisor 1, up to max", () => {
+    const now = 7_000;
+    expect(gcraBatch(0, now, limits, 100, 1)).toMatchObject({ allowed: true, granted: 10, remaining: 0 });
+    expect(gcraBatch(0, now, limits, 4, 1)).toMatchObject({ allowed: true, granted: 4, remaining: 6 });
+  });
+
+  it("takes the one unit the probe allowed when rounding refuses a batch of exactly what it counted", () => {
+    // A TAT as float arithmetic leaves it: the probe counts 5 available, a batch of 5 is refused by a hair.
+    const odd = { limit: 9, periodMs: 10 };
+    const tat = 44.44444444444447;
+    const probe = gcra(tat, 40, { ...odd, cost: 1 });
+    expect(probe).toMatchObject({ allowed: true, remaining: 4 });
+    expect(gcra(tat, 40, { ...odd, cost: 5 }).allowed).toBe(false);
+    expect(gcraBatch(tat, 40, odd, 100, 1)).toEqual({ ...probe, granted: 1 });
+  });
 });

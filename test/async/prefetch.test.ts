@@ -155,11 +155,46 @@ describe("prefetch", () => {
       out.push(r.status === "fulfilled" ? r.value : (r.reason as Error).message);
     }
     expect(out).toEqual(["sync", "async", "ok"]);
+    const statuses: string[] = [];
+    for await (const r of prefetch(tasks, { ahead: 1 })) statuses.push(r.status);
+    expect(statuses).toEqual(["rejected", "rejected", "fulfilled"]);
   });
 
   it("refuses an ahead that is not a positive integer", async () => {
     for (const ahead of [0, -1, 1.5, Number.NaN]) {
-      await expect(prefetch([], { ahead }).next()).rejects.toThrow(RangeError);
+      await expect(prefetch([], { ahead }).next()).rejects.toThrow(
+        new RangeError(`ahead must be a positive integer, got ${ahead}`),
+      );
     }
+  });
+
+  it("starts no task when the caller's signal has already fired: each is rejected with its reason", async () => {
+    const called: number[] = [];
+    const reason = new DOMException("already gone", "AbortError");
+    const tasks: Task<string>[] = [0, 1].map((i) => () => {
+      called.push(i);
+      return "ran anyway";
+    });
+    const out: Settled<string>[] = [];
+    for await (const r of prefetch(tasks, { ahead: 2, signal: AbortSignal.abort(reason) })) out.push(r);
+    expect(out).toEqual([
+      { index: 0, status: "rejected", reason },
+      { index: 1, status: "rejected", reason },
+    ]);
+    expect(called).toEqual([]);
+  });
+
+  it("gives the tasks it aborts on an early stop a reason that says so", async () => {
+    const c = controlled(3);
+    const it = prefetch(c.tasks, { ahead: 3 });
+    const first = it.next();
+    await flush();
+    c.finish(0);
+    expect((await first).value).toMatchObject({ index: 0, status: "fulfilled" });
+    await it.return(undefined);
+    expect(c.signals.get(1)?.reason).toMatchObject({
+      name: "AbortError",
+      message: "prefetch: the consumer stopped iterating",
+    });
   });
 });

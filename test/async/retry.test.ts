@@ -156,4 +156,48 @@ describe("retry", () => {
       { attempt: 2, delayMs: 100 },
     ]);
   });
+
+  it("waits a Retry-After hint only when it is a finite number of ms ≥ 0, and a jittered delay otherwise", async () => {
+    const hints: Array<[unknown, number]> = [
+      [0, 0],
+      [250, 250],
+      [-1, 50],
+      [Number.POSITIVE_INFINITY, 50],
+      [Number.NaN, 50],
+      ["250", 50],
+      [null, 50],
+    ];
+    for (const [retryAfterMs, delay] of hints) {
+      const fake = recorder();
+      const f = failing(1, () => Object.assign(new Error("busy"), { retryAfterMs }));
+      await retry(f.fn, { attempts: 2, baseMs: 100, random: () => 0.5, sleep: fake.sleep });
+      expect(fake.delays, String(retryAfterMs)).toEqual([delay]);
+    }
+    // Whatever is thrown: an error without the hint, a string, null.
+    for (const thrown of [new Error("plain"), "a string", null, 42]) {
+      const fake = recorder();
+      const f = failing(1, () => thrown);
+      expect(await retry(f.fn, { attempts: 2, baseMs: 100, random: () => 0.5, sleep: fake.sleep })).toBe("ok after 2");
+      expect(fake.delays, String(thrown)).toEqual([50]);
+    }
+  });
+
+  it("does not sleep a delay that would end exactly at the deadline", async () => {
+    const fake = recorder();
+    const f = failing(5, () => Object.assign(new Error("busy"), { retryAfterMs: 100 }));
+    await expect(retry(f.fn, { attempts: 5, sleep: fake.sleep, now: fake.now, deadline: 100 })).rejects.toThrow("busy");
+    expect(f.calls()).toBe(1);
+    expect(fake.delays).toEqual([]);
+  });
+
+  it("refuses attempts that are not a positive integer, before calling anything", async () => {
+    for (const attempts of [0, -1, 1.5, Number.NaN]) {
+      const f = failing(0);
+      await expect(retry(f.fn, { attempts })).rejects.toThrow(new RangeError(`attempts must be ≥ 1, got ${attempts}`));
+      expect(f.calls()).toBe(0);
+    }
+    const once = failing(5);
+    await expect(retry(once.fn, { attempts: 1 })).rejects.toThrow("flaky");
+    expect(once.calls()).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Semaphore, sleep } from "../../src/async";
 
 describe("sleep", () => {
@@ -20,12 +20,34 @@ describe("sleep", () => {
   it("rejects at once when the signal has already fired", async () => {
     await expect(sleep(10_000, AbortSignal.abort(new Error("already")))).rejects.toThrow("already");
   });
+
+  it("leaves no timer behind when aborted, and treats a negative delay as 0", async () => {
+    vi.useFakeTimers();
+    try {
+      const controller = new AbortController();
+      const pending = sleep(10_000, controller.signal);
+      expect(vi.getTimerCount()).toBe(1);
+      controller.abort(new Error("stop"));
+      await expect(pending).rejects.toThrow("stop");
+      expect(vi.getTimerCount()).toBe(0);
+      let done = false;
+      void sleep(-5).then(() => {
+        done = true;
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(done).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe("Semaphore", () => {
   it("refuses a permit count that is not a positive integer", () => {
     expect(() => new Semaphore(0)).toThrow(RangeError);
-    expect(() => new Semaphore(1.5)).toThrow(RangeError);
+    expect(() => new Semaphore(1.5)).toThrow(
+      new RangeError("Semaphore permits must be a positive integer or Infinity, got 1.5"),
+    );
     expect(new Semaphore(Number.POSITIVE_INFINITY).available).toBe(Number.POSITIVE_INFINITY);
   });
 

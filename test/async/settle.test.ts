@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { asCompleted, type Settled, settle, sleep, type Task } from "../../src/async";
+import { schedule } from "../../src/async/settle";
 
 /** A task that waits `ms` (honouring its signal) then returns `value`. */
 const resolveAfter =
@@ -147,6 +148,45 @@ describe("settle", () => {
   });
 });
 
+describe("schedule", () => {
+  it("settles nothing and finishes at once for no tasks, with or without a deadline", async () => {
+    const seen: unknown[] = [];
+    const run = schedule([], {}, (s) => seen.push(s));
+    await run.done;
+    await schedule([], { deadlineMs: 10_000 }, (s) => seen.push(s)).done;
+    expect([run.count, seen]).toEqual([0, []]);
+  });
+
+  it("starts no task when cancelled before the tasks' turn came, settling each with the reason", async () => {
+    const called: number[] = [];
+    const seen: Settled<string>[] = [];
+    const reason = new Error("the caller left");
+    const run = schedule(
+      [0, 1].map((i) => () => {
+        called.push(i);
+        return "ran anyway";
+      }),
+      {},
+      (s) => seen.push(s),
+    );
+    run.cancel(reason);
+    await run.done;
+    expect(called).toEqual([]);
+    expect(seen).toEqual([
+      { index: 0, status: "rejected", reason },
+      { index: 1, status: "rejected", reason },
+    ]);
+  });
+
+  it("names the task and its timeout in a per-task timeout's reason", async () => {
+    const results = await settle([resolveAfter(10_000, "late")], { timeoutMs: 5 });
+    expect(results[0]).toMatchObject({
+      status: "rejected",
+      reason: { name: "TimeoutError", message: "task 0 timed out after 5 ms" },
+    });
+  });
+});
+
 describe("asCompleted", () => {
   it("yields each outcome as it settles, in completion order, with its index", async () => {
     const order: number[] = [];
@@ -183,6 +223,7 @@ describe("asCompleted", () => {
     await Promise.all(running);
     expect(seen).toHaveLength(running.length);
     expect(seen.every((e) => (e as Error).name === "AbortError")).toBe(true);
+    expect((seen[0] as Error).message).toBe("asCompleted: the consumer stopped iterating");
   });
 
   it("honours concurrency and the deadline like settle", async () => {

@@ -1,6 +1,6 @@
 /** The counter's arithmetic (bounds, a batch as one increment after another) and its shard routes, called directly. */
 import { describe, expect, it } from "vitest";
-import { applyIncrements, nextValue } from "../../src/counters/counter-state";
+import { applyIncrements, nextValue, sharded } from "../../src/counters/counter-state";
 import { ShardRoutes, shardName } from "../../src/counters/shards";
 
 describe("counter arithmetic", () => {
@@ -10,6 +10,26 @@ describe("counter arithmetic", () => {
     expect(nextValue(1, { by: -2, min: 0 })).toMatchObject({ ok: false, reason: "out-of-bounds" });
     expect(nextValue(Number.MAX_SAFE_INTEGER, { by: 1 })).toMatchObject({ ok: false, reason: "unsafe" });
     expect(nextValue(-Number.MAX_SAFE_INTEGER, { by: -1 })).toMatchObject({ ok: false, reason: "unsafe" });
+  });
+
+  it("lets a value reach its bounds exactly, and passes anything within them", () => {
+    expect(nextValue(1, { by: -1, min: 0 })).toEqual({ ok: true, value: 0 });
+    expect(nextValue(4, { by: 1, max: 5 })).toEqual({ ok: true, value: 5 });
+    expect(nextValue(5, { by: 1, min: 0, max: 10 })).toEqual({ ok: true, value: 6 });
+    expect(nextValue(0, { by: -1, min: 0 })).toEqual({
+      ok: false,
+      reason: "out-of-bounds",
+      detail: "0 + -1 = -1 would go below min 0",
+    });
+  });
+
+  it("refuses what needs one place of truth on a sharded counter, naming its shard count", () => {
+    expect(sharded(4)).toEqual({
+      ok: false,
+      reason: "sharded",
+      detail: "it has 4 shards: bounds, compare-and-set and fences need one place of truth",
+      shards: 4,
+    });
   });
 
   it("applies a batch as one increment after another: a refused member changes nothing and the next still apply", () => {

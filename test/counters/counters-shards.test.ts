@@ -60,6 +60,30 @@ describe("PUT /v1/counters/:name/shards", () => {
     expect(await get(name)).toMatchObject({ value: 0, shards: 4 });
   });
 
+  it("takes a count after increments that were all refused: a refusal writes nothing, alone or as a whole batch", async () => {
+    // Alone: one increment over HTTP, refused by its max.
+    const alone = unique("s");
+    const refused = await call<Problem>("POST", `/v1/counters/${alone}/increment`, { by: 5, max: 3 });
+    expect(refused.status).toBe(409);
+    expect(refused.body.type).toBe("urn:edgeloop:problem:counter-out-of-bounds");
+    expect(await get(alone)).toEqual({ name: alone, value: 0, updatedAt: null, shards: 1 });
+    expect((await shardsPut(alone, { shards: 4 })).status).toBe(200);
+    // A whole batch of refused members, in one call.
+    const { windows, router } = isolate();
+    const batch = unique("s");
+    const pending = [
+      router.increment(batch, { by: 5, max: 3 }),
+      router.increment(batch, { by: -1, min: 0 }),
+      router.increment(batch, { by: 4, max: 2 }),
+    ];
+    windows.fire();
+    const answers = await Promise.all(pending);
+    expect(answers.map((a) => (a.ok ? "ok" : a.reason))).toEqual(["out-of-bounds", "out-of-bounds", "out-of-bounds"]);
+    expect(await callsPerShard(batch, 1)).toEqual([1]);
+    expect(await get(batch)).toEqual({ name: batch, value: 0, updatedAt: null, shards: 1 });
+    expect((await shardsPut(batch, { shards: 4 })).status).toBe(200);
+  });
+
   it("refuses a count above COUNTER_MAX_SHARDS, and 0, 1.5 or a string, with 400 and stores nothing", async () => {
     const name = unique("s");
     const over = await shardsPut(name, { shards: 257 });

@@ -241,6 +241,25 @@ describe("one upstream call", () => {
     expect(Object.fromEntries(f.calls[3]?.headers ?? [])).toEqual({ accept: "text/csv", range: "bytes=0-9" });
   });
 
+  it("drops credentials on a redirect to the same host on another port or scheme (http ↔ https)", async () => {
+    for (const [from, to] of [
+      ["https://a.example/", "https://a.example:8443/next"],
+      ["https://a.example/", "http://a.example/next"],
+      ["http://a.example/", "https://a.example/next"],
+    ]) {
+      const f = scripted([
+        () => new Response(null, { status: 307, headers: { location: to as string } }),
+        () => new Response("ok"),
+      ]);
+      await callUpstream(
+        item({ url: from as string, headers: { authorization: "Bearer s", cookie: "c=1" } }),
+        base(f.fetch),
+      );
+      expect(f.calls[1]?.url, `${from} → ${to}`).toBe(to);
+      expect([...(f.calls[1]?.headers.keys() ?? [])], `${from} → ${to}`).toEqual([]);
+    }
+  });
+
   it("turns a POST into a GET on 301/302 and 303, dropping the body and its content type", async () => {
     for (const status of [301, 302, 303]) {
       const f = scripted([() => new Response(null, { status, headers: { location: "/x" } }), () => new Response("ok")]);

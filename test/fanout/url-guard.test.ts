@@ -45,6 +45,7 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["http://100.127.255.254/", /carrier-grade NAT/],
   ["http://192.0.0.170/", /IETF protocol/],
   ["http://192.0.2.1/", /documentation/],
+  ["http://192.88.99.1/", /192\.88\.99\.1 is a 6to4 relay anycast/],
   ["http://198.18.0.1/", /benchmarking/],
   ["http://198.51.100.7/", /documentation/],
   ["http://203.0.113.9/", /documentation/],
@@ -63,6 +64,7 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["http://[::ffff:a9fe:a9fe]/", /IPv4-mapped/],
   ["http://[::127.0.0.1]/", /IPv4-compatible/],
   ["http://[::10.0.0.1]/", /IPv4-compatible/],
+  ["http://[::2]/", /\[::2\] is an IPv4-compatible/],
   ["http://[::ffff:0:7f00:1]/", /IPv4-translated/],
   ["http://[64:ff9b::127.0.0.1]/", /NAT64 address embedding a loopback/],
   ["http://[64:ff9b::a9fe:a9fe]/", /NAT64 address embedding a link-local/],
@@ -83,6 +85,9 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["http://localhost/", /loopback host name/],
   ["http://LOCALHOST:8787/", /loopback host name/],
   ["http://localhost./", /loopback host name/],
+  ["http://localhost../", /loopback host name/],
+  ["http://./", /loopback host name/],
+  ["http://../", /loopback host name/],
   ["http://localhost%2e/", /loopback host name/],
   ["http://loc%61lhost/", /loopback host name/],
   ["http://\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3/", /loopback host name/],
@@ -90,6 +95,7 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["http://a.b.localhost./", /loopback host name/],
   ["http://localhost.localdomain/", /loopback host name/],
   ["http://ip6-localhost/", /loopback host name/],
+  ["http://ip6-loopback/", /loopback host name/],
   // credentials
   ["http://user@example.com/", /credentials/],
   ["http://user:secret@example.com/", /credentials/],
@@ -133,6 +139,22 @@ const allowed = [
   "http://[2002:808:808::1]/", // 6to4 of 8.8.8.8
   "https://localhost.example.com/", // a real name under a public domain
   "https://notlocalhost/",
+  // IPv6 just outside a refused range: each refused prefix is exactly as long as its RFC says.
+  "http://[2600:ff9b::7f00:1]/", // the NAT64 prefix's second word under another first word
+  "http://[2600:ff9b:1::1]/",
+  "http://[64:1::7f00:1]/", // 64:ff9b::/96 (NAT64) and 64:ff9b:1::/48 (local use) only
+  "http://[64:1:1::1]/",
+  "http://[64:ff9b:0:1::7f00:1]/",
+  "http://[64:ff9b::1:0:7f00:1]/",
+  "http://[64:ff9b::1:7f00:1]/",
+  "http://[64:ff9b:2::1]/",
+  "http://[100:1::1]/", // 100::/64 (discard) only
+  "http://[100:0:1::1]/",
+  "http://[100:0:0:1::1]/",
+  "http://[2001:db9::1]/", // 2001:db8::/32 (documentation) only
+  "http://[2600:db8::1]/",
+  "http://[::1:0:0:1]/", // ::ffff:0:0/96 (IPv4-translated) only
+  "http://[::ffff:1:7f00:1]/",
   "HTTPS://EXAMPLE.COM/",
 ];
 
@@ -197,7 +219,26 @@ describe("the FANOUT_ALLOW_HOSTS allowlist", () => {
     expect(g("ftp://127.0.0.1/")).toMatchObject({ ok: false, kind: "blocked" });
   });
 
+  it("says a host it let through was allowlisted, and refuses loopback without an allowlist", () => {
+    const g = createUrlGuard(["127.0.0.1"]);
+    expect(g("http://127.0.0.1/")).toEqual({ ok: true, url: new URL("http://127.0.0.1/"), allowlisted: true });
+    expect(g("https://example.com/")).toEqual({ ok: true, url: new URL("https://example.com/") });
+    expect(createUrlGuard()("http://127.0.0.1/")).toMatchObject({ ok: false, kind: "blocked" });
+  });
+
+  it("reads entries with spaces around them, bracketed IPv6 with or without a port, and the highest port", () => {
+    const g = createUrlGuard([" 10.0.0.5:8080 ", "[::1]", "[fd00::1]:65535"]);
+    expect(g("http://10.0.0.5:8080/")).toMatchObject({ ok: true });
+    expect(g("http://[::1]:1234/")).toMatchObject({ ok: true });
+    expect(g("http://[fd00::1]:65535/")).toMatchObject({ ok: true });
+    expect(g("http://[fd00::1]:65534/")).toMatchObject({ ok: false, kind: "blocked" });
+  });
+
   it("throws when the guard is built with a malformed entry", () => {
+    for (const entry of ["h:x80", "h:80x", "a[::1]", "[::1]:80x", "[::1]x"]) {
+      expect(() => createUrlGuard([entry]), entry).toThrow("FANOUT_ALLOW_HOSTS");
+    }
+    expect(() => createUrlGuard(["h:x80"])).toThrow('FANOUT_ALLOW_HOSTS: bad port in "h:x80"');
     expect(() => createUrlGuard(["127.0.0.1:99999"])).toThrow("FANOUT_ALLOW_HOSTS");
     expect(() => createUrlGuard(["host/path"])).toThrow("FANOUT_ALLOW_HOSTS");
     expect(() => createUrlGuard(["user@host"])).toThrow("FANOUT_ALLOW_HOSTS");

@@ -49,17 +49,17 @@ export class RoomSocket {
 
   /** Join `room` as `user` (a fresh ticket) and wait for the welcome. */
   static async join(room: string, user: string, query = ""): Promise<RoomSocket> {
-    return RoomSocket.open(room, await ticketFor(room, user), query);
+    const socket = await RoomSocket.open(room, await ticketFor(room, user), query);
+    await socket.next((f) => f.type === "welcome");
+    return socket;
   }
 
-  /** Join `room` with `ticket` and wait for the welcome. */
+  /** Open a socket with `ticket`, not waiting for the welcome (it may send at once). */
   static async open(room: string, ticket: string, query = ""): Promise<RoomSocket> {
     const res = await upgrade(room, `ticket=${encodeURIComponent(ticket)}${query}`);
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade: ${res.status} ${await res.text()}`);
     res.webSocket.accept();
-    const socket = new RoomSocket(res.webSocket);
-    await socket.next((f) => f.type === "welcome");
-    return socket;
+    return new RoomSocket(res.webSocket);
   }
 
   send(frame: unknown): void {

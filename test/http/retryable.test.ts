@@ -8,8 +8,8 @@ describe("isRetryableStatus", () => {
     for (const status of [408, 425, 429, 500, 502, 503, 504, 599]) expect(isRetryableStatus(status)).toBe(true);
   });
 
-  it("does not retry 501 Not Implemented, other 4xx, 2xx or 3xx", () => {
-    for (const status of [501, 200, 204, 301, 304, 400, 401, 403, 404, 409, 410, 422]) {
+  it("does not retry 501 Not Implemented, other 4xx, 2xx, 3xx, or anything past 599", () => {
+    for (const status of [501, 200, 204, 301, 304, 400, 401, 403, 404, 409, 410, 422, 499, 600, 999]) {
       expect(isRetryableStatus(status)).toBe(false);
     }
   });

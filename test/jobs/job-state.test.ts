@@ -66,6 +66,12 @@ describe("planJob", () => {
       chunks: [{ index: 0, start: 0, count: 1, requests: "null" }],
     });
   });
+
+  it("gives a job without options or webhook the empty spec {}", () => {
+    expect(state.planJob({ id: "j", type: "webhook", bodyHash: "h", chunkSize: 1 }).spec).toBe("{}");
+    const plan = state.planJob({ id: "j", type: "fanout", bodyHash: "h", requestsJson: "[{}]", chunkSize: 2 });
+    expect([plan.total, plan.spec]).toEqual([1, "{}"]);
+  });
 });
 
 describe("claimOf", () => {
@@ -150,6 +156,14 @@ describe("endOf", () => {
     });
   });
 
+  it("adds the dead chunks' requests to the failed ones, and quotes the last of several errors", () => {
+    const end = state.endOf(job({ done: 3, failed: 1 }), { requests: 1, errors: ["first", "second", "third"] });
+    expect(end).toEqual({
+      state: "partial",
+      error: "3 chunk(s) ran out of retries (1 request(s) without a result); last error: third",
+    });
+  });
+
   it("knows which states are final", () => {
     expect(["queued", "running"].map((s) => state.isTerminal(s as JobRecord["state"]))).toEqual([false, false]);
     for (const s of ["succeeded", "partial", "failed", "canceled"] as const) expect(state.isTerminal(s)).toBe(true);
@@ -161,6 +175,7 @@ describe("the watchdog's decisions", () => {
     expect(state.stallDeadline({ pending: 2, last: 5_000 }, 60)).toBe(65_000);
     expect(state.stallDeadline({ pending: 0, last: 5_000 }, 60)).toBeNull();
     expect(state.stallDeadline({ pending: 0, last: null }, 60)).toBeNull();
+    expect(state.stallDeadline({ pending: 2, last: null }, 60)).toBeNull();
   });
 
   it("takes a job as stalled from its deadline on, never without one", () => {
@@ -200,6 +215,9 @@ describe("the watchdog's decisions", () => {
     // The queue has moved past it, or holds nothing: lost.
     expect(state.mayStillArrive(sent, { count: 1, oldestAt: 1_000_001 + state.BACKLOG_SLACK_MS })).toBe(false);
     expect(state.mayStillArrive(sent, { count: 0, oldestAt: null })).toBe(false);
+    // An empty queue holds nothing, whatever date it gives; a backlog without a date is not taken as early enough.
+    expect(state.mayStillArrive(sent, { count: 0, oldestAt: 1_000 })).toBe(false);
+    expect(state.mayStillArrive(sent, { count: 3, oldestAt: null })).toBe(false);
     expect(state.watchdogPlan([sent], stall, { count: 0, oldestAt: null }).lost.map((c) => c.idx)).toEqual([0]);
     // An unknown backlog may hold it; a chunk never sent is in nobody's hands.
     expect(state.mayStillArrive(sent, null)).toBe(true);
@@ -262,5 +280,21 @@ describe("pageOf", () => {
     const size = rows[0]?.data.length ?? 0;
     expect(state.pageOf(rows, 10, size + 1)).toEqual({ items: [rows[0]?.data], next: 0 });
     expect(state.pageOf(rows, 10, 1)).toEqual({ items: [rows[0]?.data], next: 0 });
+    // Exactly maxBytes still fits.
+    expect(state.pageOf(rows, 10, 2 * size)).toEqual({ items: [rows[0]?.data, rows[1]?.data], next: 1 });
+  });
+});
+
+describe("retention", () => {
+  it("deletes a finished job JOBS_RETENTION_HOURS after its last change, and forgets its tombstone days after", () => {
+    const ended = job({ state: "partial", updatedAt: 1_000 });
+    expect(state.retentionEnd(ended, 2)).toBe(1_000 + 2 * 3_600_000);
+    expect(state.tombstoneOf(ended, 50_000, 3)).toEqual({
+      id: "j1",
+      state: "partial",
+      endedAt: 1_000,
+      deletedAt: 50_000,
+      forgetAt: 50_000 + 3 * 86_400_000,
+    });
   });
 });

@@ -20,7 +20,7 @@ describe("lock decisions", () => {
     expect(isFree(lock, 99)).toBe(false);
     expect(isFree(lock, 100)).toBe(true);
     expect(expire(lock, 99)).toBe(lock);
-    expect(() => grant(lock, "b", 100, 50, null)).toThrow();
+    expect(() => grant(lock, "b", 100, 50, null)).toThrow(new Error("grant on a held lock"));
   });
 
   it("renews only the live holder's token", () => {
@@ -39,5 +39,34 @@ describe("lock decisions", () => {
     expect(release(next, "a", 1, 40)).toEqual({ kind: "already-released" });
     expect(release(next, "c", 1, 40)).toMatchObject({ kind: "conflict" });
     expect(release(next, "b", 2, 40).kind).toBe("ok");
+  });
+
+  it("says why a token does not hold the lock: another owner's, never granted, expired, or replaced", () => {
+    const first = grant(emptyLock(), "a", 100, 0, null);
+    expect(release(emptyLock(), "a", 1, 0)).toEqual({ kind: "conflict", detail: "token 1 was never granted" });
+    expect(release(first, "b", 1, 50)).toEqual({ kind: "conflict", detail: "token 1 belongs to another owner" });
+    const second = grant(expire(first, 100), "b", 100, 100, null);
+    expect(renew(second, "a", 1, 100, 150)).toEqual({
+      kind: "conflict",
+      detail: "token 1 no longer holds the lock (the current token is 2)",
+    });
+    // Once token 2's lease is over too, there is no current token.
+    expect(renew(second, "a", 1, 100, 200)).toEqual({
+      kind: "conflict",
+      detail: "token 1 no longer holds the lock (the current token is none)",
+    });
+    expect(renew(expire(second, 200), "a", 1, 100, 200)).toEqual({
+      kind: "conflict",
+      detail: "token 1 no longer holds the lock (the current token is none)",
+    });
+  });
+
+  it("takes a second release as harmless only for the same owner and the same token", () => {
+    const released = release(grant(emptyLock(), "a", 100, 0, null), "a", 1, 10);
+    if (released.kind !== "ok") throw new Error(released.kind);
+    // a holds the lock again (token 2), its lease runs out, and a releases it late: that token was not released.
+    const again = grant(released.lock, "a", 100, 20, null);
+    expect(release(again, "a", 2, 200)).toEqual({ kind: "conflict", detail: "the lease of token 2 expired" });
+    expect(release(again, "a", 1, 200)).toEqual({ kind: "already-released" });
   });
 });

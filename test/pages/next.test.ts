@@ -87,6 +87,16 @@ describe("nextLink (RFC 8288)", () => {
     expect(nextLink('<http://[::1>; rel="next"', PAGE)).toEqual({
       unreadable: "its next link <http://[::1> is not a valid URL",
     });
+    // Only the first 64 characters of what is left are quoted.
+    const long = `not a link ${"x".repeat(100)}`;
+    expect(nextLink(long, PAGE)).toEqual({ unreadable: `its Link header cannot be read from ${long.slice(0, 64)}` });
+    expect(nextLink('</v1/items?page=1>; rel="prev", garbage, </v1/items?page=3>; rel="next"', PAGE)).toEqual({
+      unreadable: 'its Link header cannot be read from garbage, </v1/items?page=3>; rel="next"',
+    });
+  });
+
+  it("takes an empty target as the page itself", () => {
+    expect(nextLink('<>; rel="next"', PAGE)).toEqual({ url: PAGE });
   });
 });
 
@@ -108,6 +118,30 @@ describe("parseLinkHeader (RFC 8288 Appendix B)", () => {
     expect(links.map((l) => Object.fromEntries(l.params))).toEqual([{ rel: "next", x: "" }]);
     expect(rest).toBe("</b>");
     expect(parseLinkHeader("")).toEqual({ links: [], rest: "" });
+    // A target without its closing >: nothing read.
+    expect(parseLinkHeader('</a; rel="next"')).toEqual({ links: [], rest: '</a; rel="next"' });
+    // What is left is trimmed.
+    expect(parseLinkHeader("</a>, garbage  ").rest).toBe("garbage");
+  });
+
+  it("takes any run of spaces and tabs around ; and =, and an empty target", () => {
+    const { links } = parseLinkHeader('<>  \t;  \t rel \t = \t "next"  ;\t\ttitle=x');
+    expect(links.map((l) => [l.target, Object.fromEntries(l.params)])).toEqual([["", { rel: "next", title: "x" }]]);
+  });
+
+  it("unescapes a quoted value, and ends one left open at the end of the header", () => {
+    const quoted = parseLinkHeader('</a>; title="a \\"quoted\\", \\\\ title"; rel=next').links[0];
+    expect(quoted?.params.get("title")).toBe('a "quoted", \\ title');
+    expect(quoted?.params.get("rel")).toBe("next");
+    expect(parseLinkHeader('</a>; x="open').links[0]?.params.get("x")).toBe("open");
+    expect(parseLinkHeader('</a>; x="ends in a backslash\\').links[0]?.params.get("x")).toBe("ends in a backslash");
+  });
+
+  it("does not read a link out of what follows something that is not one", () => {
+    expect(parseLinkHeader('</a>; rel="prev", garbage, </b>; rel="next"')).toEqual({
+      links: [{ target: "/a", params: new Map([["rel", "prev"]]) }],
+      rest: 'garbage, </b>; rel="next"',
+    });
   });
 });
 
@@ -160,6 +194,21 @@ describe("nextFromBody (a cursor or a next URL at a JSON pointer)", () => {
     expect(nextFromBody('{"next": "c2"', "/next", "cursor", FIRST, PAGE)).toEqual({
       unreadable: "its body is not a JSON object or array",
     });
+    expect(nextFromBody(null, "/next", "cursor", FIRST, PAGE)).toEqual({
+      unreadable: "its body is not a JSON object or array",
+    });
+    expect(nextFromBody({ next: [1] }, "/next", "cursor", FIRST, PAGE)).toEqual({
+      unreadable: "the value at /next is an array, not a cursor (a string or number)",
+    });
+    expect(nextFromBody({ a: 1 }, "", "cursor", FIRST, PAGE)).toEqual({
+      unreadable: 'the value at "" is an object, not a cursor (a string or number)',
+    });
+  });
+
+  it("says so when the next URL in the body is not a URL", () => {
+    expect(nextFromBody({ next: "http://[::1" }, "/next", undefined, FIRST, PAGE)).toEqual({
+      unreadable: "the next URL http://[::1 at /next is not a valid URL",
+    });
   });
 
   it("without a parameter, takes the value as the next URL, relative to the page", () => {
@@ -194,6 +243,9 @@ describe("itemsAt", () => {
     expect(itemsAt({}, "/data")).toEqual({ unreadable: "the value at /data is absent, not an array" });
     expect(itemsAt({ data: [] }, "")).toEqual({ unreadable: 'the value at "" is an object, not an array' });
     expect(itemsAt("text", "/data")).toEqual({ unreadable: "its body is not a JSON object or array" });
+    expect(itemsAt(null, "/data")).toEqual({ unreadable: "its body is not a JSON object or array" });
+    expect(itemsAt({ data: null }, "/data")).toEqual({ unreadable: "the value at /data is null, not an array" });
+    expect(itemsAt({ data: 3 }, "/data")).toEqual({ unreadable: "the value at /data is a number, not an array" });
   });
 });
 

@@ -1,24 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { jobProgressOf } from "../../src/jobs/protocol";
 import { frameBytes, isReservedName, parseClientFrame, type RoomMessage } from "../../src/rooms/protocol";
-import { type HistoryStore, Presence, RateWindow, RoomLog } from "../../src/rooms/room-state";
-
-/** The HistoryStore contract on an array, as the Room keeps it in SQLite. */
-class ArrayHistory implements HistoryStore {
-  messages: Parameters<HistoryStore["append"]>[0][] = [];
-  last = 0;
-  lastSeq() {
-    return this.last;
-  }
-  append(m: Parameters<HistoryStore["append"]>[0], keep: number) {
-    this.last = m.seq;
-    this.messages.push(m);
-    this.messages = keep === 0 ? [] : this.messages.slice(-keep);
-  }
-  after(since: number, limit: number) {
-    return this.messages.filter((m) => m.seq > since).slice(-limit);
-  }
-}
+import { Presence, RateWindow, RoomLog, Ticker } from "../../src/rooms/room-state";
+import { ArrayHistory } from "../helpers/array-history";
 
 describe("RoomLog", () => {
   it("numbers messages 1, 2, 3… and continues from what the store already holds", () => {
@@ -27,6 +11,15 @@ describe("RoomLog", () => {
     expect([1, 2, 3].map((i) => log.append({ from: "ada", server: false, data: i, id: `m${i}`, ts: i }).seq)).toEqual([
       1, 2, 3,
     ]);
+    expect(store.messages[0]).toEqual({
+      type: "message",
+      seq: 1,
+      id: "m1",
+      from: "ada",
+      server: false,
+      data: 1,
+      ts: 1,
+    });
     const reopened = new RoomLog(store, 10);
     expect(reopened.lastSeq).toBe(3);
     expect(reopened.append({ from: "bob", server: false, data: 4, id: "m4", ts: 4 }).seq).toBe(4);
@@ -57,7 +50,18 @@ describe("presence", () => {
     expect(presence.connectionsOf("bob")).toBe(2);
   });
 
+  it("starts with nothing to announce", () => {
+    const presence = new Presence();
+    expect([presence.pending, presence.mark, presence.count]).toEqual([false, 0, 0]);
+    expect(presence.frameSince(0)).toBeUndefined();
+  });
+
   it("announces a tick's joins and departures in one frame, sorted, with the count after them", () => {
+    const left = new Presence();
+    for (const user of ["cy", "ada", "bob"]) left.add(user);
+    left.endTick();
+    for (const user of ["cy", "ada", "bob"]) left.remove(user);
+    expect(left.frameSince(0)).toEqual({ type: "presence", joined: [], left: ["ada", "bob", "cy"], count: 0 });
     const presence = new Presence();
     presence.add("ada");
     presence.add("dee");
@@ -121,6 +125,71 @@ describe("presence", () => {
     expect(presence.frameSince(0)).toBeUndefined();
     presence.removeUnknown("bob");
     expect(presence.frameSince(0)).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
+  });
+});
+
+describe("Ticker", () => {
+  /** A ticker of 50 ms over a pending flag the test sets, counting announcements (each clears the flag). */
+  function ticker() {
+    const state = { pending: false, announced: 0 };
+    const t = new Ticker(
+      50,
+      () => state.pending,
+      () => {
+        state.announced++;
+        state.pending = false;
+      },
+    );
+    return { t, state };
+  }
+
+  it("announces at once after a quiet tick, then at most once per tick, together", async () => {
+    vi.useFakeTimers({ now: 1_000 });
+    try {
+      const { t, state } = ticker();
+      state.pending = true;
+      t.soon();
+      expect(state.announced).toBe(1);
+      // Within the tick that announcement started: it waits for the tick's end (50 ms after it), once.
+      await vi.advanceTimersByTimeAsync(20);
+      state.pending = true;
+      t.soon();
+      t.soon();
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(29);
+      expect(state.announced).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(state.announced).toBe(2);
+      // A change exactly a tick after the last announcement goes out at once.
+      await vi.advanceTimersByTimeAsync(50);
+      state.pending = true;
+      t.soon();
+      expect(state.announced).toBe(3);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("announces nothing when nothing changed, and now() sends what waits at once, cancelling the tick", async () => {
+    vi.useFakeTimers({ now: 1_000 });
+    try {
+      const { t, state } = ticker();
+      t.soon();
+      t.now();
+      expect(state.announced).toBe(0);
+      state.pending = true;
+      t.soon();
+      state.pending = true;
+      t.soon();
+      expect([state.announced, vi.getTimerCount()]).toEqual([1, 1]);
+      t.now();
+      expect([state.announced, vi.getTimerCount()]).toEqual([2, 0]);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(state.announced).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -43,6 +43,17 @@ describe("Pipe", () => {
     expect(pipe.calls).toBe(2);
   });
 
+  it("sends at most max items in one call: 5 calls in one turn with max 2 go as [1,2], [3,4], [5]", async () => {
+    const calls: number[][] = [];
+    const pipe = new Pipe<number, number>(async (xs) => {
+      calls.push(xs);
+      return xs.map((x) => x * 10);
+    }, 2);
+    expect(await Promise.all([1, 2, 3, 4, 5].map((x) => pipe.call(x)))).toEqual([10, 20, 30, 40, 50]);
+    expect(calls).toEqual([[1, 2], [3, 4], [5]]);
+    expect(pipe.calls).toBe(3);
+  });
+
   it("rejects the callers of a failed call and goes on with the next", async () => {
     let fail = true;
     const pipe = new Pipe<number, number>(async (xs) => {
@@ -94,6 +105,17 @@ describe("ShardStream", () => {
     expect(stream.receive(batch(1, 0, 1, 2), true).play).toEqual([]);
     // Another epoch (a restarted sequencer) overlapping what was played: only the new messages.
     expect(seqs(stream.receive({ ...batch(1, 1, 2, 3), epoch: "f" }, true).play)).toEqual([3]);
+  });
+
+  it("plays a batch received twice while it waited behind a gap once when the gap is filled", () => {
+    const stream = new ShardStream(3);
+    const presence: StreamItem = { presence: '{"type":"presence"}', personal: {} };
+    const ahead: Batch = { epoch: "e", n: 5, after: 6, items: [m(7), presence] };
+    expect(stream.receive(ahead, true)).toEqual({ play: [], fill: { after: 3, upTo: 6 } });
+    // A retry of the same batch (its answer was lost) while it still waits.
+    expect(stream.receive({ ...ahead }, true)).toEqual({ play: [] });
+    expect(stream.filled([m(4), m(5), m(6)], 6).play).toEqual([m(4), m(5), m(6), m(7), presence]);
+    expect(stream.cursor).toBe(7);
   });
 
   it("skips ahead to the gap's end when history no longer keeps all of it", () => {

@@ -78,6 +78,7 @@ describe("semaphore decisions", () => {
     expect(fits(leases, 1, 3, 10)).toBe(false);
     expect(fits(leases, 1, 3, 50)).toBe(true);
     expect(nextExpiry(leases)).toBe(50);
+    expect(nextExpiry([lease(1, 50), lease(2, 100), lease(3, 70)])).toBe(50);
     expect(nextExpiry([])).toBeNull();
   });
 });

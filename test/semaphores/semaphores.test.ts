@@ -121,6 +121,28 @@ describe("semaphores", () => {
     expect(await status(name)).toEqual({ name, inUse: 10, limit: 10, leases: 2, waiters: 0 });
   }, 10_000); // Below W2's own waitMs (30 s): without the hand-over on timeout, W2 would only be answered (409) after it.
 
+  it("grants a waiter that now fits as soon as a larger waiter ahead of it is cancelled by its client", async () => {
+    const name = unique("sem");
+    const a = await acquire(name, "a", { permits: 8, limit: 10, ttlMs: 60_000 });
+    expect(a.status).toBe(200);
+    const controller = new AbortController();
+    const w1 = acquire(name, "w1", { permits: 5, limit: 10, waitMs: 30_000 }, { signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
+    await until(async () => (await status(name)).waiters === 1);
+    // W2 fits (8 + 2 <= 10) but waits behind W1 (strict FIFO), with a wait far longer than this test may run.
+    const w2 = acquire(name, "w2", { permits: 2, limit: 10, waitMs: 30_000 });
+    await until(async () => (await status(name)).waiters === 2);
+    controller.abort();
+    await w1;
+    // Nothing else wakes the line: A holds its lease for a minute, W2 waits for 30 s.
+    await until(async () => (await status(name)).waiters === 0);
+    const granted = await w2;
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ holder: "w2", permits: 2 });
+    expect(await status(name)).toEqual({ name, inUse: 10, limit: 10, leases: 2, waiters: 0 });
+  }, 10_000);
+
   it("frees a crashed holder's permits when its lease expires by alarm, granting the next waiter", async () => {
     const name = unique("sem");
     await acquire(name, "crashed", { permits: 3 });

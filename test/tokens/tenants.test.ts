@@ -110,6 +110,7 @@ describe("rooms belong to their tenant", () => {
     try {
       inA = await RoomSocket.open(room, ticketA.body.ticket);
       inB = await RoomSocket.open(room, ticketB.body.ticket);
+      await Promise.all([inA, inB].map((socket) => socket.next((f) => f.type === "welcome")));
       expect((await a.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["ada"], count: 1 });
       expect((await b.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["bob"], count: 1 });
       expect((await call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: [], count: 0 });
