@@ -96,6 +96,11 @@ export const settingsSchema = z.object({
   JOBS_STALL_RESENDS: int(3, 0, 100),
   JOBS_RETENTION_HOURS: int(168, 1, 87_600),
   JOBS_TOMBSTONE_DAYS: int(30, 1, 3_650),
+  JOBS_MAX_DELAY_DAYS: int(30, 0, 3_650),
+  JOBS_MAX_TIMEOUT_MS: int(300_000, 100, 900_000),
+  JOBS_LIST_PAGE_MAX: int(1_000, 1, 10_000),
+  JOBS_LIST_MAX: int(100_000, 1, 10_000_000),
+  JOBS_CALLBACK_ATTEMPTS: int(10, 1, 100),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
