@@ -61,7 +61,7 @@ app.route("/v1/jobs", jobs);
 serveOpenApi(app, "/openapi.json");
 
 export { Counter } from "../src/counters";
-export { Job } from "../src/jobs";
+export { Job, JobIndex } from "../src/jobs";
 export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";
