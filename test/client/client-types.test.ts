@@ -40,6 +40,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.JobStatus>().toEqualTypeOf<Out<typeof jobs.JobStatusSchema>>();
     expectTypeOf<T.JobResultsPage>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>>();
     expectTypeOf<T.JobRetried>().toEqualTypeOf<Out<typeof jobs.RetrySchema>>();
+    expectTypeOf<T.JobSummary>().toEqualTypeOf<Out<typeof jobs.JobSummarySchema>>();
+    expectTypeOf<T.JobList>().toEqualTypeOf<Out<typeof jobs.JobListSchema>>();
     expectTypeOf<T.Page>().toEqualTypeOf<Out<typeof pages.PageSchema>>();
     expectTypeOf<T.PagesSummary>().toEqualTypeOf<Out<typeof pages.PagesSummarySchema>>();
     expectTypeOf<T.Problem>().toEqualTypeOf<Out<typeof ProblemSchema> & Record<string, unknown>>();
@@ -84,6 +86,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<Out<typeof locks.LockGrant>["fence"]>();
     type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer R> ? R : never;
     expectTypeOf<Result>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>["items"][number]>();
+    type Listed = ReturnType<Client["jobs"]["list"]> extends AsyncIterable<infer R> ? R : never;
+    expectTypeOf<Listed>().toEqualTypeOf<Out<typeof jobs.JobSummarySchema>>();
     expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<In<typeof fanout.FanoutOptionsSchema> | undefined>();
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
