@@ -8,6 +8,7 @@ import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { type DurableObjectConfig, migrationProblems } from "../../scripts/lib/migrations.ts";
 import { JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget.ts";
+import { JOBS_MAX_RETRIES } from "../../src/jobs/schema.ts";
 import { settingsSchema } from "../../src/settings.ts";
 
 const wrangler = parse(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"));
@@ -29,7 +30,7 @@ describe("wrangler.toml [vars] and src/settings.ts", () => {
   });
 });
 
-describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
+describe("wrangler.toml's jobs queue and src/jobs (budget.ts, schema.ts)", () => {
   it("agree on max_batch_size, from which a chunk's deadline is derived", () => {
     const consumers = ((wrangler.queues as { consumers?: unknown[] } | undefined)?.consumers ?? []) as {
       queue: string;
@@ -37,13 +38,32 @@ describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
     }[];
     expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_batch_size).toBe(JOBS_MAX_BATCH_SIZE);
   });
+
+  it("agree on max_retries, which bounds a job's retry.attempts (max_retries + 1 deliveries)", () => {
+    const consumers = ((wrangler.queues as { consumers?: unknown[] } | undefined)?.consumers ?? []) as {
+      queue: string;
+      max_retries?: number;
+    }[];
+    expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_retries).toBe(JOBS_MAX_RETRIES);
+  });
 });
 
 describe("wrangler.toml's migrations and the Worker's classes (checked on the bundle by npm run check:bundle)", () => {
   const config = wrangler as DurableObjectConfig;
-  const exported = ["Counter", "Job", "Lock", "RateLimiter", "Room", "RoomShard", "Semaphore", "app", "default"];
+  const exported = [
+    "Counter",
+    "Job",
+    "JobIndex",
+    "Lock",
+    "RateLimiter",
+    "Room",
+    "RoomShard",
+    "Semaphore",
+    "app",
+    "default",
+  ];
 
-  it("agree today: v1 and v2 create every class functions/index.ts exports, and each binding names one", () => {
+  it("agree today: the migrations create every class functions/index.ts exports, and each binding names one", () => {
     expect(migrationProblems(config, exported)).toEqual([]);
   });
 
