@@ -6,7 +6,7 @@
  * JOBS_LIST_MAX rows and drops a row at its expiry by itself.
  */
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../functions/index";
 import { encodeListCursor } from "../../src/jobs/ids";
@@ -14,7 +14,7 @@ import type { Job } from "../../src/jobs/job";
 import type { JobIndex } from "../../src/jobs/job-index";
 import type { JobIndexEntry, JobStatus } from "../../src/jobs/types";
 import { settings } from "../../src/settings";
-import { AUTH, BASE, path, UP } from "./helpers";
+import { BASE, path, UP } from "./helpers";
 
 type JobStub = DurableObjectStub<Job>;
 const RETENTION_MS = settings(env).JOBS_RETENTION_HOURS * 3_600_000;
@@ -34,7 +34,7 @@ interface Page {
 }
 
 /** A request as a caller with its own token: its own owner, its own list. */
-function as(token: string, method: string, p: string, body?: unknown): Promise<Response> {
+async function as(token: string, method: string, p: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) {
     headers["content-type"] = "application/json";
