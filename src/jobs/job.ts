@@ -416,6 +416,7 @@ export class Job extends DurableObject<Env> {
     }
     if (job.owner !== null) {
       try {
+        await this.#indexing; // an update still on its way must not land after the removal
         await this.env.JOB_INDEX.getByName(job.owner).remove(job.id);
       } catch (err) {
         this.#indexFailed(job, err);
