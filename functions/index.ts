@@ -69,7 +69,7 @@ serveOpenApi(app, "/openapi.json");
 
 export { Counter } from "../src/counters";
 export { Flow } from "../src/flow";
-export { Job } from "../src/jobs";
+export { Job, JobIndex } from "../src/jobs";
 export { Lock } from "../src/locks";
 export { RateLimiter } from "../src/ratelimits";
 export { Room, RoomShard } from "../src/rooms";

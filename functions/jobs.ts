@@ -1,10 +1,12 @@
 /**
- * /v1/jobs: durable work on Cloudflare Queues. POST creates a job (idempotent by Idempotency-Key), GET reads its
- * status and pages through its results, DELETE cancels it, POST …/retry puts its dead chunks back on the queue.
+ * /v1/jobs: durable work on Cloudflare Queues. POST creates a job (idempotent by Idempotency-Key; now or later), GET
+ * lists the caller's jobs, GET …/:id reads its status and pages through its results, DELETE cancels it, POST …/retry
+ * puts its dead chunks back on the queue.
  */
 import { createRoute } from "@hono/zod-openapi";
 import { headerLimitProblem } from "../src/fanout";
 import { createApp, requireName, scope } from "../src/http/app";
+import { ownerOf } from "../src/http/owner";
 import { tenantOf } from "../src/http/principal";
 import { overLimit, type Problem, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
@@ -14,12 +16,17 @@ import {
   CreateJobSchema,
   createJob,
   decodeCursor,
+  decodeListCursor,
   encodeCursor,
+  encodeListCursor,
   IdempotencyHeaders,
   JOB_ID_PATTERN,
   JobCreatedSchema,
   JobIdParams,
+  type JobIndexEntry,
+  JobListSchema,
   JobStatusSchema,
+  ListQuery,
   progressRoom,
   ResultsPageSchema,
   ResultsQuery,
@@ -52,7 +59,17 @@ const postJob = createRoute({
     413: problemDoc("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
     410: problemDoc("The key's job ran and was deleted after JOBS_RETENTION_HOURS: it is not run again"),
     422: problemDoc("The Idempotency-Key was used before with a different body"),
-    503: problemDoc("Webhook jobs need the JOBS_WEBHOOK_SECRET secret, or the queue refused the chunks (POST again)"),
+    503: problemDoc("Webhooks and callbacks need JOBS_WEBHOOK_SECRET, or the queue refused the chunks (POST again)"),
+  },
+});
+
+const listJobs = createRoute({
+  ...route("get", "/", "listJobs", "The caller's jobs, newest first, by state"),
+  ...scope("jobs:read"),
+  request: { query: ListQuery },
+  responses: {
+    200: json(JobListSchema, "A page of jobs; next is the cursor of the next page, or null"),
+    ...problemDocs,
   },
 });
 
@@ -148,15 +165,25 @@ export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }
       const { errors } = outcome;
       const [first] = errors;
       const detail =
-        outcome.type === "webhook"
+        outcome.type === "webhook" && first.path === "url"
           ? `The webhook url may not be called: ${first.message}.`
           : `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`;
       return problem(400, detail, { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } });
     }
     case "flow-over-limit":
       return overLimit("FLOW_MAX_PARALLELISM", settings(env).FLOW_MAX_PARALLELISM, outcome.detail);
+    case "two-starts":
+      return problem(400, "A job starts at runAt or after delayMs, not both.", {
+        type: "invalid-request",
+        extensions: { errors: [{ path: "delayMs", message: "not with runAt" }] },
+      });
+    case "over-limit": {
+      const { setting, max, detail } = outcome.breach;
+      return overLimit(setting, max, detail);
+    }
     case "webhook-secret-missing": {
-      const detail = "Webhook jobs need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
+      const detail =
+        "Webhook jobs and callbacks need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
       return problem(503, detail, { type: "not-configured" });
     }
     case "gone":
@@ -175,6 +202,20 @@ export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }
       });
     }
   }
+}
+
+/** A row of the caller's index as GET /v1/jobs lists it. */
+function summaryOf(e: JobIndexEntry) {
+  const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+  return {
+    id: e.id,
+    type: e.type,
+    state: e.state,
+    total: e.total,
+    createdAt: new Date(e.createdAt).toISOString(),
+    ...(e.runAt === null ? {} : { runAt: iso(e.runAt) }),
+    ...(e.endedAt === null ? {} : { endedAt: iso(e.endedAt) }),
+  };
 }
 
 function created(status: JobStatus) {
@@ -199,6 +240,20 @@ export const jobs = createApp()
     const headers: Record<string, string> = { location: `/v1/jobs/${status.id}` };
     if (outcome.replayed) headers["idempotent-replayed"] = "true";
     return c.json(created(status), 202, headers);
+  })
+  .openapi(listJobs, async (c) => {
+    const { state, cursor, limit } = c.req.valid("query");
+    const max = settings(c.env).JOBS_LIST_PAGE_MAX;
+    if (limit !== undefined && limit > max) {
+      throw overLimit("JOBS_LIST_PAGE_MAX", max, `limit ${limit} is above JOBS_LIST_PAGE_MAX (${max}).`);
+    }
+    const after = cursor === undefined ? null : decodeListCursor(cursor);
+    if (cursor !== undefined && after === null) {
+      throw problem(400, "The cursor is not one this API gave out.", { type: "invalid-cursor" });
+    }
+    const page = await c.env.JOB_INDEX.getByName(ownerOf(c)).list(state ?? null, after, limit ?? 100);
+    const next = page.next === null ? null : encodeListCursor(page.next.createdAt, page.next.id);
+    return c.json({ items: page.items.map(summaryOf), next }, 200);
   })
   .openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");

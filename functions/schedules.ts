@@ -112,7 +112,10 @@ function check(env: Env, body: ScheduleInput): void {
     );
   }
   if (cronTimes(body.cron, body.timezone).next(Date.now()) === null) throw invalid("cron", "never fires");
-  const refusal = checkJob(body.job, env, s);
+  // A schedule's job starts at its fire time: a fixed runAt would be one instant for every run (delayMs is fine).
+  if (body.job.runAt !== undefined)
+    throw invalid("job.runAt", "a schedule's job starts at each fire time: use delayMs");
+  const refusal = checkJob(body.job, env, s, Date.now());
   if (refusal && refusal.outcome !== "queued") throw refused(refusal, "", env);
 }
 

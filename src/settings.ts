@@ -109,6 +109,11 @@ export const settingsSchema = z.object({
   SCHEDULES_MIN_INTERVAL_SECONDS: int(60, 1, 86_400),
   SCHEDULES_GRACE_SECONDS: int(60, 1, 86_400),
   SCHEDULES_HISTORY: int(20, 1, 100),
+  JOBS_MAX_DELAY_DAYS: int(30, 0, 3_650),
+  JOBS_MAX_TIMEOUT_MS: int(300_000, 100, 900_000),
+  JOBS_LIST_PAGE_MAX: int(1_000, 1, 10_000),
+  JOBS_LIST_MAX: int(100_000, 1, 10_000_000),
+  JOBS_CALLBACK_ATTEMPTS: int(10, 1, 100),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

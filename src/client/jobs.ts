@@ -1,6 +1,7 @@
 /**
  * `client.jobs`: durable fan-outs and webhooks on Queues. `create` (idempotent by key; one is made up and returned
- * if not given), `get`, `cancel`, `retry`; `results(id)` iterates every result across the pages (the cursor stays
+ * if not given; now or later, with its retry policy and completion callback), `get`, `cancel`, `retry`; `list()`
+ * iterates the caller's jobs newest first and `results(id)` every result of one, across the pages (the cursors stay
  * inside); `watch(id)` yields the job's progress from its room as the service publishes it, ending at the final
  * state; `wait(id)` resolves with the final status. A job deleted after its retention answers 410 (`job-gone`).
  */
@@ -8,7 +9,7 @@ import { type JobProgress, type JobState, progressOf } from "../jobs/protocol.js
 import type { Transport } from "./http.js";
 import { seg } from "./http.js";
 import type { RoomClient } from "./rooms.js";
-import type { JobCreated, JobResult, JobRetried, JobSpec, JobStatus } from "./types.js";
+import type { JobCreated, JobList, JobResult, JobRetried, JobSpec, JobStatus, JobSummary } from "./types.js";
 
 /** The states a job ends in. */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(["succeeded", "partial", "failed", "canceled"]);
@@ -44,11 +45,13 @@ export class JobsClient {
   }
 
   /**
-   * Create a job (`requests` and options as for fan-out, or a webhook).
+   * Create a job (`requests` and options as for fan-out, or a webhook), to start now or at `runAt` / after `delayMs`,
+   * with its `retry` policy and a `callback` for its end.
    *
    * @example
    * const job = await client.jobs.create({ type: "fanout", requests: urls.map((url) => ({ url })) });
    * // job.idempotencyKey: keep it to create the same job again after a crash, not a second one
+   * await client.jobs.create({ type: "webhook", url, payload, runAt: tomorrow.toISOString(), retry: { attempts: 3 } });
    */
   async create(spec: JobSpec, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<CreatedJob> {
     const idempotencyKey = options.idempotencyKey ?? crypto.randomUUID();
@@ -75,6 +78,26 @@ export class JobsClient {
   /** Put the job's dead chunks back on the queue (409 `nothing-to-retry` when none is dead). */
   retry(id: string, options: { signal?: AbortSignal } = {}): Promise<JobRetried> {
     return this.#transport.json<JobRetried>(`/v1/jobs/${seg(id)}/retry`, { method: "POST", ...options });
+  }
+
+  /**
+   * The caller's jobs, newest first (in one `state` if given), a page at a time (`pageSize` per request, default 100).
+   *
+   * @example
+   * for await (const job of client.jobs.list({ state: "scheduled" })) console.log(job.id, job.runAt);
+   */
+  async *list(
+    options: { state?: JobState; pageSize?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<JobSummary, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.#transport.json<JobList>("/v1/jobs", {
+        query: { state: options.state, limit: options.pageSize, cursor },
+        signal: options.signal,
+      });
+      yield* page.items;
+      cursor = page.next ?? undefined;
+    } while (cursor !== undefined);
   }
 
   /**

@@ -242,18 +242,53 @@ export interface RateLimitDecision {
   retryAfterMs: number;
 }
 
-/** A fan-out job: requests and options as for `POST /v1/fanout`, run in chunks by the queue consumer. */
-export interface FanoutJobSpec extends FanoutOptions {
+/** The states a job ends in. */
+export type JobEndState = "succeeded" | "partial" | "failed" | "canceled";
+
+/** How a job's chunks are retried: each field within the service's caps, the settings' defaults when left out. */
+export interface JobRetryPolicy {
+  /** Deliveries of each chunk, the first included (default and most: the queue's max_retries + 1, 6). */
+  attempts?: number | undefined;
+  /** Wait before the second delivery, doubled for each further one, with jitter (default JOBS_RETRY_BASE_SECONDS). */
+  baseMs?: number | undefined;
+  /** Longest wait (default and most: JOBS_RETRY_MAX_SECONDS). */
+  maxMs?: number | undefined;
+}
+
+/** Where a job reports its end: a signed POST of its final status (Standard Webhooks, as webhook jobs). */
+export interface JobCallback {
+  url: string;
+  /** The end states that send it (default: all four). */
+  on?: JobEndState[] | undefined;
+}
+
+/** What every job may say besides its work: when it starts, how it is retried, where its end is reported. */
+export interface JobOptions {
+  /** Start at this time (RFC 3339, e.g. `date.toISOString()`), at most JOBS_MAX_DELAY_DAYS ahead; not with delayMs. */
+  runAt?: string | undefined;
+  /** Start this many ms from now (at most JOBS_MAX_DELAY_DAYS); not with runAt. */
+  delayMs?: number | undefined;
+  retry?: JobRetryPolicy | undefined;
+  callback?: JobCallback | undefined;
+}
+
+/**
+ * A fan-out job: requests and options as for `POST /v1/fanout` (but `retry`, which retries the job's chunks: see
+ * `JobOptions`), run in chunks by the queue consumer.
+ */
+export interface FanoutJobSpec extends Omit<FanoutOptions, "retry">, JobOptions {
   type: "fanout";
   requests: FanoutRequest[];
 }
 
 /** A webhook job: one signed POST (Standard Webhooks), retried until it is answered. */
-export interface WebhookJobSpec {
+export interface WebhookJobSpec extends JobOptions {
   type: "webhook";
   url: string;
   payload: unknown;
   headers?: Record<string, string> | undefined;
+  /** Each attempt's timeout (default JOBS_WEBHOOK_TIMEOUT_MS). */
+  timeoutMs?: number | undefined;
   /** A flow-control key the delivery waits for (docs/flow.md). */
   flow?: Flow | undefined;
 }
@@ -286,6 +321,41 @@ export interface JobStatus {
   createdAt: string;
   updatedAt: string;
   error?: string | undefined;
+  /** When a delayed job starts (or started). */
+  runAt?: string | undefined;
+  /** The retry policy in force: the job's, within the settings in force. */
+  retry: { attempts: number; baseMs: number; maxMs: number };
+  /** The per-call timeout in force. */
+  timeoutMs: number;
+  callback?: JobCallbackStatus | undefined;
+}
+
+/**
+ * Where a job's completion callback is: `waiting` while the job runs, `skipped` when it ended in a state not in `on`,
+ * else `pending`, then `delivered`, or `failing` (retried) and at last `given-up`.
+ */
+export interface JobCallbackStatus {
+  url: string;
+  on: JobEndState[];
+  state: "waiting" | "pending" | "delivered" | "failing" | "given-up" | "skipped";
+  attempts: number;
+  lastError?: string | undefined;
+}
+
+/** A job as `GET /v1/jobs` lists it (its status has the rest). */
+export interface JobSummary {
+  id: string;
+  type: "fanout" | "webhook";
+  state: JobState;
+  total: number;
+  createdAt: string;
+  runAt?: string | undefined;
+  endedAt?: string | undefined;
+}
+
+export interface JobList {
+  items: JobSummary[];
+  next: string | null;
 }
 
 /** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */

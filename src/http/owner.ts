@@ -1,5 +1,5 @@
 /**
- * Who owns what a request creates and names by itself (a schedule, a flow key): the tenant, as the start of the
+ * Who owns what a request creates and names by itself (a schedule, a flow key, the list of its jobs): the tenant, as the start of the
  * object's name, so that a namespace's objects stay inside it (`objectName`) and tenants never share one. The root
  * token without a namespace keeps the verified token's SHA-256, as before tokens existed.
  */

@@ -3,8 +3,10 @@
  *
  * Each message of a batch is one chunk of one job; messages run concurrently (JOBS_CONSUMER_CONCURRENCY) and are
  * acked one by one. A transient failure is retried with exponential backoff and jitter (the queue waits, not the
- * Worker); a permanent one is recorded and acked. After max_retries a message lands in the dead-letter queue,
- * whose delivery marks the chunk dead so the job ends instead of hanging.
+ * Worker), as the job's retry policy says (`retryPolicy`: its own `retry` within the settings' caps); a permanent
+ * one is recorded and acked. A chunk that has had the job's `retry.attempts` deliveries is marked dead and acked;
+ * a message that fails otherwise max_retries times lands in the dead-letter queue, whose delivery marks the chunk
+ * dead. Either way the job ends instead of hanging.
  */
 
 import { Semaphore } from "../async";
@@ -14,6 +16,7 @@ import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { isDemoJobId, JOB_ID_PATTERN } from "./ids";
+import { type RetryInput, retryPolicy } from "./policy";
 import { PROGRESS_INTERVAL_MS } from "./progress";
 import { ChunkRecorder } from "./recorder";
 import { chunkFanoutOptions, deliverWebhook, runFanoutChunk } from "./run";
@@ -116,8 +119,23 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       }
       await recorder.finish({ lastError: outcome.lastError });
     }
-    if (outcome.transient > 0) {
-      const delaySeconds = backoffSeconds(msg.attempts, backoff);
+    const policy = retryPolicy(claim.retryJson ? (JSON.parse(claim.retryJson) as RetryInput) : null, s);
+    if (outcome.transient > 0 && msg.attempts >= policy.attempts) {
+      // The job's attempts are spent: the chunk is dead now (the dead-letter queue would only say so later).
+      const error = `ran out of its ${policy.attempts} attempt(s) (retry.attempts); last error: ${outcome.lastError}`;
+      const status = await stub.markDead(body.chunk, error);
+      log("warn", "job chunk dead", {
+        jobId: body.jobId,
+        chunk: body.chunk,
+        attempts: msg.attempts,
+        state: status?.state,
+      });
+      msg.ack();
+    } else if (outcome.transient > 0) {
+      const delaySeconds = backoffSeconds(msg.attempts, {
+        baseSeconds: policy.baseMs / 1_000,
+        maxSeconds: policy.maxMs / 1_000,
+      });
       log("info", "job chunk retried", {
         jobId: body.jobId,
         chunk: body.chunk,

@@ -1,7 +1,8 @@
 /**
  * Creating a job (POST /v1/jobs), apart from HTTP: the request is checked against the settings and the URL guard
  * before anything is stored or queued; the job's id comes from the caller's scope and Idempotency-Key, so its Job
- * object stores it once however often it is posted; then its chunks are queued. Every way this can end is an
+ * object stores it once however often it is posted; then its chunks are queued (a delayed job's wait in its Job
+ * object until it starts). The scope is the job's owner: its jobs are listed under it. Every way this can end is an
  * outcome, which the route turns into a response.
  */
 import { createUrlGuard, type HeaderLimitBreach, headerLimitBreach } from "../fanout";
@@ -10,8 +11,9 @@ import { log } from "../http/log";
 import { ownerName } from "../http/owner";
 import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";
-import type { CreateJobBody } from "./schema";
-import type { CreateJobInput, JobStatus, JobTombstone, JobType, WebhookSpec } from "./types";
+import { bothStarts, type PolicyBreach, policyBreach, startOf } from "./policy";
+import { type CreateJobBody, END_STATES } from "./schema";
+import type { CallbackSpec, CreateJobInput, JobStatus, JobTombstone, JobType, WebhookSpec } from "./types";
 
 /** A URL the guard refused: where it is in the body, and why. */
 export interface UrlRefusal {
@@ -25,6 +27,10 @@ export type CreateJobOutcome =
   | { outcome: "too-many-requests"; requests: number; max: number }
   | { outcome: "headers-over-limit"; breach: HeaderLimitBreach }
   | { outcome: "url-blocked"; type: JobType; errors: [UrlRefusal, ...UrlRefusal[]] }
+  /** `runAt` and `delayMs` together: a job starts at one time. */
+  | { outcome: "two-starts" }
+  /** Beyond JOBS_MAX_DELAY_DAYS, JOBS_RETRY_MAX_SECONDS or JOBS_MAX_TIMEOUT_MS. */
+  | { outcome: "over-limit"; breach: PolicyBreach }
   | { outcome: "webhook-secret-missing" }
   /** `flow` asks for more than FLOW_MAX_PARALLELISM. */
   | { outcome: "flow-over-limit"; detail: string }
@@ -44,18 +50,18 @@ export async function createJob(
   env: Env,
   /**
    * `scope`: whose the key is, `owner`: who may read the job (`tenantOf`: from the verified token, never a raw header).
+   * The job is listed in its tenant's list (`ownerName`), and its flow key is the tenant's.
    */
   request: { body: CreateJobBody; key: string; scope: string; owner?: string },
 ): Promise<CreateJobOutcome> {
   const s = settings(env);
-  const refusal = refuse(request.body, env, s);
+  const now = Date.now();
+  const refusal = refuse(request.body, env, s, now);
   if (refusal) return refusal;
   const id = await jobIdFor(request.scope, request.key);
   const stub = env.JOB.getByName(id);
-  const created = await stub.create({
-    ...(await inputOf(id, request.body, s, ownerName(request))),
-    owner: request.owner,
-  });
+  const listedBy = ownerName(request);
+  const created = await stub.create(await inputOf(id, request.body, s, { owner: request.owner, listedBy, now }));
   if (created.outcome === "gone") return created;
   if (created.outcome === "conflict") return { outcome: "key-reused", id };
   // Also on a replay: sends whatever a failed earlier attempt left unsent (nothing, usually).
@@ -71,9 +77,23 @@ export async function createJob(
  * Why the job may not be created, checked before anything is stored (the consumer checks every hop again). Also
  * what a schedule's job must pass when the schedule is created (it passes again at each run, through createJob).
  */
-export function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
+export function refuse(body: CreateJobBody, env: Env, s: Settings, now: number): CreateJobOutcome | undefined {
+  if (bothStarts(body)) return { outcome: "two-starts" };
+  const breach = policyBreach({ ...body, requests: body.type === "fanout" ? body.requests : [] }, s, now);
+  if (breach) return { outcome: "over-limit", breach };
   const flow = flowBreach(body.flow, env);
   if (flow) return { outcome: "flow-over-limit", detail: flow };
+  const work = refuseWork(body, env, s);
+  if (work || !body.callback) return work;
+  if (!env.JOBS_WEBHOOK_SECRET) return { outcome: "webhook-secret-missing" };
+  const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.callback.url);
+  return verdict.ok
+    ? undefined
+    : { outcome: "url-blocked", type: body.type, errors: [{ path: "callback.url", message: verdict.reason }] };
+}
+
+/** Why the job's work (its requests, its webhook) may not be run. */
+function refuseWork(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
   if (body.type === "fanout") {
     if (body.requests.length > s.JOBS_MAX_REQUESTS) {
       return { outcome: "too-many-requests", requests: body.requests.length, max: s.JOBS_MAX_REQUESTS };
@@ -97,25 +117,46 @@ export function refuse(body: CreateJobBody, env: Env, s: Settings): CreateJobOut
     : { outcome: "url-blocked", type: "webhook", errors: [{ path: "url", message: verdict.reason }] };
 }
 
+/** A chunk's calls are not retried within a delivery: the job's `retry` retries the chunk (the consumer). */
+const NO_RETRY_IN_CHUNK = { attempts: 1, baseMs: 100, maxMs: 2_000 };
+
 /**
- * What the Job object stores: requests, options or the webhook spec as JSON text, and the body's fingerprint. A
- * `flow` keeps its owner (`ownerName` of the tenant), whose key the consumer's calls share.
+ * What the Job object stores: requests, options or the webhook spec as JSON text, the body's fingerprint, who may
+ * read it (`owner`), whose list it is in (`listedBy`), its start, retry fields and callback. A `flow` keeps its owner
+ * (`listedBy`, the tenant's name prefix), whose key the consumer's calls share.
  */
-async function inputOf(id: string, body: CreateJobBody, s: Settings, scope: string): Promise<CreateJobInput> {
+async function inputOf(
+  id: string,
+  body: CreateJobBody,
+  s: Settings,
+  at: { owner: string | undefined; listedBy: string; now: number },
+): Promise<CreateJobInput> {
   const hash = await bodyHash(body);
-  const flow = body.flow && { flow: { ...body.flow, owner: scope } };
-  if (body.type === "fanout") {
-    const { type: _type, requests, ...rest } = body;
+  const { runAt, delayMs, retry, callback, ...work } = body;
+  const callbackSpec: CallbackSpec | undefined = callback && { url: callback.url, on: callback.on ?? [...END_STATES] };
+  const flow = work.flow && { flow: { ...work.flow, owner: at.listedBy } };
+  const common = {
+    id,
+    bodyHash: hash,
+    ...(at.owner === undefined ? {} : { owner: at.owner }),
+    listedBy: at.listedBy,
+    runAt: startOf({ runAt, delayMs }, at.now),
+    ...(retry ? { retryJson: JSON.stringify(retry) } : {}),
+    ...(callbackSpec ? { callbackJson: JSON.stringify(callbackSpec) } : {}),
+  };
+  if (work.type === "fanout") {
+    const { type: _type, requests, ...rest } = work;
     const options = { ...rest, ...flow };
     const requestsJson = JSON.stringify(requests);
-    const optionsJson = JSON.stringify(options);
-    return { id, type: "fanout", bodyHash: hash, requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
+    const optionsJson = JSON.stringify({ ...options, retry: NO_RETRY_IN_CHUNK });
+    return { ...common, type: "fanout", requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
   }
   const spec: WebhookSpec = {
-    url: body.url,
-    payload: body.payload ?? null,
-    ...(body.headers ? { headers: body.headers } : {}),
+    url: work.url,
+    payload: work.payload ?? null,
+    ...(work.headers ? { headers: work.headers } : {}),
+    ...(work.timeoutMs === undefined ? {} : { timeoutMs: work.timeoutMs }),
     ...flow,
   };
-  return { id, type: "webhook", bodyHash: hash, webhookJson: JSON.stringify(spec), chunkSize: 1 };
+  return { ...common, type: "webhook", webhookJson: JSON.stringify(spec), chunkSize: 1 };
 }

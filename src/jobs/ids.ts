@@ -1,5 +1,5 @@
 /**
- * Deterministic job ids and opaque result cursors.
+ * Deterministic job ids and opaque cursors (of a job's results, and of a list of jobs).
  *
  * A job id is derived from the caller's scope (the SHA-256 of its verified bearer token) and its Idempotency-Key, so two POSTs
  * with one key — even concurrent ones — address the same Job Durable Object, which creates the job once.
@@ -101,6 +101,28 @@ export function decodeCursor(cursor: string): number | null {
     const text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
     const match = /^r1:(\d{1,9})$/.exec(text);
     return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * An opaque cursor for the list of jobs after this one (newest first). It names only a place in the caller's own
+ * list (each owner's index is its own object), so a made-up one can show nothing another owner has.
+ *
+ * @example
+ * encodeListCursor(1_796_000_000_000, "3f2a…") // "bDE6MTc5…"
+ */
+export function encodeListCursor(createdAt: number, id: string): string {
+  return btoa(`l1:${createdAt}:${id}`).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** The place a list cursor stands for, or null if it is not one of ours. */
+export function decodeListCursor(cursor: string): { createdAt: number; id: string } | null {
+  try {
+    const text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const match = /^l1:(\d{1,15}):([0-9a-f]{32})$/.exec(text);
+    return match ? { createdAt: Number(match[1]), id: match[2] as string } : null;
   } catch {
     return null;
   }

@@ -1,13 +1,18 @@
 /**
  * The decisions of a job as plain functions over plain records: how a new job is cut into chunks, what a delivery
  * of a chunk runs, which results belong to it, how a job ends, when it has stalled and what the watchdog then does,
- * when a finished job is deleted and what is left of it, and the status a client reads. The Job Durable Object loads the records from SQLite (job-store.ts), calls these,
- * and stores what they decide; unit tests call them with any clock.
+ * what its completion callback does, what its owner's index should hold, when its one alarm rings, when a finished
+ * job is deleted and what is left of it, and the status a client reads. The Job Durable Object loads the records
+ * from SQLite (job-store.ts), calls these, and stores what they decide; unit tests call them with any clock.
  */
 import { chunkMessage, chunkRanges } from "./chunks";
 import type {
+  CallbackSpec,
+  CallbackState,
+  CallbackStatus,
   Claim,
   CreateJobInput,
+  JobIndexEntry,
   JobMessage,
   JobResult,
   JobState,
@@ -33,6 +38,27 @@ export interface JobRecord {
   error: string | null;
   createdAt: number;
   updatedAt: number;
+  /** Whose list it is in (its row in that JobIndex: its tenant's `ownerName`); null for a job stored before lists. */
+  listedBy: string | null;
+  /** A delayed job's start (ms). */
+  runAt: number | null;
+  /** The job's own retry fields (JSON `RetryInput`), if it gave any. */
+  retry: string | null;
+  /** Its completion callback (JSON `CallbackSpec`), and where its delivery is. */
+  callback: string | null;
+  cbState: CallbackState | null;
+  cbAttempts: number;
+  cbError: string | null;
+  /** When the next delivery attempt is due (pending, failing). */
+  cbNextAt: number | null;
+  /** When it was delivered or given up on: the retention clock starts then. */
+  cbSettledAt: number | null;
+  /** Counts the job's ends (a revived job ends again): the callback's webhook-id names it. */
+  cbRound: number;
+  /** The outbox of its index row: the row the index acknowledged (`indexSignature`), and when to try again. */
+  idxAcked: string | null;
+  idxRetryAt: number | null;
+  idxFailures: number;
 }
 
 /** One chunk, as stored: requests `start` to `start + count - 1` of the job. */
@@ -69,7 +95,8 @@ export interface JobPlan {
 }
 
 /** True once the job has ended (succeeded, partial, failed or canceled): nothing of it runs any more. */
-export const isTerminal = (state: JobState): boolean => state !== "queued" && state !== "running";
+export const isTerminal = (state: JobState): boolean =>
+  state !== "scheduled" && state !== "queued" && state !== "running";
 
 /**
  * Cut a new job into chunks: a fan-out job into chunks of `chunkSize` requests, a webhook job into one chunk.
@@ -102,6 +129,8 @@ export function claimOf(
 ): Claim {
   if (!job) return { action: "skip", reason: "unknown-job" };
   if (job.state === "canceled") return { action: "skip", reason: "canceled" };
+  // Nothing is sent before a delayed job starts: a message for it is no chunk of this job's.
+  if (job.state === "scheduled") return { action: "skip", reason: "not-due" };
   if (!chunk) return { action: "skip", reason: "unknown-chunk" };
   if (chunk.state !== "pending") return { action: "skip", reason: chunk.state };
   const done = recorded();
@@ -115,6 +144,7 @@ export function claimOf(
     optionsJson: job.type === "fanout" ? job.spec : "{}",
     ...(withRequests && job.type === "fanout" ? { requestsJson: chunk.requests } : {}),
     ...(job.type === "webhook" ? { webhookJson: job.spec } : {}),
+    ...(job.retry ? { retryJson: job.retry } : {}),
   };
 }
 
@@ -208,9 +238,89 @@ export function watchdogPlan(
   return { waiting, resend, lost };
 }
 
-/** When a finished job's storage is deleted: JOBS_RETENTION_HOURS after it ended (its last change). */
+/**
+ * When a finished job's storage is deleted: JOBS_RETENTION_HOURS after it ended (its last change), or after its
+ * completion callback settled (delivered or given up) if that was later.
+ */
 export const retentionEnd = (job: JobRecord, retentionHours: number): number =>
-  job.updatedAt + retentionHours * 3_600_000;
+  Math.max(job.updatedAt, job.cbSettledAt ?? 0) + retentionHours * 3_600_000;
+
+/** True while the job's completion callback is due or being retried: its retention has not started. */
+export const callbackUnsettled = (job: Pick<JobRecord, "cbState">): boolean =>
+  job.cbState === "pending" || job.cbState === "failing";
+
+/**
+ * What a job's callback becomes when the job ends in `state`: due (`pending`) when its `on` names the state, else
+ * `skipped`. Nothing for a job without one, or whose callback is not waiting for an end.
+ *
+ * @example
+ * callbackOnEnd({ ...job, callback: '{"url":"…","on":["failed"]}', cbState: "waiting" }, "succeeded") // "skipped"
+ */
+export function callbackOnEnd(job: Pick<JobRecord, "callback" | "cbState">, state: JobState): CallbackState | null {
+  if (!job.callback || job.cbState !== "waiting") return null;
+  const spec = JSON.parse(job.callback) as CallbackSpec;
+  return (spec.on as JobState[]).includes(state) ? "pending" : "skipped";
+}
+
+/**
+ * What the callback does after an attempt at `now`: delivered; given up (an answer that cannot change, such as a
+ * 404 or a blocked URL, or its JOBS_CALLBACK_ATTEMPTS spent); or failing, tried again after `retryInMs`.
+ */
+export function callbackAfter(
+  attempt: { delivered: true } | { delivered: false; final: boolean; error: string },
+  attemptsBefore: number,
+  maxAttempts: number,
+  retryInMs: (attempts: number) => number,
+  now: number,
+): { state: CallbackState; attempts: number; error: string | null; nextAt: number | null; settledAt: number | null } {
+  const attempts = attemptsBefore + 1;
+  if (attempt.delivered) return { state: "delivered", attempts, error: null, nextAt: null, settledAt: now };
+  if (attempt.final || attempts >= maxAttempts) {
+    return { state: "given-up", attempts, error: attempt.error, nextAt: null, settledAt: now };
+  }
+  return { state: "failing", attempts, error: attempt.error, nextAt: now + retryInMs(attempts), settledAt: null };
+}
+
+/** The row the job's owner's index should hold (the version aside). */
+export function indexEntryOf(job: JobRecord, retentionHours: number): Omit<JobIndexEntry, "version"> {
+  const ended = isTerminal(job.state);
+  return {
+    id: job.id,
+    type: job.type,
+    state: job.state,
+    total: job.total,
+    createdAt: job.createdAt,
+    runAt: job.runAt,
+    endedAt: ended ? job.updatedAt : null,
+    expiresAt: ended && !callbackUnsettled(job) ? retentionEnd(job, retentionHours) : null,
+  };
+}
+
+/** What of an index row changes over a job's life: the index holds the job's row when these agree. */
+export const indexSignature = (e: Pick<JobIndexEntry, "state" | "endedAt" | "expiresAt">): string =>
+  `${e.state}|${e.endedAt ?? ""}|${e.expiresAt ?? ""}`;
+
+/** How long a Job waits before it tries again to update its index: doubling from 1 s, at most 5 minutes. */
+export const indexRetryMs = (failures: number): number => Math.min(300_000, 1_000 * 2 ** Math.min(failures - 1, 20));
+
+/**
+ * The job's one alarm: a failed index update's retry; then a delayed job's start; a finished job's callback attempt,
+ * or else the end of its retention; a running job's stall deadline (not before `notBefore`). Null: none.
+ *
+ * @example
+ * nextAlarm({ ...job, state: "scheduled", runAt: t }, null, 168) // t
+ */
+export function nextAlarm(job: JobRecord, stall: number | null, retentionHours: number, notBefore = 0): number | null {
+  const times: number[] = [];
+  if (job.idxRetryAt !== null) times.push(job.idxRetryAt);
+  if (job.state === "scheduled") times.push(job.runAt ?? 0);
+  else if (isTerminal(job.state)) {
+    // Deleting waits for the index to let the job go: a failed removal is tried again at idxRetryAt, not at once.
+    const end = Math.max(retentionEnd(job, retentionHours), job.idxRetryAt ?? 0);
+    times.push(callbackUnsettled(job) ? (job.cbNextAt ?? 0) : end);
+  } else if (stall !== null) times.push(Math.max(stall, notBefore));
+  return times.length > 0 ? Math.min(...times) : null;
+}
 
 /** The tombstone of `job`, deleted at `now`. */
 export const tombstoneOf = (job: JobRecord, now: number, tombstoneDays: number): JobTombstone => ({
@@ -227,8 +337,15 @@ export const messagesOf = (job: JobRecord, chunks: readonly ChunkRecord[]): JobM
     chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
   );
 
-/** The status a client reads, from the job and its chunks' counts. */
-export function statusOf(job: JobRecord, chunks: { dead: number; count: number; resends: number }): JobStatus {
+/** The policies in force for a job (`policy.ts`), as its status shows them. */
+export type PolicyInForce = Pick<JobStatus, "retry" | "timeoutMs">;
+
+/** The status a client reads, from the job, its chunks' counts and the policies in force. */
+export function statusOf(
+  job: JobRecord,
+  chunks: { dead: number; count: number; resends: number },
+  policy: PolicyInForce,
+): JobStatus {
   return {
     id: job.id,
     type: job.type,
@@ -243,6 +360,19 @@ export function statusOf(job: JobRecord, chunks: { dead: number; count: number; 
     createdAt: new Date(job.createdAt).toISOString(),
     updatedAt: new Date(job.updatedAt).toISOString(),
     ...(job.error ? { error: job.error } : {}),
+    ...(job.runAt === null ? {} : { runAt: new Date(job.runAt).toISOString() }),
+    ...policy,
+    ...(job.callback ? { callback: callbackStatusOf(job, JSON.parse(job.callback) as CallbackSpec) } : {}),
+  };
+}
+
+function callbackStatusOf(job: JobRecord, spec: CallbackSpec): CallbackStatus {
+  return {
+    url: spec.url,
+    on: spec.on,
+    state: job.cbState ?? "waiting",
+    attempts: job.cbAttempts,
+    ...(job.cbError ? { lastError: job.cbError } : {}),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * A Job object's storage, in one place: the SQLite schema (the job, its chunks, its results by request index, and the
- * tombstone a deleted job leaves) and every read and write of it, reading rows as the records job-state.ts decides
- * on. No decisions here: what to write is decided by the object and job-state.ts. Callers group writes that belong
- * together in `transaction`.
+ * A Job object's storage, in one place: the SQLite schema (the job — with its owner, start, retry policy, callback
+ * and index outbox —, its chunks, its results by request index, and the tombstone a deleted job leaves) and every
+ * read and write of it, reading rows as the records job-state.ts decides on. No decisions here: what to write is
+ * decided by the object and job-state.ts. Callers group writes that belong together in `transaction`.
  */
 
 import type { ChunkRecord, DeadChunks, JobPlan, JobRecord } from "./job-state";
@@ -10,7 +10,30 @@ import type { CreateJobInput, JobResult, JobState, JobTombstone } from "./types"
 
 /** The columns of a job row, named as `JobRecord` names them. */
 const JOB = `id, type, body_hash AS bodyHash, state, total, spec, done, failed, attempts, error,
-  created_at AS createdAt, updated_at AS updatedAt`;
+  created_at AS createdAt, updated_at AS updatedAt, listed_by AS listedBy, run_at AS runAt, retry, callback, cb_state AS cbState,
+  cb_attempts AS cbAttempts, cb_error AS cbError, cb_next_at AS cbNextAt, cb_settled_at AS cbSettledAt,
+  cb_round AS cbRound, idx_acked AS idxAcked, idx_retry_at AS idxRetryAt, idx_failures AS idxFailures`;
+
+/**
+ * Columns of the job row added after v2 (delayed jobs, retry policies, callbacks, the index outbox): added to the
+ * rows of jobs stored before, where they read as "none".
+ */
+const JOB_V3 = [
+  "listed_by TEXT",
+  "run_at INTEGER",
+  "retry TEXT",
+  "callback TEXT",
+  "cb_state TEXT",
+  "cb_attempts INTEGER NOT NULL DEFAULT 0",
+  "cb_error TEXT",
+  "cb_next_at INTEGER",
+  "cb_settled_at INTEGER",
+  "cb_round INTEGER NOT NULL DEFAULT 0",
+  "idx_acked TEXT",
+  "idx_retry_at INTEGER",
+  "idx_failures INTEGER NOT NULL DEFAULT 0",
+  "idx_version INTEGER NOT NULL DEFAULT 0",
+];
 /** The columns of a chunk row that `ChunkRecord` carries. */
 const CHUNK = "idx, start, count, requests, state, error, resends, sent, touched_at AS touchedAt";
 
@@ -28,7 +51,8 @@ export class JobStore {
   }
 
   #createSchema(): void {
-    // Schema v1; v2 adds the tombstone table; v3 the owner table (a job stored before has none: the root token's).
+    // Schema v1; v2 adds the tombstone table; v3 the owner table (a job stored before has none: the root token's) and
+    // the job's columns in JOB_V3.
     this.#sql.exec(`CREATE TABLE IF NOT EXISTS job (
       singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
       id TEXT NOT NULL, type TEXT NOT NULL, body_hash TEXT NOT NULL, state TEXT NOT NULL,
@@ -48,6 +72,15 @@ export class JobStore {
     this.#sql.exec(
       "CREATE TABLE IF NOT EXISTS owner (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), owner TEXT NOT NULL)",
     );
+    const columns = new Set(
+      this.#sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('job')")
+        .toArray()
+        .map((c) => c.name),
+    );
+    for (const column of JOB_V3) {
+      if (!columns.has(column.split(" ")[0] as string)) this.#sql.exec(`ALTER TABLE job ADD COLUMN ${column}`);
+    }
   }
 
   /** Who created the job (`tenantOf`'s owner), or null for a job stored before owners were (the root token's). */
@@ -106,20 +139,38 @@ export class JobStore {
     return job;
   }
 
-  /** Store a new job (queued) and its chunks (pending, touched now), in one transaction. */
-  insertJob(input: Pick<CreateJobInput, "id" | "type" | "bodyHash" | "owner">, plan: JobPlan, now: number): void {
+  /**
+   * Store a new job (scheduled when it starts later, else queued) and its chunks (pending, touched now), in one
+   * transaction.
+   */
+  insertJob(
+    input: Pick<
+      CreateJobInput,
+      "id" | "type" | "bodyHash" | "owner" | "listedBy" | "runAt" | "retryJson" | "callbackJson"
+    >,
+    plan: JobPlan,
+    now: number,
+  ): void {
+    const runAt = input.runAt ?? null;
     this.transaction(() => {
       if (input.owner !== undefined) this.setOwner(input.owner);
       this.#sql.exec(
-        `INSERT INTO job (singleton, id, type, body_hash, state, total, spec, created_at, updated_at)
-         VALUES (1, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        `INSERT INTO job (singleton, id, type, body_hash, state, total, spec, created_at, updated_at, listed_by, run_at,
+           retry, callback, cb_state)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         input.id,
         input.type,
         input.bodyHash,
+        runAt !== null && runAt > now ? "scheduled" : "queued",
         plan.total,
         plan.spec,
         now,
         now,
+        input.listedBy ?? null,
+        runAt,
+        input.retryJson ?? null,
+        input.callbackJson ?? null,
+        input.callbackJson ? "waiting" : null,
       );
       for (const c of plan.chunks) {
         this.#sql.exec(
@@ -184,6 +235,63 @@ export class JobStore {
 
   cancel(now: number): void {
     this.#sql.exec("UPDATE job SET state = 'canceled', updated_at = ? ", now);
+  }
+
+  /** A delayed job's time has come: it is queued, and its chunks' stall clock starts now. */
+  start(now: number): void {
+    this.transaction(() => {
+      this.#sql.exec("UPDATE job SET state = 'queued', updated_at = ? WHERE state = 'scheduled'", now);
+      this.#sql.exec("UPDATE chunks SET touched_at = ? WHERE state = 'pending'", now);
+    });
+  }
+
+  // ---- the completion callback
+
+  /** The job ended: its callback is due now (a new round) or skipped. */
+  callbackEnded(state: "pending" | "skipped", now: number): void {
+    this.#sql.exec(
+      `UPDATE job SET cb_state = ?, cb_round = cb_round + 1, cb_attempts = 0, cb_error = NULL, cb_next_at = ?,
+         cb_settled_at = NULL`,
+      state,
+      state === "pending" ? now : null,
+    );
+  }
+
+  /** After a delivery attempt. */
+  callbackAttempted(c: {
+    state: string;
+    attempts: number;
+    error: string | null;
+    nextAt: number | null;
+    settledAt: number | null;
+  }): void {
+    this.#sql.exec(
+      "UPDATE job SET cb_state = ?, cb_attempts = ?, cb_error = ?, cb_next_at = ?, cb_settled_at = ?",
+      c.state,
+      c.attempts,
+      c.error,
+      c.nextAt,
+      c.settledAt,
+    );
+  }
+
+  // ---- the index outbox
+
+  /** The version of the next update sent to the index: one more than the last. */
+  nextIndexVersion(): number {
+    return this.#sql
+      .exec<{ v: number }>("UPDATE job SET idx_version = idx_version + 1 RETURNING idx_version AS v")
+      .one().v;
+  }
+
+  /** The index holds the row whose signature this is: nothing to retry. */
+  indexAcked(signature: string): void {
+    this.#sql.exec("UPDATE job SET idx_acked = ?, idx_retry_at = NULL, idx_failures = 0", signature);
+  }
+
+  /** An index update failed (`failures` in a row): the alarm tries again at `retryAt`. */
+  indexFailed(failures: number, retryAt: number): void {
+    this.#sql.exec("UPDATE job SET idx_failures = ?, idx_retry_at = ?", failures, retryAt);
   }
 
   // ---- chunks
@@ -252,13 +360,17 @@ export class JobStore {
     return { requests, errors };
   }
 
-  /** Dead chunks become pending with fresh attempts; the job runs again. */
+  /** Dead chunks become pending with fresh attempts; the job runs again (and its callback waits for its end). */
   reviveDead(now: number): void {
     this.transaction(() => {
       this.#sql.exec(
         "UPDATE chunks SET state = 'pending', attempts = 0, sent = 0, resends = 0, error = NULL WHERE state = 'dead'",
       );
-      this.#sql.exec("UPDATE job SET state = 'running', error = NULL, updated_at = ?", now);
+      this.#sql.exec(
+        `UPDATE job SET state = 'running', error = NULL, updated_at = ?,
+           cb_state = CASE WHEN callback IS NULL THEN NULL ELSE 'waiting' END, cb_next_at = NULL`,
+        now,
+      );
     });
   }
 

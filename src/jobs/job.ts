@@ -16,20 +16,37 @@
  * (`deleteAll`) and leaves a tombstone, so the id answers 410 Gone (and its Idempotency-Key does not run the job
  * again) for JOBS_TOMBSTONE_DAYS; then the tombstone goes too and the object holds nothing. Its progress room
  * `job:<id>` goes with it (`forgetProgressRoom`).
+ *
+ * The same one alarm also holds a delayed job (`scheduled`) until its `runAt`, then sends its chunks; delivers its
+ * completion callback when it ends (retried with backoff; retention starts once it is delivered or given up); and
+ * retries a failed update of its owner's index. The index (JobIndex, GET /v1/jobs) gets the job's row whenever its
+ * state changes; the row the index acknowledged is stored (`idx_acked`), so an update that failed is an outbox
+ * entry: the alarm sends the current row again, with backoff, until the index has it. The index applies an update
+ * only if its version is newer, so a late one changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../http/log";
 import { settings } from "../settings";
+import { backoffSeconds } from "./backoff";
+import { deliverCallback } from "./callback";
 import { batchesOf } from "./chunks";
 import {
   type Backlog,
   type ChunkRecord,
+  callbackAfter,
+  callbackOnEnd,
+  callbackUnsettled,
   claimOf,
   endOf,
+  indexEntryOf,
+  indexRetryMs,
+  indexSignature,
   isStalled,
   isTerminal,
   type JobRecord,
   messagesOf,
+  nextAlarm,
+  type PolicyInForce,
   pageOf,
   planJob,
   progressOf,
@@ -41,9 +58,11 @@ import {
   watchdogPlan,
 } from "./job-state";
 import { JobStore } from "./job-store";
+import { callTimeoutMs, type RetryInput, retryPolicy } from "./policy";
 import { forgetProgressRoom, PROGRESS_INTERVAL_MS, publishProgress } from "./progress";
 import { Throttle } from "./throttle";
 import type {
+  CallbackSpec,
   CancelOutcome,
   Claim,
   CreateJobInput,
@@ -63,6 +82,10 @@ const namespaceOf = (owner: string | null): string | undefined =>
 export class Job extends DurableObject<Env> {
   readonly #store: JobStore;
   readonly #throttle = new Throttle(PROGRESS_INTERVAL_MS);
+  /** Index updates, one at a time: each sends the job's current row. */
+  #indexing: Promise<void> = Promise.resolve();
+  /** The policies in force, by the job's creation time (its spec does not change, nor the settings in an instance). */
+  #policy: { createdAt: number; policy: PolicyInForce } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,7 +95,8 @@ export class Job extends DurableObject<Env> {
   /**
    * Create the job once: a second call with the same body hash returns the existing job ("existing"), one with
    * a different body returns "conflict". Nothing is sent: call `dispatch()` next (the watchdog's alarm is armed,
-   * so chunks never sent are sent by it after JOBS_STALL_SECONDS).
+   * so chunks never sent are sent by it after JOBS_STALL_SECONDS). A job with a later `runAt` is `scheduled`: its
+   * alarm sends it then. Its owner's index has its row when this returns (or the alarm retries the update).
    */
   async create(input: CreateJobInput): Promise<CreateOutcome> {
     const tombstone = this.#store.tombstone();
@@ -86,6 +110,7 @@ export class Job extends DurableObject<Env> {
       };
     }
     this.#store.insertJob(input, planJob(input), Date.now());
+    await this.#syncIndex();
     await this.#arm();
     return { outcome: "created", status: this.#status(this.#store.mustJob()) };
   }
@@ -97,7 +122,7 @@ export class Job extends DurableObject<Env> {
    */
   async dispatch(): Promise<DispatchOutcome> {
     const job = this.#store.job();
-    if (!job || job.state === "canceled") return { sent: 0 };
+    if (!job || job.state === "canceled" || job.state === "scheduled") return { sent: 0 };
     const chunks = this.#store.unsent();
     if (chunks.length === 0) return { sent: 0 };
     this.#store.markSent(Date.now());
@@ -134,7 +159,10 @@ export class Job extends DurableObject<Env> {
     const claim = claimOf(job, this.#store.chunk(chunk), () => this.#store.recorded(chunk), withRequests);
     if (claim.action === "run") {
       this.#store.countAttempt(chunk, Date.now());
-      if (job?.state === "queued") this.#progress(false);
+      if (job?.state === "queued") {
+        this.#progress(false);
+        this.#indexSoon();
+      }
     }
     return claim;
   }
@@ -207,8 +235,13 @@ export class Job extends DurableObject<Env> {
     if (!job) return null;
     if (job.state === "canceled") return { outcome: "canceled", status: this.#status(job) };
     if (isTerminal(job.state)) return { outcome: "conflict", status: this.#status(job) };
-    this.#store.cancel(Date.now());
+    const now = Date.now();
+    this.#store.transaction(() => {
+      this.#store.cancel(now);
+      this.#callbackOnEnd(now);
+    });
     this.#progress(true);
+    await this.#syncIndex();
     await this.#arm();
     return { outcome: "canceled", status: this.#status(this.#store.mustJob()) };
   }
@@ -225,14 +258,19 @@ export class Job extends DurableObject<Env> {
     if (dead > 0) this.#store.reviveDead(Date.now());
     // Also sends pending chunks an earlier failed send left behind.
     const dispatched = await this.dispatch();
-    if (dead > 0) await this.#arm();
+    if (dead > 0) {
+      await this.#syncIndex();
+      await this.#arm();
+    }
     if (dead === 0 && dispatched.sent === 0) return { outcome: "nothing", requeued: 0, status: this.#status(job) };
     this.#progress(false);
     return { outcome: "requeued", requeued: dispatched.sent, status: this.#status(this.#store.mustJob()) };
   }
 
   /**
-   * The watchdog. At the stall deadline (no chunk of the job sent, delivered or recorded for JOBS_STALL_SECONDS),
+   * The one alarm: a failed index update is sent again; a delayed job whose time has come starts; a finished job's
+   * callback is delivered (or tried again), then its retention ends (`#expire`); and the watchdog. At the stall
+   * deadline (no chunk of the job sent, delivered or recorded for JOBS_STALL_SECONDS),
    * each pending chunk whose message the queue may still hold waits (looked at again a stall period later); the
    * others are lost: sent again (counted in `resends`) or, after JOBS_STALL_RESENDS re-sends, marked dead so the
    * job ends. Fired early (activity moved the deadline), again, or for a finished job, it changes nothing but the
@@ -246,10 +284,19 @@ export class Job extends DurableObject<Env> {
       await this.#forget(tombstone, now);
       return;
     }
-    const job = this.#store.job();
-    if (!job) return;
+    const before = this.#store.job();
+    if (!before) return;
+    if (before.idxRetryAt !== null && before.idxRetryAt <= now) await this.#syncIndex();
+    const job = this.#store.mustJob();
+    if (job.state === "scheduled") {
+      if ((job.runAt ?? 0) <= now) await this.#start();
+      else await this.#arm();
+      return;
+    }
     if (isTerminal(job.state)) {
-      await this.#expire(job, now);
+      if (!callbackUnsettled(job)) await this.#expire(job, now);
+      else if ((job.cbNextAt ?? 0) <= now) await this.#deliverCallback(job);
+      else await this.#arm();
       return;
     }
     if (!isStalled(stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS), now)) {
@@ -270,6 +317,7 @@ export class Job extends DurableObject<Env> {
         this.#finish();
       }
     });
+    if (lost.length > 0) await this.#syncIndex();
     if (waiting.length > 0) {
       log("info", "job chunks quiet but still in the queue's backlog", {
         jobId: job.id,
@@ -321,26 +369,88 @@ export class Job extends DurableObject<Env> {
   }
 
   /**
-   * Keep the one alarm at the stall deadline (not before `notBefore`) while the job runs, and at the end of its
-   * retention once it has ended.
+   * Keep the one alarm (`nextAlarm`): at the stall deadline (not before `notBefore`) while the job runs, at its start
+   * while it is scheduled, at its callback's next attempt or else the end of its retention once it has ended, and
+   * at the retry of a failed index update.
    */
   async #arm(notBefore = 0): Promise<void> {
     const s = settings(this.env);
     const job = this.#store.job();
-    const deadline =
-      job && isTerminal(job.state)
-        ? retentionEnd(job, s.JOBS_RETENTION_HOURS)
-        : stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS);
-    if (deadline === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(Math.max(deadline, notBefore));
+    const stall = job && !isTerminal(job.state) ? stallDeadline(this.#store.activity(), s.JOBS_STALL_SECONDS) : null;
+    const at = job ? nextAlarm(job, stall, s.JOBS_RETENTION_HOURS, notBefore) : null;
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 
-  /** A finished job whose retention is over: delete its storage, leaving a tombstone with its own alarm. */
+  /** A delayed job's time has come: queue it and send its chunks (a failed send is the watchdog's to repeat). */
+  async #start(): Promise<void> {
+    const job = this.#store.mustJob();
+    this.#store.start(Date.now());
+    const outcome = await this.dispatch();
+    const late = Date.now() - (job.runAt ?? 0);
+    log(outcome.error ? "error" : "info", "delayed job started", { jobId: job.id, lateMs: late, ...outcome });
+    this.#progress(false);
+    await this.#syncIndex();
+    await this.#arm();
+  }
+
+  /**
+   * Deliver the finished job's callback once (its final status, signed) and decide what follows: delivered, given up,
+   * or another attempt after a backoff. A job revived meanwhile (a new round) keeps its new state.
+   */
+  async #deliverCallback(job: JobRecord): Promise<void> {
+    const s = settings(this.env);
+    const spec = JSON.parse(job.callback ?? "null") as CallbackSpec;
+    const { callback: _callback, ...status } = this.#status(job);
+    const attempt = await deliverCallback(
+      `cb_${job.id}_${job.cbRound}`,
+      spec.url,
+      status,
+      this.env.JOBS_WEBHOOK_SECRET,
+      s,
+    );
+    const now = Date.now();
+    const current = this.#store.job();
+    if (!current || current.cbRound !== job.cbRound || !callbackUnsettled(current)) return;
+    const backoff = { baseSeconds: s.JOBS_RETRY_BASE_SECONDS, maxSeconds: s.JOBS_RETRY_MAX_SECONDS };
+    const next = callbackAfter(
+      attempt,
+      current.cbAttempts,
+      s.JOBS_CALLBACK_ATTEMPTS,
+      (n) => backoffSeconds(n, backoff) * 1_000,
+      now,
+    );
+    this.#store.callbackAttempted(next);
+    log(next.state === "failing" ? "warn" : next.state === "given-up" ? "error" : "info", "job callback", {
+      jobId: job.id,
+      state: next.state,
+      attempts: next.attempts,
+      ...(next.error ? { error: next.error } : {}),
+    });
+    await this.#syncIndex();
+    await this.#arm();
+  }
+
+  /**
+   * A finished job whose retention is over: take it out of its owner's index (an update that fails waits for the
+   * alarm's retry: the job is kept until the index has let it go), delete its storage, leaving a tombstone with its
+   * own alarm.
+   */
   async #expire(job: JobRecord, now: number): Promise<void> {
     const s = settings(this.env);
     if (now < retentionEnd(job, s.JOBS_RETENTION_HOURS)) {
       await this.#arm();
       return;
+    }
+    if (job.listedBy !== null) {
+      try {
+        await this.#indexing; // an update still on its way must not land after the removal
+        await this.env.JOB_INDEX.getByName(job.listedBy).remove(job.id);
+      } catch (err) {
+        this.#indexFailed(job, err);
+        await this.#arm();
+        return;
+      }
     }
     const tombstone = tombstoneOf(job, now, s.JOBS_TOMBSTONE_DAYS);
     const owner = this.#store.owner();
@@ -385,24 +495,99 @@ export class Job extends DurableObject<Env> {
     return state !== undefined && isTerminal(state);
   }
 
-  /** After results or a dead chunk: publish progress, and clear the alarm of a job that has ended. */
+  /** After results or a dead chunk: publish progress; a job that has ended updates its index and alarm. */
   async #settled(): Promise<void> {
     const ended = this.#isTerminal();
     this.#progress(ended);
-    if (ended) await this.#arm();
+    if (ended) {
+      this.#indexSoon();
+      await this.#arm();
+    }
   }
 
-  /** When no chunk is pending, settle the job's final state (a canceled job stays canceled). */
+  /** When no chunk is pending, settle the job's final state (a canceled job stays canceled); its callback is due. */
   #finish(): void {
     const job = this.#store.mustJob();
     if (job.state === "canceled" || this.#store.pendingCount() > 0) return;
     const dead = this.#store.dead(true);
     const end = endOf(job, dead);
-    this.#store.end(end.state, end.error, Date.now());
+    const now = Date.now();
+    this.#store.end(end.state, end.error, now);
+    this.#callbackOnEnd(now);
+  }
+
+  /** The job has just ended: its callback (if it has one waiting) is due now, or skipped for this end state. */
+  #callbackOnEnd(now: number): void {
+    const job = this.#store.mustJob();
+    const next = callbackOnEnd(job, job.state);
+    if (next === "pending" || next === "skipped") this.#store.callbackEnded(next, now);
+  }
+
+  // ---- the owner's index
+
+  /** Update the index in the background if it does not hold the job's current row (the hot paths do not wait). */
+  #indexSoon(): void {
+    const job = this.#store.job();
+    if (!job?.listedBy) return;
+    const entry = indexEntryOf(job, settings(this.env).JOBS_RETENTION_HOURS);
+    if (indexSignature(entry) !== job.idxAcked) this.ctx.waitUntil(this.#syncIndex());
+  }
+
+  /** Send the job's current row to its owner's index, after the update in flight; never throws (see #pushIndex). */
+  #syncIndex(): Promise<void> {
+    this.#indexing = this.#indexing.then(() => this.#pushIndex());
+    return this.#indexing;
+  }
+
+  /**
+   * Until the index holds the job's current row: send it (a newer version each time), and store what the index
+   * acknowledged. A failure is stored with the time of the next try, which the alarm keeps.
+   */
+  async #pushIndex(): Promise<void> {
+    const hours = settings(this.env).JOBS_RETENTION_HOURS;
+    for (;;) {
+      const job = this.#store.job();
+      if (!job?.listedBy) return;
+      const entry = indexEntryOf(job, hours);
+      const signature = indexSignature(entry);
+      if (signature === job.idxAcked) return;
+      try {
+        await this.env.JOB_INDEX.getByName(job.listedBy).upsert({ ...entry, version: this.#store.nextIndexVersion() });
+      } catch (err) {
+        this.#indexFailed(job, err);
+        await this.#arm();
+        return;
+      }
+      this.#store.indexAcked(signature);
+    }
+  }
+
+  #indexFailed(job: JobRecord, err: unknown): void {
+    const failures = job.idxFailures + 1;
+    const retryAt = Date.now() + indexRetryMs(failures);
+    this.#store.indexFailed(failures, retryAt);
+    log("warn", "job index update failed: the job's alarm tries again", {
+      jobId: job.id,
+      failures,
+      retryAt,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 
   #status(job: JobRecord): JobStatus {
-    return statusOf(job, this.#store.counts());
+    return statusOf(job, this.#store.counts(), this.#policyOf(job));
+  }
+
+  /** The retry policy and per-call timeout in force for this job (policy.ts). */
+  #policyOf(job: JobRecord): PolicyInForce {
+    if (this.#policy?.createdAt !== job.createdAt) {
+      const s = settings(this.env);
+      const spec = JSON.parse(job.spec) as { timeoutMs?: number } | null;
+      const own = job.retry ? (JSON.parse(job.retry) as RetryInput) : null;
+      const policy = { retry: retryPolicy(own, s), timeoutMs: callTimeoutMs(job.type, spec?.timeoutMs, s) };
+      this.#policy = { createdAt: job.createdAt, policy };
+    }
+    return this.#policy.policy;
   }
 
   /** Publish progress, throttled; the final state always goes out. */

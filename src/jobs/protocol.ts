@@ -4,9 +4,10 @@
  */
 import { JOBS_SENDER, type RoomMessage } from "../rooms/protocol.js";
 
-export type JobState = "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
+export type JobState = "scheduled" | "queued" | "running" | "succeeded" | "partial" | "failed" | "canceled";
 
 const STATES: ReadonlySet<string> = new Set<JobState>([
+  "scheduled",
   "queued",
   "running",
   "succeeded",

@@ -16,6 +16,7 @@ import {
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
 import { chunkDeadlineMs } from "./budget";
+import { callTimeoutMs } from "./policy";
 import type { JobResult, WebhookSpec } from "./types";
 import { webhookHeaders } from "./webhook-signature";
 
@@ -49,8 +50,8 @@ function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): Ch
 
 /**
  * The options a chunk runs with: the job's, within the service's limits. Every result is stored, so each body is
- * capped at JOBS_MAX_RESULT_BYTES; `concurrency` at FANOUT_MAX_CONCURRENCY; and `deadlineMs` so that a full batch
- * of chunks fits in one consumer invocation (`chunkDeadlineMs`).
+ * capped at JOBS_MAX_RESULT_BYTES; `concurrency` at FANOUT_MAX_CONCURRENCY; `timeoutMs` at JOBS_MAX_TIMEOUT_MS; and
+ * `deadlineMs` so that a full batch of chunks fits in one consumer invocation (`chunkDeadlineMs`).
  *
  * @example
  * chunkFanoutOptions({ ...options, deadlineMs: 600_000 }, settings(env)).deadlineMs // 420_000 with the defaults
@@ -58,6 +59,7 @@ function sort(results: FanoutResult[], indexOf: (r: FanoutResult) => number): Ch
 export function chunkFanoutOptions(options: FanoutOptions, s: Settings): FanoutOptions {
   return {
     ...options,
+    timeoutMs: Math.min(options.timeoutMs, s.JOBS_MAX_TIMEOUT_MS),
     maxBodyBytes: Math.min(options.maxBodyBytes, s.JOBS_MAX_RESULT_BYTES),
     concurrency: Math.min(options.concurrency, s.FANOUT_MAX_CONCURRENCY),
     deadlineMs: Math.min(options.deadlineMs, chunkDeadlineMs(s.JOBS_CONSUMER_CONCURRENCY)),
@@ -85,7 +87,9 @@ export async function runFanoutChunk(
 ): Promise<ChunkOutcome> {
   const items = chunk.pending.map((i) => {
     const item = chunk.requests[i - chunk.start] as FanoutItem;
-    return { ...item, id: item.id ?? String(i) };
+    const timeoutMs =
+      item.timeoutMs === undefined ? {} : { timeoutMs: Math.min(item.timeoutMs, s.JOBS_MAX_TIMEOUT_MS) };
+    return { ...item, id: item.id ?? String(i), ...timeoutMs };
   });
   const options = chunkFanoutOptions(chunk.options, s);
   const out: ChunkOutcome = { results: [], transient: 0, deferred: 0 };
@@ -109,9 +113,12 @@ export async function runFanoutChunk(
   return out;
 }
 
-/** A webhook delivery attempt's options: JOBS_WEBHOOK_TIMEOUT_MS, within a chunk's deadline (`chunkDeadlineMs`). */
-export function webhookOptions(s: Settings): FanoutOptions {
-  const ms = Math.min(s.JOBS_WEBHOOK_TIMEOUT_MS, chunkDeadlineMs(s.JOBS_CONSUMER_CONCURRENCY));
+/**
+ * A webhook delivery attempt's options (a webhook job's, a callback's): its timeout (JOBS_WEBHOOK_TIMEOUT_MS unless
+ * the job gave one), within JOBS_MAX_TIMEOUT_MS and a chunk's deadline (`callTimeoutMs`).
+ */
+export function webhookOptions(s: Settings, timeoutMs?: number): FanoutOptions {
+  const ms = callTimeoutMs("webhook", timeoutMs, s);
   return FanoutOptionsSchema.parse({ timeoutMs: ms, deadlineMs: ms, maxBodyBytes: s.JOBS_MAX_RESULT_BYTES });
 }
 
@@ -138,7 +145,7 @@ export async function deliverWebhook(
     ...(await webhookHeaders(secret, webhookId(jobId), timestamp, body)),
   };
   const item: FanoutItem = { id: webhookId(jobId), url: spec.url, method: "POST", headers, body, idempotent: true };
-  const options = webhookOptions(s);
+  const options = webhookOptions(s, spec.timeoutMs);
   const results = await fanoutAll([item], options, {
     allowHosts: s.FANOUT_ALLOW_HOSTS,
     maxResponseBytes: s.JOBS_MAX_RESULT_BYTES,

@@ -1,11 +1,58 @@
 /**
  * Request and response schemas of /v1/jobs (zod, so the OpenAPI document is generated from what is validated).
- * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout.
+ * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout; every job may also say when it starts, how
+ * its chunks are retried and where its end is reported (`JobTimingShape`).
  */
 import { z } from "@hono/zod-openapi";
 import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema.js";
 import { FlowSchema } from "../flow/schema.js";
 import { Name, recordOf } from "../http/schemas.js";
+
+/**
+ * The jobs queue's `max_retries` ([[queues.consumers]] in wrangler.toml; test/e2e/settings.test.ts checks): a chunk's
+ * message is delivered at most `JOBS_MAX_ATTEMPTS` times, which bounds a job's `retry.attempts`.
+ */
+export const JOBS_MAX_RETRIES = 5;
+export const JOBS_MAX_ATTEMPTS = JOBS_MAX_RETRIES + 1;
+
+/** The states a job ends in: the ones a completion callback can be sent for. */
+export const END_STATES = ["succeeded", "partial", "failed", "canceled"] as const;
+
+const waitMs = z.number().int().min(0);
+
+const JobRetrySchema = z
+  .object({
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(JOBS_MAX_ATTEMPTS, `must be at most ${JOBS_MAX_ATTEMPTS}: the jobs queue's max_retries + 1`)
+      .optional()
+      .openapi({ description: "Deliveries of each chunk, the first included (default and cap: max_retries + 1)" }),
+    baseMs: waitMs.optional().openapi({ description: "First wait, doubled per try (default JOBS_RETRY_BASE_SECONDS)" }),
+    maxMs: waitMs.optional().openapi({ description: "Longest wait (default and cap: JOBS_RETRY_MAX_SECONDS)" }),
+  })
+  .strict()
+  .openapi("JobRetryPolicy");
+
+const JobCallbackSchema = z
+  .object({
+    url: z.string().url().openapi({ example: "https://example.com/hooks/jobs" }),
+    on: z.array(z.enum(END_STATES)).min(1).optional().openapi({ description: "End states that send it (default all)" }),
+  })
+  .strict()
+  .openapi("JobCallback");
+
+/** What every job may say besides its work: when it starts, how its chunks are retried, where its end is reported. */
+const JobTimingShape = {
+  runAt: z.string().datetime({ offset: true }).optional().openapi({
+    description: "Start then (RFC 3339; ≤ JOBS_MAX_DELAY_DAYS ahead); not with delayMs",
+    example: "2026-12-24T18:00:00Z",
+  }),
+  delayMs: waitMs.optional().openapi({ description: "Start this much later (≤ JOBS_MAX_DELAY_DAYS); not with runAt" }),
+  retry: JobRetrySchema.optional(),
+  callback: JobCallbackSchema.optional(),
+};
 
 const FanoutJobSchema = z
   .object({
@@ -17,6 +64,8 @@ const FanoutJobSchema = z
         "Deadline of each chunk. Lowered to what lets a full consumer batch run in one 15-minute invocation " +
         "(420,000 ms with the default JOBS_CONSUMER_CONCURRENCY of 5)",
     }),
+    timeoutMs: FanoutOptionsSchema.shape.timeoutMs.openapi({ description: "Per call (≤ JOBS_MAX_TIMEOUT_MS)" }),
+    ...JobTimingShape,
   })
   .strict()
   .openapi("FanoutJob");
@@ -40,6 +89,13 @@ const WebhookJobSchema = z
       .refine((h) => !h || !Object.keys(h).some((k) => FORBIDDEN_HEADERS.has(k.toLowerCase())), {
         message: `must not set ${[...FORBIDDEN_HEADERS].join(", ")}`,
       }),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Per attempt (default JOBS_WEBHOOK_TIMEOUT_MS; ≤ JOBS_MAX_TIMEOUT_MS)" }),
+    ...JobTimingShape,
     flow: FlowSchema.optional(),
   })
   .strict()
@@ -60,7 +116,7 @@ export const JobIdParams = z.object({
   id: Name.openapi({ param: { name: "id", in: "path" }, example: "3f2a9c0e5b7d4e1fa2c8b6d0e9f17a53" }),
 });
 
-const JobStateSchema = z.enum(["queued", "running", "succeeded", "partial", "failed", "canceled"]);
+const JobStateSchema = z.enum(["scheduled", "queued", "running", ...END_STATES]);
 
 export const JobStatusSchema = z
   .object({
@@ -80,6 +136,24 @@ export const JobStatusSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     error: z.string().optional(),
+    runAt: z.string().optional().openapi({ description: "When a delayed job starts (or started)" }),
+    retry: z
+      .object({ attempts: z.number().int(), baseMs: z.number().int(), maxMs: z.number().int() })
+      .openapi({ description: "The retry policy in force: the job's, within the settings in force" }),
+    timeoutMs: z.number().int().openapi({ description: "Per-call timeout in force" }),
+    callback: z
+      .object({
+        url: z.string(),
+        on: z.array(z.enum(END_STATES)),
+        state: z.enum(["waiting", "pending", "delivered", "failing", "given-up", "skipped"]),
+        attempts: z.number().int(),
+        lastError: z.string().optional(),
+      })
+      .optional()
+      .openapi({
+        description:
+          "waiting (the job runs), skipped (it ended otherwise), then pending → delivered or failing → given-up",
+      }),
   })
   .openapi("JobStatus");
 
@@ -100,3 +174,25 @@ export const ResultsPageSchema = z
   .openapi("JobResults");
 
 export const RetrySchema = z.object({ requeued: z.number().int(), status: JobStatusSchema }).openapi("JobRetry");
+
+export const ListQuery = z.object({
+  state: JobStateSchema.optional(),
+  cursor: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+
+export const JobSummarySchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(["fanout", "webhook"]),
+    state: JobStateSchema,
+    total: z.number().int(),
+    createdAt: z.string(),
+    runAt: z.string().optional(),
+    endedAt: z.string().optional(),
+  })
+  .openapi("JobSummary");
+
+export const JobListSchema = z
+  .object({ items: z.array(JobSummarySchema), next: z.string().nullable() })
+  .openapi("JobList");

@@ -1,7 +1,7 @@
 /**
- * The shapes jobs pass around: queue messages, stored results, the status a client reads, and the Job Durable
+ * The shapes jobs pass around: queue messages, stored results, the status a client reads, the Job Durable
  * Object's RPC contract (what `create`, `claim`, `dispatch`, `cancel`, `retryDead`, `results` and `gone` take and
- * return).
+ * return), and the rows a JobIndex keeps.
  */
 
 import type { JobState } from "./protocol.js";
@@ -51,6 +51,30 @@ export interface JobStatus {
   createdAt: string;
   updatedAt: string;
   error?: string;
+  /** When a delayed job starts (or started). */
+  runAt?: string;
+  /** The retry policy in force (`policy.ts`). */
+  retry: { attempts: number; baseMs: number; maxMs: number };
+  /** The per-call timeout in force. */
+  timeoutMs: number;
+  callback?: CallbackStatus;
+}
+
+/** The states a job ends in (`END_STATES`). */
+export type EndState = "succeeded" | "partial" | "failed" | "canceled";
+
+/**
+ * Where a job's completion callback is: `waiting` while the job runs, `skipped` when it ended in a state not in `on`,
+ * else `pending` (due), `failing` (an attempt failed, another follows), `delivered` or `given-up`.
+ */
+export type CallbackState = "waiting" | "pending" | "delivered" | "failing" | "given-up" | "skipped";
+
+export interface CallbackStatus {
+  url: string;
+  on: EndState[];
+  state: CallbackState;
+  attempts: number;
+  lastError?: string;
 }
 
 /** What a webhook job delivers: `payload` as JSON, POSTed to `url` with `headers` and the signature headers. */
@@ -58,15 +82,23 @@ export interface WebhookSpec {
   url: string;
   payload: unknown;
   headers?: Record<string, string>;
+  /** Each attempt's timeout (JOBS_WEBHOOK_TIMEOUT_MS when absent). */
+  timeoutMs?: number;
   flow?: JobFlow;
 }
 
-/** A job's `flow` (src/flow/schema.ts), with the scope of the caller that created it, whose key its calls share. */
+/** A job's `flow` (src/flow/schema.ts), with its tenant's name prefix (`ownerName`), whose key its calls share. */
 export interface JobFlow {
   key: string;
   parallelism?: number;
   rate?: { limit: number; periodMs: number };
   owner: string;
+}
+
+/** A job's completion callback, as stored: where to POST its final status, and for which end states. */
+export interface CallbackSpec {
+  url: string;
+  on: EndState[];
 }
 
 /**
@@ -85,6 +117,14 @@ export interface CreateJobInput {
   chunkSize: number;
   /** Who creates it (`tenantOf`'s owner): only that owner, and the root token, may read or change it. */
   owner?: string;
+  /** Whose list it is in (`ownerName` of its tenant): its row in that JobIndex. None: not listed. */
+  listedBy?: string;
+  /** A delayed job's start (ms): it is `scheduled` until then. */
+  runAt?: number | null;
+  /** The job's own retry fields (a JSON `RetryInput`), when it gave any. */
+  retryJson?: string;
+  /** Its completion callback (a JSON `CallbackSpec`). */
+  callbackJson?: string;
 }
 
 /** What is left of a job deleted after its retention: enough to answer 410 Gone for its id (JOBS_TOMBSTONE_DAYS). */
@@ -103,7 +143,7 @@ export type CreateOutcome =
   | { outcome: "gone"; tombstone: JobTombstone };
 
 export type Claim =
-  | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" }
+  | { action: "skip"; reason: "unknown-job" | "unknown-chunk" | "canceled" | "done" | "dead" | "not-due" }
   | {
       action: "run";
       type: JobType;
@@ -117,6 +157,8 @@ export type Claim =
       requestsJson?: string;
       /** Webhook jobs: the `WebhookSpec` (JSON). */
       webhookJson?: string;
+      /** The job's own retry fields (JSON `RetryInput`), read in the terms of the settings in force. */
+      retryJson?: string;
     };
 
 export type DispatchOutcome = { sent: number; error?: string };
@@ -128,4 +170,26 @@ export interface ResultsPage {
   items: string[];
   /** Index of the last item when more follow, else null. */
   next: number | null;
+}
+
+/** A job's row in its owner's JobIndex (what GET /v1/jobs lists), as the Job object sends it. */
+export interface JobIndexEntry {
+  id: string;
+  type: JobType;
+  state: JobState;
+  total: number;
+  createdAt: number;
+  runAt: number | null;
+  /** When it ended (its last change), while it has. */
+  endedAt: number | null;
+  /** When its retention deletes it, once known (its callback settled): the index drops the row then too. */
+  expiresAt: number | null;
+  /** Counts up with each update the job sends: an older one arriving late changes nothing. */
+  version: number;
+}
+
+/** A page of an owner's jobs, newest first; `next` is where the next page starts, or null. */
+export interface JobIndexPage {
+  items: JobIndexEntry[];
+  next: { createdAt: number; id: string } | null;
 }

@@ -43,6 +43,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.JobStatus>().toEqualTypeOf<Out<typeof jobs.JobStatusSchema>>();
     expectTypeOf<T.JobResultsPage>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>>();
     expectTypeOf<T.JobRetried>().toEqualTypeOf<Out<typeof jobs.RetrySchema>>();
+    expectTypeOf<T.JobSummary>().toEqualTypeOf<Out<typeof jobs.JobSummarySchema>>();
+    expectTypeOf<T.JobList>().toEqualTypeOf<Out<typeof jobs.JobListSchema>>();
     expectTypeOf<T.Page>().toEqualTypeOf<Out<typeof pages.PageSchema>>();
     expectTypeOf<T.PagesSummary>().toEqualTypeOf<Out<typeof pages.PagesSummarySchema>>();
     expectTypeOf<T.Problem>().toEqualTypeOf<Out<typeof ProblemSchema> & Record<string, unknown>>();
@@ -104,6 +106,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<LockLease["fence"]>().toEqualTypeOf<Out<typeof locks.LockGrant>["fence"]>();
     type Result = ReturnType<Client["jobs"]["results"]> extends AsyncIterable<infer R> ? R : never;
     expectTypeOf<Result>().toEqualTypeOf<Out<typeof jobs.ResultsPageSchema>["items"][number]>();
+    type Listed = ReturnType<Client["jobs"]["list"]> extends AsyncIterable<infer R> ? R : never;
+    expectTypeOf<Listed>().toEqualTypeOf<Out<typeof jobs.JobSummarySchema>>();
     expectTypeOf<Parameters<Client["fanout"]>[1]>().toExtend<In<typeof fanout.FanoutOptionsSchema> | undefined>();
     // A body with a field the schema does not have does not compile: the client's bodies are checked this way.
     // @ts-expect-error `ttl` is not a field of the acquire body (it is `ttlMs`)
@@ -111,8 +115,8 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<Omit<T.ScheduleSpec, "job">>().toEqualTypeOf<Omit<In<typeof schedules.ScheduleBody>, "job">>();
     expectTypeOf<T.ScheduleSpec>().toExtend<In<typeof schedules.ScheduleBody>>();
     expectTypeOf<Parameters<Client["schedules"]["create"]>[0]>().toEqualTypeOf<T.ScheduleSpec>();
-    type Listed = ReturnType<Client["schedules"]["list"]> extends AsyncIterable<infer S> ? S : never;
-    expectTypeOf<Listed>().toEqualTypeOf<T.ScheduleSummary>();
+    type ListedSchedule = ReturnType<Client["schedules"]["list"]> extends AsyncIterable<infer S> ? S : never;
+    expectTypeOf<ListedSchedule>().toEqualTypeOf<T.ScheduleSummary>();
     expectTypeOf<Answer<Client["schedules"]["get"]>>().toEqualTypeOf<T.Schedule>();
     const job = { type: "webhook", url: "https://x.test/", payload: 1 } as const;
     // @ts-expect-error `tz` is not a field of a schedule (it is `timezone`)

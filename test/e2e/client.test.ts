@@ -32,6 +32,7 @@ const worker = useWorker({
   FANOUT_ALLOW_HOSTS: "127.0.0.1",
   ROOM_TICKET_SECRET: "e2e-ticket-secret",
   FENCE_SECRET: "e2e-fence-secret",
+  JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtZTJlLXdlYmhvb2stc2VjcmV0",
 });
 
 /** The requests a client sent, by method and path (query left out). */
@@ -377,6 +378,62 @@ describe("client.jobs", () => {
     for await (const p of client.jobs.watch(held.id)) watched.push(p.state);
     expect(watched.at(-1)).toBe("canceled");
     await fetch(`${jobsUpstream.url}/__open?gate=${gate}`, { method: "POST" });
+  });
+
+  it("creates a delayed job with its retry policy and callback, lists the caller's jobs by state across pages, and cancels one (its callback says so)", async () => {
+    const { client, sent } = recordingClient();
+    const run = crypto.randomUUID();
+    const runAt = new Date(Date.now() + 3_600_000).toISOString();
+    const hook = `/${run}/hook`;
+    const later = await client.jobs.create({
+      type: "fanout",
+      requests: [{ url: `${jobsUpstream.url}/${run}/later` }],
+      runAt,
+      retry: { attempts: 3, baseMs: 1_000 },
+      callback: { url: `${jobsUpstream.url}${hook}`, on: ["canceled"] },
+    });
+    expect(later.state).toBe("scheduled");
+    const webhook = await client.jobs.create({
+      type: "webhook",
+      url: `${jobsUpstream.url}/${run}/w`,
+      payload: { a: 1 },
+      delayMs: 7_200_000,
+      timeoutMs: 2_000,
+    });
+    expect(await client.jobs.get(later.id)).toMatchObject({
+      state: "scheduled",
+      runAt,
+      retry: { attempts: 3, baseMs: 1_000, maxMs: 300_000 },
+      timeoutMs: 5_000,
+      callback: { state: "waiting", attempts: 0, on: ["canceled"] },
+    });
+    expect(await client.jobs.get(webhook.id)).toMatchObject({ state: "scheduled", timeoutMs: 2_000 });
+
+    const before = sent.filter((s) => s.path === "/v1/jobs" && s.method === "GET").length;
+    const scheduled: string[] = [];
+    for await (const job of client.jobs.list({ state: "scheduled", pageSize: 1 })) scheduled.push(job.id);
+    expect(scheduled).toEqual([webhook.id, later.id]);
+    expect(sent.filter((s) => s.path === "/v1/jobs" && s.method === "GET").length - before).toBe(2);
+    const everything: string[] = [];
+    for await (const job of client.jobs.list()) everything.push(job.id);
+    expect(everything.slice(0, 2)).toEqual([webhook.id, later.id]);
+
+    expect((await client.jobs.cancel(later.id)).state).toBe("canceled");
+    await until(
+      async () => (await client.jobs.get(later.id)).callback?.state === "delivered",
+      "the callback of the canceled job",
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    const deliveries = (await (await fetch(`${jobsUpstream.url}/__received?path=${hook}`)).json()) as {
+      body: string;
+    }[];
+    expect(deliveries.map((d) => (JSON.parse(d.body) as { type: string }).type)).toEqual(["job.canceled"]);
+    await client.jobs.cancel(webhook.id);
+    const refused = await client.jobs
+      .create({ type: "webhook", url: `${jobsUpstream.url}/${run}/x`, payload: {}, runAt, delayMs: 1 })
+      .catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(EdgeloopError);
+    expect(refused).toMatchObject({ status: 400 });
   });
 
   it("an unknown job is an EdgeloopError 404 for get, results and watch", async () => {

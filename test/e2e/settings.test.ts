@@ -8,6 +8,7 @@ import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { type DurableObjectConfig, migrationProblems } from "../../scripts/lib/migrations.ts";
 import { JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget.ts";
+import { JOBS_MAX_RETRIES } from "../../src/jobs/schema.ts";
 import { settingsSchema } from "../../src/settings.ts";
 
 const wrangler = parse(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"));
@@ -29,13 +30,21 @@ describe("wrangler.toml [vars] and src/settings.ts", () => {
   });
 });
 
-describe("wrangler.toml's jobs queue and src/jobs/budget.ts", () => {
+describe("wrangler.toml's jobs queue and src/jobs (budget.ts, schema.ts)", () => {
   it("agree on max_batch_size, from which a chunk's deadline is derived", () => {
     const consumers = ((wrangler.queues as { consumers?: unknown[] } | undefined)?.consumers ?? []) as {
       queue: string;
       max_batch_size?: number;
     }[];
     expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_batch_size).toBe(JOBS_MAX_BATCH_SIZE);
+  });
+
+  it("agree on max_retries, which bounds a job's retry.attempts (max_retries + 1 deliveries)", () => {
+    const consumers = ((wrangler.queues as { consumers?: unknown[] } | undefined)?.consumers ?? []) as {
+      queue: string;
+      max_retries?: number;
+    }[];
+    expect(consumers.find((c) => c.queue === "edgeloop-jobs")?.max_retries).toBe(JOBS_MAX_RETRIES);
   });
 });
 

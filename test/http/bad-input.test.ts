@@ -131,6 +131,12 @@ function urlFor(pattern: string | undefined, key: string): string {
   return demo;
 }
 
+/**
+ * Fields a valid body cannot have together with another: the sample leaves them out where the other is in (each is
+ * swept by hand-written cases instead). A job starts at `runAt` or after `delayMs`.
+ */
+const LEFT_OUT_WITH: Record<string, string> = { delayMs: "runAt" };
+
 /** A value the schema accepts. Every property is filled in, so that the mutations reach nested fields too. */
 function sample(schema: JsonSchema, key: string, urlKey: string): unknown {
   const s = resolve(schema);
@@ -146,10 +152,11 @@ function sample(schema: JsonSchema, key: string, urlKey: string): unknown {
   if (s.default !== undefined) return s.default;
   if (s.enum) return s.enum[0];
   switch (mainType(s)) {
-    case "object":
-      return Object.fromEntries(
-        Object.entries(s.properties ?? {}).map(([name, prop]) => [name, sample(prop, name, urlKey)]),
-      );
+    case "object": {
+      const props = s.properties ?? {};
+      const kept = Object.entries(props).filter(([name]) => !(LEFT_OUT_WITH[name] && LEFT_OUT_WITH[name] in props));
+      return Object.fromEntries(kept.map(([name, prop]) => [name, sample(prop, name, urlKey)]));
+    }
     case "array":
       return Array.from({ length: Math.max(1, s.minItems ?? 1) }, () => sample(s.items ?? {}, key, urlKey));
     case "integer":
@@ -794,6 +801,14 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
         headers: manyHeaders(LIMITS.FANOUT_MAX_HEADERS + 1),
       },
     },
+    ...jobTimingCases(t),
+  ],
+  "GET /v1/jobs": () => [
+    { why: "a state no job has", query: "?state=sleeping" },
+    { why: "limit above JOBS_LIST_PAGE_MAX", query: `?limit=${LIMITS.JOBS_LIST_PAGE_MAX + 1}` },
+    { why: "a results cursor for a list", query: `?cursor=${btoa("r1:5")}` },
+    { why: "a forged list cursor", query: `?cursor=${btoa(`l1:-5:${"0".repeat(32)}`)}` },
+    { why: "a cursor that is not base64", query: "?cursor=%%%" },
   ],
   "POST /v1/pages": (t) => [
     ...flowCases({ url: canary(t.urlKey), next: "link" }),
@@ -891,6 +906,35 @@ function schedule(t: Target) {
     cron: "0 3 * * *",
     job: { type: "fanout", requests: [{ url: canary(t.urlKey) }] },
   };
+}
+
+/** A job's start, retry, timeout and callback rules (cross-field ones, and those of the settings in force). */
+function jobTimingCases(t: Target): HandWritten[] {
+  const fanout = { type: "fanout", requests: [{ url: canary(t.urlKey) }] };
+  const webhook = { type: "webhook", url: canary(t.urlKey), payload: {} };
+  const day = 86_400_000;
+  const tooFar = new Date(Date.now() + (LIMITS.JOBS_MAX_DELAY_DAYS + 1) * day).toISOString();
+  return [
+    { why: "runAt and delayMs together", body: { ...fanout, runAt: new Date().toISOString(), delayMs: 1_000 } },
+    { why: "delayMs beyond JOBS_MAX_DELAY_DAYS", body: { ...fanout, delayMs: LIMITS.JOBS_MAX_DELAY_DAYS * day + 1 } },
+    { why: "runAt beyond JOBS_MAX_DELAY_DAYS", body: { ...webhook, runAt: tooFar } },
+    { why: "runAt without its offset", body: { ...fanout, runAt: "2026-12-24T18:00:00" } },
+    { why: "runAt that is no time", body: { ...fanout, runAt: "next tuesday" } },
+    { why: "runAt as a number", body: { ...fanout, runAt: Date.now() } },
+    { why: "delayMs negative", body: { ...fanout, delayMs: -1 } },
+    { why: "delayMs not an integer", body: { ...fanout, delayMs: 1.5 } },
+    { why: "delayMs as a string", body: { ...webhook, delayMs: "60000" } },
+    { why: "retry.attempts above max_retries + 1", body: { ...fanout, retry: { attempts: 7 } } },
+    { why: "retry.maxMs above JOBS_RETRY_MAX_SECONDS", body: { ...webhook, retry: { maxMs: 300_001 } } },
+    { why: "retry.baseMs above JOBS_RETRY_MAX_SECONDS", body: { ...fanout, retry: { baseMs: 86_400_000 } } },
+    { why: "a webhook timeoutMs above JOBS_MAX_TIMEOUT_MS", body: { ...webhook, timeoutMs: 300_001 } },
+    {
+      why: "a callback for a state no job ends in",
+      body: { ...fanout, callback: { url: canary(t.urlKey), on: ["running"] } },
+    },
+    { why: "a callback without a url", body: { ...webhook, callback: { on: ["failed"] } } },
+    { why: "a callback url that does not parse", body: { ...fanout, callback: { url: "no scheme, no host" } } },
+  ];
 }
 
 /** `n` calls to the demo upstream on the loopback upstream (counted under the target's key). */
@@ -1053,6 +1097,7 @@ const NO_READER: Record<string, string> = {
   "GET /v1/schedules": "reads the caller's schedules and changes nothing",
   "POST /v1/tokens": "no id before a token exists: the token list reads the same before and after",
   "GET /v1/tokens": "a list: the token list reads the same before and after",
+  "GET /v1/jobs": "a list: it writes nothing (its index is named by the token, not by anything a request names)",
 };
 
 /**
@@ -1338,7 +1383,7 @@ describe("hostile URLs on the outbound paths", () => {
     expect(await upstreamHits(key)).toBe(0);
   });
 
-  it("POST /v1/jobs refuses a webhook or fan-out job with a hostile URL (400) and creates and queues nothing", async () => {
+  it("POST /v1/jobs refuses a webhook, a fan-out job or a callback with a hostile URL (400) and creates and queues nothing", async () => {
     const key = `hostile-${freshName()}`;
     const keys: string[] = [];
     const failures: string[] = [];
@@ -1346,6 +1391,7 @@ describe("hostile URLs on the outbound paths", () => {
       for (const body of [
         { type: "webhook", url, payload: { x: 1 } },
         { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }, { url }] },
+        { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }], callback: { url } },
       ]) {
         const idempotencyKey = freshName();
         keys.push(idempotencyKey);

@@ -19,8 +19,23 @@ const job = (over: Partial<JobRecord> = {}): JobRecord => ({
   error: null,
   createdAt: 0,
   updatedAt: 0,
+  listedBy: null,
+  runAt: null,
+  retry: null,
+  callback: null,
+  cbState: null,
+  cbAttempts: 0,
+  cbError: null,
+  cbNextAt: null,
+  cbSettledAt: null,
+  cbRound: 0,
+  idxAcked: null,
+  idxRetryAt: null,
+  idxFailures: 0,
   ...over,
 });
+
+const POLICY = { retry: { attempts: 6, baseMs: 2_000, maxMs: 300_000 }, timeoutMs: 5_000 };
 
 const chunk = (over: Partial<ChunkRecord> = {}): ChunkRecord => ({
   idx: 0,
@@ -237,11 +252,11 @@ describe("the watchdog's decisions", () => {
 
 describe("statusOf", () => {
   it("counts dead chunks' requests as failed, dates in ISO, and an error only when there is one", () => {
-    const status = state.statusOf(job({ done: 2, failed: 1, attempts: 5, createdAt: 0, updatedAt: 1_000 }), {
-      dead: 2,
-      count: 3,
-      resends: 1,
-    });
+    const status = state.statusOf(
+      job({ done: 2, failed: 1, attempts: 5, createdAt: 0, updatedAt: 1_000 }),
+      { dead: 2, count: 3, resends: 1 },
+      POLICY,
+    );
     expect(status).toEqual({
       id: "j1",
       type: "fanout",
@@ -255,8 +270,9 @@ describe("statusOf", () => {
       chunks: 3,
       createdAt: "1970-01-01T00:00:00.000Z",
       updatedAt: "1970-01-01T00:00:01.000Z",
+      ...POLICY,
     });
-    expect(state.statusOf(job({ error: "boom" }), { dead: 0, count: 1, resends: 0 }).error).toBe("boom");
+    expect(state.statusOf(job({ error: "boom" }), { dead: 0, count: 1, resends: 0 }, POLICY).error).toBe("boom");
     expect(state.progressOf(status)).toEqual({
       kind: "job-progress",
       id: "j1",
