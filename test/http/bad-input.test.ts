@@ -406,6 +406,9 @@ function target(op: Operation): Target {
   };
   // A body that names what it creates (POST /v1/schedules) gets a fresh name, which must stay untouched too.
   if (op.body) t.validBody = named(t, sample(op.body, "", urlKey));
+  // A schedule's job starts at each fire time: its runAt (a fixed instant) is refused, so the valid job has none.
+  const job = (t.validBody as { job?: { runAt?: unknown } } | undefined)?.job;
+  if (op.path === "/v1/schedules" && job) delete job.runAt;
   return t;
 }
 
