@@ -106,7 +106,7 @@ class SqlHistory implements HistoryStore {
 }
 
 /** A room kind's state: a table of JSON values by key, its hooks' writes in one transaction each. */
-function kindRows(storage: DurableObjectStorage): StateRows {
+export function kindRows(storage: DurableObjectStorage): StateRows {
   const sql = storage.sql;
   sql.exec("CREATE TABLE IF NOT EXISTS kind_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   return {

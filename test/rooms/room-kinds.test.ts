@@ -1,13 +1,17 @@
 /**
  * Room kinds without a socket: the registry (a room's kind by its name), the runner (each hook's writes kept whole or
  * not at all, a refusal or a failure turned into what the member is told, the state's bound), and the poll's hooks
- * (tallies only the room changes, one vote per user and poll, named voters, its owner closing it, chat lines cleaned).
+ * (tallies only the room changes, one vote per user and poll, named voters, its owner closing it, chat lines cleaned);
+ * and the same runner over a Room object's SQLite table (a transaction per hook).
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { KindRunner, type KindState, memoryRows, type RoomKind } from "../../src/rooms/kind";
 import { chat, kindOf } from "../../src/rooms/kinds";
 import { poll } from "../../src/rooms/poll";
 import { type PollState, pollOf, type RoomMessage } from "../../src/rooms/protocol";
+import { kindRows } from "../../src/rooms/room";
 
 const MAX = 4_096;
 
@@ -361,5 +365,33 @@ describe("pollOf", () => {
     expect(pollOf(message(false, state))).toBeUndefined();
     expect(pollOf(message(true, { text: "hi" }))).toBeUndefined();
     expect(pollOf(message(true, null))).toBeUndefined();
+  });
+});
+
+describe("a kind's state in the room's SQLite", () => {
+  it("keeps a hook's writes whole or not at all, and counts its bytes from the table", async () => {
+    const stub = env.ROOM.getByName(`kinds-${crypto.randomUUID()}`);
+    const answers = await runInDurableObject(stub, (_, state) => {
+      const rows = kindRows(state.storage);
+      const runner = new KindRunner(scripted, "room-x", rows, MAX, () => []);
+      const kept = runner.message("ada", { write: 1, big: 10 });
+      const thrown = runner.message("ada", { write: 2, big: 20, end: "throw" });
+      const full = runner.message("bob", { write: 3, big: 5_000 });
+      const table = state.storage.sql
+        .exec<{ key: string; value: string }>("SELECT key, value FROM kind_state ORDER BY key")
+        .toArray();
+      const fresh = new KindRunner(scripted, "room-x", kindRows(state.storage), MAX, () => []);
+      return { kept, thrown, full, table, bytes: [runner.bytes, fresh.bytes], prefixed: rows.keys("big:") };
+    });
+    expect(answers.kept).toMatchObject({ publish: [{ n: 1 }] });
+    expect(answers.thrown).toMatchObject({ error: { code: "kind-failed" } });
+    expect(answers.full).toMatchObject({ error: { code: "kind-state-full" } });
+    expect(answers.table).toEqual([
+      { key: "big:ada", value: JSON.stringify("x".repeat(10)) },
+      { key: "n", value: "1" },
+    ]);
+    // "big:ada" + 12 bytes, "n" + "1".
+    expect(answers.bytes).toEqual([21, 21]);
+    expect(answers.prefixed).toEqual(["big:ada"]);
   });
 });
