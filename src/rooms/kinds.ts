@@ -18,10 +18,19 @@ export const ROOM_KINDS: readonly { pattern: RegExp; kind: RoomKind }[] = [
 ];
 
 /**
- * The kind of room `room`.
+ * The room's own name in its object's name: a room of a namespace is the object `<namespace>/<room>` (`/` never
+ * occurs in a room name), and its kind is its name's, whatever the namespace.
+ */
+export const roomOf = (objectName: string): string => objectName.slice(objectName.lastIndexOf("/") + 1);
+
+/**
+ * The kind of room `room` (a room name, or the name of its object).
  *
  * @example
  * kindOf("poll:lunch").name; // "poll"
  * kindOf("lobby").name; // "chat"
  */
-export const kindOf = (room: string): RoomKind => ROOM_KINDS.find((k) => k.pattern.test(room))?.kind ?? chat;
+export const kindOf = (room: string): RoomKind => {
+  const name = roomOf(room);
+  return ROOM_KINDS.find((k) => k.pattern.test(name))?.kind ?? chat;
+};

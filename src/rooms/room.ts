@@ -18,7 +18,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { log } from "../http/log";
 import { problem } from "../http/problem";
 import { hasHooks, KindRunner, type StateRows } from "./kind";
-import { kindOf } from "./kinds";
+import { kindOf, roomOf } from "./kinds";
 import { type ClientFrame, type RoomMessage, SERVER_SENDER, type ServerFrame, type WelcomeFrame } from "./protocol";
 import { Sequencer, type SequencerCounts } from "./room-sequencer";
 import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
@@ -364,16 +364,18 @@ export class Room extends RoomSockets {
 
   /** The runner of the room's kind, if its kind has hooks (none in a room sharded before its name had a kind). */
   #kindFor(): KindRunner | undefined {
-    const room = this.ctx.id.name;
-    const kind = room === undefined ? undefined : kindOf(room);
-    if (room === undefined || !kind || !hasHooks(kind)) return undefined;
+    const name = this.ctx.id.name;
+    if (name === undefined) return undefined;
+    const kind = kindOf(name);
+    if (!hasHooks(kind)) return undefined;
     return new KindRunner(
       kind,
-      room,
+      roomOf(name),
       kindRows(this.ctx.storage),
       this.settings.ROOM_KIND_STATE_BYTES,
       () => this.presence.members(),
-      (hook, error) => log("error", "room kind hook failed", { room, kind: kind.name, hook, error: String(error) }),
+      (hook, error) =>
+        log("error", "room kind hook failed", { room: name, kind: kind.name, hook, error: String(error) }),
     );
   }
 

@@ -24,6 +24,9 @@ describe("the kind registry", () => {
     ["xpoll:lunch", "chat"],
     ["demo-poll-lunch", "chat"],
     ["Poll:lunch", "chat"],
+    // A room of a namespace: its object is `<namespace>/<room>`, its kind the room name's.
+    ["acme/poll:lunch", "poll"],
+    ["poll:acme/lobby", "chat"],
   ])("gives room %s the kind %s", (room, kind) => {
     expect(kindOf(room).name).toBe(kind);
   });
