@@ -2,7 +2,7 @@
  * The poll room kind through real sockets: the tallies are the service's messages (`server: true`) and only votes
  * move them; a forged count is refused with an error frame and reaches nobody; one vote per user, kept across
  * hibernation and across an eviction that closed every socket; a join the kind refuses is a 403 problem (or a 4403
- * close); a poll room is never sharded; its state goes with the room's storage after ROOM_RETENTION_HOURS.
+ * close); the hooks see who is present (the owner's departure lets anyone close the poll); a poll room is never sharded; its state goes with the room's storage after ROOM_RETENTION_HOURS.
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -174,6 +174,27 @@ describe("a poll room", () => {
       expect((await call<{ members: string[] }>("GET", `/v1/rooms/${room}`)).body.members).toEqual(["ada"]);
     } finally {
       closeAll(ada);
+    }
+  });
+
+  it("lets only the owner close the poll while she is in the room, and anyone once she has left", async () => {
+    const room = newPoll();
+    let ada: RoomSocket | undefined;
+    let bob: RoomSocket | undefined;
+    try {
+      ada = await RoomSocket.join(room, "ada");
+      bob = await RoomSocket.join(room, "bob");
+      ada.send({ type: "message", data: LUNCH, id: "open" });
+      await bob.next(tallyAt(1));
+      bob.send({ type: "message", data: { close: true }, id: "c1" });
+      expect(await bob.next<ErrorFrame>(errorOf("c1"))).toMatchObject({ code: "not-the-owner", status: 403 });
+      ada.close();
+      await bob.next((f) => f.type === "presence" && f.left.includes("ada"));
+      bob.send({ type: "message", data: { close: true }, id: "c2" });
+      expect(await bob.next(ackOf("c2"))).toEqual({ type: "ack", id: "c2", seq: 2 });
+      expect((await bob.next<RoomMessage>(tallyAt(2))).data).toMatchObject({ owner: "ada", closed: true });
+    } finally {
+      closeAll(ada, bob);
     }
   });
 
