@@ -93,7 +93,12 @@ export interface RoomKind<S extends object = Record<string, unknown>> {
  */
 export const defineKind = <S extends object>(kind: RoomKind<S>): RoomKind => kind as unknown as RoomKind;
 
-/** Whether a kind runs any hook (the default chat room runs none; a sharded room runs none). */
+/**
+ * Whether a kind runs any hook (the default chat room runs none; a sharded room runs none).
+ *
+ * @example
+ * hasHooks(kindOf("lobby")); // false
+ */
 export const hasHooks = (kind: RoomKind): boolean => !!(kind.onJoin || kind.onMessage || kind.onLeave);
 
 /** A write past ROOM_KIND_STATE_BYTES: nothing of the hook that made it is kept. */

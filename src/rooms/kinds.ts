@@ -20,6 +20,9 @@ export const ROOM_KINDS: readonly { pattern: RegExp; kind: RoomKind }[] = [
 /**
  * The room's own name in its object's name: a room of a namespace is the object `<namespace>/<room>` (`/` never
  * occurs in a room name), and its kind is its name's, whatever the namespace.
+ *
+ * @example
+ * roomOf("acme/poll:lunch"); // "poll:lunch"
  */
 export const roomOf = (objectName: string): string => objectName.slice(objectName.lastIndexOf("/") + 1);
 

@@ -5,6 +5,11 @@
  * member gets every message in seq order. Joins and departures are announced at most once per ROOM_PRESENCE_TICK_MS,
  * together, and always before the next message. Decisions live in `room-state.ts`.
  *
+ * A room of a kind with hooks (`kinds.ts`: a poll room) runs them here, through `KindRunner` (`kind.ts`): `onJoin`
+ * before a socket is accepted (a refusal is the upgrade's answer), `onMessage` for each member's message (what it
+ * answers is what the room orders, broadcasts and acks), `onLeave` after a departure; the kind's state is a table of
+ * this object's SQLite, so it wakes with the room. Such a room is never sharded.
+ *
  * Split over K shards (`setShards`, before it ever had a member or message), it holds no socket: it is the room's
  * sequencer (`room-sequencer.ts`), and RoomShard objects hold the sockets.
  *
@@ -105,7 +110,12 @@ class SqlHistory implements HistoryStore {
   }
 }
 
-/** A room kind's state: a table of JSON values by key, its hooks' writes in one transaction each. */
+/**
+ * A room kind's state: a table of JSON values by key, its hooks' writes in one transaction each.
+ *
+ * @example
+ * new KindRunner(poll, "poll:lunch", kindRows(ctx.storage), settings.ROOM_KIND_STATE_BYTES, () => members);
+ */
 export function kindRows(storage: DurableObjectStorage): StateRows {
   const sql = storage.sql;
   sql.exec("CREATE TABLE IF NOT EXISTS kind_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
