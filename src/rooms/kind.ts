@@ -217,9 +217,18 @@ export type MessageVerdict =
   | { error: Omit<ErrorFrame, "type" | "id"> }
   | { broadcast?: { data: unknown }; publish: unknown[]; reply?: unknown };
 
+/** What a hook publishes, checked: a list of JSON values (anything else fails the hook, as a throw does). */
+function published(list: unknown[] | undefined): unknown[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.some((data) => data === undefined)) {
+    throw new TypeError("publish must be a list of JSON values");
+  }
+  return list;
+}
+
 /**
  * Runs a room's kind: each hook with its context, its writes atomic, its answer checked and turned into what the
- * room sends. A hook that throws changes nothing: its member is told (an error frame, or a 500 refusal of the join)
+ * room sends. A hook that throws (or answers what is not an answer) changes nothing: its member is told (an error frame, or a 500 refusal of the join)
  * and the room goes on; `onError` hears of it (the Room logs it).
  *
  * @example
@@ -246,40 +255,36 @@ export class KindRunner {
   }
 
   join(user: string): JoinVerdict {
-    const answer = this.#run("onJoin", user, (ctx) => this.kind.onJoin?.(ctx));
-    if ("failed" in answer) {
-      const { status, code, message } = answer.failed;
-      return { refused: { status, type: code, detail: message } };
-    }
-    const value = answer.value;
-    if (value && "refuse" in value) return { refused: { status: 403, ...value.refuse } };
-    return { publish: value?.publish ?? [], ...(value?.reply === undefined ? {} : { reply: value.reply }) };
+    const answer = this.#run("onJoin", user, (ctx): JoinVerdict => {
+      const value = this.kind.onJoin?.(ctx);
+      if (value && "refuse" in value) return { refused: { status: 403, ...value.refuse } };
+      return { publish: published(value?.publish), ...(value?.reply === undefined ? {} : { reply: value.reply }) };
+    });
+    if (!("failed" in answer)) return answer.value;
+    const { status, code, message } = answer.failed;
+    return { refused: { status, type: code, detail: message } };
   }
 
   message(user: string, data: unknown): MessageVerdict {
     const onMessage = this.kind.onMessage;
     if (!onMessage) return { broadcast: { data }, publish: [] };
-    const answer = this.#run("onMessage", user, (ctx) => onMessage.call(this.kind, { ...ctx, data }));
-    if ("failed" in answer) return { error: answer.failed };
-    const value = answer.value;
-    if ("refuse" in value) {
-      const { type, detail, status = 400 } = value.refuse;
-      return { error: { code: type, message: detail, status } };
-    }
-    return {
-      ...(value.broadcast === undefined ? {} : { broadcast: { data: value.broadcast } }),
-      publish: value.publish ?? [],
-      ...(value.reply === undefined ? {} : { reply: value.reply }),
-    };
+    const answer = this.#run("onMessage", user, (ctx): MessageVerdict => {
+      const value = onMessage.call(this.kind, { ...ctx, data });
+      if ("refuse" in value) {
+        const { type, detail, status = 400 } = value.refuse;
+        return { error: { code: type, message: detail, status } };
+      }
+      return {
+        ...(value.broadcast === undefined ? {} : { broadcast: { data: value.broadcast } }),
+        publish: published(value.publish),
+        ...(value.reply === undefined ? {} : { reply: value.reply }),
+      };
+    });
+    return "failed" in answer ? { error: answer.failed } : answer.value;
   }
 
   leave(user: string): void {
     this.#run("onLeave", user, (ctx) => this.kind.onLeave?.(ctx));
-  }
-
-  /** The state was deleted with the room's storage: count its size afresh. */
-  reset(): void {
-    this.#state.recount();
   }
 
   #run<T>(

@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { KindRunner, type KindState, memoryRows, type RoomKind } from "../../src/rooms/kind";
+import { KindRunner, type KindState, type MessageOutcome, memoryRows, type RoomKind } from "../../src/rooms/kind";
 import { chat, kindOf } from "../../src/rooms/kinds";
 import { poll } from "../../src/rooms/poll";
 import { type PollState, pollOf, type RoomMessage } from "../../src/rooms/protocol";
@@ -143,6 +143,28 @@ describe("KindRunner", () => {
     expect(rows.get("n")).toBe("1");
     expect(errors).toEqual([["onMessage", "Error: message hook bug"]]);
     expect(runner.message("bob", { write: 5 })).toMatchObject({ publish: [{ n: 5 }] });
+  });
+
+  it("treats an answer that is not one (not an object, publish not a list of JSON values) as a failure", () => {
+    const answers: unknown[] = ["ok", null, { publish: { n: 1 } }, { publish: [1, undefined] }];
+    const odd: RoomKind = {
+      name: "odd",
+      onJoin: ({ state }) => {
+        state.set("joined", true);
+        return { publish: "everyone" as unknown as unknown[] };
+      },
+      onMessage: ({ state, data }) => {
+        state.set("n", data);
+        return answers[data as number] as MessageOutcome;
+      },
+    };
+    const { runner, rows, errors } = runnerOf(odd);
+    for (let i = 0; i < answers.length; i++) {
+      expect(runner.message("ada", i)).toMatchObject({ error: { code: "kind-failed", status: 500 } });
+    }
+    expect(runner.join("ada")).toMatchObject({ refused: { status: 500, type: "kind-failed" } });
+    expect(rows.keys("")).toEqual([]);
+    expect(errors.map(([hook]) => hook)).toEqual(["onMessage", "onMessage", "onMessage", "onMessage", "onJoin"]);
   });
 
   it("calls onLeave with who is still there, its writes kept", () => {
