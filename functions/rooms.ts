@@ -152,12 +152,13 @@ const infoRoute = createRoute({
 const shardsRoute = createRoute({
   ...route("put", "/{room}/shards", "setRoomShards", "Split a room over K objects that hold its sockets"),
   ...scope("rooms:admin", "room"),
-  description: "Before the room has had a member or a message; after, the same value is 200, another 409.",
+  description:
+    "Before the room has had a member or a message; after, the same value is 200, another 409. A room of a kind with hooks (poll:…) is never sharded: 409 kind-not-shardable.",
   request: { params: RoomParams, body: jsonBody(ShardsRequest, { shards: 4 }) },
   responses: {
     200: jsonResponse(ShardsResponse, "The room's shards"),
     ...problemDocs,
-    409: problemDoc("The room has had members or messages: its shards are fixed"),
+    409: problemDoc("The room has had members or messages (its shards are fixed), or its kind is not shardable"),
   },
 });
 
@@ -329,6 +330,11 @@ export const rooms = createApp()
       throw overLimit("ROOM_MAX_SHARDS", max, `shards ${shards} is above ROOM_MAX_SHARDS (${max}).`);
     }
     const answer = await c.env.ROOM.getByName(objectName(c, room)).setShards(shards);
+    if (answer.kind) {
+      throw problem(409, `A ${answer.kind} room runs its hooks in one object: it cannot be sharded.`, {
+        type: "kind-not-shardable",
+      });
+    }
     if (!answer.ok) {
       throw problem(409, `The room has had members or messages: its shards are fixed at ${answer.shards}.`, {
         type: "shards-fixed",

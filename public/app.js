@@ -1,7 +1,7 @@
 /**
  * The demo page: each panel shows one pattern through the typed client (`edgeloop/client`, src/client/, bundled by
  * scripts/build-client.ts into /build/client.js, which wrangler runs before dev and deploy): a fan-out streaming into
- * a waterfall, a lock two holders contend for, a job's progress, a room, a counter.
+ * a waterfall, a lock two holders contend for, a job's progress, a room, a poll (a room of the poll kind), a counter.
  *
  * The page never holds the API token. Its client sends what it would send to /v1 to the demo routes instead
  * (/demo/api/…, served only with DEMO_MODE, as `npm start` sets it), which mirror their /v1 calls for demo- names
@@ -12,6 +12,7 @@ import { counterPanel } from "./panels/counter.js";
 import { fanoutPanel } from "./panels/fanout.js";
 import { jobsPanel } from "./panels/jobs.js";
 import { lockPanel } from "./panels/locks.js";
+import { pollPanel } from "./panels/poll.js";
 import { roomPanel } from "./panels/room.js";
 
 /** The client's /v1 calls, sent to the demo routes; an answer saying the demo is off shows the banner. */
@@ -27,6 +28,7 @@ async function demoFetch(input, init) {
 const client = createClient({ fetch: demoFetch });
 
 roomPanel(client);
+pollPanel(client);
 counterPanel(client);
 fanoutPanel(client);
 lockPanel(client);

@@ -67,6 +67,7 @@ export const settingsSchema = z.object({
   ROOM_ALLOWED_ORIGINS: originList,
   ROOM_MAX_SHARDS: int(16, 1, 1_024),
   ROOM_RETENTION_HOURS: int(24, 1, 87_600),
+  ROOM_KIND_STATE_BYTES: int(1_048_576, 1_024, 100 * 1_048_576),
   DEMO_MODE: bool,
   DEMO_RATE_LIMIT: int(600, 0, 1_000_000),
   DEMO_RATE_PERIOD_MS: int(60_000, 1_000, 86_400_000),

@@ -26,7 +26,17 @@ import { Feed } from "./feed.js";
 import { asyncDispose } from "./lease.js";
 
 export { type JobProgress, jobProgressOf } from "../jobs/protocol.js";
-export type { AckFrame, ErrorFrame, PresenceFrame, RoomMessage, WelcomeFrame } from "../rooms/protocol.js";
+export {
+  type AckFrame,
+  type ErrorFrame,
+  type PollAction,
+  type PollState,
+  type PollWelcome,
+  type PresenceFrame,
+  pollOf,
+  type RoomMessage,
+  type WelcomeFrame,
+} from "../rooms/protocol.js";
 
 /** A `presence` event: who joined and left since the last one, and the members present now (sorted). */
 export interface PresenceChange extends Omit<PresenceFrame, "type"> {
@@ -207,13 +217,16 @@ export class RoomClient implements AsyncIterable<RoomMessage> {
 
   /**
    * Send a message (buffered while disconnected). Resolves with its ack `{id, seq}` once the room has stored and
-   * broadcast it; rejects with an `EdgeloopError` (`rate-limited`, `bad-message`) when the room refuses it, or a
+   * broadcast it (in a room of a kind, `{id, seq, reply?}`: what the kind answered the sender only, and `seq` 0 when
+   * it ordered nothing); rejects with an `EdgeloopError` (`rate-limited`, `bad-message`, or the kind's refusal, such
+   * as a poll's `already-voted` with its status) when the room refuses it, or a
    * `RoomClosedError` when the socket closes for good first (a frame over ROOM_MAX_MESSAGE_BYTES closes it: 1009). A
    * message sent into a connection that dropped, and not found in the history after reconnecting, rejects as lost.
    * Not awaiting it is fine: a refusal is an `error` event too.
    *
    * @example
    * const { seq } = await room.send({ text: "hello" });
+   * const { reply } = await poll.send({ vote: 1 }); // { voted: 1 } in a poll room
    */
   send(data: unknown, id: string = crypto.randomUUID()): Promise<AckFrame> {
     if (this.#closed) return handled(Promise.reject(this.#closed));
@@ -368,7 +381,7 @@ export class RoomClient implements AsyncIterable<RoomMessage> {
     const pending = id === undefined ? undefined : this.#pending.get(id);
     if (!id || !pending) return;
     this.#pending.delete(id);
-    const status = frame.code === "rate-limited" ? 429 : 400;
+    const status = frame.status ?? (frame.code === "rate-limited" ? 429 : 400);
     pending.reject(
       new EdgeloopError({ type: `urn:edgeloop:problem:${frame.code}`, title: "", status, detail: frame.message }),
     );

@@ -7,6 +7,8 @@
  * (and `pong`, sent by the runtime).
  * Client → server: `message {data, id?}`, `ping`. A message's `server` flag, set by the room, tells what the service
  * published from what a member sent; the names it publishes under are reserved (no ticket carries them).
+ * A room of a kind (docs/rooms.md, "Room kinds") may add a `reply` to the welcome and the ack; the poll's frames are
+ * `PollState` (published), `PollWelcome` (the welcome's reply) and `PollAction` (what members send).
  */
 
 /** A message as every member receives it; `seq` strictly increases per room. */
@@ -35,6 +37,8 @@ export interface WelcomeFrame {
   lastSeq: number;
   /** The last ROOM_HISTORY messages, or those after `since` when the client sent one. */
   history: RoomMessage[];
+  /** A room kind's answer to this member only (a poll room: `PollWelcome`); absent in a chat room. */
+  reply?: unknown;
 }
 
 /**
@@ -65,12 +69,24 @@ export interface PresenceEventFrame {
 export interface AckFrame {
   type: "ack";
   id: string;
+  /**
+   * The message's seq; in a room whose kind did not send it out in the member's name, the seq of the first message
+   * the service published for it, or 0 when nothing was ordered (the kind answered the sender only).
+   */
   seq: number;
+  /** A room kind's answer to the sender only (a poll's vote: `{voted}`). */
+  reply?: unknown;
 }
 
 export interface ErrorFrame {
   type: "error";
-  code: "rate-limited" | "bad-message";
+  /**
+   * `rate-limited`, `bad-message`; in a room of a kind: the kind's refusal (`already-voted`…), `kind-failed` (its
+   * hook threw: nothing was applied) or `kind-state-full` (ROOM_KIND_STATE_BYTES).
+   */
+  code: string;
+  /** The HTTP status the refusal stands for, when it is not 429 (`rate-limited`) or 400. */
+  status?: number;
   message: string;
   /** The `id` of the frame it refuses, when that frame carried a well-formed one (so a client knows which send). */
   id?: string;
@@ -138,6 +154,53 @@ export function nameRefusal(name: string): string | undefined {
   const scripts = [...used].sort();
   if (scripts.length < 2 || MIXES.some((mix) => scripts.every((s) => mix.includes(s)))) return undefined;
   return `mixes letters of scripts that do not go together (${scripts.join(", ")})`;
+}
+
+/** What a poll room (`poll:…`, `demo-poll:…`) publishes after each change, with `server: true`. */
+export interface PollState {
+  kind: "poll";
+  /** 1 for the room's first poll, one more for each poll opened after. */
+  round: number;
+  question: string;
+  options: string[];
+  /** Votes per option, in the order of `options`. */
+  tallies: number[];
+  owner: string;
+  /** Who may join and vote, when the owner named them. */
+  voters?: string[];
+  closed: boolean;
+}
+
+/** The `reply` of a poll room's welcome: its poll (null before the first) and this member's vote in it. */
+export interface PollWelcome {
+  poll: PollState | null;
+  voted?: number;
+}
+
+/**
+ * What a member sends into a poll room: a chat line, a new poll (question, 2-10 options, optionally who may vote),
+ * a vote (the option's index, once per user and poll), or closing it (its owner, or anyone once the owner left).
+ */
+export type PollAction =
+  | { text: string }
+  | { open: { question: string; options: string[]; voters?: string[] } }
+  | { vote: number }
+  | { close: true };
+
+/**
+ * The poll a room message carries, if the service published it (`server: true`): a member's message shaped like a
+ * poll is undefined, whatever it claims.
+ *
+ * @example
+ * room.on("message", (m) => {
+ *   const poll = pollOf(m);
+ *   if (poll) draw(poll.options, poll.tallies);
+ * });
+ */
+export function pollOf(message: RoomMessage): PollState | undefined {
+  const data = message.data as Partial<PollState> | null;
+  if (message.server !== true || data?.kind !== "poll" || !Array.isArray(data.tallies)) return undefined;
+  return data as PollState;
 }
 
 /** The exact ping frame the runtime answers with PONG_FRAME without waking the object. */

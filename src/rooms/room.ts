@@ -5,6 +5,11 @@
  * member gets every message in seq order. Joins and departures are announced at most once per ROOM_PRESENCE_TICK_MS,
  * together, and always before the next message. Decisions live in `room-state.ts`.
  *
+ * A room of a kind with hooks (`kinds.ts`: a poll room) runs them here, through `KindRunner` (`kind.ts`): `onJoin`
+ * before a socket is accepted (a refusal is the upgrade's answer), `onMessage` for each member's message (what it
+ * answers is what the room orders, broadcasts and acks), `onLeave` after a departure; the kind's state is a table of
+ * this object's SQLite, so it wakes with the room. Such a room is never sharded.
+ *
  * Split over K shards (`setShards`, before it ever had a member or message), it holds no socket: it is the room's
  * sequencer (`room-sequencer.ts`), and RoomShard objects hold the sockets.
  *
@@ -14,7 +19,12 @@
  * socket: its id is remembered in SQLite until the ticket expires. Idle and empty, it deletes its storage by alarm
  * after ROOM_RETENTION_HOURS (`room-sockets.ts`), its layout included: it is a new room when used again.
  */
-import type { ClientFrame, RoomMessage, ServerFrame, WelcomeFrame } from "./protocol";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { log } from "../http/log";
+import { problem } from "../http/problem";
+import { hasHooks, KindRunner, type StateRows } from "./kind";
+import { kindOf, roomOf } from "./kinds";
+import { type ClientFrame, type RoomMessage, SERVER_SENDER, type ServerFrame, type WelcomeFrame } from "./protocol";
 import { Sequencer, type SequencerCounts } from "./room-sequencer";
 import { type Connection, type Member, RoomSockets, send, sendText, staleTicket } from "./room-sockets";
 import { type HistoryStore, Presence, RoomLog, Ticker } from "./room-state";
@@ -100,6 +110,34 @@ class SqlHistory implements HistoryStore {
   }
 }
 
+/**
+ * A room kind's state: a table of JSON values by key, its hooks' writes in one transaction each.
+ *
+ * @example
+ * new KindRunner(poll, "poll:lunch", kindRows(ctx.storage), settings.ROOM_KIND_STATE_BYTES, () => members);
+ */
+export function kindRows(storage: DurableObjectStorage): StateRows {
+  const sql = storage.sql;
+  sql.exec("CREATE TABLE IF NOT EXISTS kind_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  return {
+    get: (key) => sql.exec<{ value: string }>("SELECT value FROM kind_state WHERE key = ?", key).toArray()[0]?.value,
+    put: (key, value) => void sql.exec("INSERT OR REPLACE INTO kind_state (key, value) VALUES (?, ?)", key, value),
+    delete: (key) => void sql.exec("DELETE FROM kind_state WHERE key = ?", key),
+    keys: (prefix) =>
+      sql
+        .exec<{ key: string }>("SELECT key FROM kind_state WHERE instr(key, ?) = 1 ORDER BY key", prefix)
+        .toArray()
+        .map((r) => r.key),
+    bytes: () =>
+      sql
+        .exec<{ n: number }>(
+          "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) AS n FROM kind_state",
+        )
+        .one().n,
+    atomically: (fn) => storage.transactionSync(fn),
+  };
+}
+
 /** The Room's own tables (besides those of `room-sockets.ts`). */
 function createTables(sql: SqlStorage): void {
   sql.exec(`
@@ -124,6 +162,8 @@ export class Room extends RoomSockets {
   #layout: RoomLayout;
   #sequencer: Sequencer | undefined;
   readonly #history: SqlHistory;
+  /** The room's kind, when it has hooks (`kinds.ts`; a chat room has none). */
+  #kind: KindRunner | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -145,6 +185,7 @@ export class Room extends RoomSockets {
       () => (this.#sequencer ? this.#sequencer.announce() : this.announce()),
     );
     this.#sequencer = this.#sequencerFor(history);
+    this.#kind = this.#kindFor();
   }
 
   /** The WebSocket upgrade of an unsharded room, forwarded by the Worker after it checked the ticket and the Origin. */
@@ -153,6 +194,13 @@ export class Room extends RoomSockets {
     const admitted = this.admit(request);
     if (admitted instanceof Response) return admitted;
     const { user, since, now } = admitted;
+    const joined = this.#kind?.join(user);
+    if (joined && "refused" in joined) {
+      const { status, type, detail } = joined.refused;
+      // Refused by the kind, the ticket is spent; by a failure of the service, it is given back.
+      if (status !== 403) admitted.undo();
+      return problem(status as ContentfulStatusCode, detail, { type }).getResponse();
+    }
     const { client, server, member } = this.accept(user, now, true);
     this.#fix();
     this.#ticker.soon();
@@ -163,8 +211,10 @@ export class Room extends RoomSockets {
       count: this.presence.count,
       lastSeq: this.log.lastSeq,
       history: this.log.history(since),
+      ...(joined?.reply === undefined ? {} : { reply: joined.reply }),
     };
     server.send(JSON.stringify(welcome));
+    for (const data of joined?.publish ?? []) this.#order(SERVER_SENDER, true, data, crypto.randomUUID());
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -224,8 +274,10 @@ export class Room extends RoomSockets {
    * @example
    * await env.ROOM.getByName("live").setShards(4); // { ok: true, shards: 4 }
    */
-  async setShards(shards: number): Promise<{ ok: boolean; shards: number }> {
+  async setShards(shards: number): Promise<{ ok: boolean; shards: number; kind?: string }> {
     if (shards === this.#layout.shards) return { ok: true, shards };
+    // A kind's hooks run in one object, the one place of truth of its state: a room of a kind is never sharded.
+    if (this.#kind) return { ok: false, shards: this.#layout.shards, kind: this.#kind.kind.name };
     if (this.#fixed()) return { ok: false, shards: this.#layout.shards };
     this.idle();
     this.#meta("shards", shards);
@@ -265,19 +317,23 @@ export class Room extends RoomSockets {
 
   protected override received(ws: WebSocket, member: Member, frame: Extract<ClientFrame, { type: "message" }>): void {
     const id = frame.id ?? crypto.randomUUID();
-    const message = this.log.append({
-      from: member.connection.user,
-      server: false,
-      data: frame.data,
-      id,
-      ts: Date.now(),
-    });
-    this.broadcast(message);
-    send(ws, { type: "ack", id, seq: message.seq });
+    const user = member.connection.user;
+    const verdict = this.#kind?.message(user, frame.data) ?? { broadcast: { data: frame.data }, publish: [] };
+    if ("error" in verdict) {
+      send(ws, { type: "error", ...verdict.error, id });
+      return;
+    }
+    let seq = verdict.broadcast ? this.#order(user, false, verdict.broadcast.data, id) : 0;
+    for (const data of verdict.publish) {
+      const published = this.#order(SERVER_SENDER, true, data, crypto.randomUUID());
+      seq ||= published;
+    }
+    send(ws, verdict.reply === undefined ? { type: "ack", id, seq } : { type: "ack", id, seq, reply: verdict.reply });
   }
 
   /** Its user leaves with its last connection, announced with the next presence frame. */
-  protected override departed(_connection: Connection): void {
+  protected override departed(connection: Connection): void {
+    this.#kind?.leave(connection.user);
     this.#ticker.soon();
   }
 
@@ -291,6 +347,8 @@ export class Room extends RoomSockets {
     this.#layout = { shards: 1, fixed: false };
     this.#sequencer = undefined;
     this.presence = new Presence();
+    // The kind's state went with the rest: its table again, empty.
+    this.#kind = this.#kindFor();
   }
 
   protected override rebuilt(): void {
@@ -312,6 +370,30 @@ export class Room extends RoomSockets {
       (i) => this.env.ROOM_SHARD.getByName(shardName(room, i)),
       (after, upTo) => history.between(after, upTo),
     );
+  }
+
+  /** The runner of the room's kind, if its kind has hooks (none in a room sharded before its name had a kind). */
+  #kindFor(): KindRunner | undefined {
+    const name = this.ctx.id.name;
+    if (name === undefined) return undefined;
+    const kind = kindOf(name);
+    if (!hasHooks(kind)) return undefined;
+    return new KindRunner(
+      kind,
+      roomOf(name),
+      kindRows(this.ctx.storage),
+      this.settings.ROOM_KIND_STATE_BYTES,
+      () => this.presence.members(),
+      (hook, error) =>
+        log("error", "room kind hook failed", { room: name, kind: kind.name, hook, error: String(error) }),
+    );
+  }
+
+  /** Order a message, store it and send it to every member; its seq. */
+  #order(from: string, server: boolean, data: unknown, id: string): number {
+    const message = this.log.append({ from, server, data, id, ts: Date.now() });
+    this.broadcast(message);
+    return message.seq;
   }
 
   /** Whether the layout is fixed: the room has had a member or a message. */

@@ -1,6 +1,6 @@
 /**
  * The demo page in a real browser: headless Chromium from npm (@sparticuz/chromium), driven by playwright-core, against the built
- * worker on Miniflare. Every panel: two pages join one room and chat; a fan-out streams into its waterfall; two holders
+ * worker on Miniflare. Every panel: two pages join one room and chat; two pages vote in a poll room; a fan-out streams into its waterfall; two holders
  * contend for a lock; a job's progress bar fills; a counter counts. The page works without the API token: its client
  * calls only the demo routes (DEMO_MODE) and the room sockets.
  * And the API reference at /docs (Scalar): a request sent from the page, and not one request leaving the origin.
@@ -128,6 +128,54 @@ async function postAsMember(room: string, user: string, data: unknown): Promise<
   }
 }
 
+/** Join `room` as `user` over a real socket (a ticket from the API), send `data`; the room's ack or error frame. */
+async function answerTo(room: string, user: string, data: unknown): Promise<{ type: string; code?: string }> {
+  const res = await worker.api(`/v1/rooms/${room}/tickets`, { method: "POST", json: { user } });
+  const { url } = (await res.json()) as { url: string };
+  const ws = new WS(url);
+  try {
+    return await new Promise((resolve, reject) => {
+      ws.on("error", reject);
+      ws.on("close", () => reject(new Error("closed before an answer")));
+      ws.on("open", () => ws.send(JSON.stringify({ type: "message", data, id: "m1" })));
+      ws.on("message", (raw) => {
+        const frame = JSON.parse(String(raw)) as { type: string; id?: string; code?: string };
+        if (frame.id === "m1" && (frame.type === "ack" || frame.type === "error")) resolve(frame);
+      });
+      setTimeout(() => reject(new Error("no answer")), 10_000);
+    });
+  } finally {
+    ws.close();
+  }
+}
+
+async function joinPoll(page: Page, name: string, room: string): Promise<void> {
+  await page.fill("#poll-user", name);
+  await page.fill("#poll-room", room);
+  await page.click("#poll-join");
+  await page.waitForFunction(() => document.querySelector("#poll-status")?.textContent?.startsWith("In "), undefined, {
+    timeout: 10_000,
+  });
+}
+
+/** The poll as a page shows it: each option's label and count, which one is its own, whether it may vote. */
+const pollShown = (page: Page) =>
+  page.$$eval("#poll-choices li", (items) =>
+    items.map((li) => ({
+      option: li.querySelector(".choice")?.textContent,
+      count: li.querySelector(".count")?.textContent,
+      mine: li.classList.contains("mine"),
+      canVote: !(li.querySelector("button") as HTMLButtonElement).disabled,
+    })),
+  );
+
+const countShown = (page: Page, index: number, count: number) =>
+  page.waitForFunction(
+    ([i, n]) => document.querySelector(`#poll-choices li:nth-child(${i + 1}) .count`)?.textContent === String(n),
+    [index, count] as const,
+    { timeout: 10_000 },
+  );
+
 describe("the demo page in chromium", () => {
   it("lets two pages chat in one room: the other page shows the message and the member count; a later page gets the history", async () => {
     const room = `demo-e2e-${crypto.randomUUID().slice(0, 8)}`;
@@ -168,6 +216,67 @@ describe("the demo page in chromium", () => {
       mkdirSync(results, { recursive: true });
       await bob.screenshot({ path: join(results, "rooms-bob.png"), fullPage: true });
       await ada.screenshot({ path: join(results, "rooms-ada.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await ada.close();
+      await bob.close();
+    }
+  });
+
+  it("runs a poll: one vote each, tallies the service publishes (a forged count refused), kept for a page that joins again", async () => {
+    const room = `demo-poll:e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const problems: string[] = [];
+    const ada = await openDemo(problems);
+    let bob = await openDemo(problems);
+    try {
+      await joinPoll(ada, "ada", room);
+      expect(await ada.textContent("#poll-status")).toBe(`In ${room} as ada: no poll yet, open one.`);
+      await ada.fill("#poll-question", "Lunch?");
+      await ada.fill("#poll-options", "pizza, soup");
+      await ada.click("#poll-open");
+      await ada.waitForSelector("#poll-view:not([hidden])", { timeout: 10_000 });
+      expect(await ada.textContent("#poll-question-text")).toBe("#1 Lunch?");
+      expect(await ada.isHidden("#poll-open-form")).toBe(true);
+
+      await joinPoll(bob, "bob", room);
+      expect(await bob.textContent("#poll-question-text")).toBe("#1 Lunch?");
+      await bob.click("#poll-choices li:nth-child(2) button");
+      await bob.waitForFunction(() => document.querySelector("#poll-status")?.textContent === "Voted for soup.");
+      await countShown(ada, 1, 1);
+      expect(await pollShown(bob)).toEqual([
+        { option: "pizza", count: "0", mine: false, canVote: false },
+        { option: "soup", count: "1", mine: true, canVote: false },
+      ]);
+
+      // mallory, a member, sends a count of her own: the room refuses it, and the pages' tallies stay the votes.
+      const forged = { kind: "poll", round: 1, question: "Lunch?", options: ["pizza", "soup"], tallies: [50, 1] };
+      expect(await answerTo(room, "mallory", forged)).toMatchObject({ type: "error", code: "not-a-poll-action" });
+      await ada.click("#poll-choices li:nth-child(1) button");
+      await countShown(bob, 0, 1);
+      expect(await ada.textContent("#poll-total")).toBe("2");
+      expect(await pollShown(ada)).toEqual([
+        { option: "pizza", count: "1", mine: true, canVote: false },
+        { option: "soup", count: "1", mine: false, canVote: false },
+      ]);
+
+      // bob opens the page again: the room's welcome says where the poll stands and that he voted for soup.
+      await bob.close();
+      bob = await openDemo(problems);
+      await joinPoll(bob, "bob", room);
+      expect(await pollShown(bob)).toEqual([
+        { option: "pizza", count: "1", mine: false, canVote: false },
+        { option: "soup", count: "1", mine: true, canVote: false },
+      ]);
+      // Only its owner closes it while she is in the room.
+      await bob.click("#poll-close");
+      await bob.waitForFunction(() => document.querySelector("#poll-status")?.textContent?.startsWith("Refused"));
+      expect(await bob.textContent("#poll-status")).toBe("Refused: Only ada closes this poll while in the room.");
+      await ada.click("#poll-close");
+      await bob.waitForFunction(() => document.querySelector("#poll-state")?.textContent === "closed");
+      expect(await ada.isVisible("#poll-open-form")).toBe(true);
+
+      mkdirSync(results, { recursive: true });
+      await bob.screenshot({ path: join(results, "poll-bob.png"), fullPage: true });
       expect(problems).toEqual([]);
     } finally {
       await ada.close();

@@ -3,7 +3,7 @@
  * asyncio-like face (`ready`, `send()` resolving with the ack, `for await` over messages and presence, `await using`
  * and `close()`), refusals of a join and of a message as errors with the problem's type, typed events, resuming with
  * `since` after a reconnection, buffering while connecting, a real job's progress told apart from a member's
- * look-alike.
+ * look-alike; in a room of the poll kind, the room's replies and its refusals with their status.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS, { WebSocketServer } from "ws";
@@ -11,7 +11,9 @@ import { createClient } from "../../src/client/client.ts";
 import { EdgeloopError, RoomClosedError } from "../../src/client/errors.ts";
 import {
   type JobProgress,
+  type PollState,
   type PresenceChange,
+  pollOf,
   RoomClient,
   type RoomMessage,
   type WelcomeFrame,
@@ -233,6 +235,42 @@ describe("RoomClient, the way asyncio's websockets reads", () => {
       expect(tooBig).toMatchObject({ code: 1009, reason: expect.stringContaining("ROOM_MAX_MESSAGE_BYTES") });
     } finally {
       await bob.close();
+    }
+  });
+
+  it("in a poll room: ready carries the room's reply, send resolves with the answer to the sender and rejects with the kind's refusal", async () => {
+    const room = `poll:${crypto.randomUUID()}`;
+    const ada = client().room(room, "ada");
+    const polls: (PollState | undefined)[] = [];
+    ada.on("message", (m) => polls.push(pollOf(m)));
+    try {
+      expect((await ada.ready).reply).toEqual({ poll: null });
+      expect(await ada.send({ open: { question: "Q?", options: ["a", "b"], voters: ["ada"] } }, "o")).toEqual({
+        type: "ack",
+        id: "o",
+        seq: 1,
+      });
+      expect(await ada.send({ vote: 1 }, "v")).toEqual({ type: "ack", id: "v", seq: 2, reply: { voted: 1 } });
+      const again = await ada.send({ vote: 0 }).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(EdgeloopError);
+      expect(again).toMatchObject({
+        type: "urn:edgeloop:problem:already-voted",
+        status: 409,
+        detail: "ada has voted in this poll already: one vote each.",
+      });
+      await until(async () => polls.length === 2, "both tallies");
+      expect(polls.map((p) => p?.tallies)).toEqual([
+        [0, 0],
+        [0, 1],
+      ]);
+      // The poll is for ada only: bob's join is refused with the kind's problem.
+      await expect(client().room(room, "bob").ready).rejects.toMatchObject({
+        type: "urn:edgeloop:problem:not-a-voter",
+        status: 403,
+        detail: "This poll is for ada only.",
+      });
+    } finally {
+      await ada.close();
     }
   });
 });
