@@ -15,10 +15,14 @@ import { gzipSync } from "node:zlib";
 import { parse } from "smol-toml";
 import { type DurableObjectConfig, migrationProblems } from "./lib/migrations.ts";
 
-/** Largest upload, raw, in KiB. */
-export const MAX_UPLOAD_KIB = 350;
-/** Largest upload, gzipped, in KiB. */
-export const MAX_GZIP_KIB = 100;
+/**
+ * Largest upload, raw and gzipped, in KiB. Raised from 350 / 100 when this round's families (flow keys, schedules with
+ * croner, tokens, job timing, room kinds, the service binding) took the bundle to about 130 KiB gzip, after the cold
+ * start was measured there (bench/RESULTS.md, startup.bench.ts): the platform's own limits are megabytes; what the
+ * budget guards is the time a new isolate spends on the script, and it is measured again with every raise.
+ */
+export const MAX_UPLOAD_KIB = 500;
+export const MAX_GZIP_KIB = 150;
 
 const root = new URL("../", import.meta.url).pathname;
 const MODULE = /\.(m?js|cjs|wasm)$/;
