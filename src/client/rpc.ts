@@ -152,5 +152,8 @@ export interface EdgeloopRpc {
       options?: { ttlSec?: number; origin?: string },
     ): Promise<{ ticket: string; url: string; room: string; user: string; expiresAt: string }>;
     publish(data: unknown, options?: { from?: string }): Promise<{ seq: number }>;
+    /** Members, connections and the last seq (sharded rooms: their shards too). */
+    info(): Promise<{ room: string; members: string[]; count: number; connections: number; lastSeq: number }>;
+    setShards(shards: number): Promise<{ room: string; shards: number }>;
   };
 }

@@ -186,6 +186,9 @@ describe("jobs, schedules, flow keys and rooms over RPC", () => {
     expect((await room.ticket("bob")).url.startsWith("wss://edgeloop.internal/")).toBe(true);
     expect(await room.publish({ text: "deployed" })).toEqual({ seq: 1 });
     expect(await room.publish({ text: "again" }, { from: "ci" })).toEqual({ seq: 2 });
+    expect(await room.info()).toMatchObject({ room: name, members: [], lastSeq: 2 });
+    expect(await refusal(room.setShards(2))).toMatchObject({ status: 409, type: "urn:edgeloop:problem:shards-fixed" });
+    expect(await bound().room(unique("rpc-split")).setShards(2)).toEqual({ room: expect.any(String), shards: 2 });
   });
 });
 
