@@ -8,6 +8,7 @@
  *
  * Everything it names lives in edgeloop's namespace `shop`, as the binding's props say.
  */
+import { WorkerEntrypoint } from "cloudflare:workers";
 import { createClient, EdgeloopError, type EdgeloopRpc, rpc } from "edgeloop/client";
 
 export interface Env {
@@ -31,13 +32,17 @@ async function placeOrder(env: Env, origin: string): Promise<Response> {
   return Response.json({ order, lockToken: lease.token, notified }, { status: 201 });
 }
 
-export default {
-  async fetch(request, env) {
+/**
+ * The default entrypoint is a WorkerEntrypoint, so that methods other Workers may call by RPC (a handler for
+ * edgeloop's jobs, say) can be added beside `fetch`.
+ */
+export default class OrdersWorker extends WorkerEntrypoint<Env> {
+  override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     try {
-      if (url.pathname === "/orders" && request.method === "POST") return await placeOrder(env, url.origin);
+      if (url.pathname === "/orders" && request.method === "POST") return await placeOrder(this.env, url.origin);
       if (url.pathname === "/orders" && request.method === "GET") {
-        return Response.json(await rpc(env.EDGELOOP.counter("orders").get()));
+        return Response.json(await rpc(this.env.EDGELOOP.counter("orders").get()));
       }
       if (url.pathname.startsWith("/hooks/") && request.method === "POST") return new Response(null, { status: 204 });
       return new Response("not found\n", { status: 404 });
@@ -46,5 +51,5 @@ export default {
       if (err instanceof EdgeloopError) return Response.json(err.problem, { status: err.status });
       throw err;
     }
-  },
-} satisfies ExportedHandler<Env>;
+  }
+}
