@@ -1,8 +1,10 @@
 /**
  * Worker entry: mounts every function family under /v1, serves /healthz, /openapi.json and /docs, and
- * exports the Durable Object classes and the queue consumer.
+ * exports the Durable Object classes, the queue consumer and the `Edgeloop` entrypoint other Workers bind
+ * (src/binding/: the same app, as the binding's props say).
  */
 import { requestId } from "hono/request-id";
+import { bindingOrBearer, edgeloopEntrypoint } from "../src/binding";
 import { accessLog } from "../src/http/access-log";
 import { createApp } from "../src/http/app";
 import { bearerAuth } from "../src/http/auth";
@@ -46,10 +48,8 @@ app.route(
 // Browsers cannot send headers on a WebSocket: the rooms upgrade is authorised by its signed ticket (and its joins
 // limited by its room, per ticket user). Mounted before the middleware below, it answers without running it.
 app.route("/v1/rooms", roomSockets);
-app.use(
-  "/v1/*",
-  bearerAuth((env) => env.API_TOKEN, failedAuthLimit(), scopedTokens()),
-);
+// A request the Edgeloop entrypoint runs acts as its binding's props; every other one needs a bearer token.
+app.use("/v1/*", bindingOrBearer(bearerAuth((env) => env.API_TOKEN, failedAuthLimit(), scopedTokens())));
 app.use("/v1/*", apiRateLimit());
 app.use("/v1/*", maxBody());
 
@@ -77,6 +77,9 @@ export { Schedule, ScheduleIndex } from "../src/schedules";
 export { Semaphore } from "../src/semaphores";
 export { Tokens } from "../src/tokens";
 export { app };
+
+/** What other Workers bind: `[[services]] … entrypoint = "Edgeloop"` (docs/binding.md). */
+export const Edgeloop = edgeloopEntrypoint(app.fetch);
 
 export default {
   fetch: app.fetch,

@@ -4,14 +4,14 @@
  * tokens live in the Tokens Durable Object (src/tokens/tokens.ts); docs/tokens.md says what each field allows.
  */
 import { createRoute, type z } from "@hono/zod-openapi";
-import { familyOf } from "../src/http/access";
-import { createApp, declaredScopes, scope } from "../src/http/app";
+import { createApp, scope } from "../src/http/app";
 import { overLimit, problem } from "../src/http/problem";
 import { jsonBody, jsonResponse, problemDoc, problemDocs, routesOf } from "../src/http/schemas";
 import { settings } from "../src/settings";
 import {
   CreateTokenBody,
   forgetToken,
+  grantErrors,
   RotateTokenBody,
   TOKENS_OBJECT,
   TokenCreatedSchema,
@@ -77,23 +77,9 @@ const rotateRoute = createRoute({
 const tokensOf = (env: Env) => env.TOKENS.getByName(TOKENS_OBJECT);
 const missing = (id: string) => problem(404, `No token with id ${id}.`, { type: "token-not-found" });
 
-/** What a token may be granted: the scopes routes declare (but `tokens`), and the `*` forms of their parts. */
+/** Refuse (400) a grant naming a scope or a family this API does not have. */
 function checkGrant(body: z.infer<typeof CreateTokenBody>): void {
-  const scopes = [...declaredScopes()].filter(([s]) => s !== "tokens");
-  const families = new Set(scopes.map(([, d]) => d.family));
-  const verbs = new Set(scopes.map(([s]) => s.split(":")[1]));
-  const named = new Set(scopes.filter(([, d]) => d.named).map(([, d]) => d.family));
-  const valid = (s: string) =>
-    s === "*" ||
-    scopes.some(([d]) => d === s) ||
-    (s.endsWith(":*") && families.has(familyOf(s))) ||
-    (s.startsWith("*:") && verbs.has(s.slice(2)));
-  const bad = body.scopes.find((s) => !valid(s));
-  const badFamily = Object.keys(body.names ?? {}).find((f) => f !== "*" && !named.has(f));
-  const errors = [
-    ...(bad ? [{ path: "scopes", message: `${bad} is no scope of this API (docs/api.md lists them)` }] : []),
-    ...(badFamily ? [{ path: "names", message: `${badFamily} is no family whose routes take names` }] : []),
-  ];
+  const errors = grantErrors(body.scopes, body.names);
   if (errors.length > 0) {
     const detail = `The request body is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`;
     throw problem(400, detail, { type: "invalid-request", extensions: { errors } });

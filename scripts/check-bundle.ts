@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { parse } from "smol-toml";
-import { type DurableObjectConfig, migrationProblems } from "./lib/migrations.ts";
+import { type DurableObjectConfig, ENTRYPOINTS, migrationProblems } from "./lib/migrations.ts";
 
 /**
  * Largest upload, raw and gzipped, in KiB. Raised from 350 / 100 when this round's families (flow keys, schedules with
@@ -105,7 +105,7 @@ if (import.meta.main) {
   const sizes = `upload ${kib(bytes)} (limit ${MAX_UPLOAD_KIB} KiB), gzip ${kib(gzipBytes)} (limit ${MAX_GZIP_KIB} KiB)`;
   const problems = aliasProblems(meta, config.alias ?? {});
   const exported = Object.values(meta.outputs).find((o) => o.entryPoint)?.exports ?? [];
-  problems.push(...migrationProblems(config, exported).map((p) => `wrangler.toml migrations: ${p}`));
+  problems.push(...migrationProblems(config, exported, ENTRYPOINTS).map((p) => `wrangler.toml migrations: ${p}`));
   if (bytes > MAX_UPLOAD_KIB * 1024 || gzipBytes > MAX_GZIP_KIB * 1024) {
     problems.push(`the bundle grew past its limits: ${sizes}. See the table above for what takes the room.`);
   }

@@ -5,6 +5,9 @@
  * metafile; test/e2e/settings.test.ts shows it catching each kind of drift.
  */
 
+/** The Worker's exported classes that are WorkerEntrypoints, not Durable Objects: no migration creates them. */
+export const ENTRYPOINTS: ReadonlySet<string> = new Set(["Edgeloop"]);
+
 export interface Migration {
   tag: string;
   new_sqlite_classes?: string[];

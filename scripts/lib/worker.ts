@@ -9,7 +9,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare, type V4MiniflareOptions, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export const BENCH_TOKEN = "bench-token";
@@ -50,29 +50,49 @@ export interface MiniflareOptions {
   onLog?: (log: { level: string; message: string }) => void;
 }
 
-/** Start the built worker on Miniflare; `vars` override wrangler.toml [vars] and .dev.vars. */
-export async function startMiniflare(
+/**
+ * The Miniflare (4-style) options of one worker built from `config` (its wrangler.toml) into `bundle`, named `name`;
+ * `vars` override its [vars]. `assets: false` leaves out the static-assets router, which locally puts an extra worker
+ * hop before every request (only to measure that hop: the service's own configuration has it).
+ */
+export function workerFrom(
+  config: string,
   bundle: string,
+  name: string,
   vars: Record<string, string> = {},
-  opts: MiniflareOptions = {},
-): Promise<RunningWorker> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  assets = true,
+): V4WorkerOptions {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   // The bundle is one ES module: wrangler's module rules (for unbundled imports) do not apply to it.
-  // `assets: false` leaves out the static-assets router, which locally puts an extra worker hop before every request
-  // (only to measure that hop: the service's own configuration has it).
-  const { modulesRules: _rules, assets, ...options } = workerOptions;
-  const worker = {
+  const { modulesRules: _rules, assets: assetOptions, ...options } = workerOptions;
+  return {
     ...options,
-    ...(opts.assets === false ? {} : { assets }),
-    name: "edgeloop",
+    ...(assets ? { assets: assetOptions } : {}),
+    name,
     modules: true,
     scriptPath: bundle,
-    bindings: { ...(workerOptions.bindings ?? {}), API_TOKEN: BENCH_TOKEN, ...vars },
-  };
+    // Inside the project: workerd refuses module paths that climb out of the root (a config's own folder by default).
+    rootPath: root,
+    bindings: { ...(workerOptions.bindings ?? {}), ...vars },
+  } as V4WorkerOptions;
+}
+
+/** The built edgeloop worker's Miniflare options (named `edgeloop`, as bindings name it), with the bench token. */
+export const edgeloopWorker = (bundle: string, vars: Record<string, string> = {}, assets = true) =>
+  workerFrom(join(root, "wrangler.toml"), bundle, "edgeloop", { API_TOKEN: BENCH_TOKEN, ...vars }, assets);
+
+/**
+ * Serve `workers` (Miniflare 4-style options) on one Miniflare: the first one answers on its URL, the others are
+ * reached through its bindings. Options as `startMiniflare` takes them.
+ */
+export async function serveWorkers(
+  workers: V4WorkerOptions[],
+  opts: Omit<MiniflareOptions, "assets"> = {},
+): Promise<RunningWorker> {
   // wrangler hands out Miniflare 4-style options; Miniflare 5 converts them itself.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      workers: [worker],
+      workers,
       host: opts.host ?? "127.0.0.1",
       port: opts.port ?? 0,
       // The worker logs a JSON line per request; printing them would measure the terminal, not the worker.
@@ -81,10 +101,19 @@ export async function startMiniflare(
       ...(opts.persistTo === undefined
         ? {}
         : { resourcePersistencePath: join(opts.persistTo, "v3"), resourceTmpPath: join(root, ".wrangler/tmp") }),
-    } as V4MiniflareOptions),
+    }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return { url, token: BENCH_TOKEN, stop: () => mf.dispose(), miniflare: mf };
+}
+
+/** Start the built worker on Miniflare; `vars` override wrangler.toml [vars] and .dev.vars. */
+export async function startMiniflare(
+  bundle: string,
+  vars: Record<string, string> = {},
+  opts: MiniflareOptions = {},
+): Promise<RunningWorker> {
+  return serveWorkers([edgeloopWorker(bundle, vars, opts.assets !== false)], opts);
 }
 
 /** A port nobody listens on right now (the OS picks it), for servers that need a fixed one. */

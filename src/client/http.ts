@@ -20,9 +20,25 @@ export interface RetryPolicy {
   maxWaitMs?: number;
 }
 
+/** A service binding to edgeloop's `Edgeloop` entrypoint (`env.EDGELOOP` in a Worker): only its `fetch` is used. */
+export interface BindingLike {
+  fetch(input: string | Request, init?: RequestInit): Promise<Response>;
+}
+
+/** Where calls through a binding are addressed when no `baseUrl` is given: the binding ignores the host. */
+export const BINDING_ORIGIN = "https://edgeloop.internal";
+
 export interface TransportOptions {
-  /** The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). */
+  /**
+   * The service, e.g. `http://127.0.0.1:8787`; in a page served by the service, omit it (the page's origin). With a
+   * `binding`, the service's public URL if rooms (and `jobs.watch`) are used: their WebSockets go there.
+   */
   baseUrl?: string;
+  /**
+   * Call edgeloop through a service binding (`env.EDGELOOP`) instead of over the network: no token, the caller is
+   * who the binding's props say (docs/binding.md).
+   */
+  binding?: BindingLike;
   /** The API token or a scoped token, sent as `Authorization: Bearer …`; omit it only for the demo routes. */
   token?: string;
   /** With the root token: act in this namespace (`Edgeloop-Namespace`), as its scoped tokens do. */
@@ -78,12 +94,15 @@ export class Transport {
   readonly #retry: { attempts: number; maxWaitMs: number };
 
   constructor(options: TransportOptions) {
-    const baseUrl = options.baseUrl ?? pageOrigin();
+    const { binding } = options;
+    const baseUrl = options.baseUrl ?? (binding ? BINDING_ORIGIN : pageOrigin());
     if (!baseUrl) throw new TypeError("createClient needs a baseUrl outside a page");
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.token = options.token;
     this.namespace = options.namespace;
-    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.fetch =
+      options.fetch ??
+      (binding ? (input, init) => binding.fetch(input as string, init) : (input, init) => fetch(input, init));
     const policy = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
     this.#retry = { attempts: policy.attempts ?? 3, maxWaitMs: policy.maxWaitMs ?? 10_000 };
     if (!(this.#retry.attempts >= 1)) throw new RangeError("retry.attempts must be at least 1");

@@ -3,6 +3,9 @@
  * (fan-out, pages, locks, semaphores, counters, rate limits, jobs, schedules, flow keys, rooms), the errors it throws, the wire types (taken from
  * the server's own schemas), and `RoomClient` for rooms on its own.
  *
+ * A Worker that binds edgeloop's `Edgeloop` entrypoint calls it without the network: `createClient({ binding })`, or
+ * the binding's RPC methods themselves (`EdgeloopRpc`, with `fromRpcError` for their refusals).
+ *
  * @example
  * import { createClient } from "edgeloop/client";
  * const client = createClient({ baseUrl: "http://127.0.0.1:8787", token });
@@ -22,7 +25,7 @@ export type {
   FanoutStream,
 } from "./fanout.js";
 export { FlowClient } from "./flow.js";
-export type { RetryPolicy } from "./http.js";
+export type { BindingLike, RetryPolicy } from "./http.js";
 export { type CreatedJob, FINAL_STATES, JobsClient, type WatchOptions } from "./jobs.js";
 export { Lease } from "./lease.js";
 export { type LockAcquireOptions, LockClient, LockLease } from "./locks.js";
@@ -46,6 +49,7 @@ export {
   type RoomMessage,
   type WelcomeFrame,
 } from "./rooms.js";
+export { type EdgeloopRpc, fromRpcError, rpc } from "./rpc.js";
 export { SchedulesClient } from "./schedules.js";
 export { type SemaphoreAcquireOptions, SemaphoreClient, SemaphoreLease } from "./semaphores.js";
 export { TokensClient } from "./tokens.js";

@@ -1,8 +1,9 @@
 /**
- * Who a /v1 request acts as, once `bearerAuth` verified its token: the principal (the root token, or a scoped token's
- * scopes, names, namespace and rate), and what follows from it for every route: the object name a caller's name stands
- * for (`objectName`: `<namespace>/<name>` in a namespace; `/` never occurs in a name, so no tenant can spell another's
- * names, nor the root's plain ones), and whose jobs and idempotency keys it uses (`tenantOf`).
+ * Who a /v1 request acts as, once `bearerAuth` verified its token (or a service binding's props were read, in
+ * src/binding/): the principal (the root token, or a scoped token's scopes, names, namespace and rate), and what
+ * follows from it for every route: the object name a caller's name stands for (`objectName`: `<namespace>/<name>` in a
+ * namespace; `/` never occurs in a name, so no tenant can spell another's names, nor the root's plain ones), and whose
+ * jobs and idempotency keys it uses (`tenantOf`).
  */
 import type { Context } from "hono";
 import { problem } from "./problem";
@@ -18,6 +19,11 @@ export interface Principal {
   namespace?: string;
   /** The token's own /v1 rate limit, in place of API_RATE_LIMIT per API_RATE_PERIOD_MS. */
   rate?: { limit: number; periodMs: number };
+  /**
+   * "binding": a Worker calling through a service binding (src/binding/), as its binding's props say; it has no
+   * bearer token, and no /v1 rate limit but the `rate` its props give.
+   */
+  via?: "binding";
 }
 
 /** How bearerAuth asks about a token that is not the root one: its principal, or why it is refused. */
@@ -54,7 +60,7 @@ export function admit(c: AnyContext, digest: ArrayBuffer, principal: Principal |
         type: "invalid-request",
       });
     }
-    if (p.root) p = { ...ROOT, namespace: header };
+    if (p.root) p = { ...p, namespace: header };
     else if (header !== p.namespace) {
       throw problem(403, `This token may not act in namespace ${header}.`, { type: "namespace-refused" });
     }

@@ -246,9 +246,15 @@ export async function hashKey(secret: string): Promise<string> {
   return hex16(await crypto.subtle.digest("SHA-256", encoder.encode(secret)));
 }
 
-/** A token's own rate, else API_RATE_LIMIT per API_RATE_PERIOD_MS; from leases of up to API_RATE_LEASE_MAX. */
+/**
+ * A token's own rate, else API_RATE_LIMIT per API_RATE_PERIOD_MS; from leases of up to API_RATE_LEASE_MAX. A service
+ * binding is limited only by the `rate` its props give (0 turns the limit off).
+ */
 const apiLimit = {
-  limit: (c: Context<{ Bindings: Env }>) => principalOf(c).rate?.limit ?? settings(c.env).API_RATE_LIMIT,
+  limit: (c: Context<{ Bindings: Env }>) => {
+    const p = principalOf(c);
+    return p.rate?.limit ?? (p.via === "binding" ? 0 : settings(c.env).API_RATE_LIMIT);
+  },
   periodMs: (c: Context<{ Bindings: Env }>) => principalOf(c).rate?.periodMs ?? settings(c.env).API_RATE_PERIOD_MS,
   lease: {
     max: (c: { env: Env }) => settings(c.env).API_RATE_LEASE_MAX,
@@ -261,13 +267,15 @@ const apiLimit = {
  * The service's limit on /v1 per bearer token: the root token's keyed by its hash (the digest bearerAuth took when it
  * accepted it), a scoped token's by its id (so a rotation keeps its count) and under its own `rate` when it has one,
  * else API_RATE_LIMIT per API_RATE_PERIOD_MS; admitted from leases of up to API_RATE_LEASE_MAX that expire after
- * API_RATE_LEASE_MS. It runs after bearerAuth only: an unverified header never names a limiter.
+ * API_RATE_LEASE_MS. It runs after bearerAuth only: an unverified header never names a limiter. A service binding with a
+ * `rate` in its props is keyed by its id (`binding:<name>`), apart from every token.
  */
 export const apiRateLimit = (): MiddlewareHandler<{ Bindings: Env }> =>
   rateLimit<{ Bindings: Env }>({
     ...apiLimit,
     key: (c) => {
       const p = principalOf(c);
+      if (p.via === "binding") return `api:${p.id}`;
       return p.root ? `api:${callerScope(c).slice(0, 32)}` : `api:token:${p.id}`;
     },
   });

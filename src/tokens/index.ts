@@ -3,6 +3,7 @@
  * retention), the isolate's lookup for bearerAuth (cached), the decisions and the wire schemas. Its face to functions/
  * and to the other wings.
  */
+export { grantErrors } from "./grant";
 export { forgetToken, scopedTokens } from "./lookup";
 export {
   CreateTokenBody,

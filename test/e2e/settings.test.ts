@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
-import { type DurableObjectConfig, migrationProblems } from "../../scripts/lib/migrations.ts";
+import { type DurableObjectConfig, ENTRYPOINTS, migrationProblems } from "../../scripts/lib/migrations.ts";
 import { JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget.ts";
 import { JOBS_MAX_RETRIES } from "../../src/jobs/schema.ts";
 import { settingsSchema } from "../../src/settings.ts";
@@ -54,28 +54,37 @@ describe("wrangler.toml's migrations and the Worker's classes (checked on the bu
   const entry = readFileSync(new URL("../../functions/index.ts", import.meta.url), "utf8");
   const exported = [
     ...[...entry.matchAll(/^export \{ ([^}]+) \} from/gm)].flatMap(([, names]) => (names ?? "").split(", ")),
+    ...[...entry.matchAll(/^export const (\w+) =/gm)].map(([, name]) => name ?? ""),
     "app",
     "default",
   ];
 
   it("agree today: the migrations create every class functions/index.ts exports, and each binding names one", () => {
-    expect(migrationProblems(config, exported)).toEqual([]);
+    expect(migrationProblems(config, exported, ENTRYPOINTS)).toEqual([]);
+  });
+
+  it("ask no migration of the WorkerEntrypoints the Worker exports (ENTRYPOINTS), and one of any other class", () => {
+    expect(exported).toContain("Edgeloop");
+    expect(migrationProblems(config, exported)).toEqual([
+      "the Worker exports Edgeloop, which no migration creates: add a migration",
+    ]);
   });
 
   it("catch a class exported without a migration, a migrated class no longer exported, a reused tag", () => {
-    expect(migrationProblems(config, [...exported, "Widget"])).toEqual([
+    expect(migrationProblems(config, [...exported, "Widget"], ENTRYPOINTS)).toEqual([
       "the Worker exports Widget, which no migration creates: add a migration",
     ]);
     expect(
       migrationProblems(
         config,
         exported.filter((e) => e !== "RoomShard"),
+        ENTRYPOINTS,
       ),
     ).toEqual([
       "a migration creates RoomShard, which the Worker does not export: export it, or delete it in a new migration",
     ]);
     const reused = { ...config, migrations: [...(config.migrations ?? []), { tag: "v2", new_sqlite_classes: ["X"] }] };
-    expect(migrationProblems(reused, [...exported, "X"])).toEqual(["migration tags used twice: v2"]);
+    expect(migrationProblems(reused, [...exported, "X"], ENTRYPOINTS)).toEqual(["migration tags used twice: v2"]);
   });
 
   it("follow renames and deletions in order", () => {
