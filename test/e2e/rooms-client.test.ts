@@ -5,7 +5,7 @@
  * `since` after a reconnection, buffering while connecting, a real job's progress told apart from a member's
  * look-alike; in a room of the poll kind, the room's replies and its refusals with their status.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WS, { WebSocketServer } from "ws";
 import { createClient } from "../../src/client/client.ts";
 import { EdgeloopError, RoomClosedError } from "../../src/client/errors.ts";
@@ -18,17 +18,12 @@ import {
   type RoomMessage,
   type WelcomeFrame,
 } from "../../src/client/rooms.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 
 const worker = useWorker({
   ROOM_TICKET_SECRET: "e2e-ticket-secret",
