@@ -17,18 +17,18 @@ export interface CallInit extends RequestInit {
 }
 
 /**
- * Send `body` as JSON (or no body) and parse the answer as JSON.
+ * Send `body` as JSON (a string as it is, or no body) with the test token; the answer as it comes (a stream, its
+ * headers). `init.vars` runs the route with other settings.
  *
  * @example
- * const { status, body } = await call<{ value: number }>("POST", "/v1/counters/c/increment", { by: 2 });
- * await call("POST", "/v1/schedules", schedule, { vars: { SCHEDULES_MAX_PER_CALLER: "2" } });
+ * const res = await send("POST", "/v1/fanout", { requests }, { headers: { accept: "application/x-ndjson" } });
  */
-export async function call<T = Record<string, unknown>>(
+export function send(
   method: string,
   path: string,
   body?: unknown,
   { vars, ...init }: CallInit = {},
-): Promise<Answer<T>> {
+): Promise<Response> {
   const request: RequestInit = {
     method,
     ...init,
@@ -39,9 +39,23 @@ export async function call<T = Record<string, unknown>>(
     },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   };
-  const res = vars
-    ? await fetchWithSettings(vars, path, request)
-    : await exports.default.fetch(`${BASE}${path}`, request);
+  return vars ? fetchWithSettings(vars, path, request) : exports.default.fetch(`${BASE}${path}`, request);
+}
+
+/**
+ * `send`, with the answer parsed as JSON.
+ *
+ * @example
+ * const { status, body } = await call<{ value: number }>("POST", "/v1/counters/c/increment", { by: 2 });
+ * await call("POST", "/v1/schedules", schedule, { vars: { SCHEDULES_MAX_PER_CALLER: "2" } });
+ */
+export async function call<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  init: CallInit = {},
+): Promise<Answer<T>> {
+  const res = await send(method, path, body, init);
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
 }
