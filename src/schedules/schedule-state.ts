@@ -5,7 +5,7 @@
  */
 import type { CreateJobOutcome } from "../jobs";
 import type { CronTimes } from "./cron";
-import type { RunRecord } from "./schedule-store";
+import type { RunRecord, RunState } from "./schedule-store";
 
 export type MissedPolicy = "latest" | "skip";
 export type OverlapPolicy = "skip" | "allow";
@@ -81,6 +81,18 @@ export function nextFires(times: CronTimes, now: number, n: number): number[] {
   return out;
 }
 
+/** The run of fire time `fireAt` in `state`, with nothing else known yet (no job, reason, range or error). */
+export const newRun = (fireAt: number, state: RunState): RunRecord => ({
+  fireAt,
+  state,
+  jobId: null,
+  jobState: null,
+  reason: null,
+  until: null,
+  count: null,
+  error: null,
+});
+
 /** True for the states a job ends in. */
 export const isFinal = (state: string | null): boolean => state !== null && FINAL.has(state);
 
@@ -90,16 +102,7 @@ export const isFinal = (state: string | null): boolean => state !== null && FINA
  * guard now blocks, a setting lowered, a secret gone).
  */
 export function runOfOutcome(fireAt: number, o: CreateJobOutcome): RunRecord {
-  const run: RunRecord = {
-    fireAt,
-    state: "failed",
-    jobId: null,
-    jobState: null,
-    reason: null,
-    until: null,
-    count: null,
-    error: null,
-  };
+  const run = newRun(fireAt, "failed");
   switch (o.outcome) {
     case "queued":
       return { ...run, state: "created", jobId: o.status.id, jobState: o.status.state };

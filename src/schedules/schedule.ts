@@ -21,6 +21,7 @@ import type { AddOutcome } from "./schedule-index";
 import {
   isFinal,
   type MissedPolicy,
+  newRun,
   nextFires,
   type OverlapPolicy,
   overlapBlocks,
@@ -29,7 +30,7 @@ import {
   runOfOutcome,
   tooSoon,
 } from "./schedule-state";
-import { type RunRecord, type ScheduleRecord, ScheduleStore } from "./schedule-store";
+import { type ScheduleRecord, ScheduleStore } from "./schedule-store";
 import { type ScheduleSummary, type ScheduleWire, summaryOf, viewOf } from "./view";
 
 /** How long the alarm waits before trying again what failed (the index, a job's creation). */
@@ -56,17 +57,6 @@ export type CreateScheduleOutcome =
   | { outcome: "full"; max: number }
   /** The index did not answer: nothing is live; the alarm removes what was stored unless the POST comes again. */
   | { outcome: "unavailable" };
-
-const empty = (fireAt: number): RunRecord => ({
-  fireAt,
-  state: "creating",
-  jobId: null,
-  jobState: null,
-  reason: null,
-  until: null,
-  count: null,
-  error: null,
-});
 
 export class Schedule extends DurableObject<Env> {
   readonly #store: ScheduleStore;
@@ -223,7 +213,7 @@ export class Schedule extends DurableObject<Env> {
     // was overtaken by a later fire time while creation kept failing, and is given up (at most one waits at a time).
     const pending = this.#store.creating();
     for (const run of pending.slice(0, -1)) {
-      this.#store.putRun({ ...empty(run.fireAt), state: "failed", error: "job creation did not finish" });
+      this.#store.putRun({ ...newRun(run.fireAt, "failed"), error: "job creation did not finish" });
     }
     const unfinished = pending.at(-1);
     let retry = false;
@@ -246,9 +236,9 @@ export class Schedule extends DurableObject<Env> {
     this.#store.transaction(() => {
       if (plan.missed) {
         const { from, until, count } = plan.missed;
-        this.#store.putRun({ ...empty(from), state: "missed", until, count });
+        this.#store.putRun({ ...newRun(from, "missed"), until, count });
       }
-      if (plan.run !== null) this.#store.putRun(empty(plan.run));
+      if (plan.run !== null) this.#store.putRun(newRun(plan.run, "creating"));
       this.#store.update({ nextAt: plan.next });
     });
     if (plan.run !== null) await this.#run(s, plan.run);
@@ -263,7 +253,7 @@ export class Schedule extends DurableObject<Env> {
     const minMs = settings(this.env).SCHEDULES_MIN_INTERVAL_SECONDS * 1_000;
     const last = this.#store.lastCreated(at);
     if (tooSoon(at, last?.fireAt ?? null, minMs)) {
-      this.#store.putRun({ ...empty(at), state: "skipped", reason: "interval" });
+      this.#store.putRun({ ...newRun(at, "skipped"), reason: "interval" });
       return;
     }
     if (s.overlap === "skip" && last?.jobId) {
@@ -271,7 +261,7 @@ export class Schedule extends DurableObject<Env> {
       if (!this.#same(s)) return;
       if (state !== null) this.#store.setJobState(last.fireAt, state);
       if (overlapBlocks(s.overlap, state)) {
-        this.#store.putRun({ ...empty(at), state: "skipped", reason: "overlap", jobId: last.jobId, jobState: state });
+        this.#store.putRun({ ...newRun(at, "skipped"), reason: "overlap", jobId: last.jobId, jobState: state });
         return;
       }
     }

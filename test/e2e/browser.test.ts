@@ -11,21 +11,16 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS from "ws";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const results = join(root, "test-results");
 
-let upstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 // Registered before the browser's hooks: started first, stopped last (after-hooks run in reverse).
 const worker = useWorker({
   ROOM_TICKET_SECRET: "e2e-ticket-secret",

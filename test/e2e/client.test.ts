@@ -3,8 +3,8 @@
  * method of every family, with the loopback upstreams the worker fans out to. Leases are used with `await using`
  * (TypeScript compiles it down; Node 22 does not parse it).
  */
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
-import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { startUpstream } from "../../bench/lib/upstream.ts";
 import {
   createClient,
   EdgeloopError,
@@ -13,20 +13,13 @@ import {
   LeaseLostError,
   type LockLease,
 } from "../../src/client/index.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: Upstream;
-let jobsUpstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startUpstream();
-  jobsUpstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-  await jobsUpstream?.close();
-});
+const upstream = useUpstream(startUpstream);
+const jobsUpstream = useUpstream(startJobsUpstream);
 
 const worker = useWorker({
   FANOUT_ALLOW_HOSTS: "127.0.0.1",

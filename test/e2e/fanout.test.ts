@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
+import { describe, expect, it } from "vitest";
+import { startUpstream } from "../../bench/lib/upstream.ts";
 import { FrameReader } from "../helpers/frames.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: Upstream;
-
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startUpstream);
 
 // Registered after the upstream's hooks: started after it, stopped before it (after-hooks run in reverse).
 const worker = useWorker({ FANOUT_ALLOW_HOSTS: "127.0.0.1" });

@@ -4,9 +4,10 @@
  * than 2 of their requests in flight; with `rate: {limit: 5, periodMs: 1000}` no window of a second (less the
  * tolerance, docs/flow.md) sees more than 5 of them start. Every call still ends with its answer.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUpstream, type Upstream } from "../../bench/lib/upstream.ts";
+import { describe, expect, it } from "vitest";
+import { startUpstream } from "../../bench/lib/upstream.ts";
 import { createClient, type Flow, type JobResult } from "../../src/client/index.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
 /**
@@ -15,13 +16,7 @@ import { useWorker } from "./support/worker.ts";
  */
 const TOLERANCE_MS = 100;
 
-let upstream: Upstream;
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startUpstream);
 
 // Jobs are followed through their rooms (tickets); a deferred chunk waits at most 2 s, so a paused key is quick to test.
 const worker = useWorker({

@@ -5,81 +5,27 @@
  * same state and the job runs once, not before its time, through its Job object's alarm (kept on disk). A loopback
  * receiver records when each call arrived.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/lib/worker.ts";
 import type { JobStatus } from "../../src/jobs/types.ts";
+import { type NpmStart, npmStart, stopGroup } from "./support/npm-start.ts";
 import { until } from "./support/until.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 // The dev token `npm start` passes (scripts/lib/dev-vars.ts).
 const AUTH = { authorization: "Bearer edgeloop-dev-token", "content-type": "application/json" };
-
-interface Started {
-  child: ChildProcess;
-  exited: Promise<void>;
-  url: string;
-  output: () => string;
-}
 
 let state: string;
 let receiver: Server;
 let receiverUrl: string;
 const arrivals: { path: string; at: number }[] = [];
-let running: Started | undefined;
+let running: NpmStart | undefined;
 
-/** `npm start -- --port <free> --persist-to <state>` in a process group of its own; resolves once /healthz answers. */
-async function npmStart(): Promise<Started> {
-  const port = await freePort();
-  const host = new URL(receiverUrl).host;
-  const child = spawn(
-    "npm",
-    ["start", "--", "--port", String(port), "--persist-to", state, "--var", `FANOUT_ALLOW_HOSTS:${host}`],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-      env: {
-        ...process.env,
-        WRANGLER_HIDE_BANNER: "true",
-        WRANGLER_SEND_METRICS: "false",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      },
-    },
-  );
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
-      return fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    "npm start to serve",
-    { timeoutMs: 90_000, intervalMs: 250 },
-  );
-  return { child, exited, url, output: () => output };
-}
-
-/** kill -9 of the whole process group: nothing gets to shut down, flush or say goodbye. */
-async function killHard(s: Started): Promise<void> {
-  if (s.child.pid !== undefined) process.kill(-s.child.pid, "SIGKILL");
-  await s.exited;
-}
+/** `npm start` on the test's state, allowed to call the receiver. */
+const start = () => npmStart({ persistTo: state, args: ["--var", `FANOUT_ALLOW_HOSTS:${new URL(receiverUrl).host}`] });
 
 beforeAll(async () => {
   state = mkdtempSync(join(tmpdir(), "edgeloop-restart-"));
@@ -93,17 +39,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (running?.child.pid !== undefined && running.child.exitCode === null) {
-    process.kill(-running.child.pid, "SIGTERM");
-    await running.exited;
-  }
+  if (running) await stopGroup(running, "SIGTERM");
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
   rmSync(state, { recursive: true, force: true });
 });
 
 describe("a delayed job across a kill -9 of npm start", () => {
   it("runs once, not before its time, after the service is killed while it waits and started again", async () => {
-    running = await npmStart();
+    running = await start();
     const run = crypto.randomUUID();
     const res = await fetch(`${running.url}/v1/jobs`, {
       method: "POST",
@@ -116,10 +59,11 @@ describe("a delayed job across a kill -9 of npm start", () => {
     const status = (await (await fetch(`${running.url}/v1/jobs/${id}`, { headers: AUTH })).json()) as JobStatus;
     const runAt = Date.parse(status.runAt ?? "");
 
-    await killHard(running);
+    // kill -9 of the whole process group: nothing gets to shut down, flush or say goodbye.
+    await stopGroup(running, "SIGKILL");
     expect(arrivals.filter((a) => a.path === `/${run}`)).toEqual([]);
 
-    running = await npmStart();
+    running = await start();
     const after = (await (await fetch(`${running.url}/v1/jobs/${id}`, { headers: AUTH })).json()) as JobStatus;
     // Its state outlived the process: still waiting (or already started, if the restart took past its time).
     expect(after).toMatchObject({ id, runAt: status.runAt });

@@ -4,22 +4,17 @@
  * chunk after its attempts; a completion callback arrives signed with the job's final status; GET /v1/jobs pages the
  * caller's jobs newest first.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { JobStatus } from "../../src/jobs/types.ts";
 import { verifyStandardWebhook } from "../jobs/verify-webhook.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
 const SECRET = "whsec_ZWRnZWxvb3AtZTJlLXRpbWUtc2VjcmV0";
 
-let upstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 
 const worker = useWorker({ FANOUT_ALLOW_HOSTS: "127.0.0.1", JOBS_WEBHOOK_SECRET: SECRET });
 

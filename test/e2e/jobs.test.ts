@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { JobStatus as Status } from "../../src/jobs/types.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: JobsUpstream;
-
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 
 // Registered after the upstream's hooks: started after it, stopped before it (after-hooks run in reverse).
 const worker = useWorker({

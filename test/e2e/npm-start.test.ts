@@ -5,67 +5,33 @@
  * error answers of the demo upstream print no error block in the terminal; and nothing leaves loopback (wrangler's
  * banner and its update check, metrics and `Request.cf` lookup are off, and a preloaded probe reports every socket).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/lib/worker.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
-import { until } from "./support/until.ts";
+import { type NpmStart, npmStart, stopGroup } from "./support/npm-start.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-let port: number;
 let state: string;
-let child: ChildProcess | undefined;
-let exited: Promise<void> | undefined;
-let output = "";
+let started: NpmStart;
 let browser: TestBrowser;
 
 beforeAll(async () => {
-  port = await freePort();
   state = mkdtempSync(join(tmpdir(), "edgeloop-start-"));
-  child = spawn("npm", ["start", "--", "--port", String(port), "--persist-to", state], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-    env: {
-      ...process.env,
-      WRANGLER_HIDE_BANNER: "true",
-      WRANGLER_SEND_METRICS: "false",
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      NODE_OPTIONS: `--import=${pathToFileURL(join(root, "test/e2e/support/no-network.mjs")).href}`,
-    },
+  started = await npmStart({
+    persistTo: state,
+    env: { NODE_OPTIONS: `--import=${pathToFileURL(join(root, "test/e2e/support/no-network.mjs")).href}` },
   });
-  const exit = child;
-  exited = new Promise((resolve) => exit.once("exit", () => resolve()));
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await until(
-    async () => {
-      if (child?.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
-      return fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    "npm start to serve",
-    { timeoutMs: 90_000, intervalMs: 250 },
-  );
   browser = await launchBrowser({ viewport: { width: 1200, height: 900 } });
 }, 150_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (child?.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
-  await exited;
+  if (started) await stopGroup(started, "SIGTERM");
   rmSync(state, { recursive: true, force: true });
 });
 
@@ -73,14 +39,14 @@ async function openDemo(problems: string[]): Promise<Page> {
   const page = await browser.context.newPage();
   page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
   // The address wrangler dev prints ("Ready on http://localhost:<port>").
-  await page.goto(`http://localhost:${port}/`);
+  await page.goto(`http://localhost:${started.port}/`);
   return page;
 }
 
 describe("npm start -- --port <port>", () => {
   it("serves a demo whose fan-out and job panels work on that port, without error blocks in the terminal", async () => {
-    expect(output).toContain(
-      `edgeloop dev: the demo's upstream is allowed at 127.0.0.1:${port},[::1]:${port} (FANOUT_ALLOW_HOSTS)`,
+    expect(started.output()).toContain(
+      `edgeloop dev: the demo's upstream is allowed at 127.0.0.1:${started.port},[::1]:${started.port} (FANOUT_ALLOW_HOSTS)`,
     );
     const problems: string[] = [];
     const page = await openDemo(problems);
@@ -110,11 +76,11 @@ describe("npm start -- --port <port>", () => {
       await page.close();
     }
     // The upstream answered 500 and 503 as asked (twice each): a result, not a failure of the server.
-    expect(output).not.toContain("✘ [ERROR]");
-    expect(output).not.toMatch(/"level":"error"/);
+    expect(started.output()).not.toContain("✘ [ERROR]");
+    expect(started.output()).not.toMatch(/"level":"error"/);
     // Only loopback: every socket the tools opened went to 127.0.0.1 or ::1.
-    const sockets = [...output.matchAll(/^network: tcp (\S+)$/gm)].map((m) => m[1] as string);
+    const sockets = [...started.output().matchAll(/^network: tcp (\S+)$/gm)].map((m) => m[1] as string);
     expect(sockets.filter((address) => !/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1):\d+$/.test(address))).toEqual([]);
-    expect(output).not.toMatch(/^network: (udp|dns \w+ (?!(localhost|127\.0\.0\.1|::1)$))/m);
+    expect(started.output()).not.toMatch(/^network: (udp|dns \w+ (?!(localhost|127\.0\.0\.1|::1)$))/m);
   }, 120_000);
 });

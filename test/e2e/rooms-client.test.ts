@@ -5,7 +5,8 @@
  * `since` after a reconnection, buffering while connecting, a real job's progress told apart from a member's
  * look-alike; in a room of the poll kind, the room's replies and its refusals with their status.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IncomingMessage } from "node:http";
+import { describe, expect, it } from "vitest";
 import WS, { WebSocketServer } from "ws";
 import { createClient } from "../../src/client/client.ts";
 import { EdgeloopError, RoomClosedError } from "../../src/client/errors.ts";
@@ -15,20 +16,16 @@ import {
   type PresenceChange,
   pollOf,
   RoomClient,
+  type RoomClientOptions,
   type RoomMessage,
   type WelcomeFrame,
 } from "../../src/client/rooms.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 
 const worker = useWorker({
   ROOM_TICKET_SECRET: "e2e-ticket-secret",
@@ -37,6 +34,33 @@ const worker = useWorker({
   ROOM_RATE_MESSAGES: "5",
   ROOM_MAX_MESSAGE_BYTES: "1024",
 });
+
+/**
+ * A loopback server standing in for a room (`onConnection` says what it sends), and a RoomClient of it as "ada"
+ * (`options` added); `close` closes both.
+ */
+async function standIn(
+  onConnection: (ws: WS, req: IncomingMessage) => void,
+  options: Partial<RoomClientOptions> = {},
+): Promise<{ client: RoomClient; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => wss.once("listening", resolve));
+  wss.on("connection", onConnection);
+  const { port } = wss.address() as { port: number };
+  const client = new RoomClient({
+    baseUrl: `http://127.0.0.1:${port}`,
+    room: "lobby",
+    user: "ada",
+    getTicket: async () => "ticket",
+    WebSocket: WS,
+    ...options,
+  });
+  const close = async () => {
+    client.close();
+    await new Promise((resolve) => wss.close(resolve));
+  };
+  return { client, close };
+}
 
 function member(room: string, user: string) {
   const tickets: string[] = [];
@@ -302,9 +326,7 @@ describe("RoomClient", () => {
 
   it("keeps its members from presence frames of both shapes: coalesced ones, and the one-change kind of older rooms", async () => {
     // A loopback server that speaks as an older room did, then as a newer one.
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise((resolve) => wss.once("listening", resolve));
-    wss.on("connection", (ws) => {
+    const { client, close } = await standIn((ws) => {
       for (const frame of [
         { type: "welcome", self: { user: "ada", id: "c1" }, members: ["ada"], count: 1, lastSeq: 0, history: [] },
         { type: "presence", event: "joined", user: "bob", count: 2, members: ["ada", "bob"] },
@@ -313,14 +335,6 @@ describe("RoomClient", () => {
       ]) {
         ws.send(JSON.stringify(frame));
       }
-    });
-    const { port } = wss.address() as { port: number };
-    const client = new RoomClient({
-      baseUrl: `http://127.0.0.1:${port}`,
-      room: "lobby",
-      user: "ada",
-      getTicket: async () => "ticket",
-      WebSocket: WS,
     });
     const seen: PresenceChange[] = [];
     client.on("presence", (p) => seen.push(p));
@@ -333,8 +347,7 @@ describe("RoomClient", () => {
       ]);
       expect(client.members).toEqual(["ada", "dee"]);
     } finally {
-      client.close();
-      await new Promise((resolve) => wss.close(resolve));
+      await close();
     }
   });
 
@@ -357,29 +370,20 @@ describe("RoomClient", () => {
       lastSeq,
       history,
     });
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-    await new Promise((resolve) => wss.once("listening", resolve));
     const urls: string[] = [];
-    wss.on("connection", (ws, req) => {
-      urls.push(req.url ?? "");
-      if (urls.length === 1) {
-        ws.send(JSON.stringify(welcome(3, [message(1), message(2), message(3)])));
-        ws.close(1001, "going away");
-      } else {
-        ws.send(JSON.stringify(welcome(0, [])));
-        ws.send(JSON.stringify(message(1)));
-      }
-    });
-    const { port } = wss.address() as { port: number };
-    const client = new RoomClient({
-      baseUrl: `http://127.0.0.1:${port}`,
-      room: "lobby",
-      user: "ada",
-      getTicket: async () => "ticket",
-      WebSocket: WS,
-      minReconnectionDelay: 1,
-      maxReconnectionDelay: 10,
-    });
+    const { client, close } = await standIn(
+      (ws, req) => {
+        urls.push(req.url ?? "");
+        if (urls.length === 1) {
+          ws.send(JSON.stringify(welcome(3, [message(1), message(2), message(3)])));
+          ws.close(1001, "going away");
+        } else {
+          ws.send(JSON.stringify(welcome(0, [])));
+          ws.send(JSON.stringify(message(1)));
+        }
+      },
+      { minReconnectionDelay: 1, maxReconnectionDelay: 10 },
+    );
     const seen: number[] = [];
     client.on("message", (m) => seen.push(m.seq));
     try {
@@ -388,8 +392,7 @@ describe("RoomClient", () => {
       expect(urls[1]).toContain("since=3");
       expect(client.lastSeq).toBe(1);
     } finally {
-      client.close();
-      await new Promise((resolve) => wss.close(resolve));
+      await close();
     }
   });
 

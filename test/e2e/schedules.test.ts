@@ -4,19 +4,14 @@
  * job runs through the queue consumer to the loopback upstream. Then list, pause, resume and delete. Polled with
  * bounds (the alarms run on their own clock), never ordered by sleeps.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createClient, type Schedule, type ScheduleRun } from "../../src/client/index.ts";
-import { type JobsUpstream, startJobsUpstream } from "../setup/jobs-upstream.ts";
+import { startJobsUpstream } from "../setup/jobs-upstream.ts";
 import { until } from "./support/until.ts";
+import { useUpstream } from "./support/upstream.ts";
 import { useWorker } from "./support/worker.ts";
 
-let upstream: JobsUpstream;
-beforeAll(async () => {
-  upstream = await startJobsUpstream();
-});
-afterAll(async () => {
-  await upstream?.close();
-});
+const upstream = useUpstream(startJobsUpstream);
 
 const worker = useWorker({ FANOUT_ALLOW_HOSTS: "127.0.0.1", SCHEDULES_MIN_INTERVAL_SECONDS: "1" });
 const client = () => createClient({ baseUrl: worker.url, token: worker.token });

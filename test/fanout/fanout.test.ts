@@ -1,12 +1,10 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { FanoutResult } from "../../src/fanout/engine";
-import { fetchWithSettings } from "../helpers/api";
+import { BASE, type CallInit, send } from "../helpers/api";
 import { FrameReader } from "../helpers/frames";
 import { newGate, newKey, stats, statsWhen, UPSTREAM, up } from "../helpers/upstream";
 
-const URL_ = "http://edgeloop.test/v1/fanout";
-const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };
 const port = new URL(UPSTREAM).port;
 /** A second loopback upstream on another port: another origin. */
 const OTHER = inject("otherUpstream");
@@ -15,23 +13,10 @@ type Summary = { fulfilled: number; rejected: number; durationMs: number; concur
 type Body = { results: FanoutResult[]; summary: Summary };
 type Keyed = { results: Record<string, FanoutResult>; summary: Summary };
 
-function post(body: unknown, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(URL_, {
-    method: "POST",
-    body: JSON.stringify(body),
-    ...init,
-    headers: { ...AUTH, ...(init.headers as Record<string, string> | undefined) },
-  });
-}
+const post = (body: unknown, init?: CallInit) => send("POST", "/v1/fanout", body, init);
 
 /** POST /v1/fanout with some settings overridden. */
-async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
-  return fetchWithSettings(vars, "/v1/fanout", {
-    method: "POST",
-    body: JSON.stringify(body),
-    headers: { "content-type": "application/json" },
-  });
-}
+const postWithSettings = (vars: Record<string, string>, body: unknown) => post(body, { vars });
 
 async function lines(res: Response): Promise<string[]> {
   return (await res.text()).split("\n").filter(Boolean);
@@ -40,7 +25,7 @@ async function lines(res: Response): Promise<string[]> {
 describe("POST /v1/fanout", () => {
   it("requires the bearer token and calls nothing without it", async () => {
     const key = newKey();
-    const res = await exports.default.fetch(URL_, {
+    const res = await exports.default.fetch(`${BASE}/v1/fanout`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ requests: [{ url: up({ key }) }] }),
@@ -115,7 +100,7 @@ describe("POST /v1/fanout", () => {
     // Broken JSON that names a real upstream URL: truncated, and with trailing garbage after a valid document.
     const valid = JSON.stringify({ requests: [{ url: up({ key }) }] });
     for (const body of ["{not json", valid.slice(0, -1), `${valid} trailing`]) {
-      const res = await exports.default.fetch(URL_, { method: "POST", headers: AUTH, body });
+      const res = await post(body);
       expect(res.status, body).toBe(400);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
     }

@@ -11,14 +11,25 @@ export interface Answer<T = Record<string, unknown>> {
   body: T;
 }
 
-/** Send `body` as JSON (or no body) and parse the answer as JSON. */
-export async function call<T = Record<string, unknown>>(
+export interface CallInit extends RequestInit {
+  /** Settings to run the route with (through `fetchWithSettings`: the objects keep the test bindings). */
+  vars?: Record<string, string>;
+}
+
+/**
+ * Send `body` as JSON (a string as it is, or no body) with the test token; the answer as it comes (a stream, its
+ * headers). `init.vars` runs the route with other settings.
+ *
+ * @example
+ * const res = await send("POST", "/v1/fanout", { requests }, { headers: { accept: "application/x-ndjson" } });
+ */
+export function send(
   method: string,
   path: string,
   body?: unknown,
-  init: RequestInit = {},
-): Promise<Answer<T>> {
-  const res = await exports.default.fetch(`${BASE}${path}`, {
+  { vars, ...init }: CallInit = {},
+): Promise<Response> {
+  const request: RequestInit = {
     method,
     ...init,
     headers: {
@@ -27,7 +38,24 @@ export async function call<T = Record<string, unknown>>(
       ...(init.headers as Record<string, string> | undefined),
     },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
+  };
+  return vars ? fetchWithSettings(vars, path, request) : exports.default.fetch(`${BASE}${path}`, request);
+}
+
+/**
+ * `send`, with the answer parsed as JSON.
+ *
+ * @example
+ * const { status, body } = await call<{ value: number }>("POST", "/v1/counters/c/increment", { by: 2 });
+ * await call("POST", "/v1/schedules", schedule, { vars: { SCHEDULES_MAX_PER_CALLER: "2" } });
+ */
+export async function call<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  init: CallInit = {},
+): Promise<Answer<T>> {
+  const res = await send(method, path, body, init);
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
 }

@@ -109,6 +109,11 @@ export class RoomSocket {
     }
   }
 
+  /** `using ada = await RoomSocket.join(room, "ada")` closes it when the test's scope ends, whatever happened. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   #waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {

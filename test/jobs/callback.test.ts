@@ -9,12 +9,11 @@ import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } fro
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../functions/index";
-import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
 import type { Job } from "../../src/jobs/job";
 import type { JobStatus } from "../../src/jobs/types";
 import { settings } from "../../src/settings";
 import { up } from "../helpers/upstream";
-import { AUTH, BASE, deliver, newJobId, path, received, UP } from "./helpers";
+import { AUTH, BASE, deliver, path, received, seedFanoutJob, UP } from "./helpers";
 import { verifyStandardWebhook } from "./verify-webhook";
 
 type JobStub = DurableObjectStub<Job>;
@@ -130,17 +129,8 @@ describe("completion callbacks", () => {
 
   it("give up after JOBS_CALLBACK_ATTEMPTS failed attempts", async () => {
     const hook = path("cb-down", "status=503");
-    const id = newJobId();
-    const stub = env.JOB.getByName(id);
-    await stub.create({
-      id,
-      type: "fanout",
-      bodyHash: "seeded",
-      requestsJson: JSON.stringify([FanoutItemSchema.parse({ url: UP + path("e") })]),
-      optionsJson: JSON.stringify(FanoutOptionsSchema.parse({})),
-      chunkSize: 1,
-      callbackJson: JSON.stringify({ url: UP + hook, on: ["succeeded"] }),
-    });
+    const callbackJson = JSON.stringify({ url: UP + hook, on: ["succeeded"] });
+    const { id, stub } = await seedFanoutJob([UP + path("e")], 1, {}, { callbackJson });
     // Three attempts, each due at once after the one before (no backoff).
     await runInDurableObject(stub, (instance: Job) => {
       const vars = { JOBS_CALLBACK_ATTEMPTS: "3", JOBS_RETRY_BASE_SECONDS: "0" };
@@ -181,17 +171,8 @@ describe("completion callbacks", () => {
     ]);
 
     const again = path("cb-revived");
-    const revived = newJobId();
-    const stub = env.JOB.getByName(revived);
-    await stub.create({
-      id: revived,
-      type: "fanout",
-      bodyHash: "seeded",
-      requestsJson: JSON.stringify([FanoutItemSchema.parse({ url: UP + path("h") })]),
-      optionsJson: JSON.stringify(FanoutOptionsSchema.parse({})),
-      chunkSize: 1,
-      callbackJson: JSON.stringify({ url: UP + again, on: ["failed", "succeeded"] }),
-    });
+    const callbackJson = JSON.stringify({ url: UP + again, on: ["failed", "succeeded"] });
+    const { id: revived, stub } = await seedFanoutJob([UP + path("h")], 1, {}, { callbackJson });
     await deliver("edgeloop-jobs-dlq", [{ id: "x", body: { jobId: revived, chunk: 0 } }]);
     await callbackWhen(revived, "delivered");
     expect(await stub.retryDead()).toMatchObject({ outcome: "requeued", status: { callback: { state: "waiting" } } });

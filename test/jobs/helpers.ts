@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import worker from "../../functions/index";
 import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
+import type { CreateJobInput } from "../../src/jobs/types";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,7 +24,19 @@ export const newJobId = () => crypto.randomUUID().replace(/-/g, "");
 /** A unique path on the upstream, so hit counts belong to one test. */
 export const path = (name: string, query = "") => `/${crypto.randomUUID()}/${name}${query ? `?${query}` : ""}`;
 
-export async function seedFanoutJob(urls: string[], chunkSize: number, options: Record<string, unknown> = {}) {
+/**
+ * A fan-out job stored straight into its object (nothing queued): `urls` in chunks of `chunkSize`, run with
+ * `options`; `extra` adds to what `create` is given (the job's retry policy, its callback).
+ *
+ * @example
+ * const { id, stub } = await seedFanoutJob([UP + path("a")], 1, {}, { retryJson: JSON.stringify({ attempts: 2 }) });
+ */
+export async function seedFanoutJob(
+  urls: string[],
+  chunkSize: number,
+  options: Record<string, unknown> = {},
+  extra: Pick<CreateJobInput, "retryJson" | "callbackJson"> = {},
+) {
   const id = newJobId();
   const stub = env.JOB.getByName(id);
   const requests = urls.map((url) => FanoutItemSchema.parse({ url }));
@@ -34,6 +47,7 @@ export async function seedFanoutJob(urls: string[], chunkSize: number, options: 
     requestsJson: JSON.stringify(requests),
     optionsJson: JSON.stringify(FanoutOptionsSchema.parse(options)),
     chunkSize,
+    ...extra,
   });
   return { id, stub, outcome };
 }

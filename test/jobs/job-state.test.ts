@@ -5,35 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChunkRecord, JobRecord } from "../../src/jobs/job-state";
 import * as state from "../../src/jobs/job-state";
-
-const job = (over: Partial<JobRecord> = {}): JobRecord => ({
-  id: "j1",
-  type: "fanout",
-  bodyHash: "h",
-  state: "running",
-  total: 4,
-  spec: '{"concurrency":2}',
-  done: 0,
-  failed: 0,
-  attempts: 0,
-  error: null,
-  createdAt: 0,
-  updatedAt: 0,
-  listedBy: null,
-  runAt: null,
-  retry: null,
-  callback: null,
-  cbState: null,
-  cbAttempts: 0,
-  cbError: null,
-  cbNextAt: null,
-  cbSettledAt: null,
-  cbRound: 0,
-  idxAcked: null,
-  idxRetryAt: null,
-  idxFailures: 0,
-  ...over,
-});
+import { jobRecord as job } from "./records";
 
 const POLICY = { retry: { attempts: 6, baseMs: 2_000, maxMs: 300_000 }, timeoutMs: 5_000 };
 

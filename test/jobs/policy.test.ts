@@ -9,40 +9,16 @@ import type { JobRecord } from "../../src/jobs/job-state";
 import * as state from "../../src/jobs/job-state";
 import { bothStarts, callTimeoutMs, policyBreach, retryPolicy, startOf } from "../../src/jobs/policy";
 import { settingsSchema } from "../../src/settings";
+import { jobRecord } from "./records";
 
 const S = settingsSchema.parse({});
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 
-const job = (over: Partial<JobRecord> = {}): JobRecord => ({
-  id: "j1",
-  type: "fanout",
-  bodyHash: "h",
-  state: "running",
-  total: 4,
-  spec: "{}",
-  done: 0,
-  failed: 0,
-  attempts: 0,
-  error: null,
-  createdAt: NOW - HOUR,
-  updatedAt: NOW,
-  listedBy: "o",
-  runAt: null,
-  retry: null,
-  callback: null,
-  cbState: null,
-  cbAttempts: 0,
-  cbError: null,
-  cbNextAt: null,
-  cbSettledAt: null,
-  cbRound: 0,
-  idxAcked: null,
-  idxRetryAt: null,
-  idxFailures: 0,
-  ...over,
-});
+/** A running job created an hour ago, listed by "o". */
+const job = (over: Partial<JobRecord> = {}): JobRecord =>
+  jobRecord({ spec: "{}", createdAt: NOW - HOUR, updatedAt: NOW, listedBy: "o", ...over });
 
 describe("when a job starts", () => {
   it("starts at runAt, after delayMs, or now; both together is refused", () => {

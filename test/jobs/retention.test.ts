@@ -12,6 +12,7 @@ import type { Job } from "../../src/jobs/job";
 import type { JobStatus } from "../../src/jobs/types";
 import { settings } from "../../src/settings";
 import { closeAll, RoomSocket } from "../helpers/room-socket";
+import { rowsOf } from "../helpers/storage";
 import { mint } from "../helpers/tokens";
 import { AUTH, BASE, hits, path, UP } from "./helpers";
 
@@ -30,20 +31,6 @@ const postJob = (key: string, body: unknown) =>
   });
 
 const alarmAt = (stub: JobStub) => runInDurableObject(stub, (_: Job, state) => state.storage.getAlarm());
-
-/** Rows the object still stores, table by table (the SQLite schema itself is recreated empty). */
-const rows = (stub: JobStub) =>
-  runInDurableObject(stub, (_: Job, state) => {
-    const tables = state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-      )
-      .toArray()
-      .map((t) => t.name);
-    return Object.fromEntries(
-      tables.map((t) => [t, state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n]),
-    );
-  });
 
 /** Move the object's stored times back by `ms`, as if that much time had passed. */
 const rewind = (stub: JobStub, sql: string, ms: number) =>
@@ -79,7 +66,7 @@ describe("job retention", () => {
     await rewind(stub, "UPDATE job SET updated_at = updated_at - ?", RETENTION_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     // The owner stays with the tombstone: another tenant is told nothing, not even that the id existed.
-    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
+    expect(await rowsOf(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
     const other = await mint({ scopes: ["jobs:*"], namespace: `other-${crypto.randomUUID()}` });
     expect((await other.call("GET", `/v1/jobs/${id}`)).status).toBe(404);
 
@@ -105,7 +92,7 @@ describe("job retention", () => {
     expect(again.status).toBe(410);
     expect(await again.json()).toMatchObject({ type: "urn:edgeloop:problem:job-gone", id });
     for (const u of urls) expect(await hits(u)).toBe(1);
-    expect(await rows(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
+    expect(await rowsOf(stub)).toEqual({ job: 0, chunks: 0, results: 0, tombstone: 1, owner: 1 });
 
     // The tombstone has a retention of its own; then the object holds nothing and the id is unknown.
     const deletedAt = (await send("GET", `/v1/jobs/${id}`).then((r) => r.json<{ deletedAt: string }>())).deletedAt;
@@ -113,7 +100,7 @@ describe("job retention", () => {
     await rewind(stub, "UPDATE tombstone SET forget_at = forget_at - ?", TOMBSTONE_MS);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await alarmAt(stub)).toBeNull();
-    expect(Object.values(await rows(stub)).every((n) => n === 0)).toBe(true);
+    expect(Object.values(await rowsOf(stub)).every((n) => n === 0)).toBe(true);
     expect((await send("GET", `/v1/jobs/${id}`)).status).toBe(404);
   });
 
@@ -153,6 +140,6 @@ describe("job retention", () => {
     });
     await runDurableObjectAlarm(stub);
     expect((await send("GET", `/v1/jobs/${id}`)).status).toBe(200);
-    expect((await rows(stub)).results).toBe(1);
+    expect((await rowsOf(stub)).results).toBe(1);
   });
 });

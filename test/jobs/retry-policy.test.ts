@@ -8,27 +8,14 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../functions/index";
-import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
 import type { JobStatus } from "../../src/jobs/types";
-import { AUTH, BASE, deliver, hits, newJobId, path, UP } from "./helpers";
+import { AUTH, BASE, deliver, hits, path, seedFanoutJob, UP } from "./helpers";
 
 const JOBS = "edgeloop-jobs";
 
 /** A job stored straight into its object (nothing queued), with its own retry fields. */
-async function seed(urls: string[], retry: Record<string, number> | undefined, options: Record<string, unknown> = {}) {
-  const id = newJobId();
-  const stub = env.JOB.getByName(id);
-  await stub.create({
-    id,
-    type: "fanout",
-    bodyHash: "seeded",
-    requestsJson: JSON.stringify(urls.map((url) => FanoutItemSchema.parse({ url }))),
-    optionsJson: JSON.stringify(FanoutOptionsSchema.parse(options)),
-    chunkSize: 10,
-    ...(retry ? { retryJson: JSON.stringify(retry) } : {}),
-  });
-  return { id, stub };
-}
+const seed = (urls: string[], retry: Record<string, number> | undefined, options: Record<string, unknown> = {}) =>
+  seedFanoutJob(urls, 10, options, retry ? { retryJson: JSON.stringify(retry) } : {});
 
 describe("a job's retry policy", () => {
   it("retries a chunk after the job's backoff, and after its attempts marks it dead at once", async () => {

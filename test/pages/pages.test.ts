@@ -1,12 +1,10 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { Page, PagesSummary } from "../../src/pages/schema";
-import { fetchWithSettings } from "../helpers/api";
+import { type CallInit, send } from "../helpers/api";
 import { FrameReader } from "../helpers/frames";
 import { newGate, newKey, stats, statsWhen, UPSTREAM } from "../helpers/upstream";
 
-const URL_ = "http://edgeloop.test/v1/pages";
-const AUTH = { authorization: "Bearer test-token", "content-type": "application/json" };
 const OTHER = inject("otherUpstream");
 const port = new URL(UPSTREAM).port;
 
@@ -26,14 +24,7 @@ function pageOf(first: string, name: string, value: string): string {
   return url.href;
 }
 
-function post(body: unknown, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(URL_, {
-    method: "POST",
-    body: JSON.stringify(body),
-    ...init,
-    headers: { ...AUTH, ...(init.headers as Record<string, string> | undefined) },
-  });
-}
+const post = (body: unknown, init?: CallInit) => send("POST", "/v1/pages", body, init);
 
 async function crawl(body: unknown): Promise<Body> {
   const res = await post(body);
@@ -42,13 +33,7 @@ async function crawl(body: unknown): Promise<Body> {
 }
 
 /** POST /v1/pages with some settings overridden. */
-async function postWithSettings(vars: Record<string, string>, body: unknown): Promise<Response> {
-  return fetchWithSettings(vars, "/v1/pages", {
-    method: "POST",
-    body: JSON.stringify(body),
-    headers: { "content-type": "application/json" },
-  });
-}
+const postWithSettings = (vars: Record<string, string>, body: unknown) => post(body, { vars });
 
 const ids = (pages: Page[]) => pages.flatMap((p) => (p.items ?? []).map((i) => (i as { id: number }).id));
 

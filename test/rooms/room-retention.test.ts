@@ -13,6 +13,7 @@ import { shardName, shardOf } from "../../src/rooms/room-stream";
 import { settings } from "../../src/settings";
 import { call, until } from "../helpers/api";
 import { closeAll, RoomSocket, ticketFor } from "../helpers/room-socket";
+import { rowsOf } from "../helpers/storage";
 
 const RETENTION_MS = settings(env).ROOM_RETENTION_HOURS * 3_600_000;
 const newRoom = () => `kept-${crypto.randomUUID()}`;
@@ -22,21 +23,8 @@ type Stub = DurableObjectStub<Room> | DurableObjectStub<RoomShard>;
 const alarmAt = (stub: Stub) =>
   runInDurableObject(stub as DurableObjectStub<Room>, (_: Room, state) => state.storage.getAlarm());
 
-/** Rows the object stores, table by table (the empty schema aside). */
-const rows = (stub: Stub) =>
-  runInDurableObject(stub as DurableObjectStub<Room>, (_: Room, state) => {
-    const tables = state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-      )
-      .toArray()
-      .map((t) => t.name);
-    return Object.fromEntries(
-      tables
-        .map((t) => [t, state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).one().n] as const)
-        .filter(([, n]) => n > 0),
-    );
-  });
+/** Rows the object stores, in the tables that hold any. */
+const rows = async (stub: Stub) => Object.fromEntries(Object.entries(await rowsOf(stub)).filter(([, n]) => n > 0));
 
 /** Move every time the object stored back by `ms`, as if that much time had passed. */
 const rewind = (stub: Stub, ms: number) =>

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ErrorFrame, RoomMessage } from "../../src/rooms/protocol";
 import { settings } from "../../src/settings";
-import { closeAll, RoomSocket } from "../helpers/room-socket";
+import { RoomSocket } from "../helpers/room-socket";
 
 const FRAMES = 10_000;
 const RATE = settings(env).ROOM_RATE_MESSAGES;
@@ -41,50 +41,37 @@ describe("a WebSocket flood", () => {
     "of %s frames is closed with 1008 within ROOM_RATE_MESSAGES, and the others keep receiving",
     async (kind) => {
       const room = `flood-${crypto.randomUUID()}`;
-      let ada: RoomSocket | undefined;
-      let bob: RoomSocket | undefined;
-      let flooder: RoomSocket | undefined;
-      try {
-        ada = await RoomSocket.join(room, "ada");
-        bob = await RoomSocket.join(room, "bob");
-        flooder = await RoomSocket.join(room, "mallory");
-        flood(flooder, kinds[kind] as (i: number) => string);
-        expect(await flooder.closed(20_000)).toMatchObject({ code: 1008 });
-        // At most ROOM_RATE_MESSAGES frames had an effect; the next was refused with a warning, the one after closed.
-        const answered = flooder.frames.filter(
-          (f) => f.type === "pong" || f.type === "ack" || (f.type === "error" && f.code === "bad-message"),
-        );
-        expect(answered.length).toBe(RATE);
-        const warnings = flooder.frames.filter((f) => f.type === "error" && f.code === "rate-limited");
-        expect(warnings).toHaveLength(1);
-        expect((warnings[0] as ErrorFrame).message).toContain("ROOM_RATE_MESSAGES");
-        const fromFlooder = ada.frames.filter((f) => isMessage(f) && (f as RoomMessage).from === "mallory");
-        expect(fromFlooder.length).toBe(flooder.frames.filter((f) => f.type === "ack").length);
-        // The room is still alive for everyone else.
-        ada.send({ type: "message", data: "still here", id: "after" });
-        const after = await bob.next<RoomMessage>((f) => isMessage(f) && (f as RoomMessage).id === "after");
-        expect(after).toMatchObject({ from: "ada", data: "still here", seq: fromFlooder.length + 1 });
-        expect(await ada.next((f) => f.type === "ack" && f.id === "after")).toMatchObject({ seq: after.seq });
-      } finally {
-        closeAll(ada, bob, flooder);
-      }
+      using ada = await RoomSocket.join(room, "ada");
+      using bob = await RoomSocket.join(room, "bob");
+      using flooder = await RoomSocket.join(room, "mallory");
+      flood(flooder, kinds[kind] as (i: number) => string);
+      expect(await flooder.closed(20_000)).toMatchObject({ code: 1008 });
+      // At most ROOM_RATE_MESSAGES frames had an effect; the next was refused with a warning, the one after closed.
+      const answered = flooder.frames.filter(
+        (f) => f.type === "pong" || f.type === "ack" || (f.type === "error" && f.code === "bad-message"),
+      );
+      expect(answered.length).toBe(RATE);
+      const warnings = flooder.frames.filter((f) => f.type === "error" && f.code === "rate-limited");
+      expect(warnings).toHaveLength(1);
+      expect((warnings[0] as ErrorFrame).message).toContain("ROOM_RATE_MESSAGES");
+      const fromFlooder = ada.frames.filter((f) => isMessage(f) && (f as RoomMessage).from === "mallory");
+      expect(fromFlooder.length).toBe(flooder.frames.filter((f) => f.type === "ack").length);
+      // The room is still alive for everyone else.
+      ada.send({ type: "message", data: "still here", id: "after" });
+      const after = await bob.next<RoomMessage>((f) => isMessage(f) && (f as RoomMessage).id === "after");
+      expect(after).toMatchObject({ from: "ada", data: "still here", seq: fromFlooder.length + 1 });
+      expect(await ada.next((f) => f.type === "ack" && f.id === "after")).toMatchObject({ seq: after.seq });
     },
   );
 
   it("of binary frames is closed with 1003 at the first, and the others keep receiving", async () => {
     const room = `flood-${crypto.randomUUID()}`;
-    let ada: RoomSocket | undefined;
-    let flooder: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      flooder = await RoomSocket.join(room, "mallory");
-      flood(flooder, (i) => new Uint8Array([i & 0xff, 1, 2, 3]));
-      expect(await flooder.closed(20_000)).toMatchObject({ code: 1003 });
-      expect(flooder.frames.filter((f) => f.type !== "welcome")).toEqual([]);
-      ada.send({ type: "message", data: "still here" });
-      expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, from: "ada" });
-    } finally {
-      closeAll(ada, flooder);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using flooder = await RoomSocket.join(room, "mallory");
+    flood(flooder, (i) => new Uint8Array([i & 0xff, 1, 2, 3]));
+    expect(await flooder.closed(20_000)).toMatchObject({ code: 1003 });
+    expect(flooder.frames.filter((f) => f.type !== "welcome")).toEqual([]);
+    ada.send({ type: "message", data: "still here" });
+    expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, from: "ada" });
   });
 });

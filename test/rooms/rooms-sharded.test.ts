@@ -188,39 +188,28 @@ describe("a room over 4 shards", () => {
 
   it("acks a message in a quiet room without waiting for other traffic, after the message itself", async () => {
     const room = await shardedRoom(2);
-    let a: RoomSocket | undefined;
-    try {
-      a = await RoomSocket.join(room, "ada");
-      // Quiet: the welcome was played and no presence waits for a tick (the first join is announced at once).
-      a.send({ type: "message", data: "alone", id: "a1" });
-      // Nothing else will happen in this room: the ack must not wait for the next batch of the stream.
-      const ack = await a.next<AckFrame>((f) => f.type === "ack");
-      expect(ack).toEqual({ type: "ack", id: "a1", seq: 1 });
-      expect(a.frames.map((f) => f.type)).toEqual(["welcome", "message", "ack"]);
-    } finally {
-      closeAll(a);
-    }
+    using a = await RoomSocket.join(room, "ada");
+    // Quiet: the welcome was played and no presence waits for a tick (the first join is announced at once).
+    a.send({ type: "message", data: "alone", id: "a1" });
+    // Nothing else will happen in this room: the ack must not wait for the next batch of the stream.
+    const ack = await a.next<AckFrame>((f) => f.type === "ack");
+    expect(ack).toEqual({ type: "ack", id: "a1", seq: 1 });
+    expect(a.frames.map((f) => f.type)).toEqual(["welcome", "message", "ack"]);
   });
 
   it("shows a member's join before a message it sends at once, within the presence tick of the join before", async () => {
     const room = await shardedRoom(2);
     const [[ada], [bob]] = usersByShard(2, 1) as [[string], [string]];
-    let a: RoomSocket | undefined;
-    let b: RoomSocket | undefined;
-    try {
-      // Both tickets first and no wait for ada's welcome, so that bob's join follows hers as closely as it can: within
-      // ROOM_PRESENCE_TICK_MS his presence waits for the tick, and only the message he sends as soon as his socket
-      // opens can bring it out before the tick ends.
-      const tickets = [await ticketFor(room, ada), await ticketFor(room, bob)] as const;
-      a = await RoomSocket.open(room, tickets[0]);
-      b = await RoomSocket.open(room, tickets[1]);
-      b.send({ type: "message", data: "hi", id: "b1" });
-      await a.next((f) => isMessage(f) && f.id === "b1");
-      expect(a.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
-      expect(a.frames[1]).toEqual({ type: "presence", joined: [bob], left: [], count: 2 });
-    } finally {
-      closeAll(a, b);
-    }
+    // Both tickets first and no wait for ada's welcome, so that bob's join follows hers as closely as it can: within
+    // ROOM_PRESENCE_TICK_MS his presence waits for the tick, and only the message he sends as soon as his socket
+    // opens can bring it out before the tick ends.
+    const tickets = [await ticketFor(room, ada), await ticketFor(room, bob)] as const;
+    using a = await RoomSocket.open(room, tickets[0]);
+    using b = await RoomSocket.open(room, tickets[1]);
+    b.send({ type: "message", data: "hi", id: "b1" });
+    await a.next((f) => isMessage(f) && f.id === "b1");
+    expect(a.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
+    expect(a.frames[1]).toEqual({ type: "presence", joined: [bob], left: [], count: 2 });
   });
 
   it("opens one socket per ticket on the shard it names: the same ticket again is 401 ticket-used", async () => {
@@ -274,98 +263,79 @@ describe("a shard's stream", () => {
   it("plays batches that arrive out of order, twice, or after a gap once each, in seq order, filling the gap from history", async () => {
     const room = await shardedRoom(2);
     const [[ada], [bob]] = usersByShard(2, 1) as [[string], [string]];
-    let a: RoomSocket | undefined;
-    let b: RoomSocket | undefined;
-    try {
-      a = await RoomSocket.join(room, ada);
-      b = await RoomSocket.join(room, bob);
-      await publish(room, "m1");
-      await b.next((f) => isMessage(f) && f.seq === 1);
-      // The sequencer is told bob's shard is empty (as a lost report would leave it): it stops feeding that shard…
-      const bobShard = shardOf(bob, 2);
-      const conn = (b.frames[0] as WelcomeFrame).self.id;
-      const answer = await env.ROOM.getByName(room).apply(bobShard, [{ op: "leave", conn, user: bob }]);
-      expect(answer).toEqual([{ ok: true }]);
-      // …so messages 2-5 reach history and ada, not bob.
-      for (const n of [2, 3, 4, 5]) await publish(room, `m${n}`);
-      const texts = (await a.all<RoomMessage>(isMessage, 5)).map((m) => JSON.stringify(m));
-      const shard = env.ROOM_SHARD.getByName(shardName(room, bobShard));
-      const item = (seq: number) => ({ seq, text: texts[seq - 1] as string });
-      // The later batch first: a gap (1, 3], filled from history while the earlier batch arrives too.
-      const later = { epoch: "test", n: 2, after: 3, items: [item(4), item(5)] };
-      const earlier = { epoch: "test", n: 1, after: 1, items: [item(2), item(3)] };
-      await Promise.all([shard.deliver(later), shard.deliver(earlier)]);
-      await b.all(isMessage, 5);
-      await shard.deliver(later);
-      await shard.deliver(earlier);
-      await publish(room, "m6");
-      await a.next((f) => isMessage(f) && f.seq === 6);
-      // bob's shard is not fed any more: a batch after a gap it can only partly fill (history has 6) ends the test.
-      await shard.deliver({ epoch: "test", n: 3, after: 6, items: [] });
-      await b.next((f) => isMessage(f) && f.seq === 6);
-      expect(seqsOf(b)).toEqual([1, 2, 3, 4, 5, 6]);
-      expect(b.frames.filter(isMessage)).toEqual(a.frames.filter(isMessage));
-    } finally {
-      closeAll(a, b);
-    }
+    using a = await RoomSocket.join(room, ada);
+    using b = await RoomSocket.join(room, bob);
+    await publish(room, "m1");
+    await b.next((f) => isMessage(f) && f.seq === 1);
+    // The sequencer is told bob's shard is empty (as a lost report would leave it): it stops feeding that shard…
+    const bobShard = shardOf(bob, 2);
+    const conn = (b.frames[0] as WelcomeFrame).self.id;
+    const answer = await env.ROOM.getByName(room).apply(bobShard, [{ op: "leave", conn, user: bob }]);
+    expect(answer).toEqual([{ ok: true }]);
+    // …so messages 2-5 reach history and ada, not bob.
+    for (const n of [2, 3, 4, 5]) await publish(room, `m${n}`);
+    const texts = (await a.all<RoomMessage>(isMessage, 5)).map((m) => JSON.stringify(m));
+    const shard = env.ROOM_SHARD.getByName(shardName(room, bobShard));
+    const item = (seq: number) => ({ seq, text: texts[seq - 1] as string });
+    // The later batch first: a gap (1, 3], filled from history while the earlier batch arrives too.
+    const later = { epoch: "test", n: 2, after: 3, items: [item(4), item(5)] };
+    const earlier = { epoch: "test", n: 1, after: 1, items: [item(2), item(3)] };
+    await Promise.all([shard.deliver(later), shard.deliver(earlier)]);
+    await b.all(isMessage, 5);
+    await shard.deliver(later);
+    await shard.deliver(earlier);
+    await publish(room, "m6");
+    await a.next((f) => isMessage(f) && f.seq === 6);
+    // bob's shard is not fed any more: a batch after a gap it can only partly fill (history has 6) ends the test.
+    await shard.deliver({ epoch: "test", n: 3, after: 6, items: [] });
+    await b.next((f) => isMessage(f) && f.seq === 6);
+    expect(seqsOf(b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(b.frames.filter(isMessage)).toEqual(a.frames.filter(isMessage));
   });
 
   it("acks at once a message whose seq the shard played before the sequencer's answer came back", async () => {
     const room = await shardedRoom(2);
     const [[ada], [bob]] = usersByShard(2, 1) as [[string], [string]];
-    let a: RoomSocket | undefined;
-    let b: RoomSocket | undefined;
-    try {
-      a = await RoomSocket.join(room, ada);
-      b = await RoomSocket.join(room, bob);
-      // The shard's call and the stream race: the stream may play a message before its sender's answer arrives. In
-      // workerd the answer always wins, so the test takes the stream's place: the sequencer stops feeding bob's shard
-      // (told it is empty), and the test plays seq 1 to it before bob sends what will be seq 1.
-      const bobShard = shardOf(bob, 2);
-      const conn = (b.frames[0] as WelcomeFrame).self.id;
-      await env.ROOM.getByName(room).apply(bobShard, [{ op: "leave", conn, user: bob }]);
-      const text = JSON.stringify({ type: "message", seq: 1, id: "b1", from: bob, server: false, data: "hi", ts: 0 });
-      await env.ROOM_SHARD.getByName(shardName(room, bobShard)).deliver({
-        epoch: "test",
-        n: 1,
-        after: 0,
-        items: [{ seq: 1, text }],
-      });
-      await b.next((f) => isMessage(f) && f.seq === 1);
-      b.send({ type: "message", data: "hi", id: "b1" });
-      expect(await a.next((f) => isMessage(f) && f.id === "b1")).toMatchObject({ seq: 1, from: bob, data: "hi" });
-      // No other traffic will reach bob's shard: the ack cannot wait for the next batch.
-      expect(await b.next<AckFrame>((f) => f.type === "ack")).toEqual({ type: "ack", id: "b1", seq: 1 });
-    } finally {
-      closeAll(a, b);
-    }
+    using a = await RoomSocket.join(room, ada);
+    using b = await RoomSocket.join(room, bob);
+    // The shard's call and the stream race: the stream may play a message before its sender's answer arrives. In
+    // workerd the answer always wins, so the test takes the stream's place: the sequencer stops feeding bob's shard
+    // (told it is empty), and the test plays seq 1 to it before bob sends what will be seq 1.
+    const bobShard = shardOf(bob, 2);
+    const conn = (b.frames[0] as WelcomeFrame).self.id;
+    await env.ROOM.getByName(room).apply(bobShard, [{ op: "leave", conn, user: bob }]);
+    const text = JSON.stringify({ type: "message", seq: 1, id: "b1", from: bob, server: false, data: "hi", ts: 0 });
+    await env.ROOM_SHARD.getByName(shardName(room, bobShard)).deliver({
+      epoch: "test",
+      n: 1,
+      after: 0,
+      items: [{ seq: 1, text }],
+    });
+    await b.next((f) => isMessage(f) && f.seq === 1);
+    b.send({ type: "message", data: "hi", id: "b1" });
+    expect(await a.next((f) => isMessage(f) && f.id === "b1")).toMatchObject({ seq: 1, from: bob, data: "hi" });
+    // No other traffic will reach bob's shard: the ack cannot wait for the next batch.
+    expect(await b.next<AckFrame>((f) => f.type === "ack")).toEqual({ type: "ack", id: "b1", seq: 1 });
   });
 
   it("keeps playing after its shard hibernates, from the seq it stored", async () => {
     const room = await shardedRoom(2);
     const [[ada], [bob]] = usersByShard(2, 1) as [[string], [string]];
-    let a: RoomSocket | undefined;
-    let b: RoomSocket | undefined;
-    let c: RoomSocket | undefined;
-    try {
-      a = await RoomSocket.join(room, ada);
-      b = await RoomSocket.join(room, bob);
-      a.send({ type: "message", data: "before", id: "before" });
-      await b.next((f) => isMessage(f) && f.id === "before");
-      await evictDurableObject(env.ROOM_SHARD.getByName(shardName(room, shardOf(bob, 2))), { webSockets: "hibernate" });
-      await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
-      expect(await info(room)).toMatchObject({ members: [ada, bob].sort(), count: 2, connections: 2 });
-      b.send({ type: "message", data: "after", id: "after" });
-      const after = await a.next<RoomMessage>((f) => isMessage(f) && f.id === "after");
-      expect(after).toMatchObject({ seq: 2, from: bob });
-      expect(await b.next<AckFrame>((f) => f.type === "ack" && f.id === "after")).toMatchObject({ seq: 2 });
-      c = await RoomSocket.join(room, "cy");
-      expect(await a.next((f) => f.type === "presence" && f.joined.includes("cy"))).toMatchObject({ count: 3 });
-      expect(await b.next((f) => f.type === "presence" && f.joined.includes("cy"))).toMatchObject({ count: 3 });
-      expect(seqsOf(b)).toEqual([1, 2]);
-    } finally {
-      closeAll(a, b, c);
-    }
+    using a = await RoomSocket.join(room, ada);
+    using b = await RoomSocket.join(room, bob);
+    a.send({ type: "message", data: "before", id: "before" });
+    await b.next((f) => isMessage(f) && f.id === "before");
+    await evictDurableObject(env.ROOM_SHARD.getByName(shardName(room, shardOf(bob, 2))), { webSockets: "hibernate" });
+    await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
+    expect(await info(room)).toMatchObject({ members: [ada, bob].sort(), count: 2, connections: 2 });
+    b.send({ type: "message", data: "after", id: "after" });
+    const after = await a.next<RoomMessage>((f) => isMessage(f) && f.id === "after");
+    expect(after).toMatchObject({ seq: 2, from: bob });
+    expect(await b.next<AckFrame>((f) => f.type === "ack" && f.id === "after")).toMatchObject({ seq: 2 });
+    using _cy = await RoomSocket.join(room, "cy");
+    expect(await a.next((f) => f.type === "presence" && f.joined.includes("cy"))).toMatchObject({ count: 3 });
+    expect(await b.next((f) => f.type === "presence" && f.joined.includes("cy"))).toMatchObject({ count: 3 });
+    expect(seqsOf(b)).toEqual([1, 2]);
   });
 });
 

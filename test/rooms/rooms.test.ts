@@ -31,126 +31,91 @@ async function publish(room: string, body: unknown) {
 describe("joining and chatting", () => {
   it("welcomes a member with itself in the members list and an empty history", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      const welcome = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(welcome).toMatchObject({ self: { user: "ada" }, members: ["ada"], count: 1, lastSeq: 0, history: [] });
-      expect(await roomInfo(room)).toEqual({ room, members: ["ada"], count: 1, connections: 1, lastSeq: 0 });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    const welcome = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(welcome).toMatchObject({ self: { user: "ada" }, members: ["ada"], count: 1, lastSeq: 0, history: [] });
+    expect(await roomInfo(room)).toEqual({ room, members: ["ada"], count: 1, connections: 1, lastSeq: 0 });
   });
 
   it("delivers every message to every member in seq order and acks the sender", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      for (let i = 0; i < 5; i++) {
-        ada.send({ type: "message", data: { n: i, by: "ada" }, id: `a${i}` });
-        bob.send({ type: "message", data: { n: i, by: "bob" }, id: `b${i}` });
-      }
-      const atAda = await ada.all<RoomMessage>(isMessage, 10);
-      const atBob = await bob.all<RoomMessage>(isMessage, 10);
-      expect(atAda.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(atBob).toEqual(atAda);
-      // Each sender's own messages keep the order it sent them in.
-      expect(atAda.filter((m) => m.from === "ada").map((m) => m.id)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
-      expect(atAda.filter((m) => m.from === "bob").map((m) => (m.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
-      const acks = await ada.all<AckFrame>((f) => f.type === "ack", 5);
-      expect(acks.map((a) => a.id)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
-      expect(acks.map((a) => a.seq)).toEqual(atAda.filter((m) => m.from === "ada").map((m) => m.seq));
-      expect((await roomInfo(room)).lastSeq).toBe(10);
-    } finally {
-      closeAll(ada, bob);
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    for (let i = 0; i < 5; i++) {
+      ada.send({ type: "message", data: { n: i, by: "ada" }, id: `a${i}` });
+      bob.send({ type: "message", data: { n: i, by: "bob" }, id: `b${i}` });
     }
+    const atAda = await ada.all<RoomMessage>(isMessage, 10);
+    const atBob = await bob.all<RoomMessage>(isMessage, 10);
+    expect(atAda.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(atBob).toEqual(atAda);
+    // Each sender's own messages keep the order it sent them in.
+    expect(atAda.filter((m) => m.from === "ada").map((m) => m.id)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
+    expect(atAda.filter((m) => m.from === "bob").map((m) => (m.data as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
+    const acks = await ada.all<AckFrame>((f) => f.type === "ack", 5);
+    expect(acks.map((a) => a.id)).toEqual(["a0", "a1", "a2", "a3", "a4"]);
+    expect(acks.map((a) => a.seq)).toEqual(atAda.filter((m) => m.from === "ada").map((m) => m.seq));
+    expect((await roomInfo(room)).lastSeq).toBe(10);
   });
 
   it("announces joins and departures with the member count", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      const joined = await ada.next<PresenceFrame>(joinedFrame("bob"));
-      expect(joined).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
-      bob.close();
-      const left = await ada.next<PresenceFrame>(leftFrame("bob"));
-      expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
-      expect(ada.frames.filter(isPresence)).toEqual([joined, left]);
-      // A member learns who is there from its welcome, not from its own join.
-      expect(bob.frames.filter(isPresence)).toEqual([]);
-      expect(await roomInfo(room)).toMatchObject({ members: ["ada"], count: 1, connections: 1 });
-    } finally {
-      closeAll(ada, bob);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    const joined = await ada.next<PresenceFrame>(joinedFrame("bob"));
+    expect(joined).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
+    bob.close();
+    const left = await ada.next<PresenceFrame>(leftFrame("bob"));
+    expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 1 });
+    expect(ada.frames.filter(isPresence)).toEqual([joined, left]);
+    // A member learns who is there from its welcome, not from its own join.
+    expect(bob.frames.filter(isPresence)).toEqual([]);
+    expect(await roomInfo(room)).toMatchObject({ members: ["ada"], count: 1, connections: 1 });
   });
 
   it("announces a member's join before anything it sends", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      bob.send({ type: "message", data: "hi", id: "b1" });
-      await ada.next((f) => f.type === "message" && f.id === "b1");
-      expect(ada.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
-      expect(ada.frames[1]).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
-    } finally {
-      closeAll(ada, bob);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    bob.send({ type: "message", data: "hi", id: "b1" });
+    await ada.next((f) => f.type === "message" && f.id === "b1");
+    expect(ada.frames.map((f) => f.type)).toEqual(["welcome", "presence", "message"]);
+    expect(ada.frames[1]).toEqual({ type: "presence", joined: ["bob"], left: [], count: 2 });
   });
 });
 
 describe("history", () => {
   it("gives a joining member the kept history and a reconnecting one only what it missed after since", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let late: RoomSocket | undefined;
-    let back: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      for (let i = 1; i <= 6; i++) ada.send({ type: "message", data: `m${i}` });
-      await ada.all(isMessage, 6);
-      late = await RoomSocket.join(room, "cy");
-      const welcome = await late.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(welcome.lastSeq).toBe(6);
-      expect(welcome.history.map((m) => [m.seq, m.from, m.data])).toEqual([
-        [1, "ada", "m1"],
-        [2, "ada", "m2"],
-        [3, "ada", "m3"],
-        [4, "ada", "m4"],
-        [5, "ada", "m5"],
-        [6, "ada", "m6"],
-      ]);
-      back = await RoomSocket.join(room, "dee", "&since=4");
-      const resumed = await back.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(resumed.history.map((m) => m.seq)).toEqual([5, 6]);
-    } finally {
-      closeAll(ada, late, back);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    for (let i = 1; i <= 6; i++) ada.send({ type: "message", data: `m${i}` });
+    await ada.all(isMessage, 6);
+    using late = await RoomSocket.join(room, "cy");
+    const welcome = await late.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(welcome.lastSeq).toBe(6);
+    expect(welcome.history.map((m) => [m.seq, m.from, m.data])).toEqual([
+      [1, "ada", "m1"],
+      [2, "ada", "m2"],
+      [3, "ada", "m3"],
+      [4, "ada", "m4"],
+      [5, "ada", "m5"],
+      [6, "ada", "m6"],
+    ]);
+    using back = await RoomSocket.join(room, "dee", "&since=4");
+    const resumed = await back.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(resumed.history.map((m) => m.seq)).toEqual([5, 6]);
   });
 
   it("keeps only the last ROOM_HISTORY messages while seq keeps counting", async () => {
     const room = newRoom();
     const stub = env.ROOM.getByName(room);
     for (let i = 1; i <= 105; i++) await stub.publish("server", i);
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      const welcome = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(welcome.lastSeq).toBe(105);
-      expect(welcome.history).toHaveLength(100);
-      expect(welcome.history[0]?.seq).toBe(6);
-      expect(welcome.history.at(-1)).toMatchObject({ seq: 105, from: "server", data: 105 });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    const welcome = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(welcome.lastSeq).toBe(105);
+    expect(welcome.history).toHaveLength(100);
+    expect(welcome.history[0]?.seq).toBe(6);
+    expect(welcome.history.at(-1)).toMatchObject({ seq: 105, from: "server", data: 105 });
   });
 
   it("refuses a since that is not a non-negative integer with 400 before the upgrade", async () => {
@@ -166,157 +131,116 @@ describe("history", () => {
 describe("hibernation", () => {
   it("rebuilds presence from the sockets after the room hibernates, and keeps ordering", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    let cy: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      ada.send({ type: "message", data: "before" });
-      await bob.next(isMessage);
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    ada.send({ type: "message", data: "before" });
+    await bob.next(isMessage);
 
-      await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
+    await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
 
-      // The woken room still knows who is there, from the sockets' attachments.
-      expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], count: 2, connections: 2, lastSeq: 1 });
-      cy = await RoomSocket.join(room, "cy");
-      expect(await cy.next<WelcomeFrame>((f) => f.type === "welcome")).toMatchObject({
-        members: ["ada", "bob", "cy"],
-        count: 3,
-      });
-      expect(await ada.next(joinedFrame("cy"))).toEqual({ type: "presence", joined: ["cy"], left: [], count: 3 });
-      bob.close();
-      const left = await ada.next<PresenceFrame>(leftFrame("bob"));
-      expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 2 });
-      ada.send({ type: "message", data: "after", id: "after-1" });
-      const after = await cy.next<RoomMessage>((f) => f.type === "message" && f.id === "after-1");
-      expect(after).toMatchObject({ seq: 2, from: "ada", data: "after" });
-      expect(await ada.next<AckFrame>((f) => f.type === "ack" && f.id === "after-1")).toEqual({
-        type: "ack",
-        id: "after-1",
-        seq: 2,
-      });
-    } finally {
-      closeAll(ada, bob, cy);
-    }
+    // The woken room still knows who is there, from the sockets' attachments.
+    expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], count: 2, connections: 2, lastSeq: 1 });
+    using cy = await RoomSocket.join(room, "cy");
+    expect(await cy.next<WelcomeFrame>((f) => f.type === "welcome")).toMatchObject({
+      members: ["ada", "bob", "cy"],
+      count: 3,
+    });
+    expect(await ada.next(joinedFrame("cy"))).toEqual({ type: "presence", joined: ["cy"], left: [], count: 3 });
+    bob.close();
+    const left = await ada.next<PresenceFrame>(leftFrame("bob"));
+    expect(left).toEqual({ type: "presence", joined: [], left: ["bob"], count: 2 });
+    ada.send({ type: "message", data: "after", id: "after-1" });
+    const after = await cy.next<RoomMessage>((f) => f.type === "message" && f.id === "after-1");
+    expect(after).toMatchObject({ seq: 2, from: "ada", data: "after" });
+    expect(await ada.next<AckFrame>((f) => f.type === "ack" && f.id === "after-1")).toEqual({
+      type: "ack",
+      id: "after-1",
+      seq: 2,
+    });
   });
 
   it("answers a ping with a pong", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
-      ada.send({ type: "ping" });
-      expect(await ada.next((f) => f.type === "pong")).toEqual({ type: "pong" });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    await evictDurableObject(env.ROOM.getByName(room), { webSockets: "hibernate" });
+    ada.send({ type: "ping" });
+    expect(await ada.next((f) => f.type === "pong")).toEqual({ type: "pong" });
   });
 
   it("counts one user with two connections once, until the last connection leaves", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob1: RoomSocket | undefined;
-    let bob2: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob1 = await RoomSocket.join(room, "bob");
-      bob2 = await RoomSocket.join(room, "bob");
-      expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], count: 2, connections: 3 });
-      await ada.next(joinedFrame("bob"));
-      bob1.close();
-      bob2.close();
-      await ada.next(leftFrame("bob"));
-      expect(ada.frames.filter(isPresence)).toEqual([
-        { type: "presence", joined: ["bob"], left: [], count: 2 },
-        { type: "presence", joined: [], left: ["bob"], count: 1 },
-      ]);
-    } finally {
-      closeAll(ada, bob1, bob2);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using bob1 = await RoomSocket.join(room, "bob");
+    using bob2 = await RoomSocket.join(room, "bob");
+    expect(await roomInfo(room)).toMatchObject({ members: ["ada", "bob"], count: 2, connections: 3 });
+    await ada.next(joinedFrame("bob"));
+    bob1.close();
+    bob2.close();
+    await ada.next(leftFrame("bob"));
+    expect(ada.frames.filter(isPresence)).toEqual([
+      { type: "presence", joined: ["bob"], left: [], count: 2 },
+      { type: "presence", joined: [], left: ["bob"], count: 1 },
+    ]);
   });
 });
 
 describe("limits", () => {
   it("closes a socket that sends more than ROOM_MAX_MESSAGE_BYTES with 1009 and leaves the room unaffected", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      await ada.next(joinedFrame("bob"));
-      bob.send({ type: "message", data: "x".repeat(16_384) });
-      expect(await bob.closed()).toMatchObject({ code: 1009 });
-      expect((await bob.closed()).reason).toContain("ROOM_MAX_MESSAGE_BYTES");
-      expect(await ada.next<PresenceFrame>(leftFrame("bob"))).toEqual({
-        type: "presence",
-        joined: [],
-        left: ["bob"],
-        count: 1,
-      });
-      ada.send({ type: "message", data: "still here" });
-      expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, data: "still here" });
-    } finally {
-      closeAll(ada, bob);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    await ada.next(joinedFrame("bob"));
+    bob.send({ type: "message", data: "x".repeat(16_384) });
+    expect(await bob.closed()).toMatchObject({ code: 1009 });
+    expect((await bob.closed()).reason).toContain("ROOM_MAX_MESSAGE_BYTES");
+    expect(await ada.next<PresenceFrame>(leftFrame("bob"))).toEqual({
+      type: "presence",
+      joined: [],
+      left: ["bob"],
+      count: 1,
+    });
+    ada.send({ type: "message", data: "still here" });
+    expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, data: "still here" });
   });
 
   it("warns a sender over ROOM_RATE_MESSAGES with an error, then closes it with 1008 if it goes on", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      bob = await RoomSocket.join(room, "bob");
-      for (let i = 1; i <= 21; i++) bob.send({ type: "message", data: i, id: `m${i}` });
-      const error = await bob.next((f) => f.type === "error");
-      // It names the frame it refuses, so a client knows which of its sends failed.
-      expect(error).toMatchObject({ type: "error", code: "rate-limited", id: "m21" });
-      expect(JSON.stringify(error)).toContain("ROOM_RATE_MESSAGES");
-      // The first 20 went through, the 21st did not.
-      const delivered = await ada.all<RoomMessage>(isMessage, 20);
-      expect(delivered.map((m) => m.data)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-      bob.send({ type: "message", data: 22 });
-      expect(await bob.closed()).toMatchObject({ code: 1008 });
-      // Others can still talk.
-      ada.send({ type: "message", data: "ada", id: "ada-1" });
-      expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.id === "ada-1")).toMatchObject({ seq: 21 });
-      expect(ada.frames.filter(isMessage)).toHaveLength(21);
-    } finally {
-      closeAll(ada, bob);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    using bob = await RoomSocket.join(room, "bob");
+    for (let i = 1; i <= 21; i++) bob.send({ type: "message", data: i, id: `m${i}` });
+    const error = await bob.next((f) => f.type === "error");
+    // It names the frame it refuses, so a client knows which of its sends failed.
+    expect(error).toMatchObject({ type: "error", code: "rate-limited", id: "m21" });
+    expect(JSON.stringify(error)).toContain("ROOM_RATE_MESSAGES");
+    // The first 20 went through, the 21st did not.
+    const delivered = await ada.all<RoomMessage>(isMessage, 20);
+    expect(delivered.map((m) => m.data)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    bob.send({ type: "message", data: 22 });
+    expect(await bob.closed()).toMatchObject({ code: 1008 });
+    // Others can still talk.
+    ada.send({ type: "message", data: "ada", id: "ada-1" });
+    expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.id === "ada-1")).toMatchObject({ seq: 21 });
+    expect(ada.frames.filter(isMessage)).toHaveLength(21);
   });
 
   it("answers malformed frames with a bad-message error and keeps the connection", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      ada.send("not json");
-      ada.send({ type: "shout", data: 1 });
-      ada.send({ type: "message" });
-      ada.send({ type: "message", data: 1, id: 7 });
-      const errors = await ada.all((f) => f.type === "error", 4);
-      expect(errors.every((e) => e.type === "error" && e.code === "bad-message")).toBe(true);
-      ada.send({ type: "message", data: "fine" });
-      expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, data: "fine" });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    ada.send("not json");
+    ada.send({ type: "shout", data: 1 });
+    ada.send({ type: "message" });
+    ada.send({ type: "message", data: 1, id: 7 });
+    const errors = await ada.all((f) => f.type === "error", 4);
+    expect(errors.every((e) => e.type === "error" && e.code === "bad-message")).toBe(true);
+    ada.send({ type: "message", data: "fine" });
+    expect(await ada.next<RoomMessage>(isMessage)).toMatchObject({ seq: 1, data: "fine" });
   });
 
   it("closes a socket that sends binary frames with 1003", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      ada.ws.send(new Uint8Array([1, 2, 3]));
-      expect(await ada.closed()).toMatchObject({ code: 1003 });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    ada.ws.send(new Uint8Array([1, 2, 3]));
+    expect(await ada.closed()).toMatchObject({ code: 1003 });
   });
 
   it("refuses a connection beyond ROOM_MAX_CONNECTIONS with 429 before the upgrade", async () => {
@@ -599,24 +523,19 @@ describe("tickets and origins", () => {
 describe("server-side publishing", () => {
   it("publishes into the room in order with the members and returns the seq", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      ada.send({ type: "message", data: "first" });
-      await ada.next(isMessage);
-      const res = await publish(room, { data: { text: "deploy finished" }, from: "ci" });
-      expect(res.status).toBe(201);
-      expect(await res.json()).toEqual({ seq: 2 });
-      expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.seq === 2)).toMatchObject({
-        from: "ci",
-        data: { text: "deploy finished" },
-      });
-      const plain = await publish(room, { data: 3 });
-      expect(await plain.json()).toEqual({ seq: 3 });
-      expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.seq === 3)).toMatchObject({ from: "server" });
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    ada.send({ type: "message", data: "first" });
+    await ada.next(isMessage);
+    const res = await publish(room, { data: { text: "deploy finished" }, from: "ci" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ seq: 2 });
+    expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.seq === 2)).toMatchObject({
+      from: "ci",
+      data: { text: "deploy finished" },
+    });
+    const plain = await publish(room, { data: 3 });
+    expect(await plain.json()).toEqual({ seq: 3 });
+    expect(await ada.next<RoomMessage>((f) => f.type === "message" && f.seq === 3)).toMatchObject({ from: "server" });
   });
 
   it("is what the jobs family calls over RPC to post progress into job:<id>", async () => {
@@ -644,30 +563,24 @@ describe("server-side publishing", () => {
 describe("who sent a message: members cannot pass for the server", () => {
   it("marks what the service publishes server: true and members' messages server: false, live and in history", async () => {
     const room = newRoom();
-    let ada: RoomSocket | undefined;
-    let bob: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      // A member claiming the flag, the sender name and the kind of a job's progress gets none of it.
-      ada.send({
-        type: "message",
-        server: true,
-        from: "jobs",
-        data: { kind: "job-progress", id: "x", state: "succeeded" },
-      });
-      await ada.next((f) => f.type === "ack");
-      expect((await publish(room, { data: { text: "deploy finished" }, from: "ci" })).status).toBe(201);
-      const live = await ada.all<RoomMessage>(isMessage, 2);
-      expect(live.map((m) => [m.seq, m.from, m.server])).toEqual([
-        [1, "ada", false],
-        [2, "ci", true],
-      ]);
-      bob = await RoomSocket.join(room, "bob");
-      const welcome = await bob.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(welcome.history).toEqual(live);
-    } finally {
-      closeAll(ada, bob);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    // A member claiming the flag, the sender name and the kind of a job's progress gets none of it.
+    ada.send({
+      type: "message",
+      server: true,
+      from: "jobs",
+      data: { kind: "job-progress", id: "x", state: "succeeded" },
+    });
+    await ada.next((f) => f.type === "ack");
+    expect((await publish(room, { data: { text: "deploy finished" }, from: "ci" })).status).toBe(201);
+    const live = await ada.all<RoomMessage>(isMessage, 2);
+    expect(live.map((m) => [m.seq, m.from, m.server])).toEqual([
+      [1, "ada", false],
+      [2, "ci", true],
+    ]);
+    using bob = await RoomSocket.join(room, "bob");
+    const welcome = await bob.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(welcome.history).toEqual(live);
   });
 
   it("adds the server column to a room stored before it, its kept messages reading as members'", async () => {
@@ -679,17 +592,12 @@ describe("who sent a message: members cannot pass for the server", () => {
     });
     await evictDurableObject(stub);
     expect((await publish(room, { data: "new" })).status).toBe(201);
-    let ada: RoomSocket | undefined;
-    try {
-      ada = await RoomSocket.join(room, "ada");
-      const { history } = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
-      expect(history.map((m) => [m.data, m.server])).toEqual([
-        ["old", false],
-        ["new", true],
-      ]);
-    } finally {
-      closeAll(ada);
-    }
+    using ada = await RoomSocket.join(room, "ada");
+    const { history } = await ada.next<WelcomeFrame>((f) => f.type === "welcome");
+    expect(history.map((m) => [m.data, m.server])).toEqual([
+      ["old", false],
+      ["new", true],
+    ]);
   });
 
   it.each(["server", "jobs", "Jobs", " SERVER ", "\uff4a\uff4f\uff42\uff53"])(

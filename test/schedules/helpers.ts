@@ -3,13 +3,12 @@
  * Schedule object of a name, and the storage edits that stand in for time passing: a fire time set into the past
  * (as if the service had been down until now), a run left behind by an alarm cut short.
  */
-import { createExecutionContext, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import worker from "../../functions/index";
 import type { Schedule } from "../../src/schedules/schedule";
+import { type Answer, call as callWorker } from "../helpers/api";
 
-export const BASE = "http://edgeloop.test";
 export const TOKEN = "test-token";
 
 /** The owner of a token's schedules: the SHA-256 of the token, in hex (callerScope). */
@@ -23,35 +22,21 @@ export const OWNER = await ownerOf(TOKEN);
 export type ScheduleStub = DurableObjectStub<Schedule>;
 export const stubOf = (name: string, owner = OWNER): ScheduleStub => env.SCHEDULE.getByName(`${owner}:${name}`);
 
-export interface Answer<T> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
 /**
  * Call the worker as a client does. `as.token` sends another bearer token (and makes it the API token), `as.vars`
  * runs the route with other settings (the objects keep the test bindings).
  */
-export async function call<T = Record<string, unknown>>(
+export function call<T = Record<string, unknown>>(
   method: string,
   path: string,
   body?: unknown,
   as: { token?: string; vars?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
   const token = as.token ?? TOKEN;
-  const request = new Request(`${BASE}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...as.headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
+  return callWorker<T>(method, path, body, {
+    headers: { authorization: `Bearer ${token}`, ...as.headers },
+    vars: { API_TOKEN: token, ...as.vars },
   });
-  const res = await worker.fetch(request, { ...env, API_TOKEN: token, ...as.vars }, createExecutionContext());
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
 }
 
 /** A six-field cron that fires once a year, at the whole second of `ms` (UTC). */

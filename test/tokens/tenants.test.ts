@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { RoomMessage } from "../../src/rooms/protocol";
 import { call, unique } from "../helpers/api";
-import { closeAll, RoomSocket } from "../helpers/room-socket";
+import { RoomSocket } from "../helpers/room-socket";
 import { type Minted, mint } from "../helpers/tokens";
 import { UPSTREAM } from "../helpers/upstream";
 
@@ -105,27 +105,21 @@ describe("rooms belong to their tenant", () => {
     ) as Record<string, unknown>;
     expect(claims).toMatchObject({ room, user: "ada", ns: nsA, by: a.id });
     const ticketB = await b.call<{ ticket: string }>("POST", `/v1/rooms/${room}/tickets`, { user: "bob" });
-    let inA: RoomSocket | undefined;
-    let inB: RoomSocket | undefined;
-    try {
-      inA = await RoomSocket.open(room, ticketA.body.ticket);
-      inB = await RoomSocket.open(room, ticketB.body.ticket);
-      await Promise.all([inA, inB].map((socket) => socket.next((f) => f.type === "welcome")));
-      expect((await a.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["ada"], count: 1 });
-      expect((await b.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["bob"], count: 1 });
-      expect((await call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: [], count: 0 });
-      await b.call("POST", `/v1/rooms/${room}/messages`, { data: "for b" });
-      await a.call("POST", `/v1/rooms/${room}/messages`, { data: "for a" });
-      const isMessage = (f: { type: string }) => f.type === "message";
-      const [toB] = await inB.all<RoomMessage & { type: "message" }>(isMessage, 1);
-      const [toA] = await inA.all<RoomMessage & { type: "message" }>(isMessage, 1);
-      expect(toB).toMatchObject({ data: "for b", server: true, seq: 1 });
-      // A's room got its own message only, as its first.
-      expect(toA).toMatchObject({ data: "for a", server: true, seq: 1 });
-      expect(inA.frames.filter(isMessage)).toHaveLength(1);
-    } finally {
-      closeAll(inA, inB);
-    }
+    using inA = await RoomSocket.open(room, ticketA.body.ticket);
+    using inB = await RoomSocket.open(room, ticketB.body.ticket);
+    await Promise.all([inA, inB].map((socket) => socket.next((f) => f.type === "welcome")));
+    expect((await a.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["ada"], count: 1 });
+    expect((await b.call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: ["bob"], count: 1 });
+    expect((await call("GET", `/v1/rooms/${room}`)).body).toMatchObject({ members: [], count: 0 });
+    await b.call("POST", `/v1/rooms/${room}/messages`, { data: "for b" });
+    await a.call("POST", `/v1/rooms/${room}/messages`, { data: "for a" });
+    const isMessage = (f: { type: string }) => f.type === "message";
+    const [toB] = await inB.all<RoomMessage & { type: "message" }>(isMessage, 1);
+    const [toA] = await inA.all<RoomMessage & { type: "message" }>(isMessage, 1);
+    expect(toB).toMatchObject({ data: "for b", server: true, seq: 1 });
+    // A's room got its own message only, as its first.
+    expect(toA).toMatchObject({ data: "for a", server: true, seq: 1 });
+    expect(inA.frames.filter(isMessage)).toHaveLength(1);
   });
 });
 
