@@ -46,7 +46,9 @@ export default {
     "public",
     "functions",
     "scripts",
-    "test/e2e",
+    // The end-to-end tests need the built worker, except the client's lease test (vitest.mutate.config.ts).
+    "test/e2e/*",
+    "!test/e2e/client-lease.test.ts",
     "test-results",
     ".wrangler",
     "dist",

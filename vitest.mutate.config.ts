@@ -33,6 +33,8 @@ export default defineConfig({
             "test/http/retryable.test.ts",
             "test/fanout/url-guard.test.ts",
             "test/client/lease.test.ts",
+            // The lease through the client's lock and semaphore, on a stand-in fetch and a fake clock: no worker.
+            "test/e2e/client-lease.test.ts",
             "test/client/http.test.ts",
           ],
         },

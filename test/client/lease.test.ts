@@ -217,6 +217,177 @@ describe("Lease", () => {
     }
   });
 
+  it("sends the first renewal after renewEveryMs and the next renewEveryMs after a success, even past half the ttl", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const sent: number[] = [];
+    const lease = new TestLease(
+      {
+        renew: async () => {
+          sent.push(Date.now());
+          return Date.now() + 300;
+        },
+        release: async () => ({}),
+      },
+      { ttlMs: 300, expiresAt: 300, renewEveryMs: 200 },
+    );
+    await vi.advanceTimersByTimeAsync(450);
+    expect(sent).toEqual([200, 400]);
+    expect(lease.expiresAt).toBe(700);
+    await lease.release();
+  });
+
+  it("after a failed renewal tries again sooner: half the time left, not under a quarter period, then loses it", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const sent: number[] = [];
+    const lease = new TestLease(
+      {
+        renew: async () => {
+          sent.push(Date.now());
+          throw new TypeError("fetch failed");
+        },
+        release: async () => ({}),
+      },
+      { ttlMs: 1_000, expiresAt: 1_000, renewEveryMs: 400 },
+    );
+    await vi.advanceTimersByTimeAsync(999);
+    // 400; 300 later (half of the 600 left); 150 later; then a quarter period (100), not half of the 150 left.
+    expect(sent).toEqual([400, 700, 850, 950]);
+    expect(lease.held).toBe(true);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(lease.held).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sent).toHaveLength(4);
+  });
+
+  it("counts the lease as expired a ttl after its grant (or renewal) when the service's expiresAt is later", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const failing: LeaseCalls = {
+      renew: async () => {
+        throw new TypeError("fetch failed");
+      },
+      release: async () => ({}),
+    };
+    // The service's clock is ahead of this one: its expiresAt is 1,000, the ttl from the grant ends at 300.
+    const ahead = new TestLease(failing, { ttlMs: 300, expiresAt: 1_000 });
+    await vi.advanceTimersByTimeAsync(299);
+    expect(ahead.held).toBe(true);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ahead.held).toBe(false);
+    expect(ahead.expiresAt).toBe(1_000);
+
+    // A renewal sent 100 ms after the grant answers an expiresAt far off: the lease counts until a ttl after that
+    // renewal was sent, then the failures lose it.
+    let calls = 0;
+    const renewed = new TestLease(
+      {
+        renew: async () => {
+          if (++calls === 1) return Date.now() + 10_000;
+          throw new TypeError("fetch failed");
+        },
+        release: async () => ({}),
+      },
+      { ttlMs: 300, expiresAt: Date.now() + 300 },
+    );
+    await vi.advanceTimersByTimeAsync(399);
+    expect([renewed.expiresAt, renewed.held]).toEqual([400 + 10_000, true]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(renewed.held).toBe(false);
+  });
+
+  it("says only when it expired when no renewal failed before (none was due), and leaves no timer behind", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const script = scriptedCalls();
+    const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: 300, renewEveryMs: 1_000 });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(lease.held).toBe(false);
+    const reason = lease.signal.reason as Error;
+    expect(reason).toBeInstanceOf(LeaseLostError);
+    expect(reason.message).toBe(
+      "the lease was lost: it expired at 1970-01-01T00:00:00.300Z before a renewal succeeded",
+    );
+    expect((reason.cause as Error).cause).toBeUndefined();
+    // The renewal timer went with the lease: nothing is sent, nothing keeps a process alive.
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(script.renewals).toHaveLength(0);
+  });
+
+  it("gives a hanging renewal up after renewEveryMs, tries again, and gives the one in flight up at the loss", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const signals: AbortSignal[] = [];
+    const lease = new TestLease(
+      {
+        renew: (signal) =>
+          new Promise<number>((_, reject) => {
+            signals.push(signal);
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+          }),
+        release: async () => ({}),
+      },
+      { ttlMs: 900, expiresAt: 900 },
+    );
+    // Sent at 300 (a third of the ttl), given up 300 later.
+    await vi.advanceTimersByTimeAsync(599);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(signals[0]?.reason).toHaveProperty("message", "the renewal took too long");
+    // The next is sent half the time left later (at 750) and still hangs at the expiry (900): lost, naming the
+    // timeout, and the renewal in flight is given up with it.
+    await vi.advanceTimersByTimeAsync(150);
+    expect(signals).toHaveLength(2);
+    expect(lease.held).toBe(true);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(lease.held).toBe(false);
+    const reason = lease.signal.reason as Error;
+    expect(reason.message).toBe(
+      "the lease was lost: it expired at 1970-01-01T00:00:00.900Z before a renewal succeeded " +
+        "(the last renewal: the renewal took too long)",
+    );
+    expect(signals[1]?.reason).toHaveProperty("message", "the lease was lost");
+  });
+
+  it("on release gives up the renewal in flight, and leaves one that already answered alone", async () => {
+    vi.useFakeTimers({ now: 0 });
+    // Answered at 100, released at 150: the answered renewal's signal is never aborted, not even after its timeout.
+    const signals: AbortSignal[] = [];
+    const answered = new TestLease(
+      {
+        renew: async (signal) => {
+          signals.push(signal);
+          return Date.now() + 300;
+        },
+        release: async () => ({}),
+      },
+      { ttlMs: 300, expiresAt: 300 },
+    );
+    await vi.advanceTimersByTimeAsync(150);
+    expect(signals).toHaveLength(1);
+    await answered.release();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(false);
+
+    // Released while a renewal hangs: that renewal is aborted, saying why.
+    const hanging = scriptedCalls();
+    let inFlight: AbortSignal | undefined;
+    const lease = new TestLease(
+      {
+        renew: (signal) => {
+          inFlight = signal;
+          return hanging.calls.renew(signal);
+        },
+        release: hanging.calls.release,
+      },
+      { ttlMs: 300, expiresAt: Date.now() + 300 },
+    );
+    await vi.advanceTimersByTimeAsync(150);
+    expect(inFlight?.aborted).toBe(false);
+    await lease.release();
+    expect(inFlight?.reason).toHaveProperty("message", "the lease was released");
+    expect(lease.signal.aborted).toBe(false);
+  });
+
   it("releases once: the call is made, renewals stop, a second release or a dispose does nothing", async () => {
     vi.useFakeTimers({ now: 0 });
     const script = scriptedCalls();

@@ -60,7 +60,9 @@ describe("flow decisions", () => {
   it("grants what fits under the parallelism, counting live leases only", () => {
     const s = state({ leases: [lease(2), lease(1, 500)], limits: { parallelism: 4, rate: null } });
     expect(grantable(s, 5, 100, 1_000)).toEqual({ permits: 1, blocked: null, retryAfterMs: null });
-    // The lease of 1 permit has expired at 600: two fit.
+    // The lease of 1 permit expires at 500: it counts until then, and from 500 on two fit.
+    expect(grantable(s, 5, 499, 1_000)).toMatchObject({ permits: 1 });
+    expect(grantable(s, 5, 500, 1_000)).toMatchObject({ permits: 2 });
     expect(grantable(s, 5, 600, 1_000)).toMatchObject({ permits: 2 });
     expect(grantable(state({ leases: [lease(4)], limits: { parallelism: 4, rate: null } }), 1, 0, 1_000)).toEqual({
       permits: 0,
@@ -101,6 +103,33 @@ describe("flow decisions", () => {
     expect(used(slices, 3_250, 3_200)).toBe(4);
     expect(used(slices, 3_300, 3_200)).toBe(1);
     expect(counted(slices, 3_450, 1, 3_200)).toEqual([{ start: 3_400, end: 3_500, count: 1 }]);
+    // A slice is forgotten once its end is a whole period ago, not before.
+    expect(counted(slices, 3_299, 1, 3_200)).toEqual([...slices, { start: 3_200, end: 3_300, count: 1 }]);
+    expect(counted(slices, 3_300, 1, 3_200)).toEqual([
+      { start: 100, end: 200, count: 1 },
+      { start: 3_300, end: 3_400, count: 1 },
+    ]);
+  });
+
+  it("adds starts to the record with the same start and end only: a reserve's record and a slice stay apart", () => {
+    // A reserve from the slice of 150 to the end of the slice of 950 (slices of 100 ms).
+    let slices = counted([], 150, 24, 3_200, 800);
+    expect(slices).toEqual([{ start: 100, end: 1_000, count: 24 }]);
+    // The same start, another end: a record of its own.
+    slices = counted(slices, 150, 1, 3_200);
+    // The same end, another start: a record of its own.
+    slices = counted(slices, 950, 2, 3_200);
+    expect(slices).toEqual([
+      { start: 100, end: 1_000, count: 24 },
+      { start: 100, end: 200, count: 1 },
+      { start: 900, end: 1_000, count: 2 },
+    ]);
+    // Into the slice of 100–200: that record only.
+    expect(counted(slices, 160, 3, 3_200)).toEqual([
+      { start: 100, end: 1_000, count: 24 },
+      { start: 100, end: 200, count: 4 },
+      { start: 900, end: 1_000, count: 2 },
+    ]);
   });
 
   it("never grants more than the limit in any window of periodMs, for bursts and steady arrivals alike", () => {
@@ -128,12 +157,37 @@ describe("flow decisions", () => {
     expect(roomIn(slices, 200, rate)).toBe(100 + 3_200 - 200);
     expect(roomIn(slices, 200, rate, 3)).toBe(200 + 3_200 - 200);
     expect(roomIn(counted([], 0, 1, 3_200), 200, rate)).toBe(0);
+    // Exactly full after the start asked for: room now.
+    expect(roomIn(counted([], 0, 3, 3_200), 200, rate)).toBe(0);
+    // Two more need exactly the oldest slice's two to leave.
+    expect(roomIn(slices, 200, rate, 2)).toBe(100 + 3_200 - 200);
+  });
+
+  it("finds the room by the slices that leave first, whatever their order, and not by those already gone", () => {
+    const rate = { limit: 4, periodMs: 3_200 };
+    // A reserve's record (ending at 1,000) kept before slices that end earlier.
+    const unsorted: Slice[] = [
+      { start: 100, end: 1_000, count: 1 },
+      { start: 500, end: 600, count: 1 },
+      { start: 200, end: 300, count: 2 },
+    ];
+    // One more needs one start to leave: the slice ending at 300 goes first.
+    expect(roomIn(unsorted, 1_000, rate)).toBe(300 + 3_200 - 1_000);
+    // A slice that left the window (its end a period ago) frees nothing more.
+    const stale: Slice[] = [
+      { start: 100, end: 200, count: 5 },
+      { start: 3_200, end: 3_300, count: 4 },
+    ];
+    expect(roomIn(stale, 3_400, rate)).toBe(3_300 + 3_200 - 3_400);
   });
 
   it("lets a grant reuse its permits without a rate while nobody waits, and only their own starts while others do", () => {
     const s = state({ limits: { parallelism: 5, rate: null } });
     expect(startsOf(3, s, 0, false)).toEqual({ starts: 3 * REUSE, forMs: 0, slices: [] });
     expect(startsOf(3, s, 0, true)).toMatchObject({ starts: 3, forMs: 0 });
+    // A window left from an earlier rate is kept as it is (it still counts if the rate comes back).
+    const earlier = counted([], 0, 2, 1_000);
+    expect(startsOf(3, state({ slices: earlier }), 10, false).slices).toEqual(earlier);
   });
 
   it("under a rate, reserves starts for reuse only with room to spare, counted from the grant to their last use", () => {
@@ -179,6 +233,8 @@ describe("flow decisions", () => {
     const rate = { limit: 4, periodMs: 3_200 };
     expect(windowEnd(counted([], 150, 1, 3_200), { parallelism: null, rate })).toBe(200 + 3_200);
     expect(windowEnd([], { parallelism: 2, rate: null })).toBe(0);
+    // Without a rate (any more), a slice counts until its own end.
+    expect(windowEnd(counted([], 150, 1, 3_200), { parallelism: 2, rate: null })).toBe(200);
   });
 
   it("defers a job chunk until the rate has room, doubling for a busy parallelism, longest while paused", () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { JobStatus } from "../../src/jobs";
 import { cronTimes } from "../../src/schedules/cron";
 import {
+  isFinal,
   MISSED_COUNT_MAX,
   nextFires,
   overlapBlocks,
@@ -48,8 +49,24 @@ describe("planFire: one alarm, at most one run", () => {
     });
   });
 
-  it("does nothing when it fires before its time (an early alarm only re-arms)", () => {
+  it("does nothing when it fires before its time (an early alarm only re-arms), and runs it at its time exactly", () => {
     expect(plan("30 2 * * *", "UTC", "2026-05-01T02:30:00Z", "2026-05-01T02:29:59.990Z")).toBeNull();
+    expect(plan("30 2 * * *", "UTC", "2026-05-01T02:30:00Z", "2026-05-01T02:30:00Z", "skip")).toEqual({
+      run: "2026-05-01T02:30:00.000Z",
+      missed: null,
+      next: "2026-05-02T02:30:00.000Z",
+    });
+  });
+
+  it("runs no fire time from before `due`: an alarm set for a time the expression does not have runs nothing", () => {
+    // 02:00 is not a fire time of "30 2 * * *"; the latest before it (the day before) is not this alarm's to run.
+    for (const missed of ["latest", "skip"] as const) {
+      expect(plan("30 2 * * *", "UTC", "2026-05-01T02:00:00Z", "2026-05-01T02:10:00Z", missed)).toEqual({
+        run: null,
+        missed: null,
+        next: "2026-05-01T02:30:00.000Z",
+      });
+    }
   });
 
   it("counts a fire time reached within the grace as on time, under either policy", () => {
@@ -131,6 +148,14 @@ describe("planFire: one alarm, at most one run", () => {
     });
   });
 
+  it("counts only the fire times there are when the expression ends (the calendar stops at the year 3000)", () => {
+    expect(plan("0 0 * * *", "UTC", "2999-12-29T00:00:00Z", "2999-12-31T12:00:00Z", "skip")).toEqual({
+      run: null,
+      missed: { from: "2999-12-29T00:00:00.000Z", until: "2999-12-31T00:00:00.000Z", count: 3 },
+      next: null,
+    });
+  });
+
   it("names a next fire time however far it is: 29 February after 2028 is in 2032", () => {
     expect(plan("0 0 29 2 *", "UTC", "2028-02-29T00:00:00Z", "2028-02-29T00:00:01Z")?.next).toBe(
       "2032-02-29T00:00:00.000Z",
@@ -156,6 +181,11 @@ describe("the skips", () => {
     expect(overlapBlocks("skip", null)).toBe(false);
     expect(overlapBlocks("allow", "running")).toBe(false);
   });
+
+  it("isFinal: the states a job ends in, and not a job that is gone (null) or still going", () => {
+    expect(["succeeded", "partial", "failed", "canceled"].map(isFinal)).toEqual([true, true, true, true]);
+    expect(["queued", "running", null].map(isFinal)).toEqual([false, false, false]);
+  });
 });
 
 describe("runs and keys", () => {
@@ -176,7 +206,37 @@ describe("runs and keys", () => {
       jobState: "queued",
       error: null,
     });
-    expect(runOfOutcome(5, { outcome: "queue-unavailable", id: "b" })).toMatchObject({ state: "created", jobId: "b" });
+    expect(runOfOutcome(5, { outcome: "queue-unavailable", id: "b" })).toMatchObject({
+      state: "created",
+      jobId: "b",
+      error: "queue-unavailable: the job's watchdog sends its chunks",
+    });
+    expect(runOfOutcome(5, { outcome: "too-many-requests", requests: 12, max: 10 })).toEqual({
+      fireAt: 5,
+      state: "failed",
+      jobId: null,
+      jobState: null,
+      reason: null,
+      until: null,
+      count: null,
+      error: "too-many-requests: 12, JOBS_MAX_REQUESTS allows 10",
+    });
+    expect(
+      runOfOutcome(5, {
+        outcome: "headers-over-limit",
+        breach: { setting: "FANOUT_MAX_HEADER_BYTES", max: 8_192, index: 3, actual: 9_000 },
+      }),
+    ).toMatchObject({
+      state: "failed",
+      jobId: null,
+      error: "headers-over-limit: request 3, FANOUT_MAX_HEADER_BYTES 8192",
+    });
+    // The key was used before with another body: the run names the job that holds it.
+    expect(runOfOutcome(5, { outcome: "key-reused", id: "c" })).toMatchObject({
+      state: "failed",
+      jobId: "c",
+      error: "idempotency-key-reused",
+    });
     expect(
       runOfOutcome(5, {
         outcome: "url-blocked",

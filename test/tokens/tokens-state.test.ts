@@ -54,12 +54,21 @@ describe("verdictOf", () => {
       ok: false,
       detail: `The bearer token expired at ${new Date(T + 1_000).toISOString()}.`,
     });
+    // Later on, it still names the time it expired, not the time it was used.
+    expect(verdictOf(t, T + DAY)).toEqual({
+      ok: false,
+      detail: `The bearer token expired at ${new Date(T + 1_000).toISOString()}.`,
+    });
   });
 
   it("accepts a rotated token's previous secret until its grace ends, then refuses it; the current one goes on", () => {
     const previous = found({ matched: "previous", rotatedAt: T, previousUntil: T + 600_000 });
     expect(verdictOf(previous, T + 599_999)).toEqual({ ok: true });
     expect(verdictOf(previous, T + 600_000)).toMatchObject({ ok: false, detail: expect.stringContaining("rotated") });
+    expect(verdictOf(previous, T + DAY)).toEqual({
+      ok: false,
+      detail: `The bearer token was rotated; its grace period ended at ${new Date(T + 600_000).toISOString()}.`,
+    });
     expect(verdictOf({ ...previous, matched: "current" }, T + 600_000)).toEqual({ ok: true });
     // An expiry inside the grace ends the previous secret too.
     expect(verdictOf({ ...previous, expiresAt: T + 1 }, T + 2)).toMatchObject({ ok: false });
@@ -96,6 +105,8 @@ describe("the rest of the decisions", () => {
     expect(makeRoom(all, 2, 30 * DAY, T)).toEqual({ remove: ["revoked-2", "expired", "revoked-1"], fits: false });
     expect(makeRoom(all, 3, 30 * DAY, T)).toEqual({ remove: ["revoked-2", "expired", "revoked-1"], fits: true });
     expect(makeRoom(all, 10, 5, T)).toEqual({ remove: ["revoked-1", "revoked-2", "expired"], fits: true });
+    // What goes for its retention makes room too: two live ones left, under a maximum of 3.
+    expect(makeRoom(all, 3, 5, T)).toEqual({ remove: ["revoked-1", "revoked-2", "expired"], fits: true });
   });
 
   it("acts as the token's scopes, names, namespace and rate", () => {
@@ -124,6 +135,30 @@ describe("the rest of the decisions", () => {
       createdAt: new Date(T).toISOString(),
       lastUsedAt: new Date(T).toISOString(),
       revokedAt: new Date(T + 1).toISOString(),
+    });
+    const names = { counters: ["a-*"] };
+    const rate = { limit: 5, periodMs: 1_000 };
+    const rotated = record({
+      names,
+      namespace: "acme",
+      rate,
+      expiresAt: T + DAY,
+      rotatedAt: T + 10,
+      previousUntil: T + 600_010,
+    });
+    expect(viewOf(rotated, T + 20)).toEqual({
+      id: "tok_000000000000000000000001",
+      name: "t",
+      state: "active",
+      scopes: ["counters:read"],
+      names,
+      namespace: "acme",
+      rate,
+      createdAt: new Date(T).toISOString(),
+      expiresAt: new Date(T + DAY).toISOString(),
+      lastUsedAt: null,
+      rotatedAt: new Date(T + 10).toISOString(),
+      previousValidUntil: new Date(T + 600_010).toISOString(),
     });
   });
 });
