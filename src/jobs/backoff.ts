@@ -57,6 +57,15 @@ export function classifyOutcome(result: Outcome): "final" | "transient" {
 }
 
 /**
+ * A call's outcome in a few words: its error, or its HTTP status.
+ *
+ * @example
+ * describeOutcome({ outcome: "fulfilled", status: 503 }) // "HTTP 503"
+ */
+export const describeOutcome = (r: Outcome & { error?: { kind: string; message?: string } | undefined }): string =>
+  r.error ? `${r.error.kind}: ${r.error.message}` : `HTTP ${String(r.status)}`;
+
+/**
  * Classify an exception thrown while handling a message (a Durable Object call, a queue send): Durable Object
  * errors flagged `overloaded` or `retryable`, and anything unknown, are transient; only errors we raise on purpose
  * as `PermanentJobError` are permanent.

@@ -45,7 +45,8 @@ export async function seedWebhookJob(url: string, payload: unknown, headers?: Re
     id,
     type: "webhook",
     bodyHash: "seeded",
-    webhookJson: JSON.stringify({ url, payload, ...(headers ? { headers } : {}) }),
+    requestsJson: JSON.stringify([{ url, payload, ...(headers ? { headers } : {}) }]),
+    optionsJson: "{}",
     chunkSize: 1,
   });
   return { id, stub };
