@@ -52,14 +52,34 @@ export async function seedWebhookJob(url: string, payload: unknown, headers?: Re
   return { id, stub };
 }
 
+/** A job of any registered type, seeded as creation would store it: its items, and its options as the spec. */
+export async function seedJob(
+  type: import("../../src/jobs/types").JobType,
+  items: unknown[],
+  chunkSize: number,
+  options: Record<string, unknown> = {},
+) {
+  const id = newJobId();
+  const stub = env.JOB.getByName(id);
+  await stub.create({
+    id,
+    type,
+    bodyHash: "seeded",
+    requestsJson: JSON.stringify(items),
+    optionsJson: JSON.stringify(options),
+    chunkSize,
+  });
+  return { id, stub };
+}
+
 export interface Delivery {
   id: string;
   attempts?: number;
   body: unknown;
 }
 
-/** Run the queue() handler on a batch and return what it acked and retried. */
-export async function deliver(queue: string, messages: Delivery[]) {
+/** Run the queue() handler on a batch (with `vars` over the settings) and return what it acked and retried. */
+export async function deliver(queue: string, messages: Delivery[], vars: Record<string, string> = {}) {
   const batch = createMessageBatch(
     queue,
     messages.map((m) => ({ id: m.id, attempts: m.attempts ?? 1, timestamp: new Date(), body: m.body })),
@@ -77,7 +97,7 @@ export async function deliver(queue: string, messages: Delivery[]) {
     });
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, Object.keys(vars).length > 0 ? ({ ...env, ...vars } as Env) : env, ctx);
   const result = await getQueueResult(batch, ctx);
   return {
     ...result,
