@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import worker from "../../functions/index";
 import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
+import { jobIdFor } from "../../src/jobs/ids";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,6 +19,18 @@ declare module "vitest" {
 export const UP = inject("jobsUpstream");
 export const BASE = "http://edgeloop.test";
 export const AUTH = { authorization: "Bearer test-token" };
+
+/** Whose idempotency keys the test token's jobs are under: the token's SHA-256, in hex. */
+const TOKEN_SCOPE = Array.from(
+  new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("test-token"))),
+  (b) => b.toString(16).padStart(2, "0"),
+).join("");
+
+/** True when the test token's Idempotency-Key `key` has no job: its Job object holds nothing (no job, no tombstone). */
+export async function nothingStored(key: string): Promise<boolean> {
+  const stub = env.JOB.getByName(await jobIdFor(TOKEN_SCOPE, key));
+  return (await stub.status()) === null && (await stub.gone()) === null;
+}
 
 export const newJobId = () => crypto.randomUUID().replace(/-/g, "");
 /** A unique path on the upstream, so hit counts belong to one test. */
