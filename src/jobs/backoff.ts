@@ -62,8 +62,10 @@ export function classifyOutcome(result: Outcome): "final" | "transient" {
  * @example
  * describeOutcome({ outcome: "fulfilled", status: 503 }) // "HTTP 503"
  */
-export const describeOutcome = (r: Outcome & { error?: { kind: string; message?: string } | undefined }): string =>
-  r.error ? `${r.error.kind}: ${r.error.message}` : `HTTP ${String(r.status)}`;
+export function describeOutcome(r: { ok?: unknown; status?: unknown; error?: unknown }): string {
+  const e = r.error as { kind?: string; message?: string } | undefined;
+  return e ? `${e.kind}: ${e.message}` : `HTTP ${String(r.status)}`;
+}
 
 /**
  * Classify an exception thrown while handling a message (a Durable Object call, a queue send): Durable Object

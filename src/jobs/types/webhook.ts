@@ -52,7 +52,7 @@ export const webhook: JobType<"webhook", WebhookItem, WebhookOptions> = {
   chunkSize: () => 1,
   // The engine caps the answer's body at JOBS_MAX_RESULT_BYTES (`webhookDelivery`).
   maxResultBytes: () => Number.POSITIVE_INFINITY,
-  failure: (result) => (result.ok ? undefined : `webhook delivery ended with ${describeOutcome(result as never)}`),
+  failure: (result) => (result.ok ? undefined : `webhook delivery ended with ${describeOutcome(result)}`),
   handler: async (item, ctx) => {
     const secret = ctx.env.JOBS_WEBHOOK_SECRET;
     if (!secret) throw new Error("JOBS_WEBHOOK_SECRET is not configured");
