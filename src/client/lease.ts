@@ -62,6 +62,8 @@ export abstract class Lease implements AsyncDisposable {
   /** The renewal in flight, given up on loss, release, or its own timeout. */
   #renewal: AbortController | undefined;
   #state: "held" | "released" | "lost" = "held";
+  /** What made the renewals since the last success fail (the last of them), told when the lease expires. */
+  #lastFailure: unknown;
 
   protected constructor(calls: LeaseCalls, timing: LeaseTiming) {
     this.#calls = calls;
@@ -98,8 +100,13 @@ export abstract class Lease implements AsyncDisposable {
   #armExpiry(): void {
     clearTimeout(this.#expiryTimer);
     this.#expiryTimer = unrefTimer(() => {
-      if (this.#state === "held") {
-        this.#lose(new Error(`it expired at ${new Date(this.expiresAt).toISOString()} before a renewal succeeded`));
+      if (this.#state !== "held") return;
+      const at = `it expired at ${new Date(this.expiresAt).toISOString()} before a renewal succeeded`;
+      const last = this.#lastFailure;
+      if (last === undefined) this.#lose(new Error(at));
+      else {
+        const why = last instanceof Error ? last.message : String(last);
+        this.#lose(new Error(`${at} (the last renewal: ${why})`, { cause: last }));
       }
     }, this.#deadline - Date.now());
   }
@@ -127,6 +134,7 @@ export abstract class Lease implements AsyncDisposable {
       const expiresAt = await this.#calls.renew(renewal.signal);
       if (this.#state !== "held") return;
       this.expiresAt = expiresAt;
+      this.#lastFailure = undefined;
       this.#deadline = Math.min(expiresAt, sentAt + this.#ttlMs);
       this.#armExpiry();
     } catch (err) {
@@ -136,7 +144,8 @@ export abstract class Lease implements AsyncDisposable {
         return;
       }
       // Any other failure (a 5xx, a network error, the renewal's own timeout) is tried again soon; the expiry timer
-      // loses the lease if none succeeds in time.
+      // loses the lease if none succeeds in time, and says what the last one was.
+      this.#lastFailure = err;
       failed = true;
     } finally {
       clearTimeout(giveUp);

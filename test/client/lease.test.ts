@@ -197,7 +197,7 @@ describe("Lease", () => {
       [new TypeError("fetch failed"), "fetch failed"],
       ["down", "down"],
     ] as const) {
-      // Renewed only after the expiry, so the first failure loses it (as the last of several would).
+      // Every renewal fails (at 60, 80 and 95 ms): the lease is lost at its expiry, naming the last failure.
       const lease = new TestLease(
         {
           renew: async () => {
@@ -205,12 +205,15 @@ describe("Lease", () => {
           },
           release: async () => ({}),
         },
-        { ttlMs: 100, expiresAt: Date.now() + 100, renewEveryMs: 150 },
+        { ttlMs: 100, expiresAt: Date.now() + 100, renewEveryMs: 60 },
       );
+      const expiry = new Date(lease.expiresAt).toISOString();
       await vi.advanceTimersByTimeAsync(150);
       expect(lease.held).toBe(false);
-      expect((lease.signal.reason as Error).message).toBe(`the lease was lost: ${text}`);
-      expect((lease.signal.reason as Error).cause).toBe(thrown);
+      expect((lease.signal.reason as Error).message).toBe(
+        `the lease was lost: it expired at ${expiry} before a renewal succeeded (the last renewal: ${text})`,
+      );
+      expect(((lease.signal.reason as Error).cause as Error).cause).toBe(thrown);
     }
   });
 
@@ -218,7 +221,8 @@ describe("Lease", () => {
     vi.useFakeTimers({ now: 0 });
     const script = scriptedCalls();
     const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: 300 });
-    expect(vi.getTimerCount()).toBe(1);
+    // The renewal timer and the expiry timer.
+    expect(vi.getTimerCount()).toBe(2);
     await lease.release();
     expect(lease.held).toBe(false);
     expect(script.released).toBe(1);
