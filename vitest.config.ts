@@ -29,7 +29,19 @@ export default defineConfig({
                 ROOM_MAX_SOCKETS_PER_USER: "2",
                 // Webhook jobs sign with this (Standard Webhooks format: whsec_ + base64 of the key bytes).
                 JOBS_WEBHOOK_SECRET: "whsec_ZWRnZWxvb3AtdGVzdC13ZWJob29rLXNlY3JldA==",
+                // Service jobs go to the test Worker below, through the service binding JOBS_SERVICE.
+                JOBS_SERVICE_BINDING: "JOBS_SERVICE",
               },
+              serviceBindings: { JOBS_SERVICE: { name: "jobs-service", entrypoint: "JobHandler" } },
+              // Auxiliary Workers take Miniflare options, not a wrangler config: a plain ES module needs no build.
+              workers: [
+                {
+                  name: "jobs-service",
+                  modules: true,
+                  scriptPath: "./test/jobs/service-worker.js",
+                  compatibilityDate: "2026-11-01",
+                },
+              ],
             },
           }),
         ],

@@ -43,7 +43,7 @@ const goneDoc = problemDoc(
 );
 
 const postJob = createRoute({
-  ...route("post", "/", "createJob", "Create a job (fan-out or webhook), idempotent by Idempotency-Key"),
+  ...route("post", "/", "createJob", "Create a job of a registered type, idempotent by Idempotency-Key"),
   ...scope("jobs:write"),
   request: {
     headers: IdempotencyHeaders,
@@ -59,7 +59,9 @@ const postJob = createRoute({
     413: problemDoc("More requests than JOBS_MAX_REQUESTS, or a body larger than MAX_BODY_BYTES"),
     410: problemDoc("The key's job ran and was deleted after JOBS_RETENTION_HOURS: it is not run again"),
     422: problemDoc("The Idempotency-Key was used before with a different body"),
-    503: problemDoc("Webhooks and callbacks need JOBS_WEBHOOK_SECRET, or the queue refused the chunks (POST again)"),
+    503: problemDoc(
+      "Webhooks and callbacks need JOBS_WEBHOOK_SECRET, service jobs JOBS_SERVICE_BINDING, or the queue refused the chunks (POST again)",
+    ),
   },
 });
 
@@ -165,8 +167,8 @@ export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }
       const { errors } = outcome;
       const [first] = errors;
       const detail =
-        outcome.type === "webhook" && first.path === "url"
-          ? `The webhook url may not be called: ${first.message}.`
+        first.path === "url"
+          ? `The ${outcome.type} url may not be called: ${first.message}.`
           : `${errors.length} request url(s) may not be called; the first, ${first.path}: ${first.message}.`;
       return problem(400, detail, { type: "url-blocked", extensions: { errors: errors.slice(0, 20) } });
     }
@@ -186,6 +188,8 @@ export function refused(outcome: Exclude<CreateJobOutcome, { outcome: "queued" }
         "Webhook jobs and callbacks need the JOBS_WEBHOOK_SECRET secret (wrangler secret put JOBS_WEBHOOK_SECRET).";
       return problem(503, detail, { type: "not-configured" });
     }
+    case "not-configured":
+      return problem(503, outcome.detail, { type: "not-configured" });
     case "gone":
       return gone(outcome.tombstone);
     case "key-reused":

@@ -45,6 +45,12 @@ const originList = z.preprocess(
   z.array(z.string()),
 );
 
+/** The name of a binding (a JavaScript identifier), or "" for none. */
+const bindingName = z.preprocess(
+  (v) => (typeof v === "string" ? v.trim() : ""),
+  z.string().regex(/^([A-Za-z_$][A-Za-z0-9_$]{0,63})?$/, "must be the name of a binding, or empty"),
+);
+
 export const settingsSchema = z.object({
   MAX_BODY_BYTES: int(1_048_576, 1_024, 100 * 1_048_576),
   ACCESS_LOG: accessLogMode,
@@ -115,6 +121,8 @@ export const settingsSchema = z.object({
   JOBS_LIST_PAGE_MAX: int(1_000, 1, 10_000),
   JOBS_LIST_MAX: int(100_000, 1, 10_000_000),
   JOBS_CALLBACK_ATTEMPTS: int(10, 1, 100),
+  JOBS_SERVICE_BINDING: bindingName,
+  JOBS_HASH_MAX_BYTES: int(10 * 1_048_576, 1, 1_073_741_824),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -293,8 +293,43 @@ export interface WebhookJobSpec extends JobOptions {
   flow?: Flow | undefined;
 }
 
-/** What `POST /v1/jobs` takes: a fan-out job or a webhook job. */
-export type JobSpec = FanoutJobSpec | WebhookJobSpec;
+/** One URL of a hash job, and the digest to compute (default SHA-256). */
+export interface HashItem {
+  url: string;
+  algorithm?: "SHA-256" | "SHA-384" | "SHA-512" | undefined;
+}
+
+/**
+ * A hash job (the example job type): each URL's body digested as it streams, at most JOBS_HASH_MAX_BYTES; each result
+ * is `{url, status, algorithm, bytes, digest, integrity}` (hex, and a Subresource Integrity value).
+ */
+export interface HashJobSpec extends JobOptions {
+  type: "hash";
+  items: HashItem[];
+  /** URLs fetched at once per chunk (default 6, at most FANOUT_MAX_CONCURRENCY). */
+  concurrency?: number | undefined;
+  /** Per URL, body included (default 5,000). */
+  timeoutMs?: number | undefined;
+  flow?: Flow | undefined;
+}
+
+/**
+ * A service job: each item (any JSON) goes to the Worker the service binds as JOBS_SERVICE_BINDING, a chunk per RPC
+ * call of its `handle(items, ctx)`; each result is `{index, ok, value}` or the Worker's error.
+ */
+export interface ServiceJobSpec extends JobOptions {
+  type: "service";
+  items: unknown[];
+  /** How long each chunk's `handle` call may take (default and most: JOBS_MAX_TIMEOUT_MS). */
+  timeoutMs?: number | undefined;
+  flow?: Flow | undefined;
+}
+
+/** What `POST /v1/jobs` takes: a job of one of the service's types. */
+export type JobSpec = FanoutJobSpec | WebhookJobSpec | HashJobSpec | ServiceJobSpec;
+
+/** The name of a job type. */
+export type JobType = JobSpec["type"];
 
 export interface JobCreated {
   id: string;
@@ -306,7 +341,7 @@ export interface JobCreated {
 
 export interface JobStatus {
   id: string;
-  type: "fanout" | "webhook";
+  type: JobType;
   state: JobState;
   total: number;
   /** Requests with a result (ok or not). */
@@ -345,7 +380,7 @@ export interface JobCallbackStatus {
 /** A job as `GET /v1/jobs` lists it (its status has the rest). */
 export interface JobSummary {
   id: string;
-  type: "fanout" | "webhook";
+  type: JobType;
   state: JobState;
   total: number;
   createdAt: string;
@@ -358,7 +393,7 @@ export interface JobList {
   next: string | null;
 }
 
-/** One result of a job: the fan-out result of one request (or the webhook delivery), with its index. */
+/** One result of a job: what its type's handler answered for one item (a fan-out result, a digest…), with its index. */
 export interface JobResult {
   [field: string]: unknown;
   index: number;

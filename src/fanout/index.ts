@@ -13,5 +13,5 @@ export {
   FanoutResultSchema,
   FanoutSummarySchema,
 } from "./schema";
-export { type ByteBudget, safeAcrossOrigins } from "./upstream";
+export { type ByteBudget, type GuardedInit, guardedFetch, safeAcrossOrigins, UpstreamError } from "./upstream";
 export { createUrlGuard, DEMO_UPSTREAM_PATH, demoUpstreamGuard, type UrlGuard } from "./url-guard";

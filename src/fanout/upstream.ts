@@ -124,13 +124,9 @@ export const safeAcrossOrigins = (name: string): boolean => CROSS_ORIGIN_SAFE.ha
  * const res = await callUpstream(item, { signal, guard, maxBodyBytes: 65_536, responseBody: "auto" });
  */
 export async function callUpstream(item: FanoutItem, options: CallOptions): Promise<UpstreamResponse> {
-  const doFetch = options.fetch ?? fetch;
-  const { signal, guard } = options;
-  let verdict = guard(item.url);
+  const verdict = options.guard(item.url);
   if (!verdict.ok)
     throw new UpstreamError(verdict.kind, `${verdict.kind === "blocked" ? "blocked: " : ""}${verdict.reason}`);
-  let url = verdict.url;
-  let method: string = item.method;
   let headers: Headers;
   try {
     headers = new Headers(item.headers);
@@ -139,15 +135,41 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
   }
   let body: string | null = null;
   if (item.body !== null) {
-    if (method === "GET" || method === "HEAD")
-      throw new UpstreamError("invalid", `a ${method} request cannot have a body`);
+    if (item.method === "GET" || item.method === "HEAD")
+      throw new UpstreamError("invalid", `a ${item.method} request cannot have a body`);
     if (typeof item.body === "string") body = item.body;
     else {
       body = JSON.stringify(item.body);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
     }
   }
+  const hop = await follow(verdict.url, { method: item.method, headers, body }, options);
+  return await readResponse(hop.res, hop.url, hop.redirects, hop.method, options);
+}
 
+/** Where a call ended after its redirects: the answer that is not a redirect, at `url`, and how it was asked. */
+interface Arrival {
+  res: Response;
+  url: URL;
+  redirects: number;
+  method: string;
+}
+
+/**
+ * Call `url` and follow its redirects by hand (at most `MAX_REDIRECTS`): each hop passes the guard again, a 303 (and
+ * a 301/302 after a POST) turns into a GET without a body, and a hop to another origin keeps only the headers known
+ * to be safe there. The bodies of the redirects are released. `headers` is changed on the way.
+ */
+async function follow(
+  start: URL,
+  request: { method: string; headers: Headers; body: string | null },
+  options: Pick<CallOptions, "signal" | "guard" | "fetch">,
+): Promise<Arrival> {
+  const doFetch = options.fetch ?? fetch;
+  const { signal, guard } = options;
+  let { method, body } = request;
+  const { headers } = request;
+  let url = start;
   for (let hop = 0; ; hop++) {
     let res: Response;
     try {
@@ -157,12 +179,10 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
       throw new UpstreamError("network", `the connection to ${url.host} failed: ${messageOf(err)}`);
     }
     const location = res.headers.get("location");
-    if (!REDIRECT_STATUSES.has(res.status) || location === null) {
-      return await readResponse(res, url, hop, method, options);
-    }
+    if (!REDIRECT_STATUSES.has(res.status) || location === null) return { res, url, redirects: hop, method };
     await release(res, signal);
     if (hop >= MAX_REDIRECTS) throw new UpstreamError("invalid", `more than ${MAX_REDIRECTS} redirects`);
-    verdict = guard(resolve(location, url));
+    const verdict = guard(resolve(location, url));
     if (!verdict.ok) {
       throw new UpstreamError(verdict.kind, `redirect ${hop + 1} to ${location}: ${verdict.reason}`);
     }
@@ -178,6 +198,42 @@ export async function callUpstream(item: FanoutItem, options: CallOptions): Prom
     }
     url = verdict.url;
   }
+}
+
+/** What `guardedFetch` sends: a replayable body (a redirect may send it again), never a stream. */
+export interface GuardedInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: string | null;
+  signal?: AbortSignal;
+}
+
+/**
+ * A `fetch` that goes only where `guard` lets it: the URL and every redirect hop are checked (followed by hand,
+ * at most `MAX_REDIRECTS`), and a hop to another origin keeps only the headers known to be safe there. The answer's
+ * body is the caller's to read. A refused URL or hop throws an `UpstreamError` of kind `blocked` or `invalid`; a
+ * connection that fails, one of kind `network`.
+ *
+ * @example
+ * const get = guardedFetch(createUrlGuard(settings.FANOUT_ALLOW_HOSTS));
+ * const res = await get("https://example.com/file", { signal: AbortSignal.timeout(5_000) });
+ */
+export function guardedFetch(guard: UrlGuard, doFetch?: typeof fetch) {
+  return async function guarded(input: string | URL, init: GuardedInit = {}): Promise<Response> {
+    const verdict = guard(input);
+    if (!verdict.ok)
+      throw new UpstreamError(verdict.kind, `${verdict.kind === "blocked" ? "blocked: " : ""}${verdict.reason}`);
+    let headers: Headers;
+    try {
+      headers = new Headers(init.headers);
+    } catch (err) {
+      throw new UpstreamError("invalid", `invalid request headers: ${messageOf(err)}`);
+    }
+    const method = (init.method ?? "GET").toUpperCase();
+    const request = { method, headers, body: init.body ?? null };
+    const signal = init.signal ?? new AbortController().signal;
+    return (await follow(verdict.url, request, { signal, guard, ...(doFetch ? { fetch: doFetch } : {}) })).res;
+  };
 }
 
 function resolve(location: string, base: URL): string {

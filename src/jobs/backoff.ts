@@ -57,6 +57,17 @@ export function classifyOutcome(result: Outcome): "final" | "transient" {
 }
 
 /**
+ * A call's outcome in a few words: its error, or its HTTP status.
+ *
+ * @example
+ * describeOutcome({ outcome: "fulfilled", status: 503 }) // "HTTP 503"
+ */
+export function describeOutcome(r: { ok?: unknown; status?: unknown; error?: unknown }): string {
+  const e = r.error as { kind?: string; message?: string } | undefined;
+  return e ? `${e.kind}: ${e.message}` : `HTTP ${String(r.status)}`;
+}
+
+/**
  * Classify an exception thrown while handling a message (a Durable Object call, a queue send): Durable Object
  * errors flagged `overloaded` or `retryable`, and anything unknown, are transient; only errors we raise on purpose
  * as `PermanentJobError` are permanent.

@@ -6,7 +6,7 @@
 import { fanoutAll } from "../fanout";
 import type { Settings } from "../settings";
 import { classifyOutcome } from "./backoff";
-import { webhookOptions } from "./run";
+import { webhookOptions } from "./policy";
 import type { JobStatus } from "./types";
 import { webhookHeaders } from "./webhook-signature";
 

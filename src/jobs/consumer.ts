@@ -2,25 +2,28 @@
  * The Worker's queue() handler: the jobs consumer and, for the dead-letter queue, the marker of dead chunks.
  *
  * Each message of a batch is one chunk of one job; messages run concurrently (JOBS_CONSUMER_CONCURRENCY) and are
- * acked one by one. A transient failure is retried with exponential backoff and jitter (the queue waits, not the
- * Worker), as the job's retry policy says (`retryPolicy`: its own `retry` within the settings' caps); a permanent
- * one is recorded and acked. A chunk that has had the job's `retry.attempts` deliveries is marked dead and acked;
- * a message that fails otherwise max_retries times lands in the dead-letter queue, whose delivery marks the chunk
- * dead. Either way the job ends instead of hanging.
+ * acked one by one. A chunk runs through its job type's handler (the registry, src/jobs/types/: nothing here knows a
+ * type), its results recorded as they come. A transient failure is retried with exponential backoff and jitter (the
+ * queue waits, not the Worker), as the job's retry policy says (`retryPolicy`: its own `retry` within the settings'
+ * caps); a permanent one is recorded and acked. A chunk that has had the job's `retry.attempts` deliveries is marked
+ * dead and acked; a message that fails otherwise max_retries times lands in the dead-letter queue, whose delivery
+ * marks the chunk dead. Either way the job ends instead of hanging.
  */
 
 import { Semaphore } from "../async";
-import { demoUpstreamGuard, type FanoutOptions } from "../fanout";
+import { createUrlGuard, demoUpstreamGuard } from "../fanout";
 import { deferSeconds, type FlowGate, flowGate } from "../flow";
 import { log } from "../http/log";
 import { type Settings, settings } from "../settings";
 import { type BackoffOptions, backoffSeconds, classifyError, PermanentJobError } from "./backoff";
 import { isDemoJobId, JOB_ID_PATTERN } from "./ids";
+import { ItemProgress } from "./item-progress";
 import { type RetryInput, retryPolicy } from "./policy";
 import { PROGRESS_INTERVAL_MS } from "./progress";
 import { ChunkRecorder } from "./recorder";
-import { chunkFanoutOptions, deliverWebhook, runFanoutChunk } from "./run";
-import type { JobFlow, JobMessage, JobResult, WebhookSpec } from "./types";
+import { type ChunkOutcome, runChunk } from "./run";
+import type { JobFlow, JobMessage } from "./types";
+import { type AnyJobType, jobType } from "./types/index";
 
 /** The dead-letter queue's name as declared in wrangler.toml ([[queues.consumers]]). */
 const JOBS_DLQ_NAME = "edgeloop-jobs-dlq";
@@ -77,7 +80,11 @@ async function gated<T>(gate: FlowGate | undefined, fn: () => Promise<T>): Promi
   }
 }
 
-async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
+/** Items of a chunk that run at once: the permits its flow gate may hold (one for a chunk handler's one call). */
+const parallelism = (type: AnyJobType, options: Record<string, unknown>, s: Settings): number =>
+  type.chunk ? 1 : Math.max(1, type.concurrency?.(options, s) ?? 1);
+
+async function runMessage(msg: Message<unknown>, env: Env, s: Settings): Promise<void> {
   const backoff = { baseSeconds: s.JOBS_RETRY_BASE_SECONDS, maxSeconds: s.JOBS_RETRY_MAX_SECONDS };
   try {
     const body = parseJobMessage(msg.body);
@@ -90,35 +97,50 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
       msg.ack();
       return;
     }
-    let outcome: Awaited<ReturnType<typeof runFanoutChunk>>;
-    let gate: FlowGate | undefined;
-    if (claim.type === "webhook") {
-      const secret = env.JOBS_WEBHOOK_SECRET;
-      if (!secret) throw new Error("JOBS_WEBHOOK_SECRET is not configured");
-      const spec = JSON.parse(claim.webhookJson ?? "null") as WebhookSpec | null;
-      if (!spec) throw new PermanentJobError("webhook job without a spec");
-      gate = chunkGate(env, spec.flow, body, 1);
-      outcome = await gated(gate, () => deliverWebhook(body.jobId, spec, secret, s, gate));
-      const final = outcome.results[0];
-      const jobError = final && !final.ok ? `webhook delivery ended with ${describeResult(final)}` : undefined;
-      await stub.record(body.chunk, JSON.stringify(outcome.results), { lastError: outcome.lastError, jobError });
-    } else {
-      const requests = body.requests ?? (JSON.parse(claim.requestsJson ?? "[]") as unknown[]);
-      const options = JSON.parse(claim.optionsJson) as FanoutOptions & { flow?: JobFlow };
-      // A demo job calls the demo upstream's path only, redirects included.
-      const guard = (await isDemoJobId(body.jobId)) ? demoUpstreamGuard(s.FANOUT_ALLOW_HOSTS) : undefined;
-      gate = chunkGate(env, options.flow, body, chunkFanoutOptions(options, s).concurrency);
-      const chunk = { pending: claim.pending, start: claim.start, requests, options };
-      // Each result is recorded as its call finishes (throttled as progress is), so progress moves call by call.
-      const recorder = new ChunkRecorder((json, note) => stub.record(body.chunk, json, note), PROGRESS_INTERVAL_MS);
-      const onResult = (r: JobResult) => recorder.add(r);
-      try {
-        outcome = await gated(gate, () => runFanoutChunk(chunk, s, { guard, gate, onResult }));
-      } finally {
-        recorder.stop();
-      }
-      await recorder.finish({ lastError: outcome.lastError });
+    const type = jobType(claim.type);
+    if (!type) {
+      // A job stored under a type no longer registered: nothing can run it.
+      await stub.markDead(body.chunk, `no job type "${claim.type}" is registered`);
+      msg.ack();
+      return;
     }
+    const items =
+      claim.requestsJson === undefined ? (body.requests ?? []) : (JSON.parse(claim.requestsJson) as unknown[]);
+    const options = JSON.parse(claim.optionsJson) as Record<string, unknown> & { flow?: JobFlow };
+    // A demo job calls the demo upstream's path only, redirects included.
+    const guard = (await isDemoJobId(body.jobId))
+      ? demoUpstreamGuard(s.FANOUT_ALLOW_HOSTS)
+      : createUrlGuard(s.FANOUT_ALLOW_HOSTS);
+    const gate = chunkGate(env, options.flow, body, parallelism(type, options, s));
+    // Each result is recorded as its item ends (throttled as progress is), so progress moves item by item.
+    const recorder = new ChunkRecorder((json, note) => stub.record(body.chunk, json, note), PROGRESS_INTERVAL_MS);
+    const progress = new ItemProgress((json) => stub.progress(body.chunk, json), PROGRESS_INTERVAL_MS);
+    const run = {
+      jobId: body.jobId,
+      chunk: body.chunk,
+      attempt: msg.attempts,
+      pending: claim.pending,
+      start: claim.start,
+      items,
+      options,
+    };
+    let outcome: ChunkOutcome;
+    try {
+      outcome = await gated(gate, () =>
+        runChunk(type, run, {
+          env,
+          s,
+          guard,
+          ...(gate ? { gate } : {}),
+          onResult: (result, jobError) => recorder.add(result, jobError),
+          onProgress: (index, data) => progress.report(index, data),
+        }),
+      );
+    } finally {
+      recorder.stop();
+      progress.stop();
+    }
+    await recorder.finish({ lastError: outcome.lastError });
     const policy = retryPolicy(claim.retryJson ? (JSON.parse(claim.retryJson) as RetryInput) : null, s);
     if (outcome.transient > 0 && msg.attempts >= policy.attempts) {
       // The job's attempts are spent: the chunk is dead now (the dead-letter queue would only say so later).
@@ -167,11 +189,6 @@ async function runChunk(msg: Message<unknown>, env: Env, s: Settings): Promise<v
   }
 }
 
-function describeResult(r: JobResult): string {
-  const e = r.error as { kind?: string; message?: string } | undefined;
-  return e ? `${e.kind}: ${e.message}` : `HTTP ${String(r.status)}`;
-}
-
 async function markDead(msg: Message<unknown>, env: Env): Promise<void> {
   try {
     const body = parseJobMessage(msg.body);
@@ -192,7 +209,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, _ctx: Execut
   const handle =
     batch.queue === JOBS_DLQ_NAME
       ? (msg: Message<unknown>) => markDead(msg, env)
-      : (msg: Message<unknown>) => runChunk(msg, env, s);
+      : (msg: Message<unknown>) => runMessage(msg, env, s);
   const permits = new Semaphore(s.JOBS_CONSUMER_CONCURRENCY);
   await Promise.all(batch.messages.map((msg) => permits.withPermit(() => handle(msg))));
 }

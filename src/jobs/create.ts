@@ -5,7 +5,7 @@
  * object until it starts). The scope is the job's owner: its jobs are listed under it. Every way this can end is an
  * outcome, which the route turns into a response.
  */
-import { createUrlGuard, type HeaderLimitBreach, headerLimitBreach } from "../fanout";
+import { createUrlGuard } from "../fanout";
 import { flowBreach } from "../flow";
 import { log } from "../http/log";
 import { ownerName } from "../http/owner";
@@ -13,7 +13,8 @@ import { type Settings, settings } from "../settings";
 import { bodyHash, jobIdFor } from "./ids";
 import { bothStarts, type PolicyBreach, policyBreach, startOf } from "./policy";
 import { type CreateJobBody, END_STATES } from "./schema";
-import type { CallbackSpec, CreateJobInput, JobStatus, JobTombstone, JobType, WebhookSpec } from "./types";
+import type { CallbackSpec, CreateJobInput, JobStatus, JobTombstone, JobType } from "./types";
+import { type AnyJobType, JOB_TYPES, type JobRefusal } from "./types/index";
 
 /** A URL the guard refused: where it is in the body, and why. */
 export interface UrlRefusal {
@@ -25,13 +26,13 @@ export type CreateJobOutcome =
   /** Stored and its chunks queued; `replayed` when the key was seen before with the same body. */
   | { outcome: "queued"; status: JobStatus; replayed: boolean }
   | { outcome: "too-many-requests"; requests: number; max: number }
-  | { outcome: "headers-over-limit"; breach: HeaderLimitBreach }
+  /** The type's own check refused it: headers over a limit, a missing secret or binding. */
+  | JobRefusal
   | { outcome: "url-blocked"; type: JobType; errors: [UrlRefusal, ...UrlRefusal[]] }
   /** `runAt` and `delayMs` together: a job starts at one time. */
   | { outcome: "two-starts" }
   /** Beyond JOBS_MAX_DELAY_DAYS, JOBS_RETRY_MAX_SECONDS or JOBS_MAX_TIMEOUT_MS. */
   | { outcome: "over-limit"; breach: PolicyBreach }
-  | { outcome: "webhook-secret-missing" }
   /** `flow` asks for more than FLOW_MAX_PARALLELISM. */
   | { outcome: "flow-over-limit"; detail: string }
   /** The key was used before with another body. */
@@ -73,17 +74,23 @@ export async function createJob(
   return { outcome: "queued", status: created.status, replayed: created.outcome === "existing" };
 }
 
+/** A job body's type registration (the schema admits only registered types). */
+const typeOf = (body: CreateJobBody): AnyJobType => JOB_TYPES[body.type] as AnyJobType;
+
 /**
  * Why the job may not be created, checked before anything is stored (the consumer checks every hop again). Also
  * what a schedule's job must pass when the schedule is created (it passes again at each run, through createJob).
  */
 export function refuse(body: CreateJobBody, env: Env, s: Settings, now: number): CreateJobOutcome | undefined {
   if (bothStarts(body)) return { outcome: "two-starts" };
-  const breach = policyBreach({ ...body, requests: body.type === "fanout" ? body.requests : [] }, s, now);
+  const type = typeOf(body);
+  const { items, options } = type.split(body);
+  const timeouts = type.itemTimeoutMs ? items.map((item) => ({ timeoutMs: type.itemTimeoutMs?.(item) })) : [];
+  const breach = policyBreach({ ...body, requests: timeouts }, s, now);
   if (breach) return { outcome: "over-limit", breach };
   const flow = flowBreach(body.flow, env);
   if (flow) return { outcome: "flow-over-limit", detail: flow };
-  const work = refuseWork(body, env, s);
+  const work = refuseWork(type, items, options, env, s);
   if (work || !body.callback) return work;
   if (!env.JOBS_WEBHOOK_SECRET) return { outcome: "webhook-secret-missing" };
   const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.callback.url);
@@ -92,38 +99,33 @@ export function refuse(body: CreateJobBody, env: Env, s: Settings, now: number):
     : { outcome: "url-blocked", type: body.type, errors: [{ path: "callback.url", message: verdict.reason }] };
 }
 
-/** Why the job's work (its requests, its webhook) may not be run. */
-function refuseWork(body: CreateJobBody, env: Env, s: Settings): CreateJobOutcome | undefined {
-  if (body.type === "fanout") {
-    if (body.requests.length > s.JOBS_MAX_REQUESTS) {
-      return { outcome: "too-many-requests", requests: body.requests.length, max: s.JOBS_MAX_REQUESTS };
-    }
-    const breach = headerLimitBreach(body.requests, s);
-    if (breach) return { outcome: "headers-over-limit", breach };
-    const guard = createUrlGuard(s.FANOUT_ALLOW_HOSTS);
-    const errors = body.requests.flatMap((request, index) => {
-      const verdict = guard(request.url);
-      return verdict.ok ? [] : [{ path: `requests.${index}.url`, message: verdict.reason }];
-    });
-    const [first, ...rest] = errors;
-    return first ? { outcome: "url-blocked", type: "fanout", errors: [first, ...rest] } : undefined;
+/** Why the job's work may not be run: too many items, its type's own check, URLs the guard refuses. */
+function refuseWork(
+  type: AnyJobType,
+  items: unknown[],
+  options: unknown,
+  env: Env,
+  s: Settings,
+): CreateJobOutcome | undefined {
+  if (items.length > s.JOBS_MAX_REQUESTS) {
+    return { outcome: "too-many-requests", requests: items.length, max: s.JOBS_MAX_REQUESTS };
   }
-  if (!env.JOBS_WEBHOOK_SECRET) return { outcome: "webhook-secret-missing" };
-  const breach = headerLimitBreach([{ headers: body.headers ?? {} }], s);
-  if (breach) return { outcome: "headers-over-limit", breach };
-  const verdict = createUrlGuard(s.FANOUT_ALLOW_HOSTS)(body.url);
-  return verdict.ok
-    ? undefined
-    : { outcome: "url-blocked", type: "webhook", errors: [{ path: "url", message: verdict.reason }] };
+  const own = type.refuse?.(items, options, env, s);
+  if (own) return own;
+  const guard = createUrlGuard(s.FANOUT_ALLOW_HOSTS);
+  const errors = (type.urls?.(items) ?? []).flatMap(({ path, url }) => {
+    const verdict = guard(url);
+    return verdict.ok ? [] : [{ path, message: verdict.reason }];
+  });
+  const [first, ...rest] = errors;
+  return first ? { outcome: "url-blocked", type: type.name, errors: [first, ...rest] } : undefined;
 }
 
-/** A chunk's calls are not retried within a delivery: the job's `retry` retries the chunk (the consumer). */
-const NO_RETRY_IN_CHUNK = { attempts: 1, baseMs: 100, maxMs: 2_000 };
-
 /**
- * What the Job object stores: requests, options or the webhook spec as JSON text, the body's fingerprint, who may
- * read it (`owner`), whose list it is in (`listedBy`), its start, retry fields and callback. A `flow` keeps its owner
- * (`listedBy`, the tenant's name prefix), whose key the consumer's calls share.
+ * What the Job object stores: the items and the options every chunk runs with as JSON text (as the job's type splits
+ * its body), the body's fingerprint, who may read it (`owner`), whose list it is in (`listedBy`), its start, retry
+ * fields and callback. A `flow` keeps its owner (`listedBy`, the tenant's name prefix), whose key the consumer's
+ * calls share.
  */
 async function inputOf(
   id: string,
@@ -134,29 +136,20 @@ async function inputOf(
   const hash = await bodyHash(body);
   const { runAt, delayMs, retry, callback, ...work } = body;
   const callbackSpec: CallbackSpec | undefined = callback && { url: callback.url, on: callback.on ?? [...END_STATES] };
+  const type = typeOf(body);
+  const { items, options } = type.split(work);
   const flow = work.flow && { flow: { ...work.flow, owner: at.listedBy } };
-  const common = {
+  return {
     id,
+    type: type.name,
     bodyHash: hash,
     ...(at.owner === undefined ? {} : { owner: at.owner }),
     listedBy: at.listedBy,
     runAt: startOf({ runAt, delayMs }, at.now),
     ...(retry ? { retryJson: JSON.stringify(retry) } : {}),
     ...(callbackSpec ? { callbackJson: JSON.stringify(callbackSpec) } : {}),
+    requestsJson: JSON.stringify(items),
+    optionsJson: JSON.stringify({ ...(options as object), ...flow }),
+    chunkSize: type.chunkSize?.(s) ?? s.JOBS_CHUNK_SIZE,
   };
-  if (work.type === "fanout") {
-    const { type: _type, requests, ...rest } = work;
-    const options = { ...rest, ...flow };
-    const requestsJson = JSON.stringify(requests);
-    const optionsJson = JSON.stringify({ ...options, retry: NO_RETRY_IN_CHUNK });
-    return { ...common, type: "fanout", requestsJson, optionsJson, chunkSize: s.JOBS_CHUNK_SIZE };
-  }
-  const spec: WebhookSpec = {
-    url: work.url,
-    payload: work.payload ?? null,
-    ...(work.headers ? { headers: work.headers } : {}),
-    ...(work.timeoutMs === undefined ? {} : { timeoutMs: work.timeoutMs }),
-    ...flow,
-  };
-  return { ...common, type: "webhook", webhookJson: JSON.stringify(spec), chunkSize: 1 };
 }

@@ -22,7 +22,7 @@ import type {
   ResultsPage,
 } from "./types";
 
-/** The job, as stored. `spec` is JSON text: the fan-out options, or the webhook spec. */
+/** The job, as stored. `spec` is JSON text: the options of its type (a webhook stored before types: its item). */
 export interface JobRecord {
   id: string;
   type: JobType;
@@ -66,7 +66,7 @@ export interface ChunkRecord {
   idx: number;
   start: number;
   count: number;
-  /** The chunk's requests (JSON array text; "null" for a webhook). */
+  /** The chunk's items (JSON array text; "null" for a webhook stored before types: its item is the job's spec). */
   requests: string;
   state: "pending" | "done" | "dead";
   /** The last transient failure, or why it died. */
@@ -99,16 +99,14 @@ export const isTerminal = (state: JobState): boolean =>
   state !== "scheduled" && state !== "queued" && state !== "running";
 
 /**
- * Cut a new job into chunks: a fan-out job into chunks of `chunkSize` requests, a webhook job into one chunk.
+ * Cut a new job into chunks of `chunkSize` items (the type says how many: a webhook's one item is one chunk). The
+ * job's `spec` is the options every chunk runs with.
  *
  * @example
  * planJob({ id, type: "fanout", bodyHash, requestsJson: "[{…},{…},{…}]", optionsJson: "{}", chunkSize: 2 })
  * // { total: 3, spec: "{}", chunks: [{ index: 0, start: 0, count: 2, … }, { index: 1, start: 2, count: 1, … }] }
  */
 export function planJob(input: CreateJobInput): JobPlan {
-  if (input.type === "webhook") {
-    return { total: 1, spec: input.webhookJson ?? "{}", chunks: [{ index: 0, start: 0, count: 1, requests: "null" }] };
-  }
   const requests = JSON.parse(input.requestsJson ?? "[]") as unknown[];
   const chunks = chunkRanges(requests.length, input.chunkSize).map((range) => ({
     ...range,
@@ -118,8 +116,15 @@ export function planJob(input: CreateJobInput): JobPlan {
 }
 
 /**
+ * A chunk's items as JSON. A webhook job stored before job types were a registry kept its one item in its spec and
+ * "null" in its chunk: its spec is then both its item and its options.
+ */
+const itemsOf = (job: JobRecord, chunk: ChunkRecord): string =>
+  chunk.requests === "null" ? `[${job.spec}]` : chunk.requests;
+
+/**
  * What a delivery of a chunk does: skip it (no such job or chunk, a canceled job, a chunk already done or dead), or
- * run its requests that have no result yet (`recorded()`: the job-wide indices that have one, read only to run).
+ * run its items that have no result yet (`recorded()`: the job-wide indices that have one, read only to run).
  */
 export function claimOf(
   job: JobRecord | null,
@@ -141,9 +146,8 @@ export function claimOf(
     type: job.type,
     pending,
     start: chunk.start,
-    optionsJson: job.type === "fanout" ? job.spec : "{}",
-    ...(withRequests && job.type === "fanout" ? { requestsJson: chunk.requests } : {}),
-    ...(job.type === "webhook" ? { webhookJson: job.spec } : {}),
+    optionsJson: job.spec,
+    ...(withRequests || chunk.requests === "null" ? { requestsJson: itemsOf(job, chunk) } : {}),
     ...(job.retry ? { retryJson: job.retry } : {}),
   };
 }
@@ -331,10 +335,10 @@ export const tombstoneOf = (job: JobRecord, now: number, tombstoneDays: number):
   forgetAt: now + tombstoneDays * 86_400_000,
 });
 
-/** The queue messages of these chunks: fan-out chunks carry their requests when they fit in a message. */
+/** The queue messages of these chunks: each carries its items when they fit in a message. */
 export const messagesOf = (job: JobRecord, chunks: readonly ChunkRecord[]): JobMessage[] =>
   chunks.map((c) =>
-    chunkMessage(job.id, c.idx, job.type === "fanout" ? (JSON.parse(c.requests) as unknown[]) : undefined),
+    chunkMessage(job.id, c.idx, c.requests === "null" ? undefined : (JSON.parse(c.requests) as unknown[])),
   );
 
 /** The policies in force for a job (`policy.ts`), as its status shows them. */

@@ -200,6 +200,11 @@ export class JobStore {
     this.#sql.exec("UPDATE job SET attempts = MAX(0, attempts - 1)");
   }
 
+  /** The chunk was active (its handlers reported progress): its last activity is now. */
+  touchChunk(chunk: number, now: number): void {
+    this.#sql.exec("UPDATE chunks SET touched_at = ? WHERE idx = ?", now, chunk);
+  }
+
   /** Add `inserted` new results (`failed` of them not ok) of `chunk`; the chunk is done once all have one. */
   countResults(chunk: number, inserted: number, failed: number, lastError: string | null, now: number): void {
     this.#sql.exec(

@@ -213,6 +213,24 @@ export class Job extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * The handlers of chunk `chunk` reported how their items are getting on (`[{index, data}]` as JSON): the chunk was
+   * active (the watchdog's clock moves), and the job's room gets it as `job-item-progress`. False (nothing published)
+   * when the chunk no longer runs.
+   */
+  progress(chunk: number, itemsJson: string): boolean {
+    const job = this.#store.job();
+    const row = this.#store.chunk(chunk);
+    if (!job || !row || row.state !== "pending" || isTerminal(job.state)) return false;
+    this.#store.touchChunk(chunk, Date.now());
+    const items = (JSON.parse(itemsJson) as { index: number; data: unknown }[]).filter(
+      (item) => item.index >= row.start && item.index < row.start + row.count,
+    );
+    const update = { kind: "job-item-progress" as const, id: job.id, items };
+    this.ctx.waitUntil(publishProgress(this.env, update, namespaceOf(this.#store.owner())));
+    return true;
+  }
+
   /** The dead-letter consumer: chunk `chunk` ran out of retries. The job ends partial or failed, not hanging. */
   async markDead(chunk: number, error: string): Promise<JobStatus | null> {
     const job = this.#store.job();

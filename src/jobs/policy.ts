@@ -5,9 +5,11 @@
  * what it was given; what is in force is read here, under the settings in force, so a lowered cap applies to jobs
  * stored before it.
  */
+import type { FanoutOptions } from "../fanout";
 import type { Settings } from "../settings";
 import { chunkDeadlineMs } from "./budget";
 import { JOBS_MAX_ATTEMPTS } from "./schema";
+import { jobType, webhookDelivery } from "./types/index";
 
 export interface RetryPolicy {
   /** Deliveries of each chunk, the first included. */
@@ -39,24 +41,27 @@ export function retryPolicy(own: RetryInput | null | undefined, s: RetrySettings
   };
 }
 
-/** The fan-out engine's per-call timeout when a request sets none (FanoutOptionsSchema's default). */
-const FANOUT_TIMEOUT_MS = 5_000;
+/** The per-call timeout of a type that names no default (the fan-out engine's, FanoutOptionsSchema's default). */
+const DEFAULT_TIMEOUT_MS = 5_000;
 
 /**
- * The per-call timeout in force: the job's (a webhook's default is JOBS_WEBHOOK_TIMEOUT_MS), at most
+ * The per-call timeout in force: the job's (else its type's default: a webhook's is JOBS_WEBHOOK_TIMEOUT_MS), at most
  * JOBS_MAX_TIMEOUT_MS and what lets a full consumer batch end in one invocation (`chunkDeadlineMs`).
  *
  * @example
  * callTimeoutMs("webhook", undefined, settings(env)) // 10_000
  */
-export function callTimeoutMs(
-  type: "fanout" | "webhook",
-  own: number | undefined,
-  s: Pick<Settings, "JOBS_WEBHOOK_TIMEOUT_MS" | "JOBS_MAX_TIMEOUT_MS" | "JOBS_CONSUMER_CONCURRENCY">,
-): number {
-  const given = own ?? (type === "webhook" ? s.JOBS_WEBHOOK_TIMEOUT_MS : FANOUT_TIMEOUT_MS);
+export function callTimeoutMs(type: string, own: number | undefined, s: Settings): number {
+  const given = own ?? jobType(type)?.timeoutMs?.(s) ?? DEFAULT_TIMEOUT_MS;
   return Math.min(given, s.JOBS_MAX_TIMEOUT_MS, chunkDeadlineMs(s.JOBS_CONSUMER_CONCURRENCY));
 }
+
+/**
+ * A webhook delivery attempt's options (a webhook job's, a callback's): its timeout (JOBS_WEBHOOK_TIMEOUT_MS unless
+ * the job gave one), within JOBS_MAX_TIMEOUT_MS and a chunk's deadline (`callTimeoutMs`).
+ */
+export const webhookOptions = (s: Settings, timeoutMs?: number): FanoutOptions =>
+  webhookDelivery(callTimeoutMs("webhook", timeoutMs, s), s);
 
 /** A limit a job's fields go beyond: the setting that says so, its value, and why. */
 export interface PolicyBreach {

@@ -7,9 +7,9 @@
 
 import { log } from "../http/log";
 import { JOBS_SENDER } from "../rooms";
-import { type JobProgress, progressRoom } from "./protocol";
+import { type JobItemProgress, type JobProgress, progressRoom } from "./protocol";
 
-export { type JobProgress, progressRoom };
+export { type JobItemProgress, type JobProgress, progressRoom };
 
 /**
  * At most ~5 progress updates a second per job: how often a Job object publishes its progress, and how often a chunk
@@ -32,12 +32,17 @@ const jobRoomName = (id: string, namespace?: string): string =>
   namespace === undefined ? progressRoom(id) : `${namespace}/${progressRoom(id)}`;
 
 /**
- * Publish one progress update; a missing ROOM binding or a failing room never fails the job.
+ * Publish one progress update (the job's, or its items'); a missing ROOM binding or a failing room (a message over
+ * ROOM_MAX_MESSAGE_BYTES) never fails the job.
  *
  * @example
  * await publishProgress(env, { kind: "job-progress", id, state: "running", total: 100, done: 40, failed: 2 })
  */
-export async function publishProgress(env: object, progress: JobProgress, namespace?: string): Promise<boolean> {
+export async function publishProgress(
+  env: object,
+  progress: JobProgress | JobItemProgress,
+  namespace?: string,
+): Promise<boolean> {
   const room = roomsOf(env);
   if (!room) return false;
   try {

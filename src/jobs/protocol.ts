@@ -26,6 +26,16 @@ export interface JobProgress {
 }
 
 /**
+ * What the handlers of a chunk reported of their items (`ctx.progress`), as published into the job's room: the latest
+ * data of each item that reported since the last update, throttled as the job's progress is.
+ */
+export interface JobItemProgress {
+  kind: "job-item-progress";
+  id: string;
+  items: { index: number; data: unknown }[];
+}
+
+/**
  * The progress a job's status stands for (what the Job object publishes, and what a client reports for a status it
  * read).
  *

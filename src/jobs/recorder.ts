@@ -9,19 +9,27 @@
 import { Throttle } from "./throttle";
 import type { JobResult } from "./types";
 
-/** `Job.record` for one chunk: its results as JSON, and the chunk's note (its last transient failure). */
-export type RecordChunk = (resultsJson: string, note?: { lastError?: string }) => Promise<unknown>;
+/** What a record says besides its results: the chunk's last transient failure, the job's error (a type's `failure`). */
+export interface RecordNote {
+  lastError?: string;
+  jobError?: string;
+}
+
+/** `Job.record` for one chunk: its results as JSON, and the chunk's note. */
+export type RecordChunk = (resultsJson: string, note?: RecordNote) => Promise<unknown>;
 
 /**
  * @example
  * const recorder = new ChunkRecorder((json, note) => stub.record(chunk, json, note), 200);
- * const outcome = await runFanoutChunk(chunk, settings, { onResult: (result) => recorder.add(result) });
+ * const outcome = await runChunk(type, chunk, { ...how, onResult: (result, jobError) => recorder.add(result, jobError) });
  * await recorder.finish({ lastError: outcome.lastError }); // throws if the last record fails: the chunk is retried
  */
 export class ChunkRecorder {
   readonly #record: RecordChunk;
   readonly #throttle: Throttle;
   #waiting: JobResult[] = [];
+  /** The job's error a waiting result brings (a webhook delivery that ended without a 2xx), recorded with it. */
+  #jobError: string | undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -30,9 +38,10 @@ export class ChunkRecorder {
     this.#throttle = new Throttle(intervalMs);
   }
 
-  /** A call of the chunk finished with a final result. */
-  add(result: JobResult): void {
+  /** A call of the chunk finished with a final result (which makes the job's error `jobError`, if given). */
+  add(result: JobResult, jobError?: string): void {
     this.#waiting.push(result);
+    if (jobError !== undefined) this.#jobError = jobError;
     const decision = this.#throttle.offer(Date.now());
     if (decision.action === "now") this.#flush();
     else if (decision.action === "later") {
@@ -51,7 +60,8 @@ export class ChunkRecorder {
     this.stop();
     await this.#inFlight;
     const rest = this.#waiting.splice(0);
-    if (rest.length > 0 || note.lastError) await this.#record(JSON.stringify(rest), note);
+    const jobError = this.#takeJobError();
+    if (rest.length > 0 || note.lastError) await this.#record(JSON.stringify(rest), { ...note, ...jobError });
   }
 
   /** No more results will come (the chunk failed): drop the pending timer. */
@@ -65,12 +75,22 @@ export class ChunkRecorder {
     this.#inFlight = this.#inFlight.then(async () => {
       const batch = this.#waiting.splice(0);
       if (batch.length === 0) return;
+      const jobError = this.#takeJobError();
       try {
-        await this.#record(JSON.stringify(batch));
+        await (jobError.jobError === undefined
+          ? this.#record(JSON.stringify(batch))
+          : this.#record(JSON.stringify(batch), jobError));
       } catch {
         // Kept for the next record (at the latest `finish`, which reports a failure).
         this.#waiting.unshift(...batch);
+        this.#jobError ??= jobError.jobError;
       }
     });
+  }
+
+  #takeJobError(): { jobError?: string } {
+    const jobError = this.#jobError;
+    this.#jobError = undefined;
+    return jobError === undefined ? {} : { jobError };
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Request and response schemas of /v1/jobs (zod, so the OpenAPI document is generated from what is validated).
- * Fan-out jobs reuse the fan-out item and option schemas of /v1/fanout; every job may also say when it starts, how
- * its chunks are retried and where its end is reported (`JobTimingShape`).
+ * The body of each job type (`JOB_BODIES`, the wire half of the job-type registry: its run half, the handlers, is
+ * src/jobs/types/) and the union of them POST /v1/jobs takes. Fan-out jobs reuse the fan-out item and option schemas
+ * of /v1/fanout; every job may also say when it starts, how its chunks are retried and where its end is reported
+ * (`JobTimingShape`), and put its calls under a flow key.
  */
 import { z } from "@hono/zod-openapi";
 import { FanoutItemSchema, FanoutOptionsSchema, FORBIDDEN_HEADERS, HEADER_VALUE } from "../fanout/schema.js";
@@ -101,8 +103,76 @@ const WebhookJobSchema = z
   .strict()
   .openapi("WebhookJob");
 
-export const CreateJobSchema = z.discriminatedUnion("type", [FanoutJobSchema, WebhookJobSchema]);
+/** A webhook job's one item: what it delivers (its other fields are the job's options). */
+export const WebhookItemSchema = WebhookJobSchema.pick({ url: true, payload: true, headers: true });
+
+/** The digests a hash job computes (the ones Subresource Integrity names). */
+export const HASH_ALGORITHMS = ["SHA-256", "SHA-384", "SHA-512"] as const;
+
+/** One URL of a hash job (the example job type, src/jobs/types/hash.ts). */
+export const HashItemSchema = z
+  .object({
+    url: z.string().max(8_192).url().openapi({ example: "https://cdn.example.com/app.js" }),
+    algorithm: z.enum(HASH_ALGORITHMS).optional().openapi({ description: "Default SHA-256" }),
+  })
+  .strict()
+  .openapi("HashItem");
+
+const HashJobSchema = z
+  .object({
+    type: z.literal("hash"),
+    items: z.array(HashItemSchema).min(1),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000)
+      .optional()
+      .openapi({ description: "URLs at once per chunk (default 6; ≤ FANOUT_MAX_CONCURRENCY)" }),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Per URL, body included (default 5,000; ≤ JOBS_MAX_TIMEOUT_MS)" }),
+    ...JobTimingShape,
+    flow: FlowSchema.optional(),
+  })
+  .strict()
+  .openapi("HashJob");
+
+/** One item of a service job: any JSON, handed to the bound Worker as the item's `data`. */
+export const ServiceItemSchema = z.unknown().openapi({ description: "Any JSON: the item's data for your Worker" });
+
+const ServiceJobSchema = z
+  .object({
+    type: z.literal("service"),
+    items: z.array(ServiceItemSchema).min(1),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Per chunk's handle() call (default and cap: JOBS_MAX_TIMEOUT_MS)" }),
+    ...JobTimingShape,
+    flow: FlowSchema.optional(),
+  })
+  .strict()
+  .openapi("ServiceJob");
+
+/**
+ * The body of every job type, by its `type`: the wire half of the registry (src/jobs/types/index.ts maps each name
+ * to its handler; TypeScript refuses a body without one). A new type adds its body here.
+ */
+export const JOB_BODIES = [FanoutJobSchema, WebhookJobSchema, HashJobSchema, ServiceJobSchema] as const;
+
+export const CreateJobSchema = z.discriminatedUnion("type", JOB_BODIES);
 export type CreateJobBody = z.infer<typeof CreateJobSchema>;
+/** The name of a job type. */
+export type JobTypeName = CreateJobBody["type"];
+
+/** The job types' names, from their bodies. */
+const JobTypeSchema = z.enum(JOB_BODIES.map((b) => b.shape.type.value) as [JobTypeName, ...JobTypeName[]]);
 
 export const IdempotencyHeaders = z.object({
   "idempotency-key": Name.openapi({
@@ -121,7 +191,7 @@ const JobStateSchema = z.enum(["scheduled", "queued", "running", ...END_STATES])
 export const JobStatusSchema = z
   .object({
     id: z.string(),
-    type: z.enum(["fanout", "webhook"]),
+    type: JobTypeSchema,
     state: JobStateSchema,
     total: z.number().int(),
     done: z.number().int(),
@@ -184,7 +254,7 @@ export const ListQuery = z.object({
 export const JobSummarySchema = z
   .object({
     id: z.string(),
-    type: z.enum(["fanout", "webhook"]),
+    type: JobTypeSchema,
     state: JobStateSchema,
     total: z.number().int(),
     createdAt: z.string(),

@@ -5,12 +5,14 @@
  */
 
 import type { JobState } from "./protocol.js";
+import type { JobTypeName } from "./schema.js";
 
 export type { JobState };
-export type JobType = "fanout" | "webhook";
+/** A job type's name (the registry: src/jobs/types/). */
+export type JobType = JobTypeName;
 
 /**
- * One queue message: one chunk of one job. Fan-out chunks carry their requests when they fit in a message;
+ * One queue message: one chunk of one job. A chunk carries its items (`requests`) when they fit in a message;
  * otherwise the consumer reads them from the Job Durable Object.
  */
 export interface JobMessage {
@@ -21,7 +23,7 @@ export interface JobMessage {
   deferrals?: number;
 }
 
-/** A recorded result: the fan-out result of one request (or of the webhook delivery), by its index in the job. */
+/** A recorded result: what the type's handler answered for one item (a fan-out result, a digest…), by its index. */
 export interface JobResult {
   index: number;
   ok: boolean;
@@ -32,7 +34,7 @@ export interface JobStatus {
   id: string;
   type: JobType;
   state: JobState;
-  /** Requests in the job (1 for a webhook). */
+  /** Items in the job (1 for a webhook). */
   total: number;
   /** Requests with a final result (any outcome). */
   done: number;
@@ -77,16 +79,6 @@ export interface CallbackStatus {
   lastError?: string;
 }
 
-/** What a webhook job delivers: `payload` as JSON, POSTed to `url` with `headers` and the signature headers. */
-export interface WebhookSpec {
-  url: string;
-  payload: unknown;
-  headers?: Record<string, string>;
-  /** Each attempt's timeout (JOBS_WEBHOOK_TIMEOUT_MS when absent). */
-  timeoutMs?: number;
-  flow?: JobFlow;
-}
-
 /** A job's `flow` (src/flow/schema.ts), with its tenant's name prefix (`ownerName`), whose key its calls share. */
 export interface JobFlow {
   key: string;
@@ -102,18 +94,17 @@ export interface CallbackSpec {
 }
 
 /**
- * What `create` needs. Requests, options and the webhook spec cross the RPC boundary as JSON text: they are stored
- * as such, and plain strings keep the RPC types simple.
+ * What `create` needs. Items and options cross the RPC boundary as JSON text: they are stored as such, and plain
+ * strings keep the RPC types simple.
  */
 export interface CreateJobInput {
   id: string;
   type: JobType;
   bodyHash: string;
-  /** Fan-out jobs: the requests (a JSON array) and the fan-out options every chunk runs with (a JSON object). */
+  /** The job's items (a JSON array: the fan-out requests, the webhook, the URLs to hash…). */
   requestsJson?: string;
+  /** The options every chunk runs with (a JSON object: the type's, with the job's `flow`). */
   optionsJson?: string;
-  /** Webhook jobs: what to deliver (a JSON `WebhookSpec`). */
-  webhookJson?: string;
   chunkSize: number;
   /** Who creates it (`tenantOf`'s owner): only that owner, and the root token, may read or change it. */
   owner?: string;
@@ -151,12 +142,10 @@ export type Claim =
       pending: number[];
       /** Index of the chunk's first request. */
       start: number;
-      /** Fan-out options (JSON object). */
+      /** The job's options (JSON object). */
       optionsJson: string;
-      /** The chunk's requests (JSON array, by position from `start`), when asked for. */
+      /** The chunk's items (JSON array, by position from `start`), when asked for. */
       requestsJson?: string;
-      /** Webhook jobs: the `WebhookSpec` (JSON). */
-      webhookJson?: string;
       /** The job's own retry fields (JSON `RetryInput`), read in the terms of the settings in force. */
       retryJson?: string;
     };

@@ -116,6 +116,8 @@ export function runOfOutcome(fireAt: number, o: CreateJobOutcome): RunRecord {
       return { ...run, error: `url-blocked: ${o.errors[0].path}: ${o.errors[0].message}` };
     case "key-reused":
       return { ...run, jobId: o.id, error: "idempotency-key-reused" };
+    case "not-configured":
+      return { ...run, error: `not-configured: ${o.detail}` };
     default:
       return { ...run, error: o.outcome };
   }

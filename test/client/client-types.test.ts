@@ -83,6 +83,10 @@ describe("the client's types are the schemas' types", () => {
     expectTypeOf<T.JobSpec>().toExtend<JobIn>();
     expectTypeOf<keyof T.FanoutJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "fanout" }>>();
     expectTypeOf<keyof T.WebhookJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "webhook" }>>();
+    expectTypeOf<keyof T.HashJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "hash" }>>();
+    expectTypeOf<keyof T.ServiceJobSpec>().toEqualTypeOf<keyof Extract<JobIn, { type: "service" }>>();
+    expectTypeOf<T.HashItem>().toEqualTypeOf<In<typeof jobs.HashItemSchema>>();
+    expectTypeOf<T.JobType>().toEqualTypeOf<JobIn["type"]>();
     expectTypeOf<T.PagesSpec>().toExtend<In<typeof pages.PagesRequestSchema>>();
     expectTypeOf<keyof T.PagesSpec>().toEqualTypeOf<keyof In<typeof pages.PagesRequestSchema>>();
     expectTypeOf<T.PagesNext>().toEqualTypeOf<In<typeof pages.PagesRequestSchema>["next"]>();

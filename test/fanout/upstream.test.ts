@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { type FanoutItemInput, FanoutItemSchema } from "../../src/fanout/schema";
-import { type CallOptions, callUpstream, parseRetryAfter, UpstreamError } from "../../src/fanout/upstream";
+import {
+  type CallOptions,
+  callUpstream,
+  guardedFetch,
+  parseRetryAfter,
+  UpstreamError,
+} from "../../src/fanout/upstream";
 import { createUrlGuard, type UrlGuard } from "../../src/fanout/url-guard";
 
 /** A body stream that records whether it was cancelled and how many chunks were pulled. */
@@ -294,6 +300,56 @@ describe("one upstream call", () => {
       signal: controller.signal,
     }).catch((e) => e);
     expect(aborted).toMatchObject({ name: "AbortError", message: "bye" });
+  });
+});
+
+describe("guardedFetch (a job handler's ctx.fetch)", () => {
+  it("follows redirects by hand, checking every hop, and hands over the last answer with its body unread", async () => {
+    const checked: string[] = [];
+    const allow = createUrlGuard([]);
+    const guard: UrlGuard = (url) => {
+      checked.push(String(url));
+      return allow(url);
+    };
+    const body = trackedBody(3);
+    const f = scripted([
+      () => new Response("moved", { status: 301, headers: { location: "https://b.example/2" } }),
+      () => new Response(body.stream, { headers: { "content-type": "text/plain" } }),
+    ]);
+    const res = await guardedFetch(guard, f.fetch)("https://a.example/1", { headers: { accept: "text/plain" } });
+    expect(res.status).toBe(200);
+    expect(checked).toEqual(["https://a.example/1", "https://b.example/2"]);
+    expect(body.state.pulled).toBeLessThan(3);
+    expect(await res.text()).toBe("b".repeat(300));
+    expect(f.calls.map((c) => c.headers.get("accept"))).toEqual(["text/plain", "text/plain"]);
+  });
+
+  it("refuses a blocked URL before any call, and a blocked hop before connecting to it", async () => {
+    const f = scripted([() => new Response(null, { status: 302, headers: { location: "http://[::1]/admin" } })]);
+    const get = guardedFetch(createUrlGuard([]), f.fetch);
+    await expect(get("http://169.254.169.254/latest")).rejects.toMatchObject({ kind: "blocked" });
+    expect(f.calls).toHaveLength(0);
+    const err = await get("https://a.example/").catch((e) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err).toMatchObject({
+      kind: "blocked",
+      message: expect.stringMatching(/^redirect 1 to http:\/\/\[::1\]\/admin/),
+    });
+    expect(f.calls.map((c) => c.url)).toEqual(["https://a.example/"]);
+  });
+
+  it("keeps only the headers known to be safe once a redirect leaves the origin", async () => {
+    const f = scripted([
+      () => new Response(null, { status: 307, headers: { location: "https://b.example/" } }),
+      () => new Response("ok"),
+    ]);
+    await guardedFetch(createUrlGuard([]), f.fetch)("https://a.example/", {
+      method: "POST",
+      body: "{}",
+      headers: { authorization: "Bearer s", "content-type": "application/json" },
+    });
+    expect(f.calls[1]).toMatchObject({ url: "https://b.example/", method: "POST", body: "{}" });
+    expect(Object.fromEntries(f.calls[1]?.headers ?? [])).toEqual({ "content-type": "application/json" });
   });
 });
 

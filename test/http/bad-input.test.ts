@@ -774,6 +774,27 @@ const HAND_WRITTEN: Record<string, (t: Target) => HandWritten[]> = {
   "POST /v1/jobs": (t) => [
     ...flowCases({ type: "fanout", requests: [{ url: canary(t.urlKey) }] }),
     ...flowCases({ type: "webhook", url: canary(t.urlKey), payload: {} }),
+    ...flowCases({ type: "hash", items: [{ url: canary(t.urlKey) }] }),
+    ...flowCases({ type: "service", items: [{ url: canary(t.urlKey) }] }),
+    {
+      why: "a hash job with more URLs than JOBS_MAX_REQUESTS",
+      body: {
+        type: "hash",
+        items: Array.from({ length: LIMITS.JOBS_MAX_REQUESTS + 1 }, () => ({ url: canary(t.urlKey) })),
+      },
+      expect: [413],
+    },
+    {
+      why: "a service job with more items than JOBS_MAX_REQUESTS",
+      body: { type: "service", items: Array.from({ length: LIMITS.JOBS_MAX_REQUESTS + 1 }, (_, i) => i) },
+      expect: [413],
+    },
+    { why: "a service job without items", body: { type: "service" } },
+    {
+      why: "a hash job with a digest no one asked for",
+      body: { type: "hash", items: [{ url: canary(t.urlKey), algorithm: "MD5" }] },
+    },
+    { why: "a hash job with requests instead of items", body: { type: "hash", requests: [{ url: canary(t.urlKey) }] } },
     {
       why: "a fan-out job with more headers than FANOUT_MAX_HEADERS",
       body: {
@@ -919,6 +940,8 @@ function schedule(t: Target) {
 function jobTimingCases(t: Target): HandWritten[] {
   const fanout = { type: "fanout", requests: [{ url: canary(t.urlKey) }] };
   const webhook = { type: "webhook", url: canary(t.urlKey), payload: {} };
+  const hash = { type: "hash", items: [{ url: canary(t.urlKey) }] };
+  const service = { type: "service", items: [{ url: canary(t.urlKey) }] };
   const day = 86_400_000;
   const tooFar = new Date(Date.now() + (LIMITS.JOBS_MAX_DELAY_DAYS + 1) * day).toISOString();
   return [
@@ -935,6 +958,9 @@ function jobTimingCases(t: Target): HandWritten[] {
     { why: "retry.maxMs above JOBS_RETRY_MAX_SECONDS", body: { ...webhook, retry: { maxMs: 300_001 } } },
     { why: "retry.baseMs above JOBS_RETRY_MAX_SECONDS", body: { ...fanout, retry: { baseMs: 86_400_000 } } },
     { why: "a webhook timeoutMs above JOBS_MAX_TIMEOUT_MS", body: { ...webhook, timeoutMs: 300_001 } },
+    { why: "a hash job's timeoutMs above JOBS_MAX_TIMEOUT_MS", body: { ...hash, timeoutMs: 300_001 } },
+    { why: "a service job's timeoutMs above JOBS_MAX_TIMEOUT_MS", body: { ...service, timeoutMs: 300_001 } },
+    { why: "a service job starting beyond JOBS_MAX_DELAY_DAYS", body: { ...service, runAt: tooFar } },
     {
       why: "a callback for a state no job ends in",
       body: { ...fanout, callback: { url: canary(t.urlKey), on: ["running"] } },
@@ -1430,7 +1456,7 @@ describe("hostile URLs on the outbound paths", () => {
     expect(await upstreamHits(key)).toBe(0);
   });
 
-  it("POST /v1/jobs refuses a webhook, a fan-out job or a callback with a hostile URL (400) and creates and queues nothing", async () => {
+  it("POST /v1/jobs refuses a webhook, a fan-out or hash job or a callback with a hostile URL (400) and creates and queues nothing", async () => {
     const key = `hostile-${freshName()}`;
     const keys: string[] = [];
     const failures: string[] = [];
@@ -1439,6 +1465,8 @@ describe("hostile URLs on the outbound paths", () => {
         { type: "webhook", url, payload: { x: 1 } },
         { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }, { url }] },
         { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }], callback: { url } },
+        { type: "hash", items: [{ url: canary(`ok-${freshName()}`) }, { url }] },
+        { type: "service", items: [{ n: 1 }], callback: { url } },
       ]) {
         const idempotencyKey = freshName();
         keys.push(idempotencyKey);
@@ -1460,6 +1488,7 @@ describe("hostile URLs on the outbound paths", () => {
       for (const job of [
         { type: "webhook", url, payload: { x: 1 } },
         { type: "fanout", requests: [{ url: canary(`ok-${freshName()}`) }, { url }] },
+        { type: "hash", items: [{ url: canary(`ok-${freshName()}`) }, { url }] },
       ]) {
         const name = freshName();
         names.push(name);

@@ -6,7 +6,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FanoutOptionsSchema } from "../../src/fanout/schema";
 import { CHUNK_OVERHEAD_MS, CONSUMER_INVOCATION_MS, chunkDeadlineMs, JOBS_MAX_BATCH_SIZE } from "../../src/jobs/budget";
-import { chunkFanoutOptions, webhookOptions } from "../../src/jobs/run";
+import { webhookOptions } from "../../src/jobs/policy";
+import { chunkFanoutOptions } from "../../src/jobs/types/fanout";
 import { settings } from "../../src/settings";
 
 describe("a chunk's deadline", () => {

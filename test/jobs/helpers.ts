@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import worker from "../../functions/index";
 import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
+import { jobIdFor } from "../../src/jobs/ids";
 import type { CreateJobInput } from "../../src/jobs/types";
 
 declare module "vitest" {
@@ -19,6 +20,18 @@ declare module "vitest" {
 export const UP = inject("jobsUpstream");
 export const BASE = "http://edgeloop.test";
 export const AUTH = { authorization: "Bearer test-token" };
+
+/** Whose idempotency keys the test token's jobs are under: the token's SHA-256, in hex. */
+const TOKEN_SCOPE = Array.from(
+  new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("test-token"))),
+  (b) => b.toString(16).padStart(2, "0"),
+).join("");
+
+/** True when the test token's Idempotency-Key `key` has no job: its Job object holds nothing (no job, no tombstone). */
+export async function nothingStored(key: string): Promise<boolean> {
+  const stub = env.JOB.getByName(await jobIdFor(TOKEN_SCOPE, key));
+  return (await stub.status()) === null && (await stub.gone()) === null;
+}
 
 export const newJobId = () => crypto.randomUUID().replace(/-/g, "");
 /** A unique path on the upstream, so hit counts belong to one test. */
@@ -59,8 +72,29 @@ export async function seedWebhookJob(url: string, payload: unknown, headers?: Re
     id,
     type: "webhook",
     bodyHash: "seeded",
-    webhookJson: JSON.stringify({ url, payload, ...(headers ? { headers } : {}) }),
+    requestsJson: JSON.stringify([{ url, payload, ...(headers ? { headers } : {}) }]),
+    optionsJson: "{}",
     chunkSize: 1,
+  });
+  return { id, stub };
+}
+
+/** A job of any registered type, seeded as creation would store it: its items, and its options as the spec. */
+export async function seedJob(
+  type: import("../../src/jobs/types").JobType,
+  items: unknown[],
+  chunkSize: number,
+  options: Record<string, unknown> = {},
+) {
+  const id = newJobId();
+  const stub = env.JOB.getByName(id);
+  await stub.create({
+    id,
+    type,
+    bodyHash: "seeded",
+    requestsJson: JSON.stringify(items),
+    optionsJson: JSON.stringify(options),
+    chunkSize,
   });
   return { id, stub };
 }
@@ -71,8 +105,8 @@ export interface Delivery {
   body: unknown;
 }
 
-/** Run the queue() handler on a batch and return what it acked and retried. */
-export async function deliver(queue: string, messages: Delivery[]) {
+/** Run the queue() handler on a batch (with `vars` over the settings) and return what it acked and retried. */
+export async function deliver(queue: string, messages: Delivery[], vars: Record<string, string> = {}) {
   const batch = createMessageBatch(
     queue,
     messages.map((m) => ({ id: m.id, attempts: m.attempts ?? 1, timestamp: new Date(), body: m.body })),
@@ -90,7 +124,7 @@ export async function deliver(queue: string, messages: Delivery[]) {
     });
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, Object.keys(vars).length > 0 ? ({ ...env, ...vars } as Env) : env, ctx);
   const result = await getQueueResult(batch, ctx);
   return {
     ...result,

@@ -45,12 +45,19 @@ describe("planJob", () => {
     });
   });
 
-  it("makes a webhook job one chunk of one request whose spec is the webhook", () => {
-    const plan = state.planJob({ id: "j", type: "webhook", bodyHash: "h", webhookJson: '{"url":"u"}', chunkSize: 1 });
+  it("makes a webhook job one chunk of its one item, with its options as the spec", () => {
+    const plan = state.planJob({
+      id: "j",
+      type: "webhook",
+      bodyHash: "h",
+      requestsJson: '[{"url":"u"}]',
+      optionsJson: '{"timeoutMs":500}',
+      chunkSize: 1,
+    });
     expect(plan).toEqual({
       total: 1,
-      spec: '{"url":"u"}',
-      chunks: [{ index: 0, start: 0, count: 1, requests: "null" }],
+      spec: '{"timeoutMs":500}',
+      chunks: [{ index: 0, start: 0, count: 1, requests: '[{"url":"u"}]' }],
     });
   });
 
@@ -95,16 +102,16 @@ describe("claimOf", () => {
     expect(claim).toMatchObject({ action: "run", requestsJson: chunk().requests });
   });
 
-  it("gives a webhook delivery its spec, and no fan-out options", () => {
-    const hook = job({ type: "webhook", spec: '{"url":"u"}', total: 1 });
-    const claim = state.claimOf(hook, chunk({ count: 1, requests: "null" }), none, true);
+  it("gives a webhook stored before job types (its item in its spec, its chunk null) its spec as item and options", () => {
+    const hook = job({ type: "webhook", spec: '{"url":"u","timeoutMs":500}', total: 1 });
+    const claim = state.claimOf(hook, chunk({ count: 1, requests: "null" }), none, false);
     expect(claim).toEqual({
       action: "run",
       type: "webhook",
       pending: [0],
       start: 0,
-      optionsJson: "{}",
-      webhookJson: '{"url":"u"}',
+      optionsJson: '{"url":"u","timeoutMs":500}',
+      requestsJson: '[{"url":"u","timeoutMs":500}]',
     });
   });
 });

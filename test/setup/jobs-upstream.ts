@@ -6,6 +6,8 @@
  *   ?latency=10        wait this many ms
  *   ?gate=NAME         hold the answer until the test opens the gate: `POST /__open?gate=NAME` (then and from then
  *                      on, requests with that gate are answered at once)
+ *   ?holdFirst=NAME    hold only the first request for this exact URL at the gate NAME; later ones are answered at
+ *                      once (a call cut off with its consumer, and the call of the redelivery)
  *
  * It counts requests per URL and records POSTed deliveries (headers and body), which a test reads back with
  * `GET /__hits?url=<path+query>` and `GET /__received?path=<path>`.
@@ -75,6 +77,8 @@ export async function startJobsUpstream(): Promise<JobsUpstream> {
     const q = url.searchParams;
     const held = q.get("gate");
     if (held !== null) await gate(held).opened;
+    const holdFirst = q.get("holdFirst");
+    if (holdFirst !== null && n === 1) await gate(holdFirst).opened;
     let status = Number(q.get("status") ?? 200);
     if (q.get("failFirst") && n === 1) status = 503;
     setTimeout(
