@@ -5,6 +5,8 @@
  *   npm run example:binding                      # http://127.0.0.1:8788
  *   curl -X POST http://127.0.0.1:8788/orders    # lock, fenced counter, fan-out: all through the binding
  *   curl http://127.0.0.1:8788/orders            # the counter, read over RPC
+ *   curl -X POST http://127.0.0.1:8788/receipts -d '{"orders":[1,2]}'   # a service job, run by the example's handle
+ *   curl http://127.0.0.1:8788/receipts/<job>    # its state and receipts
  *
  * Options: `--port 8788 --ip 127.0.0.1 --persist-to <dir> --var NAME:VALUE` (edgeloop's settings). Run by Node 22
  * (type stripping): `node scripts/example-binding.ts`.
@@ -42,6 +44,8 @@ console.log(
 );
 console.log(`  curl -X POST ${worker.url}/orders`);
 console.log(`  curl ${worker.url}/orders`);
+console.log(`  curl -X POST ${worker.url}/receipts -d '{"orders":[1,2]}'`);
+console.log(`  curl ${worker.url}/receipts/<job>`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -1,7 +1,8 @@
 /**
  * The binding example (examples/binding/) served beside edgeloop on one Miniflare, as Cloudflare runs two Workers
  * with a service binding between them: the example answers on the URL, edgeloop is reached through its `EDGELOOP`
- * binding (the `Edgeloop` entrypoint, with the props the example's wrangler.toml gives). Both are the bundles
+ * binding (the `Edgeloop` entrypoint, with the props the example's wrangler.toml gives), and edgeloop binds the
+ * example back as JOBS_SERVICE, so its `service` jobs run on the example's `handle`. Both are the bundles
  * `wrangler deploy` would upload, and their bindings come from their own wrangler.toml files.
  *
  * Tooling shared by `npm run example:binding` (scripts/example-binding.ts), its e2e test and the binding benchmark.
@@ -19,6 +20,7 @@ import {
 
 const root = new URL("../../", import.meta.url).pathname;
 export const EXAMPLE_CONFIG = join(root, "examples/binding/wrangler.toml");
+const EXAMPLE_NAME = "edgeloop-binding-example";
 
 /** Build the example Worker (wrangler deploy --dry-run of its config) into `outdir`; the bundle's path. */
 export function buildExample(outdir = join(root, ".wrangler/bundles", `example-${process.pid}-${Date.now()}`)): string {
@@ -57,11 +59,17 @@ export async function startExample(
   const port = opts.port ?? (await freePort());
   const self = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   const allow = [vars.FANOUT_ALLOW_HOSTS, self].filter(Boolean).join(",");
-  return serveWorkers(
-    [
-      workerFrom(EXAMPLE_CONFIG, exampleBundle, "edgeloop-binding-example", exampleVars),
-      edgeloopWorker(edgeloopBundle, { FENCE_SECRET: "example-fence-secret", ...vars, FANOUT_ALLOW_HOSTS: allow }),
-    ],
-    { ...opts, host, port },
-  );
+  const edgeloop = edgeloopWorker(edgeloopBundle, {
+    FENCE_SECRET: "example-fence-secret",
+    JOBS_SERVICE_BINDING: "JOBS_SERVICE",
+    ...vars,
+    FANOUT_ALLOW_HOSTS: allow,
+  });
+  // What `[[services]] binding = "JOBS_SERVICE", service = "edgeloop-binding-example"` says in a wrangler.toml.
+  edgeloop.serviceBindings = { ...edgeloop.serviceBindings, JOBS_SERVICE: { name: EXAMPLE_NAME } };
+  return serveWorkers([workerFrom(EXAMPLE_CONFIG, exampleBundle, EXAMPLE_NAME, exampleVars), edgeloop], {
+    ...opts,
+    host,
+    port,
+  });
 }

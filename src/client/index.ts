@@ -13,6 +13,8 @@
  * await using lease = await client.lock("orders").acquire({ ttlMs: 10_000 });
  * await client.counter("orders").increment(1, { fence: lease });
  */
+
+export type { ServiceAnswer, ServiceContext, ServiceItem, ServiceTarget } from "../jobs/protocol.js";
 export { type ClientOptions, createClient, type EdgeloopClient } from "./client.js";
 export { CounterClient, type FenceLike } from "./counters.js";
 export { EdgeloopError, LeaseLostError } from "./errors.js";

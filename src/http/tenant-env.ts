@@ -13,8 +13,15 @@ const MAX_KEPT = 256;
 
 const kept = new WeakMap<object, Map<string, Env>>();
 
+/**
+ * A Durable Object namespace: it has `getByName` and no `fetch`. A service binding is an RPC stub, which answers
+ * every property name with a callable (`getByName` too), but it has `fetch`: it passes through unwrapped.
+ */
 const isNamespace = (value: unknown): value is DurableObjectNamespace =>
-  typeof value === "object" && value !== null && typeof (value as DurableObjectNamespace).getByName === "function";
+  typeof value === "object" &&
+  value !== null &&
+  typeof (value as DurableObjectNamespace).getByName === "function" &&
+  typeof (value as { fetch?: unknown }).fetch !== "function";
 
 function guarded(ns: DurableObjectNamespace, prefix: string, binding: string): DurableObjectNamespace {
   const check = (name: string) => {

@@ -74,3 +74,47 @@ export function jobProgressOf(message: RoomMessage): JobProgress | undefined {
   if (!count(d.total) || !count(d.done) || !count(d.failed)) return undefined;
   return { kind: "job-progress", id: d.id, state: d.state as JobState, total: d.total, done: d.done, failed: d.failed };
 }
+
+/*
+ * The contract of a `service` job's Worker (docs/jobs.md, "Service jobs"): what its entrypoint's `handle(items, ctx)`
+ * gets and answers. Plain types, so a user's Worker can take them from the client package.
+ */
+
+/** One item as the Worker's `handle` gets it. */
+export interface ServiceItem {
+  index: number;
+  /** `<job id>:<index>`: the same on every delivery of the item. */
+  key: string;
+  /** The item as the job was posted with it. */
+  data: unknown;
+}
+
+/** The Worker's answer for one item (by its index). */
+export interface ServiceAnswer {
+  index: number;
+  /** The item's result (any JSON), recorded as `{index, ok: true, value}`. */
+  value?: unknown;
+  /** The item failed: recorded as `{index, ok: false, error: {kind: "handler", message}}`, unless `retry`. */
+  error?: string;
+  /** With `error`: another delivery may succeed; the item is retried as the job's `retry` says. */
+  retry?: boolean;
+}
+
+/** What `handle` gets besides the items (functions arrive as RPC stubs, callable until `handle` returns). */
+export interface ServiceContext {
+  jobId: string;
+  chunk: number;
+  /** This delivery of the chunk: 1 the first time. */
+  attempt: number;
+  /** When the call stops being waited for (ms since the epoch): answers after it are not recorded. */
+  deadline: number;
+  /** Record answers now, before `handle` returns. */
+  report(answers: ServiceAnswer[]): Promise<void>;
+  /** An item's progress (any JSON), into the job's room. */
+  progress(index: number, data: unknown): void;
+}
+
+/** The bound Worker's entrypoint, as the `service` type calls it: implement it on your WorkerEntrypoint. */
+export interface ServiceTarget {
+  handle(items: ServiceItem[], ctx: ServiceContext): Promise<ServiceAnswer[] | undefined | null>;
+}

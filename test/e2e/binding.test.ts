@@ -118,4 +118,39 @@ describe("the binding example", () => {
     const counter = await (await edgeloop("/v1/counters/orders", { namespace: "shop" })).json();
     expect(counter).toMatchObject({ value: 6 });
   });
+
+  it("runs a service job on the example's own handle: edgeloop's queue delivers each order back to it, answered once", async () => {
+    const orders = Array.from({ length: 25 }, (_, i) => i + 1);
+    const created = await fetch(`${example.url}/receipts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ orders: [...orders, "not an order"] }),
+    });
+    expect(created.status).toBe(202);
+    const { job } = (await created.json()) as { job: string };
+    interface Receipts {
+      state: string;
+      done: number;
+      failed: number;
+      total: number;
+      receipts: ({ order: number; key: string; sha256: string } | { error: { kind: string; message: string } })[];
+    }
+    let read: Receipts | undefined;
+    await until(async () => {
+      read = (await (await fetch(`${example.url}/receipts/${job}`)).json()) as Receipts;
+      return read.state === "partial";
+    }, "the receipts job to end");
+    expect(read).toMatchObject({ done: 26, failed: 1, total: 26 });
+    const receipts = read?.receipts ?? [];
+    expect(receipts.slice(0, 25).map((r) => ("order" in r ? [r.order, r.key] : r))).toEqual(
+      orders.map((order, index) => [order, `${job}:${index}`]),
+    );
+    expect(receipts[25]).toEqual({ error: { kind: "handler", message: "an item is {order: <number>}" } });
+    // The job belongs to the binding's namespace: listed there, not among the plain names' jobs.
+    const listed = async (namespace?: string) =>
+      ((await (await edgeloop("/v1/jobs", namespace ? { namespace } : {})).json()) as { items: { id: string }[] }).items
+        .map((j) => j.id)
+        .includes(job);
+    expect([await listed("shop"), await listed()]).toEqual([true, false]);
+  });
 });

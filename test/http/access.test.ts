@@ -3,6 +3,7 @@
  * names a token's patterns allow per family, and the confined environment of a namespace (names outside it refused,
  * global bindings passed through, one environment per namespace).
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { grants, nameAllowed, patternsRegExp } from "../../src/http/access";
 import { tenantEnv } from "../../src/http/tenant-env";
@@ -93,5 +94,13 @@ describe("tenantEnv", () => {
     expect(tenantEnv(base, "acme")).toBe(tenantEnv(base, "acme"));
     expect(tenantEnv(base, "acme")).not.toBe(tenantEnv(base, "other"));
     expect(() => tenantEnv(base, "other").LOCK.getByName("acme/orders")).toThrow();
+  });
+
+  it("leaves a service binding as it is: its RPC stub answers every method name, getByName included", async () => {
+    const service = (env as unknown as Record<string, unknown>).JOBS_SERVICE; // bound in vitest.config.ts
+    expect(typeof (service as { getByName?: unknown }).getByName).toBe("function");
+    const withService = { ...base, JOBS_SERVICE: service } as unknown as Env;
+    const confined = tenantEnv(withService, "acme") as unknown as { JOBS_SERVICE: unknown };
+    expect(confined.JOBS_SERVICE).toBe(service);
   });
 });

@@ -11,9 +11,9 @@ import { hash } from "./hash";
 import { service } from "./service";
 import { webhook } from "./webhook";
 
+export type { ServiceAnswer, ServiceContext, ServiceItem } from "../protocol";
 export { type AnyJobType, type ChunkItem, type ItemResult, JobItemError, type JobRefusal } from "./define";
 export { chunkFanoutOptions } from "./fanout";
-export type { ServiceAnswer, ServiceContext, ServiceItem } from "./service";
 export { webhookDelivery } from "./webhook";
 
 // biome-ignore lint/suspicious/noExplicitAny: each type has its own items and options

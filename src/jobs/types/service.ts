@@ -7,47 +7,9 @@
  * the jobs' durability: a crash mid-chunk redelivers only the items without a result.
  */
 import type { Settings } from "../../settings";
+import type { ServiceAnswer, ServiceTarget } from "../protocol";
 import { ServiceItemSchema } from "../schema";
 import type { BodyOf, ChunkContext, JobType } from "./define";
-
-/** One item as the Worker's `handle` gets it. */
-export interface ServiceItem {
-  index: number;
-  /** `<job id>:<index>`: the same on every delivery of the item. */
-  key: string;
-  /** The item as the job was posted with it. */
-  data: unknown;
-}
-
-/** The Worker's answer for one item (by its index). */
-export interface ServiceAnswer {
-  index: number;
-  /** The item's result (any JSON), recorded as `{index, ok: true, value}`. */
-  value?: unknown;
-  /** The item failed: recorded as `{index, ok: false, error: {kind: "handler", message}}`, unless `retry`. */
-  error?: string;
-  /** With `error`: another delivery may succeed; the item is retried as the job's `retry` says. */
-  retry?: boolean;
-}
-
-/** What `handle` gets besides the items (functions arrive as RPC stubs, callable until `handle` returns). */
-export interface ServiceContext {
-  jobId: string;
-  chunk: number;
-  /** This delivery of the chunk: 1 the first time. */
-  attempt: number;
-  /** When the call stops being waited for (ms since the epoch): answers after it are not recorded. */
-  deadline: number;
-  /** Record answers now, before `handle` returns. */
-  report(answers: ServiceAnswer[]): Promise<void>;
-  /** An item's progress (any JSON), into the job's room. */
-  progress(index: number, data: unknown): void;
-}
-
-/** The bound Worker's entrypoint, as this type calls it. */
-export interface ServiceTarget {
-  handle(items: ServiceItem[], ctx: ServiceContext): Promise<ServiceAnswer[] | undefined | null>;
-}
 
 /** Each chunk call's timeout (the consumer reads it) and the flow key. */
 type ServiceOptions = Omit<BodyOf<"service">, "type" | "items">;
