@@ -4,7 +4,7 @@
  * that reported meanwhile, together), one call in flight at a time. A call that fails is dropped: progress is a hint
  * for whoever watches, never a result.
  */
-import { Throttle } from "./throttle";
+import { offerNow, Throttle } from "./throttle";
 
 /** `Job.progress` for one chunk: the items' latest reports, as JSON `[{index, data}]`. */
 export type SendProgress = (itemsJson: string) => Promise<unknown>;
@@ -32,14 +32,7 @@ export class ItemProgress {
   report(index: number, data: unknown): void {
     if (this.#stopped) return;
     this.#latest.set(index, data);
-    const decision = this.#throttle.offer(Date.now());
-    if (decision.action === "now") this.#flush();
-    else if (decision.action === "later") {
-      this.#timer = setTimeout(() => {
-        this.#throttle.fired(Date.now());
-        this.#flush();
-      }, decision.delayMs);
-    }
+    this.#timer = offerNow(this.#throttle, () => this.#flush()) ?? this.#timer;
   }
 
   /** The chunk has ended: nothing more goes out (its results say the rest). */

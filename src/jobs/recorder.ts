@@ -6,7 +6,7 @@
  * error), so a chunk of n requests makes at most n + 1 calls to its Job object, well within an invocation's budget of
  * calls to Cloudflare services (1,000 on the free plan) for a full batch.
  */
-import { Throttle } from "./throttle";
+import { offerNow, Throttle } from "./throttle";
 import type { JobResult } from "./types";
 
 /** What a record says besides its results: the chunk's last transient failure, the job's error (a type's `failure`). */
@@ -42,14 +42,7 @@ export class ChunkRecorder {
   add(result: JobResult, jobError?: string): void {
     this.#waiting.push(result);
     if (jobError !== undefined) this.#jobError = jobError;
-    const decision = this.#throttle.offer(Date.now());
-    if (decision.action === "now") this.#flush();
-    else if (decision.action === "later") {
-      this.#timer = setTimeout(() => {
-        this.#throttle.fired(Date.now());
-        this.#flush();
-      }, decision.delayMs);
-    }
+    this.#timer = offerNow(this.#throttle, () => this.#flush()) ?? this.#timer;
   }
 
   /**

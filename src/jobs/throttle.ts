@@ -49,3 +49,22 @@ export class Throttle {
     return this.#timer;
   }
 }
+
+/**
+ * Offer an update to `throttle` now and act on its decision with real timers: `flush` at once, or after the delay
+ * (the timer then tells the throttle it fired). Answers the timer it started, if any.
+ *
+ * @example
+ * this.#timer = offerNow(this.#throttle, () => this.#flush()) ?? this.#timer;
+ */
+export function offerNow(throttle: Throttle, flush: () => void): ReturnType<typeof setTimeout> | undefined {
+  const decision = throttle.offer(Date.now());
+  if (decision.action === "now") flush();
+  else if (decision.action === "later") {
+    return setTimeout(() => {
+      throttle.fired(Date.now());
+      flush();
+    }, decision.delayMs);
+  }
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { JobStatus } from "../../src/jobs/types";
 import { call, until } from "../helpers/api";
 import { up } from "../helpers/upstream";
-import { allResults, deliver, hits, nothingStored, openGate, path, seedJob, UP } from "./helpers";
+import { allResults, cutOffMidJob, deliver, hits, nothingStored, path, seedJob, UP } from "./helpers";
 
 const JOBS = "edgeloop-jobs";
 
@@ -99,20 +99,7 @@ describe("hash jobs", () => {
       3,
       { concurrency: 3 },
     );
-    const crashed = deliver(JOBS, [
-      { id: "m0", body: { jobId: id, chunk: 0 } },
-      { id: "m1", body: { jobId: id, chunk: 1 } },
-    ]);
-    try {
-      await until(async () => (await stub.status())?.done === 4);
-      expect((await allResults(stub)).map((r) => r.index)).toEqual([0, 1, 2, 4]);
-      // The queue delivers chunk 1's message again (it was never acked): its second attempt.
-      const again = await deliver(JOBS, [{ id: "m1", attempts: 2, body: { jobId: id, chunk: 1 } }]);
-      expect(again.explicitAcks).toEqual(["m1"]);
-      expect(again.retryMessages).toEqual([]);
-    } finally {
-      await openGate(gate);
-    }
+    const { crashed } = await cutOffMidJob(id, stub, gate);
     expect(await stub.status()).toMatchObject({ state: "succeeded", total: 6, done: 6, failed: 0, attempts: 3 });
     // Each index has one result: items 3 and 5 the digest of the redelivery's fetch (the upstream's second answer).
     const runs = [1, 1, 1, 2, 1, 2];

@@ -4,11 +4,12 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import worker from "../../functions/index";
 import { FanoutItemSchema, FanoutOptionsSchema } from "../../src/fanout/schema";
 import { jobIdFor } from "../../src/jobs/ids";
 import type { CreateJobInput } from "../../src/jobs/types";
+import { until } from "../helpers/api";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,6 +19,8 @@ declare module "vitest" {
 }
 
 export const UP = inject("jobsUpstream");
+/** The jobs queue, as wrangler.toml names it. */
+export const JOBS_QUEUE = "edgeloop-jobs";
 export const BASE = "http://edgeloop.test";
 export const AUTH = { authorization: "Bearer test-token" };
 
@@ -154,4 +157,33 @@ export async function allResults(stub: DurableObjectStub<import("../../src/jobs/
   return (page?.items ?? []).map(
     (item) => JSON.parse(item) as Record<string, unknown> & { index: number; ok: boolean },
   );
+}
+
+/**
+ * A consumer cut off mid-job: a six-item job in two chunks of 3 whose items 3 and 5 are held at the upstream's gate
+ * on their first run. Chunk 0 runs whole; the cut-off invocation (never allowed to end, so chunk 1's message is
+ * neither acked nor retried) records items 0-2 and 4; then the queue delivers chunk 1 again (attempt 2), which must
+ * run only items 3 and 5, and the gate opens. Answers the cut-off invocation (in an object, so that awaiting this
+ * does not wait for it): it ends later, and what it records late must change nothing.
+ */
+export async function cutOffMidJob(
+  id: string,
+  stub: DurableObjectStub<import("../../src/jobs/job").Job>,
+  gate: string,
+): Promise<{ crashed: ReturnType<typeof deliver> }> {
+  const crashed = deliver(JOBS_QUEUE, [
+    { id: "m0", body: { jobId: id, chunk: 0 } },
+    { id: "m1", body: { jobId: id, chunk: 1 } },
+  ]);
+  try {
+    await until(async () => (await stub.status())?.done === 4);
+    expect((await allResults(stub)).map((r) => r.index)).toEqual([0, 1, 2, 4]);
+    // The queue delivers chunk 1's message again (it was never acked): its second attempt.
+    const again = await deliver(JOBS_QUEUE, [{ id: "m1", attempts: 2, body: { jobId: id, chunk: 1 } }]);
+    expect(again.explicitAcks).toEqual(["m1"]);
+    expect(again.retryMessages).toEqual([]);
+  } finally {
+    await openGate(gate);
+  }
+  return { crashed };
 }

@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobStatus } from "../../src/jobs/types";
 import { call, fetchWithSettings, until } from "../helpers/api";
-import { allResults, deliver, hits, nothingStored, openGate, path, seedJob, UP } from "./helpers";
+import { allResults, cutOffMidJob, deliver, hits, nothingStored, openGate, path, seedJob, UP } from "./helpers";
 
 const JOBS = "edgeloop-jobs";
 
@@ -58,20 +58,7 @@ describe("service jobs", () => {
       items.map((i) => i.item),
       3,
     );
-    const crashed = deliver(JOBS, [
-      { id: "m0", body: { jobId: id, chunk: 0 } },
-      { id: "m1", body: { jobId: id, chunk: 1 } },
-    ]);
-    try {
-      await until(async () => (await stub.status())?.done === 4);
-      expect((await allResults(stub)).map((r) => r.index)).toEqual([0, 1, 2, 4]);
-      // The queue delivers chunk 1's message again (it was never acked): its second attempt.
-      const again = await deliver(JOBS, [{ id: "m1", attempts: 2, body: { jobId: id, chunk: 1 } }]);
-      expect(again.explicitAcks).toEqual(["m1"]);
-      expect(again.retryMessages).toEqual([]);
-    } finally {
-      await openGate(gate);
-    }
+    const { crashed } = await cutOffMidJob(id, stub, gate);
     expect(await stub.status()).toMatchObject({ state: "succeeded", total: 6, done: 6, failed: 0, attempts: 3 });
     const results = await allResults(stub);
     // Each index has one result; items 3 and 5 have the redelivery's (attempt 2), every key is the item's own.
