@@ -408,7 +408,8 @@ describe("Lease", () => {
   });
 
   it("runs where a timer is a plain number without unref (browsers, Deno): renews on it, and release clears it", async () => {
-    // Timers as browsers give them: a number, no unref. The test fires them.
+    // Timers as browsers give them: a number, no unref. The test fires them, on a clock that stands still.
+    vi.useFakeTimers({ now: 0, toFake: ["Date"] });
     const timers = new Map<number, { fn: () => void; ms: number }>();
     let last = 0;
     vi.stubGlobal("setTimeout", (fn: () => void, ms: number) => {
@@ -420,14 +421,14 @@ describe("Lease", () => {
     });
     try {
       const script = scriptedCalls();
-      const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: Date.now() + 300 });
+      const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: 300 });
       // The expiry timer and the renewal timer, numbers both.
       expect([...timers.values()].map((t) => t.ms).sort((a, b) => a - b)).toEqual([100, 300]);
       const renewal = [...timers.entries()].find(([, t]) => t.ms === 100);
       timers.delete(renewal?.[0] ?? 0);
       renewal?.[1].fn();
       expect(script.renewals).toHaveLength(1);
-      const renewedTo = Date.now() + 300;
+      const renewedTo = 400;
       script.renewals[0]?.resolve(renewedTo);
       for (let i = 0; i < 5 && lease.expiresAt !== renewedTo; i++) await Promise.resolve();
       expect(lease.expiresAt).toBe(renewedTo);
