@@ -73,6 +73,17 @@ describe("GCRA", () => {
     expect(gcraRescale(15, undefined, 0, hundred)).toBe(15);
   });
 
+  it("reads a TAT under the limit it was stored under exactly as stored: no rounding adds a millisecond to a wait", () => {
+    const ten = { limit: 10, periodMs: 1_000 }; // 100 ms a unit
+    // 905 / 100 * 100 is 905.0000000000001 in floating point: rescaled, the wait below would be 6 ms and reset 906.
+    for (const tat of [905, 7, 29, 1_000]) expect(gcraRescale(tat, 100, 0, ten)).toBe(tat);
+    expect(gcra(gcraRescale(905, 100, 0, ten), 0, ten)).toMatchObject({
+      allowed: false,
+      retryAfterMs: 5,
+      resetMs: 905,
+    });
+  });
+
   it("never answers a wait beyond the current limit's, and the call passes once that wait is over", () => {
     const limits = [
       { limit: 30, periodMs: 3_600_000 },

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EdgeloopError } from "../../src/client/errors";
+import { createFanout } from "../../src/client/fanout";
 import { seg, Transport } from "../../src/client/http";
 import { BASE_URL, json, problemAnswer, scriptedService } from "../helpers/scripted-service";
 
@@ -185,6 +186,89 @@ describe("the client's transport", () => {
     controller.abort(reason);
     expect(await sending).toBe(reason);
     expect(seen).toHaveLength(1);
+  });
+
+  it("retries a 503 only for a call that applying twice cannot change, or one that says nothing was applied", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const busy = (type: string) =>
+      new Response(JSON.stringify({ type, title: "Busy", status: 503, detail: "busy" }), {
+        status: 503,
+        headers: { "content-type": "application/problem+json", "retry-after": "0" },
+      });
+    const cases = [
+      // POST is not idempotent: a 503 may come after it was applied.
+      [{ method: "POST", json: {} }, "urn:edgeloop:problem:overloaded", 1],
+      [{ method: "POST", json: {}, idempotent: true }, "urn:edgeloop:problem:overloaded", 3],
+      // too-many-waiters is sent before anything is applied: retried whatever the call.
+      [{ method: "POST", json: {} }, "urn:edgeloop:problem:too-many-waiters", 3],
+      [{ method: "GET" }, "urn:edgeloop:problem:overloaded", 3],
+      [{ method: "PUT", json: {} }, "urn:edgeloop:problem:overloaded", 3],
+      [{ method: "DELETE" }, "urn:edgeloop:problem:overloaded", 3],
+      [{ method: "DELETE", idempotent: false }, "urn:edgeloop:problem:overloaded", 1],
+    ] as const;
+    for (const [options, type, sent] of cases) {
+      const { fetch, seen } = scriptedService(() => busy(type));
+      const error = await failure(new Transport({ baseUrl: BASE_URL, fetch }).send("/v1/a", options));
+      expect(error).toMatchObject({ status: 503, type });
+      expect(seen, `${JSON.stringify(options)} ${type}`).toHaveLength(sent);
+    }
+  });
+
+  it("retries a fan-out after a 503 only when each of its requests is idempotent (RFC 9110's methods, or said so)", async () => {
+    const methods = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "get", undefined];
+    const cases: Array<[Record<string, unknown>[], number]> = [
+      ...methods.map((method): [Record<string, unknown>[], number] => [[{ url: "https://a.test/", method }], 3]),
+      [[{ url: "https://a.test/" }, { url: "https://a.test/", method: "POST" }], 1],
+      [[{ url: "https://a.test/", method: "PATCH" }], 1],
+      [[{ url: "https://a.test/", method: "POST", idempotent: true }], 3],
+    ];
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    for (const [requests, sent] of cases) {
+      const { fetch, seen } = scriptedService(() => problemAnswer(503, "busy", { "retry-after": "0" }));
+      const fanout = createFanout(new Transport({ baseUrl: BASE_URL, fetch }));
+      const error = await failure(fanout(requests as never));
+      expect(error).toMatchObject({ status: 503 });
+      expect(seen, JSON.stringify(requests)).toHaveLength(sent);
+      expect(seen[0]?.method).toBe("POST");
+    }
+  });
+
+  it("sends the namespace it acts in as Edgeloop-Namespace", async () => {
+    const { fetch, seen } = scriptedService(() => json({}));
+    await new Transport({ baseUrl: BASE_URL, token: "root", namespace: "acme", fetch }).send("/v1/a");
+    expect(Object.fromEntries(seen[0]?.headers ?? [])).toEqual({
+      accept: "application/json",
+      authorization: "Bearer root",
+      "edgeloop-namespace": "acme",
+    });
+  });
+
+  it("calls through a binding's fetch at https://edgeloop.internal without a base URL, and at the base URL given", async () => {
+    const { fetch, seen } = scriptedService(() => json({ bound: true }));
+    const binding = { fetch: (input: string | Request, init?: RequestInit) => fetch(input, init) };
+    const t = new Transport({ binding });
+    expect(t.baseUrl).toBe("https://edgeloop.internal");
+    expect(await t.json("/v1/a", { query: { n: 1 } })).toEqual({ bound: true });
+    await new Transport({ binding, baseUrl: "https://edgeloop.example/" }).send("/v1/b");
+    expect(seen.map((r) => [r.method, r.url])).toEqual([
+      ["GET", "https://edgeloop.internal/v1/a?n=1"],
+      ["GET", "https://edgeloop.example/v1/b"],
+    ]);
+  });
+
+  it("names where a call that got no answer went, without its query, and keeps fetch's error as the cause", async () => {
+    const refused = new TypeError("fetch failed");
+    const fetch = async () => {
+      throw refused;
+    };
+    const error = await failure(
+      new Transport({ baseUrl: BASE_URL, token: "secret", fetch }).send("/v1/a", { query: { fence: "f" } }),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError).message).toBe(
+      `could not reach ${BASE_URL}/v1/a (fetch failed): check the client's baseUrl and that the service is running`,
+    );
+    expect((error as TypeError).cause).toBe(refused);
   });
 
   it("percent-encodes a path segment", () => {

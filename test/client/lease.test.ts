@@ -407,6 +407,41 @@ describe("Lease", () => {
     expect(lease.signal.aborted).toBe(false);
   });
 
+  it("runs where a timer is a plain number without unref (browsers, Deno): renews on it, and release clears it", async () => {
+    // Timers as browsers give them: a number, no unref. The test fires them, on a clock that stands still.
+    vi.useFakeTimers({ now: 0, toFake: ["Date"] });
+    const timers = new Map<number, { fn: () => void; ms: number }>();
+    let last = 0;
+    vi.stubGlobal("setTimeout", (fn: () => void, ms: number) => {
+      timers.set(++last, { fn, ms });
+      return last;
+    });
+    vi.stubGlobal("clearTimeout", (id: number | undefined) => {
+      if (id !== undefined) timers.delete(id);
+    });
+    try {
+      const script = scriptedCalls();
+      const lease = new TestLease(script.calls, { ttlMs: 300, expiresAt: 300 });
+      // The expiry timer and the renewal timer, numbers both.
+      expect([...timers.values()].map((t) => t.ms).sort((a, b) => a - b)).toEqual([100, 300]);
+      const renewal = [...timers.entries()].find(([, t]) => t.ms === 100);
+      timers.delete(renewal?.[0] ?? 0);
+      renewal?.[1].fn();
+      expect(script.renewals).toHaveLength(1);
+      const renewedTo = 400;
+      script.renewals[0]?.resolve(renewedTo);
+      for (let i = 0; i < 5 && lease.expiresAt !== renewedTo; i++) await Promise.resolve();
+      expect(lease.expiresAt).toBe(renewedTo);
+      // The next renewal and the expiry armed again; the renewal's own give-up timer cleared.
+      expect(timers.size).toBe(2);
+      await lease.release();
+      expect(lease.held).toBe(false);
+      expect(timers.size).toBe(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it("releases on dispose (await using)", async () => {
     const script = scriptedCalls();
     const lease = new TestLease(script.calls, { ttlMs: 30_000, expiresAt: Date.now() + 30_000 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createUrlGuard } from "../../src/fanout/url-guard";
+import { createUrlGuard, demoUpstreamGuard } from "../../src/fanout/url-guard";
 import { parseIPv6 } from "../../src/http/ip";
 
 const guard = createUrlGuard([]);
@@ -242,6 +242,40 @@ describe("the FANOUT_ALLOW_HOSTS allowlist", () => {
     expect(() => createUrlGuard(["127.0.0.1:99999"])).toThrow("FANOUT_ALLOW_HOSTS");
     expect(() => createUrlGuard(["host/path"])).toThrow("FANOUT_ALLOW_HOSTS");
     expect(() => createUrlGuard(["user@host"])).toThrow("FANOUT_ALLOW_HOSTS");
+  });
+});
+
+describe("the demo's guard", () => {
+  const demoGuard = () => demoUpstreamGuard(["127.0.0.1:8787", "93.184.215.14"]);
+  const refusal = "demo calls go only to /demo/api/upstream/delay on a host FANOUT_ALLOW_HOSTS lists";
+
+  it("lets through only /demo/api/upstream/delay on a listed host, with its query", () => {
+    const demo = demoGuard();
+    const url = "http://127.0.0.1:8787/demo/api/upstream/delay?ms=5";
+    expect(demo(url)).toEqual({ ok: true, url: new URL(url), allowlisted: true });
+    for (const other of [
+      "http://127.0.0.1:8787/",
+      "http://127.0.0.1:8787/demo/api/upstream",
+      "http://127.0.0.1:8787/demo/api/upstream/delay/x",
+      "http://93.184.215.14/v1/counters/c",
+    ]) {
+      expect(demo(other), other).toEqual({ ok: false, kind: "blocked", reason: refusal, url: new URL(other) });
+    }
+  });
+
+  it("refuses the demo path on a public host FANOUT_ALLOW_HOSTS does not list", () => {
+    const demo = demoGuard();
+    const url = "https://example.com/demo/api/upstream/delay";
+    expect(createUrlGuard(["127.0.0.1:8787"])(url)).toMatchObject({ ok: true });
+    expect(demo(url)).toEqual({ ok: false, kind: "blocked", reason: refusal, url: new URL(url) });
+  });
+
+  it("keeps the URL guard's own refusal for what that refuses", () => {
+    const demo = demoGuard();
+    for (const url of ["http://127.0.0.1:8788/demo/api/upstream/delay", "ftp://127.0.0.1:8787/", "not a url"]) {
+      expect(demo(url), url).toEqual(createUrlGuard(["127.0.0.1:8787"])(url));
+      expect(demo(url), url).toMatchObject({ ok: false });
+    }
   });
 });
 

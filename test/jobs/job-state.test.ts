@@ -102,6 +102,12 @@ describe("claimOf", () => {
     expect(claim).toMatchObject({ action: "run", requestsJson: chunk().requests });
   });
 
+  it("hands over the job's own retry policy with the claim, and none without one", () => {
+    const retry = '{"attempts":6,"baseMs":2000}';
+    expect(state.claimOf(job({ retry }), chunk(), none, false)).toMatchObject({ action: "run", retryJson: retry });
+    expect(state.claimOf(job(), chunk(), none, false)).not.toHaveProperty("retryJson");
+  });
+
   it("gives a webhook stored before job types (its item in its spec, its chunk null) its spec as item and options", () => {
     const hook = job({ type: "webhook", spec: '{"url":"u","timeoutMs":500}', total: 1 });
     const claim = state.claimOf(hook, chunk({ count: 1, requests: "null" }), none, false);
@@ -260,6 +266,61 @@ describe("statusOf", () => {
       done: 2,
       failed: 3,
     });
+  });
+});
+
+describe("a job's status: start time and callback", () => {
+  const counts = { dead: 0, count: 1, resends: 0 };
+
+  it("shows a delayed job's start in ISO, and none for a job that started when created", () => {
+    expect(state.statusOf(job({ state: "scheduled", runAt: 60_000 }), counts, POLICY)).toMatchObject({
+      state: "scheduled",
+      runAt: "1970-01-01T00:01:00.000Z",
+    });
+    expect(state.statusOf(job(), counts, POLICY)).not.toHaveProperty("runAt");
+  });
+
+  it("shows the callback's URL, states, delivery state (waiting before the job ends), attempts and last error", () => {
+    const callback = '{"url":"https://hooks.example/done","on":["failed","partial"]}';
+    expect(state.statusOf(job({ callback }), counts, POLICY).callback).toEqual({
+      url: "https://hooks.example/done",
+      on: ["failed", "partial"],
+      state: "waiting",
+      attempts: 0,
+    });
+    const failing = job({ state: "failed", callback, cbState: "failing", cbAttempts: 2, cbError: "HTTP 502" });
+    expect(state.statusOf(failing, counts, POLICY).callback).toEqual({
+      url: "https://hooks.example/done",
+      on: ["failed", "partial"],
+      state: "failing",
+      attempts: 2,
+      lastError: "HTTP 502",
+    });
+    expect(state.statusOf(job(), counts, POLICY)).not.toHaveProperty("callback");
+  });
+});
+
+describe("the job's index row", () => {
+  it("has one signature per state, end and expiry: the row is written again when any of them changes", () => {
+    const entries = [
+      { state: "running", endedAt: null, expiresAt: null },
+      { state: "succeeded", endedAt: null, expiresAt: null },
+      { state: "succeeded", endedAt: 5_000, expiresAt: null },
+      { state: "succeeded", endedAt: 6_000, expiresAt: null },
+      { state: "succeeded", endedAt: 5_000, expiresAt: 9_000 },
+      { state: "succeeded", endedAt: 5_000, expiresAt: 9_001 },
+      { state: "succeeded", endedAt: null, expiresAt: 9_000 },
+      { state: "succeeded", endedAt: 0, expiresAt: 0 },
+    ] as const;
+    const signatures = entries.map(state.indexSignature);
+    expect(new Set(signatures).size).toBe(entries.length);
+    expect(entries.map((e) => state.indexSignature({ ...e }))).toEqual(signatures);
+  });
+
+  it("tries a failed index update again after 1 s, doubling each failure, at most 5 minutes", () => {
+    expect([1, 2, 3, 4, 8, 9, 10, 30, 1_000].map(state.indexRetryMs)).toEqual([
+      1_000, 2_000, 4_000, 8_000, 128_000, 256_000, 300_000, 300_000, 300_000,
+    ]);
   });
 });
 

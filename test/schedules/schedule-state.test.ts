@@ -244,6 +244,17 @@ describe("runs and keys", () => {
         errors: [{ path: "requests.0.url", message: "loopback address" }],
       }),
     ).toMatchObject({ state: "failed", jobId: null, error: "url-blocked: requests.0.url: loopback address" });
+    // A service job's type refused it (no JOBS_SERVICE_BINDING): the run says why, as the type said it.
+    expect(runOfOutcome(5, { outcome: "not-configured", detail: "Service jobs need JOBS_SERVICE_BINDING." })).toEqual({
+      fireAt: 5,
+      state: "failed",
+      jobId: null,
+      jobState: null,
+      reason: null,
+      until: null,
+      count: null,
+      error: "not-configured: Service jobs need JOBS_SERVICE_BINDING.",
+    });
     expect(runOfOutcome(5, { outcome: "webhook-secret-missing" })).toMatchObject({
       state: "failed",
       error: "webhook-secret-missing",
